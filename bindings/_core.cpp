@@ -1,0 +1,666 @@
+// atomic_counter._core: the Python types over the C++ core, written against CPython's Limited API
+// (Py_LIMITED_API = 3.10, set by CMake) so one abi3 wheel serves every CPython from 3.10 on.
+//
+// The hot methods (next, current) are plain METH_NOARGS C functions: a binding library would
+// cost 1.4x (nanobind) to 7x (pybind11) more per call (DEVELOPERS.md has the figures).
+//
+// Layout, per type: object struct, dealloc, new, methods (each after its docstring), method table,
+// slots, spec. This is the only file that includes Python.h. C++ exceptions never cross into
+// CPython: every entry point that calls fallible C++ catches and translates them (see
+// set_python_error).
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <atomic_counter/atomic_counter.hpp>
+
+#include <cerrno>
+#include <cstdint>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+
+namespace {
+
+namespace ac = atomic_counter;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers: owned references, C++ exceptions to Python exceptions, argument conversion.
+
+// An owned reference, released on scope exit unless handed over with release().
+class owned {
+public:
+    explicit owned(PyObject* p = nullptr) noexcept : p_(p) {}
+    owned(owned const&) = delete;
+    owned& operator=(owned const&) = delete;
+    ~owned() { Py_XDECREF(p_); }
+    PyObject* get() const noexcept { return p_; }
+    PyObject* release() noexcept {
+        PyObject* p = p_;
+        p_ = nullptr;
+        return p;
+    }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+
+private:
+    PyObject* p_;
+};
+
+// Translates the exception being handled into a Python exception and returns nullptr. Call only
+// from a catch block. The mapping is the one nanobind's tests pin.
+PyObject* set_python_error() noexcept {
+    try {
+        throw;
+    } catch (std::invalid_argument const& e) {
+        PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (std::domain_error const& e) {
+        PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (std::overflow_error const& e) {
+        PyErr_SetString(PyExc_OverflowError, e.what());
+    } catch (std::system_error const& e) {
+        owned args(Py_BuildValue("(is)", e.code().value(), e.what()));
+        if (args) {
+            PyErr_SetObject(PyExc_OSError, args.get());
+        }
+    } catch (std::bad_alloc const&) {
+        PyErr_NoMemory();
+    } catch (std::exception const& e) {
+        PyErr_SetString(PyExc_RuntimeError, e.what());
+    } catch (...) {
+        PyErr_SetString(PyExc_RuntimeError, "atomic_counter: unknown C++ exception");
+    }
+    return nullptr;
+}
+
+constexpr char const* u64_range = "[0, 2**64 - 1]";
+
+// Converts an int-like object (int, bool or anything with __index__) to uint64. On failure sets
+// TypeError (not an integer) or OverflowError (negative or above 2**64 - 1), naming the function
+// and argument, and returns false. Never wraps.
+bool to_u64(PyObject* obj, char const* func, char const* arg, std::uint64_t* out) {
+    if (!PyLong_Check(obj) && !PyIndex_Check(obj)) {
+        owned type_name(PyObject_GetAttrString(reinterpret_cast<PyObject*>(Py_TYPE(obj)),
+                                               "__name__"));
+        if (type_name) {
+            PyErr_Format(PyExc_TypeError, "%s argument '%s' must be an int in %s, not %U", func,
+                         arg, u64_range, type_name.get());
+        }
+        return false;
+    }
+    owned index(PyNumber_Index(obj));
+    if (!index) {
+        return false;  // __index__ raised: keep its exception
+    }
+    const unsigned long long value = PyLong_AsUnsignedLongLong(index.get());
+    if (value == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return false;
+        }
+        PyErr_Clear();
+        owned zero(PyLong_FromLong(0));
+        if (!zero) {
+            return false;
+        }
+        const int negative = PyObject_RichCompareBool(index.get(), zero.get(), Py_LT);
+        if (negative < 0) {
+            return false;
+        }
+        PyErr_Format(PyExc_OverflowError, "%s argument '%s' must be in %s, got %s", func, arg,
+                     u64_range, negative ? "a negative int" : "an int above 2**64 - 1");
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+// Optional variant: None leaves *out empty.
+bool to_optional_u64(PyObject* obj, char const* func, char const* arg,
+                     std::optional<std::uint64_t>* out) {
+    if (obj == nullptr || obj == Py_None) {
+        out->reset();
+        return true;
+    }
+    std::uint64_t value = 0;
+    if (!to_u64(obj, func, arg, &value)) {
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+// Binds vectorcall arguments to `count` named parameters, positionally or by keyword, as Python
+// functions do. Unfilled parameters are left as nullptr; the first `required` must be filled.
+bool bind_arguments(char const* func, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+                    char const* const* names, Py_ssize_t count, Py_ssize_t required,
+                    PyObject** out) {
+    if (nargs > count) {
+        PyErr_Format(PyExc_TypeError, "%s takes at most %zd argument%s (%zd given)", func, count,
+                     count == 1 ? "" : "s", nargs);
+        return false;
+    }
+    for (Py_ssize_t i = 0; i < count; ++i) {
+        out[i] = i < nargs ? args[i] : nullptr;
+    }
+    const Py_ssize_t nkw = kwnames == nullptr ? 0 : PyTuple_Size(kwnames);
+    for (Py_ssize_t k = 0; k < nkw; ++k) {
+        PyObject* key = PyTuple_GetItem(kwnames, k);
+        Py_ssize_t slot = -1;
+        for (Py_ssize_t i = 0; i < count; ++i) {
+            if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0) {
+                slot = i;
+                break;
+            }
+        }
+        if (slot < 0) {
+            PyErr_Format(PyExc_TypeError, "%s got an unexpected keyword argument '%U'", func, key);
+            return false;
+        }
+        if (out[slot] != nullptr) {
+            PyErr_Format(PyExc_TypeError, "%s got multiple values for argument '%s'", func,
+                         names[slot]);
+            return false;
+        }
+        out[slot] = args[nargs + k];
+    }
+    for (Py_ssize_t i = 0; i < required; ++i) {
+        if (out[i] == nullptr) {
+            PyErr_Format(PyExc_TypeError, "%s missing required argument '%s' (pos %zd)", func,
+                         names[i], i + 1);
+            return false;
+        }
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Module state: the types and the datetime objects the static methods build values from.
+
+struct module_state {
+    PyObject* counter_type;
+    PyObject* time_counter_type;
+    PyObject* datetime_type;   // datetime.datetime
+    PyObject* timedelta_type;  // datetime.timedelta
+    PyObject* utc;             // datetime.timezone.utc
+};
+
+module_state* state_of(PyObject* module) {
+    return static_cast<module_state*>(PyModule_GetState(module));
+}
+
+void free_object_memory(PyObject* self) {
+    PyTypeObject* type = Py_TYPE(self);
+    auto free_fn = reinterpret_cast<freefunc>(PyType_GetSlot(type, Py_tp_free));
+    free_fn(self);
+    Py_DECREF(type);  // heap-type instances own a reference to their type
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counter
+
+struct CounterObject {
+    PyObject_HEAD
+    ac::counter value;
+};
+
+ac::counter& counter_of(PyObject* self) { return reinterpret_cast<CounterObject*>(self)->value; }
+
+void Counter_dealloc(PyObject* self) {
+    counter_of(self).~basic_counter();
+    free_object_memory(self);
+}
+
+PyObject* Counter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+    static char const* const names[] = {"base", "now", "interval", nullptr};
+    PyObject* base_obj = nullptr;
+    PyObject* now_obj = nullptr;
+    PyObject* interval_obj = nullptr;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OOO:Counter", const_cast<char**>(names),
+                                     &base_obj, &now_obj, &interval_obj)) {
+        return nullptr;
+    }
+    std::optional<std::uint64_t> base, now, interval;
+    if (!to_optional_u64(base_obj, "Counter()", "base", &base) ||
+        !to_optional_u64(now_obj, "Counter()", "now", &now) ||
+        !to_optional_u64(interval_obj, "Counter()", "interval", &interval)) {
+        return nullptr;
+    }
+    owned self(PyType_GenericAlloc(type, 0));
+    if (!self) {
+        return nullptr;
+    }
+    try {
+        new (&counter_of(self.get()))
+            ac::counter(base.value_or(ac::default_base_ns), now, interval.value_or(1));
+    } catch (...) {
+        // The C++ object was never constructed: free the memory without running its destructor.
+        free_object_memory(self.release());
+        return set_python_error();
+    }
+    return self.release();
+}
+
+PyDoc_STRVAR(Counter_next_doc,
+             "next($self, /)\n--\n\n"
+             "Add the interval to the counter and return the new value.\n\n"
+             "Safe to call from any number of threads: every caller gets a distinct value\n"
+             "and each caller's values strictly increase. Raises OverflowError, keeping the\n"
+             "value, if the result would pass 2**64 - 1.");
+
+PyObject* Counter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    try {
+        return PyLong_FromUnsignedLongLong(counter_of(self).next());
+    } catch (...) {
+        return set_python_error();
+    }
+}
+
+PyObject* Counter_iternext(PyObject* self) { return Counter_next(self, nullptr); }
+
+PyDoc_STRVAR(Counter_current_doc,
+             "current($self, /)\n--\n\n"
+             "Return the last value handed out (the start value before the first next()).");
+
+PyObject* Counter_current(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    return PyLong_FromUnsignedLongLong(counter_of(self).current());
+}
+
+PyDoc_STRVAR(Counter_set_doc,
+             "set($self, /, val)\n--\n\n"
+             "Set the counter to val, an int in [0, 2**64 - 1]; the next value is val + interval.\n\n"
+             "Setting a lower value lets the counter hand out values again: use it only to\n"
+             "restore a known position.");
+
+PyObject* Counter_set(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                      PyObject* kwnames) {
+    static char const* const names[] = {"val"};
+    PyObject* val = nullptr;
+    std::uint64_t value = 0;
+    if (!bind_arguments("Counter.set()", args, nargs, kwnames, names, 1, 1, &val) ||
+        !to_u64(val, "Counter.set()", "val", &value)) {
+        return nullptr;
+    }
+    counter_of(self).set(value);
+    Py_RETURN_NONE;
+}
+
+PyObject* Counter_repr(PyObject* self) {
+    ac::counter const& c = counter_of(self);
+    return PyUnicode_FromFormat("atomic_counter.Counter(current=%llu, base=%llu, interval=%llu)",
+                                static_cast<unsigned long long>(c.current()),
+                                static_cast<unsigned long long>(c.base()),
+                                static_cast<unsigned long long>(c.interval()));
+}
+
+PyObject* Counter_get_base(PyObject* self, void* Py_UNUSED(closure)) {
+    return PyLong_FromUnsignedLongLong(counter_of(self).base());
+}
+
+PyObject* Counter_get_interval(PyObject* self, void* Py_UNUSED(closure)) {
+    return PyLong_FromUnsignedLongLong(counter_of(self).interval());
+}
+
+PyMethodDef Counter_methods[] = {
+    {"next", Counter_next, METH_NOARGS, Counter_next_doc},
+    {"current", Counter_current, METH_NOARGS, Counter_current_doc},
+    {"set", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Counter_set)),
+     METH_FASTCALL | METH_KEYWORDS, Counter_set_doc},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyGetSetDef Counter_getset[] = {
+    {"base", Counter_get_base, nullptr, "The base, in ns since the Unix epoch.", nullptr},
+    {"interval", Counter_get_interval, nullptr, "The step added by every next().", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyDoc_STRVAR(
+    Counter_doc,
+    "Counter(base=None, now=None, interval=None)\n--\n\n"
+    "A lock-free counter that starts at now - base and adds interval on every next().\n\n"
+    "base and now are nanoseconds since the Unix epoch; base defaults to _BASE\n"
+    "(2020-01-01T05:00:00Z, the original atomic-counter's), now to the current UTC time, and\n"
+    "interval to 1. Each is an int in [0, 2**64 - 1]; now must be >= base and interval >= 1.\n"
+    "A counter created later starts higher, so ids continue above a previous run's as long as\n"
+    "that run drew no faster than one interval per nanosecond. Iterating a Counter draws\n"
+    "values with next().");
+
+PyType_Slot Counter_slots[] = {
+    {Py_tp_doc, const_cast<char*>(Counter_doc)},
+    {Py_tp_new, reinterpret_cast<void*>(Counter_new)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(Counter_dealloc)},
+    {Py_tp_repr, reinterpret_cast<void*>(Counter_repr)},
+    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
+    {Py_tp_iternext, reinterpret_cast<void*>(Counter_iternext)},
+    {Py_tp_methods, Counter_methods},
+    {Py_tp_getset, Counter_getset},
+    {0, nullptr},
+};
+
+PyType_Spec Counter_spec = {
+    "atomic_counter.Counter",
+    sizeof(CounterObject),
+    0,
+    Py_TPFLAGS_DEFAULT,
+    Counter_slots,
+};
+
+// ---------------------------------------------------------------------------------------------
+// TimeCounter
+
+struct TimeCounterObject {
+    PyObject_HEAD
+    ac::time_counter value;
+};
+
+ac::time_counter& time_counter_of(PyObject* self) {
+    return reinterpret_cast<TimeCounterObject*>(self)->value;
+}
+
+void TimeCounter_dealloc(PyObject* self) {
+    time_counter_of(self).~basic_time_counter();
+    free_object_memory(self);
+}
+
+PyObject* TimeCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+    static char const* const names[] = {nullptr};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, ":TimeCounter", const_cast<char**>(names))) {
+        return nullptr;
+    }
+    PyObject* self = PyType_GenericAlloc(type, 0);
+    if (self == nullptr) {
+        return nullptr;
+    }
+    new (&time_counter_of(self)) ac::time_counter();  // reads the clock; cannot throw
+    return self;
+}
+
+PyDoc_STRVAR(TimeCounter_next_doc,
+             "next($self, /)\n--\n\n"
+             "Return the next id: (microseconds since the Unix epoch << 12) | sequence.\n\n"
+             "The sequence is 0 in a microsecond later than the last id's; otherwise the id is\n"
+             "the last one + 1, so ids strictly increase even when the clock steps back or more\n"
+             "than 4096 ids are drawn in one microsecond (they then borrow from the following\n"
+             "microseconds: see lead_us()). Safe to call from any number of threads.");
+
+PyObject* TimeCounter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    try {
+        return PyLong_FromUnsignedLongLong(time_counter_of(self).next());
+    } catch (...) {
+        return set_python_error();
+    }
+}
+
+PyObject* TimeCounter_iternext(PyObject* self) { return TimeCounter_next(self, nullptr); }
+
+PyDoc_STRVAR(TimeCounter_current_doc,
+             "current($self, /)\n--\n\n"
+             "Return the last id handed out; a new counter holds the current microsecond with\n"
+             "sequence 2048.");
+
+PyObject* TimeCounter_current(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    return PyLong_FromUnsignedLongLong(time_counter_of(self).current());
+}
+
+PyDoc_STRVAR(TimeCounter_lead_us_doc,
+             "lead_us($self, /)\n--\n\n"
+             "Return how many microseconds the last id's timestamp runs ahead of the clock.\n\n"
+             "0 in normal operation; positive after the wall clock stepped back or a burst of\n"
+             "more than 4096 ids per microsecond borrowed from later microseconds. Ids stay\n"
+             "unique and increasing either way; monitor this to see when they stop matching\n"
+             "the time they were drawn.");
+
+PyObject* TimeCounter_lead_us(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    return PyLong_FromUnsignedLongLong(time_counter_of(self).lead_us());
+}
+
+PyDoc_STRVAR(TimeCounter_decode_doc,
+             "decode_timestamp_microseconds(value)\n--\n\n"
+             "Return the microseconds since the Unix epoch encoded in a TimeCounter id\n"
+             "(value >> 12). value is an int in [0, 2**64 - 1].");
+
+PyObject* TimeCounter_decode(PyObject* Py_UNUSED(unused), PyObject* const* args,
+                             Py_ssize_t nargs, PyObject* kwnames) {
+    static char const* const names[] = {"value"};
+    char const* func = "TimeCounter.decode_timestamp_microseconds()";
+    PyObject* value_obj = nullptr;
+    std::uint64_t value = 0;
+    if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &value_obj) ||
+        !to_u64(value_obj, func, "value", &value)) {
+        return nullptr;
+    }
+    return PyLong_FromUnsignedLongLong(ac::time_counter::decode_timestamp_microseconds(value));
+}
+
+PyObject* TimeCounter_repr(PyObject* self) {
+    ac::time_counter const& c = time_counter_of(self);
+    return PyUnicode_FromFormat("atomic_counter.TimeCounter(current=%llu, lead_us=%llu)",
+                                static_cast<unsigned long long>(c.current()),
+                                static_cast<unsigned long long>(c.lead_us()));
+}
+
+PyMethodDef TimeCounter_methods[] = {
+    {"next", TimeCounter_next, METH_NOARGS, TimeCounter_next_doc},
+    {"current", TimeCounter_current, METH_NOARGS, TimeCounter_current_doc},
+    {"lead_us", TimeCounter_lead_us, METH_NOARGS, TimeCounter_lead_us_doc},
+    {"decode_timestamp_microseconds",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(TimeCounter_decode)),
+     METH_FASTCALL | METH_KEYWORDS | METH_STATIC, TimeCounter_decode_doc},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyDoc_STRVAR(
+    TimeCounter_doc,
+    "TimeCounter()\n--\n\n"
+    "Lock-free ids that are their own timestamps: (microseconds since the Unix epoch, low 52\n"
+    "bits) << 12 | a 12-bit sequence, the original atomic-counter's layout.\n\n"
+    "Ids strictly increase for every caller, across threads, when the wall clock steps back,\n"
+    "and past 4096 ids in one microsecond (borrowing from the next microsecond instead of\n"
+    "failing; lead_us() reports how far ahead of the clock that put the counter). Decode with\n"
+    "to_datetime(), decode_timestamp_microseconds() and get_timedelta(). Iterating a\n"
+    "TimeCounter draws ids with next().");
+
+PyType_Slot TimeCounter_slots[] = {
+    {Py_tp_doc, const_cast<char*>(TimeCounter_doc)},
+    {Py_tp_new, reinterpret_cast<void*>(TimeCounter_new)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(TimeCounter_dealloc)},
+    {Py_tp_repr, reinterpret_cast<void*>(TimeCounter_repr)},
+    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
+    {Py_tp_iternext, reinterpret_cast<void*>(TimeCounter_iternext)},
+    {Py_tp_methods, TimeCounter_methods},
+    {0, nullptr},
+};
+
+PyType_Spec TimeCounter_spec = {
+    "atomic_counter.TimeCounter",
+    sizeof(TimeCounterObject),
+    0,
+    Py_TPFLAGS_DEFAULT,
+    TimeCounter_slots,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Module functions, also installed as TimeCounter's static methods (the original's API).
+
+struct civil_date {
+    long long year;
+    unsigned month;
+    unsigned day;
+};
+
+// Days since 1970-01-01 to a proleptic Gregorian date (days >= 0 here), by Howard Hinnant's
+// public-domain algorithm: eras of 400 years, years starting in March.
+civil_date civil_from_days(long long days) {
+    days += 719468;
+    const long long era = days / 146097;
+    const long long doe = days - era * 146097;                                   // [0, 146096]
+    const long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+    const long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               // [0, 365]
+    const long long mp = (5 * doy + 2) / 153;                                    // [0, 11]
+    const auto day = static_cast<unsigned>(doy - (153 * mp + 2) / 5 + 1);
+    const auto month = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
+    return {yoe + era * 400 + (month <= 2 ? 1 : 0), month, day};
+}
+
+PyDoc_STRVAR(to_datetime_doc,
+             "to_datetime(value)\n--\n\n"
+             "Return the time encoded in a TimeCounter id as an aware UTC datetime, exact to\n"
+             "the microsecond. value is an int in [0, 2**64 - 1].");
+
+PyObject* to_datetime(PyObject* module, PyObject* const* args, Py_ssize_t nargs,
+                      PyObject* kwnames) {
+    static char const* const names[] = {"value"};
+    char const* func = "TimeCounter.to_datetime()";
+    PyObject* value_obj = nullptr;
+    std::uint64_t value = 0;
+    if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &value_obj) ||
+        !to_u64(value_obj, func, "value", &value)) {
+        return nullptr;
+    }
+    const std::uint64_t us = ac::time_counter::decode_timestamp_microseconds(value);
+    const std::uint64_t seconds = us / 1000000;
+    const civil_date date = civil_from_days(static_cast<long long>(seconds / 86400));
+    const auto second_of_day = static_cast<int>(seconds % 86400);
+    module_state* st = state_of(module);
+    owned call_args(Py_BuildValue("(LIIiiiiO)", date.year, date.month, date.day,
+                                  second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60,
+                                  static_cast<int>(us % 1000000), st->utc));
+    if (!call_args) {
+        return nullptr;
+    }
+    return PyObject_Call(st->datetime_type, call_args.get(), nullptr);
+}
+
+PyDoc_STRVAR(get_timedelta_doc,
+             "get_timedelta(later, earlier)\n--\n\n"
+             "Return the time from earlier's timestamp to later's as a timedelta (negative when\n"
+             "earlier is the later id). Both are TimeCounter ids, ints in [0, 2**64 - 1].");
+
+PyObject* get_timedelta(PyObject* module, PyObject* const* args, Py_ssize_t nargs,
+                        PyObject* kwnames) {
+    static char const* const names[] = {"later", "earlier"};
+    char const* func = "TimeCounter.get_timedelta()";
+    PyObject* objs[2] = {nullptr, nullptr};
+    std::uint64_t later = 0;
+    std::uint64_t earlier = 0;
+    if (!bind_arguments(func, args, nargs, kwnames, names, 2, 2, objs) ||
+        !to_u64(objs[0], func, "later", &later) || !to_u64(objs[1], func, "earlier", &earlier)) {
+        return nullptr;
+    }
+    // Both timestamps are below 2**52, so the difference fits a signed 64-bit int.
+    const long long us =
+        static_cast<long long>(ac::time_counter::decode_timestamp_microseconds(later)) -
+        static_cast<long long>(ac::time_counter::decode_timestamp_microseconds(earlier));
+    owned call_args(Py_BuildValue("(iiL)", 0, 0, us));
+    if (!call_args) {
+        return nullptr;
+    }
+    return PyObject_Call(state_of(module)->timedelta_type, call_args.get(), nullptr);
+}
+
+PyMethodDef module_methods[] = {
+    {"to_datetime", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(to_datetime)),
+     METH_FASTCALL | METH_KEYWORDS, to_datetime_doc},
+    {"get_timedelta", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(get_timedelta)),
+     METH_FASTCALL | METH_KEYWORDS, get_timedelta_doc},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+// ---------------------------------------------------------------------------------------------
+// Module
+
+// Installs module functions as static methods of `type`, as the original atomic-counter does.
+int add_static_methods(PyObject* module, PyObject* type) {
+    owned builtins(PyImport_ImportModule("builtins"));
+    owned staticmethod(builtins ? PyObject_GetAttrString(builtins.get(), "staticmethod") : nullptr);
+    if (!staticmethod) {
+        return -1;
+    }
+    for (char const* name : {"to_datetime", "get_timedelta"}) {
+        owned function(PyObject_GetAttrString(module, name));
+        owned wrapped(function ? PyObject_CallFunctionObjArgs(staticmethod.get(), function.get(),
+                                                              nullptr)
+                               : nullptr);
+        if (!wrapped || PyObject_SetAttrString(type, name, wrapped.get()) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int module_exec(PyObject* module) {
+    module_state* st = state_of(module);
+    owned datetime_module(PyImport_ImportModule("datetime"));
+    if (!datetime_module) {
+        return -1;
+    }
+    st->datetime_type = PyObject_GetAttrString(datetime_module.get(), "datetime");
+    st->timedelta_type = PyObject_GetAttrString(datetime_module.get(), "timedelta");
+    owned timezone(PyObject_GetAttrString(datetime_module.get(), "timezone"));
+    st->utc = timezone ? PyObject_GetAttrString(timezone.get(), "utc") : nullptr;
+    if (st->datetime_type == nullptr || st->timedelta_type == nullptr || st->utc == nullptr) {
+        return -1;
+    }
+    st->counter_type = PyType_FromModuleAndSpec(module, &Counter_spec, nullptr);
+    st->time_counter_type = PyType_FromModuleAndSpec(module, &TimeCounter_spec, nullptr);
+    if (st->counter_type == nullptr || st->time_counter_type == nullptr) {
+        return -1;
+    }
+    if (PyModule_AddObjectRef(module, "Counter", st->counter_type) < 0 ||
+        PyModule_AddObjectRef(module, "TimeCounter", st->time_counter_type) < 0 ||
+        add_static_methods(module, st->time_counter_type) < 0) {
+        return -1;
+    }
+    owned base(PyLong_FromUnsignedLongLong(ac::default_base_ns));
+    if (!base || PyModule_AddObjectRef(module, "_BASE", base.get()) < 0 ||
+        PyModule_AddStringConstant(module, "__version__", ATOMIC_COUNTER_VERSION) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+int module_traverse(PyObject* module, visitproc visit, void* arg) {
+    module_state* st = state_of(module);
+    Py_VISIT(st->counter_type);
+    Py_VISIT(st->time_counter_type);
+    Py_VISIT(st->datetime_type);
+    Py_VISIT(st->timedelta_type);
+    Py_VISIT(st->utc);
+    return 0;
+}
+
+int module_clear(PyObject* module) {
+    module_state* st = state_of(module);
+    Py_CLEAR(st->counter_type);
+    Py_CLEAR(st->time_counter_type);
+    Py_CLEAR(st->datetime_type);
+    Py_CLEAR(st->timedelta_type);
+    Py_CLEAR(st->utc);
+    return 0;
+}
+
+void module_free(void* module) { module_clear(static_cast<PyObject*>(module)); }
+
+PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, reinterpret_cast<void*>(module_exec)},
+    {0, nullptr},
+};
+
+PyDoc_STRVAR(module_doc,
+             "The native core of atomic_counter: lock-free Counter and TimeCounter. Import them\n"
+             "from the atomic_counter package.");
+
+PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    "atomic_counter._core",
+    module_doc,
+    sizeof(module_state),
+    module_methods,
+    module_slots,
+    module_traverse,
+    module_clear,
+    module_free,
+};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&module_def); }

@@ -1,0 +1,35 @@
+// atomic_counter/detail/error.hpp: cold, out-of-line helpers that throw the library's documented
+// exceptions, so the hot paths stay small and the throw sites stay out of the instruction cache.
+#ifndef ATOMIC_COUNTER_DETAIL_ERROR_HPP
+#define ATOMIC_COUNTER_DETAIL_ERROR_HPP
+
+#include <stdexcept>
+#include <string>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ATOMIC_COUNTER_NOINLINE __attribute__((noinline))
+#define ATOMIC_COUNTER_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#elif defined(_MSC_VER)
+#define ATOMIC_COUNTER_NOINLINE __declspec(noinline)
+#define ATOMIC_COUNTER_UNLIKELY(x) (x)
+#else
+#define ATOMIC_COUNTER_NOINLINE
+#define ATOMIC_COUNTER_UNLIKELY(x) (x)
+#endif
+
+namespace atomic_counter::detail {
+
+// Bad argument values (a caller's mistake): std::invalid_argument, ValueError in Python.
+[[noreturn]] ATOMIC_COUNTER_NOINLINE inline void on_error_invalid_argument(std::string const& msg) {
+    throw std::invalid_argument(msg);
+}
+
+// A counter that cannot go further without wrapping: std::overflow_error, OverflowError in
+// Python. The counter keeps its value when this is thrown.
+[[noreturn]] ATOMIC_COUNTER_NOINLINE inline void on_error_overflow(std::string const& msg) {
+    throw std::overflow_error(msg);
+}
+
+}  // namespace atomic_counter::detail
+
+#endif  // ATOMIC_COUNTER_DETAIL_ERROR_HPP

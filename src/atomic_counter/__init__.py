@@ -1,0 +1,39 @@
+"""Unique, monotonically increasing 64-bit ids: lock-free counters with a C++ core.
+
+A drop-in replacement for the original atomic-counter (0.1.4): the same names, constants and
+bit layout, so ids continue its sequences. ``Counter`` counts nanoseconds since a base plus one
+interval per draw; ``TimeCounter`` ids are (microseconds since the Unix epoch << 12) | sequence.
+Both are safe to share between threads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone, tzinfo
+
+from ._core import _BASE, Counter, TimeCounter, __version__, get_timedelta, to_datetime
+
+__all__ = ["Counter", "TimeCounter", "daily"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def daily(tz: tzinfo | None = None) -> Counter:
+    """Return a Counter whose base is today's midnight, so its values restart each day.
+
+    The values are nanoseconds since midnight (plus one per draw), unique for the day down to
+    the nanosecond whenever the counter is created. ``tz`` is the time zone whose midnight
+    counts (for example ``zoneinfo.ZoneInfo("America/New_York")`` for an exchange's trading
+    day); the default is UTC, as in the original atomic-counter.
+    """
+    if tz is None:
+        tz = timezone.utc
+    elif not isinstance(tz, tzinfo):
+        raise TypeError(
+            f"daily() argument 'tz' must be a datetime.tzinfo or None, not {type(tz).__name__}"
+        )
+    today = datetime.now(tz).date()
+    midnight = datetime.combine(today, time(0), tzinfo=tz)
+    base_ns = (midnight - _EPOCH) // _ONE_MICROSECOND * 1000
+    return Counter(base_ns)
+

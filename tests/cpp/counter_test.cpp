@@ -1,0 +1,112 @@
+#include <atomic_counter/counter.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace ac = atomic_counter;
+
+namespace {
+constexpr std::uint64_t max64 = std::numeric_limits<std::uint64_t>::max();
+
+template <class F>
+std::string error_message(F&& f) {
+    try {
+        f();
+    } catch (std::exception const& e) {
+        return e.what();
+    }
+    return "";
+}
+}  // namespace
+
+TEST(Counter, DefaultBaseIsTheOriginalsConstant) {
+    // Golden: 2020-01-01T05:00:00Z in ns. Changing it would send every user's ids backwards.
+    EXPECT_EQ(ac::default_base_ns, 1577854800000000000ULL);
+    ac::counter c(ac::default_base_ns, ac::default_base_ns);
+    EXPECT_EQ(c.base(), ac::default_base_ns);
+    EXPECT_EQ(c.current(), 0u);
+}
+
+TEST(Counter, StartsAtNowMinusBaseAndStepsByOne) {
+    ac::counter c(0, 0);
+    EXPECT_EQ(c.current(), 0u);
+    EXPECT_EQ(c.next(), 1u);
+    EXPECT_EQ(c.current(), 1u);
+    EXPECT_EQ(c.next(), 2u);
+    ac::counter d(100, 1100);
+    EXPECT_EQ(d.current(), 1000u);
+    EXPECT_EQ(d.next(), 1001u);
+}
+
+TEST(Counter, IntervalTwoFromEvenAndOddStarts) {
+    ac::counter even(ac::default_base_ns, ac::default_base_ns, 2);
+    ac::counter odd(ac::default_base_ns, ac::default_base_ns + 1, 2);
+    EXPECT_EQ(even.next(), 2u);
+    EXPECT_EQ(odd.next(), 3u);
+    EXPECT_EQ(even.next(), 4u);
+    EXPECT_EQ(odd.next(), 5u);
+    EXPECT_EQ(even.interval(), 2u);
+}
+
+TEST(Counter, DefaultNowComesFromTheClock) {
+    ac::manual_clock clock(ac::default_base_ns + 12345);
+    ac::basic_counter<ac::manual_clock> c(ac::default_base_ns, std::nullopt, 1, clock);
+    EXPECT_EQ(c.current(), 12345u);
+    // The clock is read once, at construction: later readings do not move the counter.
+    clock.advance_ns(1000000);
+    EXPECT_EQ(c.next(), 12346u);
+}
+
+TEST(Counter, DefaultConstructedStartsAtTheWallClockSinceTheBase) {
+    const std::uint64_t before = ac::system_clock{}.now_ns() - ac::default_base_ns;
+    ac::counter c;
+    const std::uint64_t after = ac::system_clock{}.now_ns() - ac::default_base_ns;
+    EXPECT_GE(c.current(), before);
+    EXPECT_LE(c.current(), after);
+    EXPECT_EQ(c.interval(), 1u);
+}
+
+TEST(Counter, SetOverridesTheValue) {
+    ac::counter c(0, 0, 3);
+    c.set(10);
+    EXPECT_EQ(c.current(), 10u);
+    EXPECT_EQ(c.next(), 13u);
+    c.set(max64);
+    EXPECT_EQ(c.current(), max64);
+}
+
+TEST(Counter, NowBeforeBaseIsInvalid) {
+    EXPECT_THROW(ac::counter(10, 9), std::invalid_argument);
+    EXPECT_EQ(error_message([] { ac::counter(10, 9); }),
+              "atomic_counter::counter: now (9) must be >= base (10)");
+}
+
+TEST(Counter, ZeroIntervalIsInvalid) {
+    EXPECT_THROW(ac::counter(0, 0, 0), std::invalid_argument);
+    EXPECT_EQ(error_message([] { ac::counter(0, 0, 0); }),
+              "atomic_counter::counter: interval must be in [1, 2**64 - 1], got 0");
+}
+
+TEST(Counter, ReachesTheMaximumThenThrowsAndKeepsItsValue) {
+    ac::counter c(0, max64 - 2);
+    EXPECT_EQ(c.next(), max64 - 1);
+    EXPECT_EQ(c.next(), max64);
+    EXPECT_THROW(c.next(), std::overflow_error);
+    EXPECT_EQ(c.current(), max64);
+    EXPECT_THROW(c.next(), std::overflow_error);
+    EXPECT_EQ(c.current(), max64);
+}
+
+TEST(Counter, OverflowWithALargeIntervalNeverWraps) {
+    ac::counter c(0, 5, max64 - 10);
+    EXPECT_EQ(c.next(), max64 - 5);
+    EXPECT_THROW(c.next(), std::overflow_error);
+    EXPECT_EQ(c.current(), max64 - 5);
+    const std::string message = error_message([&] { c.next(); });
+    EXPECT_NE(message.find("atomic_counter::counter::next"), std::string::npos) << message;
+    EXPECT_NE(message.find("keeps its value"), std::string::npos) << message;
+}

@@ -1,0 +1,101 @@
+// Many threads drawing from one counter at once: no value is ever handed out twice and every
+// thread's values strictly increase. Run under ThreadSanitizer as well as plainly.
+#include <atomic_counter/counter.hpp>
+#include <atomic_counter/time_counter.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+namespace ac = atomic_counter;
+
+namespace {
+
+std::size_t draws_per_thread() {
+    // Sanitizer builds set this lower to stay within CI's time.
+    if (const char* env = std::getenv("ATOMIC_COUNTER_STRESS_DRAWS")) {
+        return static_cast<std::size_t>(std::strtoull(env, nullptr, 10));
+    }
+    return 1000000;
+}
+
+// Runs `threads` threads, released together, each drawing `draws` values with `draw`.
+template <class Draw>
+std::vector<std::vector<std::uint64_t>> draw_concurrently(int threads, std::size_t draws,
+                                                          Draw draw) {
+    std::vector<std::vector<std::uint64_t>> results(static_cast<std::size_t>(threads));
+    std::atomic<int> ready{0};
+    std::vector<std::thread> pool;
+    for (auto& out : results) {
+        pool.emplace_back([&, threads] {
+            out.reserve(draws);
+            ready.fetch_add(1);
+            while (ready.load() < threads) {
+                std::this_thread::yield();
+            }
+            for (std::size_t i = 0; i < draws; ++i) {
+                out.push_back(draw());
+            }
+        });
+    }
+    for (auto& t : pool) {
+        t.join();
+    }
+    return results;
+}
+
+void expect_unique_and_increasing_per_thread(std::vector<std::vector<std::uint64_t>> const& runs) {
+    std::vector<std::uint64_t> all;
+    for (std::size_t t = 0; t < runs.size(); ++t) {
+        auto const& run = runs[t];
+        for (std::size_t i = 1; i < run.size(); ++i) {
+            ASSERT_LT(run[i - 1], run[i]) << "thread " << t << " went backwards at draw " << i;
+        }
+        all.insert(all.end(), run.begin(), run.end());
+    }
+    std::sort(all.begin(), all.end());
+    const auto dup = std::adjacent_find(all.begin(), all.end());
+    ASSERT_EQ(dup, all.end()) << "duplicate value " << *dup;
+}
+
+}  // namespace
+
+TEST(Stress, CounterEightThreads) {
+    ac::counter c(0, 0);
+    const std::size_t draws = draws_per_thread();
+    const auto runs = draw_concurrently(8, draws, [&] { return c.next(); });
+    expect_unique_and_increasing_per_thread(runs);
+    // With interval 1 from 0, the union is exactly 1..8*draws: nothing lost, nothing reissued.
+    EXPECT_EQ(c.current(), 8 * draws);
+}
+
+TEST(Stress, TimeCounterEightThreads) {
+    ac::time_counter c;
+    const auto runs = draw_concurrently(8, draws_per_thread(), [&] { return c.next(); });
+    expect_unique_and_increasing_per_thread(runs);
+}
+
+TEST(Stress, TimeCounterWhileTheClockJumpsBackAndForth) {
+    ac::manual_clock clock(1795662617814075ULL * 1000);
+    ac::basic_time_counter<ac::manual_clock> c(clock);
+    std::atomic<bool> done{false};
+    std::thread jumper([&] {
+        for (std::uint64_t i = 0; !done.load(std::memory_order_relaxed); ++i) {
+            if (i % 3 == 2) {
+                clock.rewind_ns(1500);  // a step back
+            } else {
+                clock.advance_ns(1000);
+            }
+            std::this_thread::yield();
+        }
+    });
+    const auto runs = draw_concurrently(4, draws_per_thread() / 4, [&] { return c.next(); });
+    done.store(true);
+    jumper.join();
+    expect_unique_and_increasing_per_thread(runs);
+}

@@ -1,0 +1,86 @@
+"""Property tests: for any arguments, a valid value or a clear exception, never a wrap."""
+
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from atomic_counter import Counter, TimeCounter
+
+MAX64 = 2**64 - 1
+u64 = st.integers(min_value=0, max_value=MAX64)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+anything = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**200), max_value=2**200),
+    st.floats(allow_nan=True),
+    st.text(max_size=5),
+    st.binary(max_size=5),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@given(base=u64, now=u64, interval=u64, draws=st.integers(min_value=1, max_value=5))
+def test_counter_arithmetic(base, now, interval, draws):
+    if now < base or interval == 0:
+        try:
+            Counter(base, now, interval)
+        except ValueError:
+            return
+        raise AssertionError("expected ValueError")
+    c = Counter(base, now, interval)
+    expected = now - base
+    assert c.current() == expected
+    for _ in range(draws):
+        if expected + interval > MAX64:
+            try:
+                c.next()
+            except OverflowError:
+                assert c.current() == expected
+                return
+            raise AssertionError("expected OverflowError")
+        expected += interval
+        assert c.next() == expected
+        assert c.current() == expected
+
+
+@settings(max_examples=300)
+@given(base=anything, now=anything, interval=anything)
+def test_counter_never_crashes_on_arbitrary_arguments(base, now, interval):
+    try:
+        c = Counter(base, now, interval)
+    except (TypeError, OverflowError, ValueError) as exc:
+        assert str(exc)
+        return
+    # Accepted: every argument was None, a bool or an int in range.
+    for arg in (base, now, interval):
+        assert arg is None or (isinstance(arg, int) and 0 <= arg <= MAX64)
+    assert 0 <= c.current() <= MAX64
+
+
+@given(value=u64)
+def test_decoding_is_exact(value):
+    us = value >> 12
+    assert TimeCounter.decode_timestamp_microseconds(value) == us
+    assert TimeCounter.to_datetime(value) == EPOCH + timedelta(microseconds=us)
+
+
+@given(a=u64, b=u64)
+def test_get_timedelta_is_antisymmetric(a, b):
+    forward = TimeCounter.get_timedelta(a, b)
+    assert forward == -TimeCounter.get_timedelta(b, a)
+    assert forward == timedelta(microseconds=(a >> 12) - (b >> 12))
+
+
+@settings(max_examples=200)
+@given(value=anything)
+def test_static_methods_on_arbitrary_values(value):
+    for call in (TimeCounter.to_datetime, TimeCounter.decode_timestamp_microseconds):
+        try:
+            call(value)
+        except (TypeError, OverflowError) as exc:
+            assert "argument 'value'" in str(exc)
+        else:
+            assert value is None or isinstance(value, int)
