@@ -187,6 +187,57 @@ module_state* state_of(PyObject* module) {
     return static_cast<module_state*>(PyModule_GetState(module));
 }
 
+// Every method below runs with the GIL held from start to end, which already serialises all
+// Python callers of one counter: the cores' exclusive draws (a plain load and store) are then
+// exactly as safe as their atomic ones and about 6 ns cheaper. A free-threaded build has no
+// such exclusion and takes the atomic path. The bulk draws stay atomic either way (one
+// compare-exchange per block), and nothing here releases the GIL while it touches a counter.
+template <class Counter>
+std::uint64_t draw_one(Counter& counter) {
+#ifdef Py_GIL_DISABLED
+    return counter.next();
+#else
+    return counter.next_exclusive();
+#endif
+}
+
+constexpr std::uint64_t max_bulk = static_cast<std::uint64_t>(PY_SSIZE_T_MAX) / 8;
+
+// next_many(n) for either counter: n ids in a fresh buffer, returned as a memoryview of format
+// 'Q' (uint64) over a bytearray, which NumPy wraps without a copy (numpy.asarray(view)).
+template <class Counter>
+PyObject* draw_many(Counter& counter, char const* func, PyObject* const* args, Py_ssize_t nargs,
+                    PyObject* kwnames) {
+    static char const* const names[] = {"n"};
+    PyObject* n_obj = nullptr;
+    std::uint64_t n = 0;
+    if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &n_obj) ||
+        !to_u64(n_obj, func, "n", &n)) {
+        return nullptr;
+    }
+    if (n > max_bulk) {
+        PyErr_Format(PyExc_OverflowError, "%s argument 'n' must be in [0, %llu], got %llu", func,
+                     static_cast<unsigned long long>(max_bulk), static_cast<unsigned long long>(n));
+        return nullptr;
+    }
+    owned bytes(PyByteArray_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(n * 8)));
+    if (!bytes) {
+        return nullptr;
+    }
+    // The bytearray's storage comes from PyObject_Malloc: at least 8-byte aligned.
+    auto* out = reinterpret_cast<std::uint64_t*>(PyByteArray_AsString(bytes.get()));
+    try {
+        counter.next_many(out, static_cast<std::size_t>(n));
+    } catch (...) {
+        return set_python_error();
+    }
+    owned view(PyMemoryView_FromObject(bytes.get()));
+    if (!view) {
+        return nullptr;
+    }
+    return PyObject_CallMethod(view.get(), "cast", "s", "Q");
+}
+
 void free_object_memory(PyObject* self) {
     PyTypeObject* type = Py_TYPE(self);
     auto free_fn = reinterpret_cast<freefunc>(PyType_GetSlot(type, Py_tp_free));
@@ -248,13 +299,26 @@ PyDoc_STRVAR(Counter_next_doc,
 
 PyObject* Counter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     try {
-        return PyLong_FromUnsignedLongLong(counter_of(self).next());
+        return PyLong_FromUnsignedLongLong(draw_one(counter_of(self)));
     } catch (...) {
         return set_python_error();
     }
 }
 
 PyObject* Counter_iternext(PyObject* self) { return Counter_next(self, nullptr); }
+
+PyDoc_STRVAR(Counter_next_many_doc,
+             "next_many($self, /, n)\n--\n\n"
+             "Draw n values at once: exactly what n calls of next() would return, in order.\n\n"
+             "Returns a memoryview of format 'Q' (uint64) that numpy.asarray() wraps without a\n"
+             "copy. One atomic step reserves the whole block, so values drawn concurrently by\n"
+             "other threads never fall inside it. n is an int in [0, 2**60 - 1]; raises\n"
+             "OverflowError, drawing nothing, if the last value would pass 2**64 - 1.");
+
+PyObject* Counter_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                            PyObject* kwnames) {
+    return draw_many(counter_of(self), "Counter.next_many()", args, nargs, kwnames);
+}
 
 PyDoc_STRVAR(Counter_current_doc,
              "current($self, /)\n--\n\n"
@@ -301,6 +365,8 @@ PyObject* Counter_get_interval(PyObject* self, void* Py_UNUSED(closure)) {
 
 PyMethodDef Counter_methods[] = {
     {"next", Counter_next, METH_NOARGS, Counter_next_doc},
+    {"next_many", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Counter_next_many)),
+     METH_FASTCALL | METH_KEYWORDS, Counter_next_many_doc},
     {"current", Counter_current, METH_NOARGS, Counter_current_doc},
     {"set", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Counter_set)),
      METH_FASTCALL | METH_KEYWORDS, Counter_set_doc},
@@ -384,13 +450,27 @@ PyDoc_STRVAR(TimeCounter_next_doc,
 
 PyObject* TimeCounter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     try {
-        return PyLong_FromUnsignedLongLong(time_counter_of(self).next());
+        return PyLong_FromUnsignedLongLong(draw_one(time_counter_of(self)));
     } catch (...) {
         return set_python_error();
     }
 }
 
 PyObject* TimeCounter_iternext(PyObject* self) { return TimeCounter_next(self, nullptr); }
+
+PyDoc_STRVAR(TimeCounter_next_many_doc,
+             "next_many($self, /, n)\n--\n\n"
+             "Draw n consecutive ids at once: the first is what next() would return, the rest\n"
+             "follow it by 1, borrowing from later microseconds (n / 4096 at most; see\n"
+             "lead_us()).\n\n"
+             "Returns a memoryview of format 'Q' (uint64) that numpy.asarray() wraps without a\n"
+             "copy. One atomic step reserves the whole block, so ids drawn concurrently by other\n"
+             "threads never fall inside it. n is an int in [0, 2**60 - 1].");
+
+PyObject* TimeCounter_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                                PyObject* kwnames) {
+    return draw_many(time_counter_of(self), "TimeCounter.next_many()", args, nargs, kwnames);
+}
 
 PyDoc_STRVAR(TimeCounter_current_doc,
              "current($self, /)\n--\n\n"
@@ -440,6 +520,9 @@ PyObject* TimeCounter_repr(PyObject* self) {
 
 PyMethodDef TimeCounter_methods[] = {
     {"next", TimeCounter_next, METH_NOARGS, TimeCounter_next_doc},
+    {"next_many",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(TimeCounter_next_many)),
+     METH_FASTCALL | METH_KEYWORDS, TimeCounter_next_many_doc},
     {"current", TimeCounter_current, METH_NOARGS, TimeCounter_current_doc},
     {"lead_us", TimeCounter_lead_us, METH_NOARGS, TimeCounter_lead_us_doc},
     {"decode_timestamp_microseconds",

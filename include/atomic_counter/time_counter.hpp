@@ -28,6 +28,7 @@
 #define ATOMIC_COUNTER_TIME_COUNTER_HPP
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <utility>
@@ -65,20 +66,46 @@ public:
         // Relaxed everywhere: the id is the only state and publishes nothing else; uniqueness and
         // per-thread order come from the compare-exchange's single modification order.
         std::uint64_t last = value_.load(std::memory_order_relaxed);
-        std::uint64_t wanted;
-        do {
-            // fresh > last exactly when the clock's microsecond is later than last's.
-            if (fresh > last) {
-                wanted = fresh;
-            } else {
-                if (ATOMIC_COUNTER_UNLIKELY(last == max_value)) {
-                    on_overflow();
-                }
-                wanted = last + 1;
-            }
-        } while (!value_.compare_exchange_weak(last, wanted, std::memory_order_relaxed,
-                                               std::memory_order_relaxed));
-        return wanted;
+        std::uint64_t id = following(last, fresh, 1);
+        while (!value_.compare_exchange_weak(last, id, std::memory_order_relaxed,
+                                             std::memory_order_relaxed)) {
+            id = following(last, fresh, 1);
+        }
+        return id;
+    }
+
+    // next() for a caller that already excludes every other caller of this counter (its own
+    // mutex, or CPython's GIL): a plain load and store instead of a locked read-modify-write.
+    // Calling it while another thread calls any drawing method of this counter is a race that
+    // can hand out duplicates.
+    std::uint64_t next_exclusive() {
+        const std::uint64_t fresh = encode(now_us(), 0);
+        // Relaxed: the caller's exclusion (a mutex or the GIL) orders this against other calls.
+        const std::uint64_t id = following(value_.load(std::memory_order_relaxed), fresh, 1);
+        value_.store(id, std::memory_order_relaxed);
+        return id;
+    }
+
+    // Draws n consecutive ids with one compare-exchange and writes them to out[0, n). The first
+    // is what next() would return; the rest follow it by 1, borrowing from later microseconds
+    // (n / 4096 of them at most, visible in lead_us()). Throws std::overflow_error, writing
+    // nothing, if the last id would pass 2^64 - 1.
+    void next_many(std::uint64_t* out, std::size_t n) {
+        if (n == 0) {
+            return;
+        }
+        const std::uint64_t fresh = encode(now_us(), 0);
+        // Relaxed: as next(); the block is private to this caller once the exchange succeeds.
+        std::uint64_t last = value_.load(std::memory_order_relaxed);
+        std::uint64_t final_id = following(last, fresh, n);
+        while (!value_.compare_exchange_weak(last, final_id, std::memory_order_relaxed,
+                                             std::memory_order_relaxed)) {
+            final_id = following(last, fresh, n);
+        }
+        const std::uint64_t first = final_id - (n - 1);
+        for (std::size_t i = 0; i < n; ++i) {
+            out[i] = first + i;
+        }
     }
 
     // The last id handed out (or the start value before any draw).
@@ -108,12 +135,22 @@ public:
     clock_type const& clock() const noexcept { return clock_; }
 
 private:
+    // The last of `count` ids drawn after `last` when the clock reads `fresh` (now_us << 12):
+    // the first is fresh if that is later than last, last + 1 otherwise; the rest follow by 1.
+    static std::uint64_t following(std::uint64_t last, std::uint64_t fresh, std::uint64_t count) {
+        const std::uint64_t after = fresh > last ? fresh - 1 : last;
+        if (ATOMIC_COUNTER_UNLIKELY(max_value - after < count)) {
+            on_overflow();
+        }
+        return after + count;
+    }
+
     std::uint64_t now_us() const noexcept { return (clock_.now_ns() / 1000) & timestamp_mask; }
 
-    [[noreturn]] static void on_overflow() {
+    [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_overflow() {
         detail::on_error_overflow(
-            "atomic_counter::time_counter::next: the last id is 2**64 - 1 (past the year 2112 "
-            "or a clock set there); no larger id exists");
+            "atomic_counter::time_counter::next: the ids would pass 2**64 - 1 (past the year "
+            "2112, or a clock set there); the counter keeps its value");
     }
 
     Clock clock_;

@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace ac = atomic_counter;
 
@@ -109,4 +110,40 @@ TEST(Counter, OverflowWithALargeIntervalNeverWraps) {
     const std::string message = error_message([&] { c.next(); });
     EXPECT_NE(message.find("atomic_counter::counter::next"), std::string::npos) << message;
     EXPECT_NE(message.find("keeps its value"), std::string::npos) << message;
+}
+
+TEST(Counter, NextExclusiveDrawsTheSameSequence) {
+    ac::counter a(0, 5, 3);
+    ac::counter b(0, 5, 3);
+    for (int i = 0; i < 100; ++i) {
+        ASSERT_EQ(a.next(), b.next_exclusive());
+    }
+    ac::counter full(0, max64);
+    EXPECT_THROW(full.next_exclusive(), std::overflow_error);
+    EXPECT_EQ(full.current(), max64);
+}
+
+TEST(Counter, NextManyIsNCallsOfNext) {
+    ac::counter bulk(0, 7, 2);
+    ac::counter single(0, 7, 2);
+    std::vector<std::uint64_t> out(1000);
+    bulk.next_many(out.data(), out.size());
+    for (std::uint64_t value : out) {
+        ASSERT_EQ(value, single.next());
+    }
+    EXPECT_EQ(bulk.current(), single.current());
+    bulk.next_many(out.data(), 0);
+    EXPECT_EQ(bulk.current(), single.current());
+}
+
+TEST(Counter, NextManyPastTheMaximumWritesNothing) {
+    ac::counter c(0, max64 - 10, 2);
+    std::vector<std::uint64_t> out(6, 42);
+    EXPECT_THROW(c.next_many(out.data(), 6), std::overflow_error);  // would reach max64 + 2
+    EXPECT_EQ(c.current(), max64 - 10);
+    EXPECT_EQ(out, std::vector<std::uint64_t>(6, 42));
+    c.next_many(out.data(), 5);  // exactly to max64
+    EXPECT_EQ(out[4], max64);
+    EXPECT_EQ(out[5], 42u);
+    EXPECT_EQ(c.current(), max64);
 }

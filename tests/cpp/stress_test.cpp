@@ -99,3 +99,39 @@ TEST(Stress, TimeCounterWhileTheClockJumpsBackAndForth) {
     jumper.join();
     expect_unique_and_increasing_per_thread(runs);
 }
+
+TEST(Stress, BulkDrawsAgainstSingleDrawsInOtherThreads) {
+    ac::counter c(0, 0);
+    ac::time_counter t;
+    const std::size_t draws = draws_per_thread() / 4;
+    std::atomic<int> turn{0};
+    auto draw_counter = [&] {
+        // Every fourth draw of one thread is a block of 100 taken with next_many.
+        thread_local std::uint64_t block[100];
+        thread_local std::size_t used = 100;
+        if (turn.fetch_add(1, std::memory_order_relaxed) % 4 == 0 || used < 100) {
+            if (used == 100) {
+                c.next_many(block, 100);
+                used = 0;
+            }
+            return block[used++];
+        }
+        return c.next();
+    };
+    expect_unique_and_increasing_per_thread(draw_concurrently(4, draws, draw_counter));
+    EXPECT_EQ(c.current() >= 4 * draws, true);
+
+    auto draw_time = [&] {
+        thread_local std::uint64_t block[64];
+        thread_local std::size_t used = 64;
+        if (turn.fetch_add(1, std::memory_order_relaxed) % 3 == 0 || used < 64) {
+            if (used == 64) {
+                t.next_many(block, 64);
+                used = 0;
+            }
+            return block[used++];
+        }
+        return t.next();
+    };
+    expect_unique_and_increasing_per_thread(draw_concurrently(4, draws, draw_time));
+}

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
+#include <vector>
 
 namespace ac = atomic_counter;
 using fake_time_counter = ac::basic_time_counter<ac::manual_clock>;
@@ -129,4 +130,48 @@ TEST(TimeCounter, RealClockIdsDecodeToNow) {
     const std::uint64_t us = ac::time_counter::decode_timestamp_microseconds(id);
     EXPECT_GE(us, before_us);
     EXPECT_LE(us, after_us);
+}
+
+TEST(TimeCounter, NextExclusiveFollowsTheSameRule) {
+    ac::manual_clock clock(t0_ns);
+    fake_time_counter a(clock);
+    fake_time_counter b(clock);
+    for (int i = 0; i < 5000; ++i) {
+        if (i % 1000 == 999) {
+            clock.advance_ns(3000);
+        }
+        if (i == 2500) {
+            clock.rewind_ns(10000);
+        }
+        ASSERT_EQ(a.next(), b.next_exclusive()) << i;
+    }
+}
+
+TEST(TimeCounter, NextManyIsConsecutiveFromWhatNextWouldReturn) {
+    ac::manual_clock clock(t0_ns);
+    fake_time_counter c(clock);
+    clock.advance_ns(1000);
+    std::vector<std::uint64_t> out(10000);
+    c.next_many(out.data(), out.size());
+    EXPECT_EQ(out.front(), (t0_us + 1) << 12);  // a later microsecond: sequence 0
+    for (std::size_t i = 1; i < out.size(); ++i) {
+        ASSERT_EQ(out[i], out[i - 1] + 1);
+    }
+    EXPECT_EQ(c.current(), out.back());
+    EXPECT_EQ(c.lead_us(), (out.back() >> 12) - (t0_us + 1));
+    // Same microsecond: the next block starts right after the last id.
+    c.next_many(out.data(), 3);
+    EXPECT_EQ(out[0], c.current() - 2);
+}
+
+TEST(TimeCounter, NextManyPastTheMaximumWritesNothing) {
+    ac::manual_clock clock(fake_time_counter::timestamp_mask * 1000);
+    fake_time_counter c(clock);
+    std::vector<std::uint64_t> out(2048, 42);
+    EXPECT_THROW(c.next_many(out.data(), 2048), std::overflow_error);
+    EXPECT_EQ(c.current(), std::numeric_limits<std::uint64_t>::max() - 2047);
+    EXPECT_EQ(out, std::vector<std::uint64_t>(2048, 42));
+    c.next_many(out.data(), 2047);
+    EXPECT_EQ(out[2046], std::numeric_limits<std::uint64_t>::max());
+    EXPECT_EQ(out[2047], 42u);
 }
