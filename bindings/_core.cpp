@@ -295,7 +295,7 @@ PyDoc_STRVAR(Counter_next_doc,
              "Add the interval to the counter and return the new value.\n\n"
              "Safe to call from any number of threads: every caller gets a distinct value\n"
              "and each caller's values strictly increase. Raises OverflowError, keeping the\n"
-             "value, if the result would pass 2**64 - 1.");
+             "value, once the value has passed limit (never wrapping past 2**64 - 1).");
 
 PyObject* Counter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     try {
@@ -313,7 +313,7 @@ PyDoc_STRVAR(Counter_next_many_doc,
              "Returns a memoryview of format 'Q' (uint64) that numpy.asarray() wraps without a\n"
              "copy. One atomic step reserves the whole block, so values drawn concurrently by\n"
              "other threads never fall inside it. n is an int in [0, 2**60 - 1]; raises\n"
-             "OverflowError, drawing nothing, if the last value would pass 2**64 - 1.");
+             "OverflowError, drawing nothing, if the last value would pass limit + interval.");
 
 PyObject* Counter_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                             PyObject* kwnames) {
@@ -330,7 +330,7 @@ PyObject* Counter_current(PyObject* self, PyObject* Py_UNUSED(ignored)) {
 
 PyDoc_STRVAR(Counter_set_doc,
              "set($self, /, val)\n--\n\n"
-             "Set the counter to val, an int in [0, 2**64 - 1]; the next value is val + interval.\n\n"
+             "Set the counter to val, an int in [0, limit]; the next value is val + interval.\n\n"
              "Setting a lower value lets the counter hand out values again: use it only to\n"
              "restore a known position.");
 
@@ -343,7 +343,11 @@ PyObject* Counter_set(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
         !to_u64(val, "Counter.set()", "val", &value)) {
         return nullptr;
     }
-    counter_of(self).set(value);
+    try {
+        counter_of(self).set(value);
+    } catch (...) {
+        return set_python_error();
+    }
     Py_RETURN_NONE;
 }
 
@@ -363,6 +367,10 @@ PyObject* Counter_get_interval(PyObject* self, void* Py_UNUSED(closure)) {
     return PyLong_FromUnsignedLongLong(counter_of(self).interval());
 }
 
+PyObject* Counter_get_limit(PyObject* self, void* Py_UNUSED(closure)) {
+    return PyLong_FromUnsignedLongLong(counter_of(self).limit());
+}
+
 PyMethodDef Counter_methods[] = {
     {"next", Counter_next, METH_NOARGS, Counter_next_doc},
     {"next_many", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Counter_next_many)),
@@ -376,6 +384,11 @@ PyMethodDef Counter_methods[] = {
 PyGetSetDef Counter_getset[] = {
     {"base", Counter_get_base, nullptr, "The base, in ns since the Unix epoch.", nullptr},
     {"interval", Counter_get_interval, nullptr, "The step added by every next().", nullptr},
+    {"limit", Counter_get_limit, nullptr,
+     "The largest value a draw may start from: 2**64 - 1 - 2**32 * interval (headroom that lets\n"
+     "a draw be one atomic add), or 2**64 - 1 - interval for intervals above 2**31. Past it,\n"
+     "next() raises OverflowError.",
+     nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 

@@ -7,17 +7,28 @@
 // a new counter starts above every id the old one handed out.
 //
 //   value (64 bits, unsigned)
-//   +---------------------------------------------------------------+
-//   |  now_ns - base_ns at construction, + interval per next() call  |
-//   +---------------------------------------------------------------+
+//   +----------------------------------------------------------------+
+//   |  now_ns - base_ns at construction, + interval per next() call   |
+//   +----------------------------------------------------------------+
+//   0                                        limit()       2^64 - 1
+//   |---------------- values handed out --------|-- headroom --|
 //
 // Invariants
-// - `value_` only changes by next() (adds interval_) and set() (the caller's explicit override).
-// - next() never wraps: when value + interval would pass 2^64 - 1 it throws std::overflow_error
-//   and the value stays as it was, so no caller ever receives a value twice.
-// - Every successful next() is one compare-exchange on `value_`; all of them form a single total
-//   order (the atomic's modification order), so concurrent callers receive distinct values and
-//   each caller's successive values strictly increase.
+// - `value_` only changes by draws (which add interval_ per value) and set().
+// - A draw starts only from a value <= limit_ (checked), else it throws std::overflow_error and
+//   changes nothing. So no caller ever receives a wrapped value, i.e. a value twice.
+// - Single draws are one fetch_add when the interval is at most 2^31 ("headroom mode"), checked
+//   afterwards: a draw whose add started past limit_ takes its add back (fetch_sub) and throws.
+//   Once one draw carries the value past limit_, every later add starts past it and is taken
+//   back, so the value never drops to limit_ or below again (short of set()), and it exceeds
+//   limit_ + interval by at most (threads between their add and its undo) x interval. limit_
+//   leaves 2^32 intervals of headroom: more than the 2^22 tasks Linux allows (PID_MAX_LIMIT),
+//   so the value never wraps. set() accepts only values <= limit_ for the same reason.
+// - With a larger interval the headroom would not fit: every draw is then a compare-exchange
+//   loop checked exactly, and limit_ is 2^64 - 1 - interval.
+// - Bulk draws are a compare-exchange (a block must be checked as a whole before it is taken).
+// - All draws are read-modify-writes of one atomic, which form a single modification order: no
+//   two draws start from the same value, and each caller's values strictly increase.
 #ifndef ATOMIC_COUNTER_COUNTER_HPP
 #define ATOMIC_COUNTER_COUNTER_HPP
 
@@ -46,6 +57,10 @@ class basic_counter {
 public:
     using clock_type = Clock;
     static constexpr std::uint64_t max_value = std::numeric_limits<std::uint64_t>::max();
+    // Intervals of headroom kept below 2^64 - 1 in headroom mode, and the largest interval that
+    // mode takes (so the headroom, interval << headroom_bits, stays below 2^63).
+    static constexpr unsigned headroom_bits = 32;
+    static constexpr std::uint64_t max_headroom_interval = std::uint64_t{1} << 31;
 
     // Starts at now_ns - base_ns, where now_ns defaults to the clock's reading.
     // Throws std::invalid_argument when now_ns < base_ns or interval == 0.
@@ -53,37 +68,49 @@ public:
                            std::optional<std::uint64_t> now_ns = std::nullopt,
                            std::uint64_t interval = 1, Clock clock = Clock{})
         : base_(base_ns), interval_(interval),
+          limit_(interval <= max_headroom_interval ? max_value - (interval << headroom_bits)
+                                                   : max_value - interval),
           value_(start_value(base_ns, now_ns ? *now_ns : clock.now_ns(), interval)) {}
 
     basic_counter(basic_counter const&) = delete;
     basic_counter& operator=(basic_counter const&) = delete;
 
-    // Adds the interval and returns the new value.
-    // Throws std::overflow_error, leaving the value unchanged, if that would pass 2^64 - 1.
+    // Adds the interval and returns the new value. Throws std::overflow_error, changing nothing,
+    // once the value has passed limit().
     std::uint64_t next() {
-        // Relaxed everywhere: the counter publishes no other memory, and uniqueness and per-thread
-        // order come from the compare-exchange's single modification order, whatever the order.
-        std::uint64_t value = value_.load(std::memory_order_relaxed);
-        while (!value_.compare_exchange_weak(value, advance(value, 1), std::memory_order_relaxed,
-                                             std::memory_order_relaxed)) {
+        if (ATOMIC_COUNTER_UNLIKELY(interval_ > max_headroom_interval)) {
+            return next_checked();
+        }
+        // Relaxed: the counter publishes no other memory, and uniqueness and per-thread order
+        // come from the read-modify-writes' single modification order, whatever their order.
+        // Checking the value the add returns, not a load before it, keeps the hot path at one
+        // locked instruction with no dependency on the previous draw's store.
+        const std::uint64_t value = value_.fetch_add(interval_, std::memory_order_relaxed);
+        if (ATOMIC_COUNTER_UNLIKELY(value > limit_)) {
+            // Past the limit: take the add back (relaxed, as above) and refuse.
+            value_.fetch_sub(interval_, std::memory_order_relaxed);
+            on_overflow(value, 1);
         }
         return value + interval_;
     }
 
     // next() for a caller that already excludes every other caller of this counter (its own
-    // mutex, or CPython's GIL): a plain load and store instead of a locked read-modify-write,
-    // about 2 ns instead of 8.5 ns on x86. Calling it while another thread calls any drawing
-    // method of this counter is a race that can hand out duplicates.
+    // mutex, or CPython's GIL): a plain load and store instead of a locked read-modify-write.
+    // Calling it while another thread calls any drawing method of this counter is a race that
+    // can hand out duplicates.
     std::uint64_t next_exclusive() {
         // Relaxed: the caller's exclusion (a mutex or the GIL) orders this against other calls.
-        const std::uint64_t value = advance(value_.load(std::memory_order_relaxed), 1);
-        value_.store(value, std::memory_order_relaxed);
-        return value;
+        const std::uint64_t value = value_.load(std::memory_order_relaxed);
+        if (ATOMIC_COUNTER_UNLIKELY(value > limit_)) {
+            on_overflow(value, 1);
+        }
+        value_.store(value + interval_, std::memory_order_relaxed);
+        return value + interval_;
     }
 
     // Draws n values with one compare-exchange and writes them to out[0, n): exactly what n
     // calls of next() would have returned, in increasing order. Throws std::overflow_error,
-    // writing nothing and leaving the value unchanged, if the last would pass 2^64 - 1.
+    // writing nothing and changing nothing, if the block would end past limit() + interval.
     void next_many(std::uint64_t* out, std::size_t n) {
         if (n == 0) {
             return;
@@ -104,12 +131,23 @@ public:
     std::uint64_t current() const noexcept { return value_.load(std::memory_order_relaxed); }
 
     // Overrides the value; the next draw returns value + interval. Setting a lower value lets
-    // the counter reissue values: that is the caller's explicit decision.
-    // Relaxed: as current(); later draws are ordered after it by the modification order.
-    void set(std::uint64_t value) noexcept { value_.store(value, std::memory_order_relaxed); }
+    // the counter reissue values: that is the caller's explicit decision. Throws
+    // std::invalid_argument for a value above limit() (see the invariants).
+    void set(std::uint64_t value) {
+        if (value > limit_) {
+            detail::on_error_invalid_argument("atomic_counter::counter::set: val (" +
+                                              std::to_string(value) + ") must be in [0, " +
+                                              std::to_string(limit_) + "]");
+        }
+        // Relaxed: as current(); later draws are ordered after it by the modification order.
+        value_.store(value, std::memory_order_relaxed);
+    }
 
     std::uint64_t base() const noexcept { return base_; }
     std::uint64_t interval() const noexcept { return interval_; }
+    // The largest value a draw may start from: draws hand out values up to limit() + interval
+    // (a few more intervals when threads race at the end), never past 2^64 - 1.
+    std::uint64_t limit() const noexcept { return limit_; }
 
 private:
     static std::uint64_t start_value(std::uint64_t base_ns, std::uint64_t now_ns,
@@ -126,9 +164,22 @@ private:
         return now_ns - base_ns;
     }
 
-    // value + count * interval, or std::overflow_error if that passes 2^64 - 1.
+    // The exact compare-exchange draw, for intervals too large for headroom mode.
+    ATOMIC_COUNTER_NOINLINE std::uint64_t next_checked() {
+        // Relaxed: as next().
+        std::uint64_t value = value_.load(std::memory_order_relaxed);
+        while (!value_.compare_exchange_weak(value, advance(value, 1), std::memory_order_relaxed,
+                                             std::memory_order_relaxed)) {
+        }
+        return value + interval_;
+    }
+
+    // value + count * interval, or std::overflow_error unless the block ends at most where a
+    // single draw from limit_ would (limit_ + interval, never past 2^64 - 1), which keeps the
+    // headroom for racing single draws.
     std::uint64_t advance(std::uint64_t value, std::uint64_t count) const {
-        if (ATOMIC_COUNTER_UNLIKELY((max_value - value) / interval_ < count)) {
+        if (ATOMIC_COUNTER_UNLIKELY(value > limit_ ||
+                                    (limit_ + interval_ - value) / interval_ < count)) {
             on_overflow(value, count);
         }
         return value + count * interval_;
@@ -137,14 +188,21 @@ private:
     [[noreturn]] ATOMIC_COUNTER_NOINLINE void on_overflow(std::uint64_t value,
                                                           std::uint64_t count) const {
         detail::on_error_overflow("atomic_counter::counter::next: drawing " +
-                                  std::to_string(count) + " more value(s) from " +
+                                  std::to_string(count) + " value(s) from " +
                                   std::to_string(value) + " with interval " +
-                                  std::to_string(interval_) +
-                                  " would pass 2**64 - 1; the counter keeps its value");
+                                  std::to_string(interval_) + " would pass the counter's limit " +
+                                  std::to_string(limit_) +
+                                  " (headroom below 2**64 - 1); the counter keeps its value");
     }
 
     std::uint64_t base_;
     std::uint64_t interval_;
+    std::uint64_t limit_;
+    // Keeps the fields above, read on every draw, off the cache line that concurrent draws
+    // write: >= 104 bytes apart can never share a 64-byte line, whatever the object's alignment
+    // (a Python object is only 16-byte aligned, so alignas(64) is not an option). Without it,
+    // two threads drawing measured 1.3x a bare fetch_add; with it, 1.0x.
+    char padding_[128 - 3 * sizeof(std::uint64_t)] = {};
     std::atomic<std::uint64_t> value_;
 };
 

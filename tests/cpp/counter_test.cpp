@@ -76,8 +76,18 @@ TEST(Counter, SetOverridesTheValue) {
     c.set(10);
     EXPECT_EQ(c.current(), 10u);
     EXPECT_EQ(c.next(), 13u);
-    c.set(max64);
-    EXPECT_EQ(c.current(), max64);
+    c.set(c.limit());
+    EXPECT_EQ(c.current(), c.limit());
+    EXPECT_THROW(c.set(c.limit() + 1), std::invalid_argument);
+    EXPECT_EQ(c.current(), c.limit());
+}
+
+TEST(Counter, LimitKeepsTwoToThe32IntervalsOfHeadroom) {
+    // Golden: headroom mode up to interval 2^31, exact compare-exchange mode above.
+    EXPECT_EQ(ac::counter(0, 0, 1).limit(), max64 - (1ULL << 32));
+    EXPECT_EQ(ac::counter(0, 0, 1000).limit(), max64 - (1000ULL << 32));
+    EXPECT_EQ(ac::counter(0, 0, 1ULL << 31).limit(), max64 - (1ULL << 63));
+    EXPECT_EQ(ac::counter(0, 0, (1ULL << 31) + 1).limit(), max64 - (1ULL << 31) - 1);
 }
 
 TEST(Counter, NowBeforeBaseIsInvalid) {
@@ -92,18 +102,20 @@ TEST(Counter, ZeroIntervalIsInvalid) {
               "atomic_counter::counter: interval must be in [1, 2**64 - 1], got 0");
 }
 
-TEST(Counter, ReachesTheMaximumThenThrowsAndKeepsItsValue) {
-    ac::counter c(0, max64 - 2);
-    EXPECT_EQ(c.next(), max64 - 1);
-    EXPECT_EQ(c.next(), max64);
+TEST(Counter, ReachesTheLimitThenThrowsAndKeepsItsValue) {
+    const std::uint64_t limit = ac::counter(0, 0).limit();
+    ac::counter c(0, limit - 1);
+    EXPECT_EQ(c.next(), limit);
+    EXPECT_EQ(c.next(), limit + 1);
     EXPECT_THROW(c.next(), std::overflow_error);
-    EXPECT_EQ(c.current(), max64);
-    EXPECT_THROW(c.next(), std::overflow_error);
-    EXPECT_EQ(c.current(), max64);
+    EXPECT_EQ(c.current(), limit + 1);
+    EXPECT_THROW(c.next_exclusive(), std::overflow_error);
+    EXPECT_EQ(c.current(), limit + 1);
 }
 
-TEST(Counter, OverflowWithALargeIntervalNeverWraps) {
+TEST(Counter, LargeIntervalsAreExactUpTo2To64Minus1) {
     ac::counter c(0, 5, max64 - 10);
+    EXPECT_EQ(c.limit(), 10u);
     EXPECT_EQ(c.next(), max64 - 5);
     EXPECT_THROW(c.next(), std::overflow_error);
     EXPECT_EQ(c.current(), max64 - 5);
@@ -136,14 +148,24 @@ TEST(Counter, NextManyIsNCallsOfNext) {
     EXPECT_EQ(bulk.current(), single.current());
 }
 
-TEST(Counter, NextManyPastTheMaximumWritesNothing) {
-    ac::counter c(0, max64 - 10, 2);
+TEST(Counter, NextManyPastTheLimitWritesNothing) {
+    const std::uint64_t limit = ac::counter(0, 0, 2).limit();
+    ac::counter c(0, limit - 8, 2);
     std::vector<std::uint64_t> out(6, 42);
-    EXPECT_THROW(c.next_many(out.data(), 6), std::overflow_error);  // would reach max64 + 2
-    EXPECT_EQ(c.current(), max64 - 10);
+    EXPECT_THROW(c.next_many(out.data(), 6), std::overflow_error);  // would end at limit + 4
+    EXPECT_EQ(c.current(), limit - 8);
     EXPECT_EQ(out, std::vector<std::uint64_t>(6, 42));
-    c.next_many(out.data(), 5);  // exactly to max64
-    EXPECT_EQ(out[4], max64);
+    c.next_many(out.data(), 5);  // ends where a single draw from the limit would
+    EXPECT_EQ(out[4], limit + 2);
     EXPECT_EQ(out[5], 42u);
-    EXPECT_EQ(c.current(), max64);
+    EXPECT_THROW(c.next(), std::overflow_error);
+}
+
+TEST(Counter, NextManyInExactModeReaches2To64Minus1) {
+    const std::uint64_t interval = 1ULL << 40;
+    ac::counter c(0, max64 - 3 * interval, interval);
+    std::vector<std::uint64_t> out(3);
+    c.next_many(out.data(), 3);
+    EXPECT_EQ(out[2], max64);
+    EXPECT_THROW(c.next_many(out.data(), 1), std::overflow_error);
 }

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -134,4 +135,45 @@ TEST(Stress, BulkDrawsAgainstSingleDrawsInOtherThreads) {
         return t.next();
     };
     expect_unique_and_increasing_per_thread(draw_concurrently(4, draws, draw_time));
+}
+
+TEST(Stress, EightThreadsRacingToTheLimitNeverWrap) {
+    // Every thread draws until the counter refuses; the checks and fetch_adds race at the end.
+    for (int round = 0; round < 20; ++round) {
+        ac::counter c(0, 0);
+        const std::uint64_t limit = c.limit();
+        c.set(limit - 20000);
+        std::vector<std::vector<std::uint64_t>> runs(8);
+        std::vector<std::thread> pool;
+        std::atomic<int> ready{0};
+        for (auto& run : runs) {
+            pool.emplace_back([&] {
+                ready.fetch_add(1);
+                while (ready.load() < 8) {
+                }
+                for (;;) {
+                    try {
+                        run.push_back(c.next());
+                    } catch (std::overflow_error const&) {
+                        return;
+                    }
+                }
+            });
+        }
+        for (auto& t : pool) {
+            t.join();
+        }
+        expect_unique_and_increasing_per_thread(runs);
+        std::uint64_t drawn = 0;
+        for (auto const& run : runs) {
+            drawn += run.size();
+            for (std::uint64_t v : run) {
+                ASSERT_GT(v, limit - 20000);
+                ASSERT_LE(v, limit + 1);  // a draw starts at the limit at the latest
+            }
+        }
+        // Exactly the values limit - 19999 ... limit + 1, and every refused add taken back.
+        EXPECT_EQ(drawn, 20001u);
+        EXPECT_EQ(c.current(), limit + 1);
+    }
 }

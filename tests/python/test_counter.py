@@ -74,26 +74,46 @@ def test_set():
     assert c.set(10) is None
     assert c.current() == 10
     assert c.next() == 13
-    c.set(val=MAX64)
-    assert c.current() == MAX64
+    c.set(val=c.limit)
+    assert c.current() == c.limit
+    with pytest.raises(ValueError, match=r"val \(\d+\) must be in \[0, \d+\]"):
+        c.set(c.limit + 1)
+    assert c.current() == c.limit
+
+
+def test_limit_leaves_headroom_below_2_to_the_64():
+    assert Counter(0, 0).limit == MAX64 - 2**32
+    assert Counter(0, 0, 2**31).limit == MAX64 - 2**63
+    assert Counter(0, 0, 2**31 + 1).limit == MAX64 - 2**31 - 1
 
 
 def test_overflow_raises_and_keeps_the_value():
-    c = Counter(0, MAX64 - 1)
-    assert c.next() == MAX64
-    with pytest.raises(OverflowError, match="would pass 2\\*\\*64 - 1"):
+    limit = Counter(0, 0).limit
+    c = Counter(0, limit - 1)
+    assert c.next() == limit
+    assert c.next() == limit + 1
+    with pytest.raises(OverflowError, match="would pass the counter's limit"):
         c.next()
-    assert c.current() == MAX64
+    assert c.current() == limit + 1
     with pytest.raises(OverflowError):
         next(c)
-    assert c.current() == MAX64
+    assert c.current() == limit + 1
 
 
-def test_overflow_with_a_large_interval():
+def test_overflow_with_a_large_interval_is_exact():
     c = Counter(0, 10, MAX64 - 10)
     assert c.next() == MAX64
     with pytest.raises(OverflowError):
         c.next()
+    assert c.current() == MAX64
+
+
+def test_start_past_the_limit_refuses_every_draw():
+    c = Counter(0, MAX64)
+    with pytest.raises(OverflowError):
+        c.next()
+    with pytest.raises(OverflowError):
+        c.next_many(1)
     assert c.current() == MAX64
 
 

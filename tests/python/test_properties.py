@@ -22,8 +22,18 @@ anything = st.one_of(
 )
 
 
-@given(base=u64, now=u64, interval=u64, draws=st.integers(min_value=1, max_value=5))
-def test_counter_arithmetic(base, now, interval, draws):
+def _limit(interval: int) -> int:
+    return MAX64 - (interval << 32) if interval <= 2**31 else MAX64 - interval
+
+
+@given(
+    base=u64,
+    now=u64,
+    interval=st.one_of(u64, st.integers(min_value=1, max_value=2**31 + 2)),
+    draws=st.integers(min_value=1, max_value=5),
+    near_limit=st.booleans(),
+)
+def test_counter_arithmetic(base, now, interval, draws, near_limit):
     if now < base or interval == 0:
         try:
             Counter(base, now, interval)
@@ -31,10 +41,15 @@ def test_counter_arithmetic(base, now, interval, draws):
             return
         raise AssertionError("expected ValueError")
     c = Counter(base, now, interval)
+    limit = _limit(interval)
+    assert c.limit == limit
     expected = now - base
+    if near_limit and limit >= 2:
+        expected = limit - 2
+        c.set(expected)
     assert c.current() == expected
     for _ in range(draws):
-        if expected + interval > MAX64:
+        if expected > limit:
             try:
                 c.next()
             except OverflowError:
@@ -42,6 +57,7 @@ def test_counter_arithmetic(base, now, interval, draws):
                 return
             raise AssertionError("expected OverflowError")
         expected += interval
+        assert expected <= MAX64
         assert c.next() == expected
         assert c.current() == expected
 

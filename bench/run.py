@@ -1,0 +1,310 @@
+"""The benchmark suite: atomic_counter beside every peer a user would pick instead.
+
+Runs with the project's environment (tools/bench.sh sets it up):
+  1. builds the reference extension (bench/python/_reference.c: the floor for a C method that
+     returns a fresh int, and an allocate-and-memset for bulk),
+  2. measures our Python API and the peers side by side, as medians of interleaved rounds,
+  3. measures the original atomic-counter 0.1.4 in a virtual environment of its own, as ratios
+     to the reference measured in that same process,
+  4. builds and runs the C++ Google Benchmark suite (bench/cpp),
+  5. writes docs/benchmarks.md (tables, targets, machine, Python, date) and docs/benchmarks.png.
+
+Every target is a ratio of medians from one run, never an absolute time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import json
+import multiprocessing
+import os
+import platform
+import subprocess
+import sys
+import sysconfig
+import time
+import uuid
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build" / "bench"
+sys.path.insert(0, str(ROOT / "bench" / "python"))
+
+from measure import measure, original_candidates  # noqa: E402
+
+BULK = 1_000_000
+
+
+def build_reference() -> None:
+    """Compiles _reference.c for this interpreter into build/bench."""
+    BUILD.mkdir(parents=True, exist_ok=True)
+    target = BUILD / "_reference.abi3.so"
+    source = ROOT / "bench" / "python" / "_reference.c"
+    include = sysconfig.get_paths()["include"]
+    cc = os.environ.get("CC", "cc")
+    subprocess.run(
+        [cc, "-O2", "-shared", "-fPIC", f"-I{include}", str(source), "-o", str(target)], check=True
+    )
+    sys.path.insert(0, str(BUILD))
+
+
+def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
+    """Groups of candidates, each group measured interleaved."""
+    import _reference
+    import snowflake
+    import uuid_utils
+
+    import atomic_counter
+    from atomic_counter import Counter, TimeCounter
+
+    lock_value = multiprocessing.Value("Q", 0)
+
+    def locked_increment() -> int:
+        with lock_value.get_lock():
+            lock_value.value += 1
+            return lock_value.value
+
+    v = TimeCounter().next()
+    ns = {
+        "ref": _reference.Reference(),
+        "fill": _reference.fill,
+        "c": Counter(),
+        "t": TimeCounter(),
+        "count_next": itertools.count().__next__,
+        "time_ns": time.time_ns,
+        "uuid4": uuid.uuid4,
+        "uuid7": uuid_utils.uuid7,
+        "snowflake_gen": snowflake.SnowflakeGenerator(42),
+        "locked_increment": locked_increment,
+        "to_datetime": atomic_counter.TimeCounter.to_datetime,
+        "fromtimestamp": dt.datetime.fromtimestamp,
+        "utc": dt.timezone.utc,
+        "v": v,
+        "v_us": v >> 12,
+        "BULK": BULK,
+    }
+    return {
+        "single": {
+            "reference METH_NOARGS": ("ref.next()", ns),
+            "Counter.next": ("c.next()", ns),
+            "next(Counter)": ("next(c)", ns),
+            "TimeCounter.next": ("t.next()", ns),
+            "itertools.count().__next__": ("count_next()", ns),
+            "time.time_ns": ("time_ns()", ns),
+            "uuid.uuid4": ("uuid4()", ns),
+            "uuid_utils.uuid7": ("uuid7()", ns),
+            "snowflake-id": ("next(snowflake_gen)", ns),
+            "multiprocessing.Value('Q') + lock": ("locked_increment()", ns),
+        },
+        "decode": {
+            "TimeCounter.to_datetime": ("to_datetime(v)", ns),
+            "datetime.fromtimestamp(us / 1e6, tz=utc)": ("fromtimestamp(v_us / 1e6, tz=utc)", ns),
+        },
+        "bulk": {
+            "reference alloc + memset 8 MB": ("fill(BULK)", ns),
+            "Counter.next_many(1M)": ("c.next_many(BULK)", ns),
+            "TimeCounter.next_many(1M)": ("t.next_many(BULK)", ns),
+        },
+    }
+
+
+def measure_original(rounds: int, number: int) -> dict[str, float] | None:
+    """The original atomic-counter 0.1.4, in its own virtual environment (it also imports as
+    atomic_counter), as ns per call beside the reference measured in that process."""
+    env_dir = BUILD / "original-venv"
+    python = env_dir / "bin" / "python"
+    if not python.exists():
+        venv.create(env_dir, with_pip=True)
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+         "atomic-counter==0.1.4"],
+        capture_output=True, text=True,
+    )
+    if install.returncode != 0:
+        print(f"could not install atomic-counter 0.1.4:\n{install.stderr}", file=sys.stderr)
+        return None
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(BUILD), str(ROOT / "bench" / "python")]))
+    out = subprocess.run(
+        [str(python), str(ROOT / "bench" / "python" / "measure.py"), str(rounds), str(number)],
+        capture_output=True, text=True, env=env, cwd="/", check=True,
+    ).stdout
+    return json.loads(out)
+
+
+def run_cpp(repetitions: int) -> dict[str, float] | None:
+    """Builds bench/cpp and returns the median real time per iteration (ns) by benchmark name."""
+    build = ROOT / "build" / "bench-cpp"
+    try:
+        subprocess.run(["cmake", "-S", str(ROOT / "bench" / "cpp"), "-B", str(build), "-G", "Ninja",
+                        "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True, text=True)
+        subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True, text=True)
+    except subprocess.CalledProcessError as exc:
+        print(f"C++ benchmarks not built:\n{exc.stdout}\n{exc.stderr}", file=sys.stderr)
+        return None
+    out = subprocess.run(
+        [str(build / "core_bench"), "--benchmark_format=json",
+         f"--benchmark_repetitions={repetitions}", "--benchmark_enable_random_interleaving=true",
+         "--benchmark_report_aggregates_only=true"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    results = {}
+    for bench in json.loads(out)["benchmarks"]:
+        if bench.get("aggregate_name") == "median":
+            name = bench["run_name"].replace("/real_time", "")
+            results[name] = bench["real_time"]
+    return results
+
+
+def targets(py: dict[str, float], original: dict[str, float] | None,
+            cpp: dict[str, float] | None) -> list[tuple[str, str, float, bool]]:
+    """(target, measured as text, ratio, met) for every target of the suite."""
+    rows = []
+
+    def ratio(name: str, a: float, b: float, limit: float, strict: bool = False) -> None:
+        r = a / b
+        rows.append((name, f"{a:.1f} / {b:.1f} ns", r, r < limit if strict else r <= limit))
+
+    ref = py["reference METH_NOARGS"]
+    ratio("Counter.next <= 1.10 x reference METH_NOARGS", py["Counter.next"], ref, 1.10)
+    ratio("Counter.next <= itertools.count().__next__", py["Counter.next"],
+          py["itertools.count().__next__"], 1.0)
+    ratio("TimeCounter.next <= 1.0 x time.time_ns", py["TimeCounter.next"], py["time.time_ns"], 1.0)
+    if original:
+        # The original's figures are ratios to the reference in its own process.
+        for name in ("Counter.next", "TimeCounter.next"):
+            theirs = original[name] / original["reference"] * ref
+            ratio(f"{name} faster than the original 0.1.4's", py[name], theirs, 1.0, strict=True)
+    ratio("to_datetime <= datetime.fromtimestamp", py["TimeCounter.to_datetime"],
+          py["datetime.fromtimestamp(us / 1e6, tz=utc)"], 1.0)
+    fill = py["reference alloc + memset 8 MB"]
+    for name in ("Counter.next_many(1M)", "TimeCounter.next_many(1M)"):
+        rate = BULK / py[name] * 1e3  # millions of ids per second
+        rows.append((f"{name} >= 300 M ids/s", f"{rate:.0f} M ids/s", 300 / rate, rate >= 300))
+        ratio(f"{name} <= 2 x alloc + memset 8 MB", py[name], fill, 2.0)
+    if cpp:
+        for threads in (1, 2):
+            suffix = f"/threads:{threads}"
+            ratio(f"C++ counter::next <= 1.2 x fetch_add ({threads} thread{'s' * (threads > 1)})",
+                  cpp["counter_next" + suffix], cpp["floor_fetch_add" + suffix], 1.2)
+            ratio(f"C++ time_counter::next <= 1.3 x clock + CAS ({threads} thread"
+                  f"{'s' * (threads > 1)})",
+                  cpp["time_counter_next" + suffix], cpp["floor_clock_plus_cas" + suffix], 1.3)
+    return rows
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def write_report(py: dict[str, float], single_names: list[str], original: dict[str, float] | None,
+                 cpp: dict[str, float] | None, rows: list, rounds: int, out_dir: Path) -> None:
+    import atomic_counter
+
+    ref = py["reference METH_NOARGS"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"atomic_counter {atomic_counter.__version__}, CPython {platform.python_version()}, "
+        f"{machine()}, {dt.date.today().isoformat()}. Medians of {rounds} interleaved rounds; "
+        "reproduce with `bash tools/bench.sh`.",
+        "",
+        "![ns per id](benchmarks.png)",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | ratio | met |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| {name} | {text} | {r:.2f} | {'yes' if ok else '**no**'} |"
+              for name, text, r, ok in rows]
+    lines += ["", "## Python: one id per call", "", "| what | ns per id | x reference |",
+              "| --- | --- | --- |"]
+    singles = {name: py[name] for name in single_names}
+    if original:
+        # The original's figures, scaled by the reference measured in its own process.
+        for name in ("Counter.next", "TimeCounter.next"):
+            singles[f"original 0.1.4 {name}"] = original[name] / original["reference"] * ref
+    for name, value in sorted(singles.items(), key=lambda kv: kv[1]):
+        lines.append(f"| {name} | {value:.1f} | {value / ref:.2f} |")
+    lines += ["", "## Python: decoding", "", "| what | ns per call |", "| --- | --- |"]
+    for name in ("TimeCounter.to_datetime", "datetime.fromtimestamp(us / 1e6, tz=utc)"):
+        lines.append(f"| {name} | {py[name]:.1f} |")
+    lines += ["", "## Python: bulk, 1,000,000 ids per call", "",
+              "| what | ms per call | M ids/s |", "| --- | --- | --- |"]
+    for name in ("reference alloc + memset 8 MB", "Counter.next_many(1M)",
+                 "TimeCounter.next_many(1M)"):
+        lines.append(f"| {name} | {py[name] / 1e6:.2f} | {BULK / py[name] * 1e3:.0f} |")
+    if cpp:
+        lines += ["", "## C++ (Google Benchmark, real time, one counter shared by the threads)", "",
+                  "| benchmark | ns per iteration |", "| --- | --- |"]
+        lines += [f"| {name} | {value:.2f} |" for name, value in sorted(cpp.items())]
+    (out_dir / "benchmarks.md").write_text("\n".join(lines) + "\n")
+    draw_chart(singles, out_dir / "benchmarks.png", ref)
+
+
+def draw_chart(singles: dict[str, float], path: Path, ref: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    items = sorted(singles.items(), key=lambda kv: kv[1], reverse=True)
+    names = [k for k, _ in items]
+    values = [v for _, v in items]
+    ours = {"Counter.next", "next(Counter)", "TimeCounter.next"}
+    colors = ["#1f77b4" if n in ours else "#bbbbbb" if "reference" in n else "#ff7f0e"
+              for n in names]
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(items) + 1.2))
+    bars = ax.barh(names, values, color=colors)
+    ax.set_xscale("log")
+    ax.set_xlabel("ns per id (log scale; lower is better)")
+    ax.set_title(f"One id per call, CPython {platform.python_version()}\n"
+                 "blue: atomic_counter, orange: peers, grey: the C-method floor", fontsize=10)
+    for bar, value in zip(bars, values):
+        ax.text(value * 1.03, bar.get_y() + bar.get_height() / 2, f"{value:.0f}", va="center",
+                fontsize=8)
+    ax.axvline(ref, color="#888888", linestyle=":", linewidth=1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=21, help="interleaved rounds (median)")
+    parser.add_argument("--number", type=int, default=200_000, help="calls per round")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where the report goes")
+    parser.add_argument("--no-cpp", action="store_true", help="skip the C++ benchmarks")
+    parser.add_argument("--no-original", action="store_true", help="skip atomic-counter 0.1.4")
+    args = parser.parse_args()
+
+    build_reference()
+    groups = python_candidates()
+    py: dict[str, float] = {}
+    print("Python: single draws", file=sys.stderr)
+    py.update(measure(groups["single"], args.rounds, args.number))
+    print("Python: decoding", file=sys.stderr)
+    py.update(measure(groups["decode"], args.rounds, args.number // 4))
+    print("Python: bulk", file=sys.stderr)
+    py.update(measure(groups["bulk"], args.rounds, 5))
+    original = None if args.no_original else measure_original(args.rounds, args.number)
+    cpp = None if args.no_cpp else run_cpp(max(3, args.rounds // 4))
+    rows = targets(py, original, cpp)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_report(py, list(groups["single"]), original, cpp, rows, args.rounds, args.out)
+    print((args.out / "benchmarks.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
