@@ -5,172 +5,24 @@
 // cost 1.4x (nanobind) to 7x (pybind11) more per call (DEVELOPERS.md has the figures).
 //
 // Layout, per type: object struct, dealloc, new, methods (each after its docstring), method table,
-// slots, spec. This is the only file that includes Python.h. C++ exceptions never cross into
-// CPython: every entry point that calls fallible C++ catches and translates them (see
-// set_python_error).
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+// slots, spec. This file holds the module, Counter and TimeCounter; shared.cpp the shared-memory
+// types; common.hpp what they share. Only these include Python.h. C++ exceptions never cross
+// into CPython: every entry point that calls fallible C++ catches and translates them (see
+// set_python_error in common.hpp).
+#include "common.hpp"
 
-#include <atomic_counter/atomic_counter.hpp>
+#include <atomic_counter/counter.hpp>
+#include <atomic_counter/time_counter.hpp>
+#include <atomic_counter/version.hpp>
 
-#include <cerrno>
 #include <cstdint>
 #include <new>
 #include <optional>
-#include <stdexcept>
-#include <system_error>
 
 namespace {
 
 namespace ac = atomic_counter;
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers: owned references, C++ exceptions to Python exceptions, argument conversion.
-
-// An owned reference, released on scope exit unless handed over with release().
-class owned {
-public:
-    explicit owned(PyObject* p = nullptr) noexcept : p_(p) {}
-    owned(owned const&) = delete;
-    owned& operator=(owned const&) = delete;
-    ~owned() { Py_XDECREF(p_); }
-    PyObject* get() const noexcept { return p_; }
-    PyObject* release() noexcept {
-        PyObject* p = p_;
-        p_ = nullptr;
-        return p;
-    }
-    explicit operator bool() const noexcept { return p_ != nullptr; }
-
-private:
-    PyObject* p_;
-};
-
-// Translates the exception being handled into a Python exception and returns nullptr. Call only
-// from a catch block. The mapping is the one nanobind's tests pin.
-PyObject* set_python_error() noexcept {
-    try {
-        throw;
-    } catch (std::invalid_argument const& e) {
-        PyErr_SetString(PyExc_ValueError, e.what());
-    } catch (std::domain_error const& e) {
-        PyErr_SetString(PyExc_ValueError, e.what());
-    } catch (std::overflow_error const& e) {
-        PyErr_SetString(PyExc_OverflowError, e.what());
-    } catch (std::system_error const& e) {
-        owned args(Py_BuildValue("(is)", e.code().value(), e.what()));
-        if (args) {
-            PyErr_SetObject(PyExc_OSError, args.get());
-        }
-    } catch (std::bad_alloc const&) {
-        PyErr_NoMemory();
-    } catch (std::exception const& e) {
-        PyErr_SetString(PyExc_RuntimeError, e.what());
-    } catch (...) {
-        PyErr_SetString(PyExc_RuntimeError, "atomic_counter: unknown C++ exception");
-    }
-    return nullptr;
-}
-
-constexpr char const* u64_range = "[0, 2**64 - 1]";
-
-// Converts an int-like object (int, bool or anything with __index__) to uint64. On failure sets
-// TypeError (not an integer) or OverflowError (negative or above 2**64 - 1), naming the function
-// and argument, and returns false. Never wraps.
-bool to_u64(PyObject* obj, char const* func, char const* arg, std::uint64_t* out) {
-    if (!PyLong_Check(obj) && !PyIndex_Check(obj)) {
-        owned type_name(PyObject_GetAttrString(reinterpret_cast<PyObject*>(Py_TYPE(obj)),
-                                               "__name__"));
-        if (type_name) {
-            PyErr_Format(PyExc_TypeError, "%s argument '%s' must be an int in %s, not %U", func,
-                         arg, u64_range, type_name.get());
-        }
-        return false;
-    }
-    owned index(PyNumber_Index(obj));
-    if (!index) {
-        return false;  // __index__ raised: keep its exception
-    }
-    const unsigned long long value = PyLong_AsUnsignedLongLong(index.get());
-    if (value == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
-            return false;
-        }
-        PyErr_Clear();
-        owned zero(PyLong_FromLong(0));
-        if (!zero) {
-            return false;
-        }
-        const int negative = PyObject_RichCompareBool(index.get(), zero.get(), Py_LT);
-        if (negative < 0) {
-            return false;
-        }
-        PyErr_Format(PyExc_OverflowError, "%s argument '%s' must be in %s, got %s", func, arg,
-                     u64_range, negative ? "a negative int" : "an int above 2**64 - 1");
-        return false;
-    }
-    *out = value;
-    return true;
-}
-
-// Optional variant: None leaves *out empty.
-bool to_optional_u64(PyObject* obj, char const* func, char const* arg,
-                     std::optional<std::uint64_t>* out) {
-    if (obj == nullptr || obj == Py_None) {
-        out->reset();
-        return true;
-    }
-    std::uint64_t value = 0;
-    if (!to_u64(obj, func, arg, &value)) {
-        return false;
-    }
-    *out = value;
-    return true;
-}
-
-// Binds vectorcall arguments to `count` named parameters, positionally or by keyword, as Python
-// functions do. Unfilled parameters are left as nullptr; the first `required` must be filled.
-bool bind_arguments(char const* func, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
-                    char const* const* names, Py_ssize_t count, Py_ssize_t required,
-                    PyObject** out) {
-    if (nargs > count) {
-        PyErr_Format(PyExc_TypeError, "%s takes at most %zd argument%s (%zd given)", func, count,
-                     count == 1 ? "" : "s", nargs);
-        return false;
-    }
-    for (Py_ssize_t i = 0; i < count; ++i) {
-        out[i] = i < nargs ? args[i] : nullptr;
-    }
-    const Py_ssize_t nkw = kwnames == nullptr ? 0 : PyTuple_Size(kwnames);
-    for (Py_ssize_t k = 0; k < nkw; ++k) {
-        PyObject* key = PyTuple_GetItem(kwnames, k);
-        Py_ssize_t slot = -1;
-        for (Py_ssize_t i = 0; i < count; ++i) {
-            if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0) {
-                slot = i;
-                break;
-            }
-        }
-        if (slot < 0) {
-            PyErr_Format(PyExc_TypeError, "%s got an unexpected keyword argument '%U'", func, key);
-            return false;
-        }
-        if (out[slot] != nullptr) {
-            PyErr_Format(PyExc_TypeError, "%s got multiple values for argument '%s'", func,
-                         names[slot]);
-            return false;
-        }
-        out[slot] = args[nargs + k];
-    }
-    for (Py_ssize_t i = 0; i < required; ++i) {
-        if (out[i] == nullptr) {
-            PyErr_Format(PyExc_TypeError, "%s missing required argument '%s' (pos %zd)", func,
-                         names[i], i + 1);
-            return false;
-        }
-    }
-    return true;
-}
+using namespace atomic_counter::python;
 
 // ---------------------------------------------------------------------------------------------
 // Module state: the types and the datetime objects the static methods build values from.
@@ -178,6 +30,8 @@ bool bind_arguments(char const* func, PyObject* const* args, Py_ssize_t nargs, P
 struct module_state {
     PyObject* counter_type;
     PyObject* time_counter_type;
+    PyObject* shared_counter_type;
+    PyObject* shared_time_counter_type;
     PyObject* datetime_type;   // datetime.datetime
     PyObject* timedelta_type;  // datetime.timedelta
     PyObject* utc;             // datetime.timezone.utc
@@ -185,64 +39,6 @@ struct module_state {
 
 module_state* state_of(PyObject* module) {
     return static_cast<module_state*>(PyModule_GetState(module));
-}
-
-// Every method below runs with the GIL held from start to end, which already serialises all
-// Python callers of one counter: the cores' exclusive draws (a plain load and store) are then
-// exactly as safe as their atomic ones and about 6 ns cheaper. A free-threaded build has no
-// such exclusion and takes the atomic path. The bulk draws stay atomic either way (one
-// compare-exchange per block), and nothing here releases the GIL while it touches a counter.
-template <class Counter>
-std::uint64_t draw_one(Counter& counter) {
-#ifdef Py_GIL_DISABLED
-    return counter.next();
-#else
-    return counter.next_exclusive();
-#endif
-}
-
-constexpr std::uint64_t max_bulk = static_cast<std::uint64_t>(PY_SSIZE_T_MAX) / 8;
-
-// next_many(n) for either counter: n ids in a fresh buffer, returned as a memoryview of format
-// 'Q' (uint64) over a bytearray, which NumPy wraps without a copy (numpy.asarray(view)).
-template <class Counter>
-PyObject* draw_many(Counter& counter, char const* func, PyObject* const* args, Py_ssize_t nargs,
-                    PyObject* kwnames) {
-    static char const* const names[] = {"n"};
-    PyObject* n_obj = nullptr;
-    std::uint64_t n = 0;
-    if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &n_obj) ||
-        !to_u64(n_obj, func, "n", &n)) {
-        return nullptr;
-    }
-    if (n > max_bulk) {
-        PyErr_Format(PyExc_OverflowError, "%s argument 'n' must be in [0, %llu], got %llu", func,
-                     static_cast<unsigned long long>(max_bulk), static_cast<unsigned long long>(n));
-        return nullptr;
-    }
-    owned bytes(PyByteArray_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(n * 8)));
-    if (!bytes) {
-        return nullptr;
-    }
-    // The bytearray's storage comes from PyObject_Malloc: at least 8-byte aligned.
-    auto* out = reinterpret_cast<std::uint64_t*>(PyByteArray_AsString(bytes.get()));
-    try {
-        counter.next_many(out, static_cast<std::size_t>(n));
-    } catch (...) {
-        return set_python_error();
-    }
-    owned view(PyMemoryView_FromObject(bytes.get()));
-    if (!view) {
-        return nullptr;
-    }
-    return PyObject_CallMethod(view.get(), "cast", "s", "Q");
-}
-
-void free_object_memory(PyObject* self) {
-    PyTypeObject* type = Py_TYPE(self);
-    auto free_fn = reinterpret_cast<freefunc>(PyType_GetSlot(type, Py_tp_free));
-    free_fn(self);
-    Py_DECREF(type);  // heap-type instances own a reference to their type
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -664,21 +460,28 @@ PyMethodDef module_methods[] = {
 // ---------------------------------------------------------------------------------------------
 // Module
 
-// Installs module functions as static methods of `type`, as the original atomic-counter does.
-int add_static_methods(PyObject* module, PyObject* type) {
+// Installs the decoding functions as static methods of `type`, as the original atomic-counter
+// does for TimeCounter: the module's to_datetime and get_timedelta, and TimeCounter's
+// decode_timestamp_microseconds (for the types that share its ids).
+int add_static_methods(PyObject* module, PyObject* type, PyObject* time_counter_type) {
     owned builtins(PyImport_ImportModule("builtins"));
     owned staticmethod(builtins ? PyObject_GetAttrString(builtins.get(), "staticmethod") : nullptr);
     if (!staticmethod) {
         return -1;
     }
-    for (char const* name : {"to_datetime", "get_timedelta"}) {
-        owned function(PyObject_GetAttrString(module, name));
+    const auto install = [&](PyObject* owner, char const* name) {
+        owned function(PyObject_GetAttrString(owner, name));
         owned wrapped(function ? PyObject_CallFunctionObjArgs(staticmethod.get(), function.get(),
                                                               nullptr)
                                : nullptr);
-        if (!wrapped || PyObject_SetAttrString(type, name, wrapped.get()) < 0) {
-            return -1;
-        }
+        return wrapped ? PyObject_SetAttrString(type, name, wrapped.get()) : -1;
+    };
+    if (install(module, "to_datetime") < 0 || install(module, "get_timedelta") < 0) {
+        return -1;
+    }
+    if (type != time_counter_type &&
+        install(time_counter_type, "decode_timestamp_microseconds") < 0) {
+        return -1;
     }
     return 0;
 }
@@ -698,12 +501,19 @@ int module_exec(PyObject* module) {
     }
     st->counter_type = PyType_FromModuleAndSpec(module, &Counter_spec, nullptr);
     st->time_counter_type = PyType_FromModuleAndSpec(module, &TimeCounter_spec, nullptr);
-    if (st->counter_type == nullptr || st->time_counter_type == nullptr) {
+    st->shared_counter_type = PyType_FromModuleAndSpec(module, shared_counter_spec(), nullptr);
+    st->shared_time_counter_type =
+        PyType_FromModuleAndSpec(module, shared_time_counter_spec(), nullptr);
+    if (st->counter_type == nullptr || st->time_counter_type == nullptr ||
+        st->shared_counter_type == nullptr || st->shared_time_counter_type == nullptr) {
         return -1;
     }
     if (PyModule_AddObjectRef(module, "Counter", st->counter_type) < 0 ||
         PyModule_AddObjectRef(module, "TimeCounter", st->time_counter_type) < 0 ||
-        add_static_methods(module, st->time_counter_type) < 0) {
+        PyModule_AddObjectRef(module, "SharedCounter", st->shared_counter_type) < 0 ||
+        PyModule_AddObjectRef(module, "SharedTimeCounter", st->shared_time_counter_type) < 0 ||
+        add_static_methods(module, st->time_counter_type, st->time_counter_type) < 0 ||
+        add_static_methods(module, st->shared_time_counter_type, st->time_counter_type) < 0) {
         return -1;
     }
     owned base(PyLong_FromUnsignedLongLong(ac::default_base_ns));
@@ -718,6 +528,8 @@ int module_traverse(PyObject* module, visitproc visit, void* arg) {
     module_state* st = state_of(module);
     Py_VISIT(st->counter_type);
     Py_VISIT(st->time_counter_type);
+    Py_VISIT(st->shared_counter_type);
+    Py_VISIT(st->shared_time_counter_type);
     Py_VISIT(st->datetime_type);
     Py_VISIT(st->timedelta_type);
     Py_VISIT(st->utc);
@@ -728,6 +540,8 @@ int module_clear(PyObject* module) {
     module_state* st = state_of(module);
     Py_CLEAR(st->counter_type);
     Py_CLEAR(st->time_counter_type);
+    Py_CLEAR(st->shared_counter_type);
+    Py_CLEAR(st->shared_time_counter_type);
     Py_CLEAR(st->datetime_type);
     Py_CLEAR(st->timedelta_type);
     Py_CLEAR(st->utc);

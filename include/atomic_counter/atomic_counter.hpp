@@ -9,6 +9,8 @@
 
 #include "clock.hpp"
 #include "counter.hpp"
+#include "shared_counter.hpp"
+#include "shared_time_counter.hpp"
 #include "time_counter.hpp"
 #include "version.hpp"
 

@@ -17,6 +17,7 @@
 // - `value_` only changes by draws (which add interval_ per value) and set().
 // - A draw starts only from a value <= limit_ (checked), else it throws std::overflow_error and
 //   changes nothing. So no caller ever receives a wrapped value, i.e. a value twice.
+// The arithmetic lives in detail/counter_rules.hpp, shared with shared_counter.
 // - Single draws are one fetch_add when the interval is at most 2^31 ("headroom mode"), checked
 //   afterwards: a draw whose add started past limit_ takes its add back (fetch_sub) and throws.
 //   Once one draw carries the value past limit_, every later add starts past it and is taken
@@ -35,13 +36,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <optional>
-#include <string>
-#include <utility>
 
 #include "clock.hpp"
-#include "detail/error.hpp"
+#include "detail/counter_rules.hpp"
 
 namespace atomic_counter {
 
@@ -51,80 +49,38 @@ inline constexpr std::uint64_t default_base_ns = 1577854800000000000ULL;
 
 template <class Clock = system_clock>
 class basic_counter {
-    static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
-                  "atomic_counter needs lock-free 64-bit atomics");
-
 public:
     using clock_type = Clock;
-    static constexpr std::uint64_t max_value = std::numeric_limits<std::uint64_t>::max();
-    // Intervals of headroom kept below 2^64 - 1 in headroom mode, and the largest interval that
-    // mode takes (so the headroom, interval << headroom_bits, stays below 2^63).
-    static constexpr unsigned headroom_bits = 32;
-    static constexpr std::uint64_t max_headroom_interval = std::uint64_t{1} << 31;
+    static constexpr std::uint64_t max_value = detail::counter_rules::max_value;
+    static constexpr unsigned headroom_bits = detail::counter_rules::headroom_bits;
+    static constexpr std::uint64_t max_headroom_interval =
+        detail::counter_rules::max_headroom_interval;
 
     // Starts at now_ns - base_ns, where now_ns defaults to the clock's reading.
     // Throws std::invalid_argument when now_ns < base_ns or interval == 0.
     explicit basic_counter(std::uint64_t base_ns = default_base_ns,
                            std::optional<std::uint64_t> now_ns = std::nullopt,
                            std::uint64_t interval = 1, Clock clock = Clock{})
-        : base_(base_ns), interval_(interval),
-          limit_(interval <= max_headroom_interval ? max_value - (interval << headroom_bits)
-                                                   : max_value - interval),
-          value_(start_value(base_ns, now_ns ? *now_ns : clock.now_ns(), interval)) {}
+        : base_(base_ns), rules_(interval, "atomic_counter::counter"),
+          value_(rules_.start_value(base_ns, now_ns ? *now_ns : clock.now_ns())) {}
 
     basic_counter(basic_counter const&) = delete;
     basic_counter& operator=(basic_counter const&) = delete;
 
     // Adds the interval and returns the new value. Throws std::overflow_error, changing nothing,
     // once the value has passed limit().
-    std::uint64_t next() {
-        if (ATOMIC_COUNTER_UNLIKELY(interval_ > max_headroom_interval)) {
-            return next_checked();
-        }
-        // Relaxed: the counter publishes no other memory, and uniqueness and per-thread order
-        // come from the read-modify-writes' single modification order, whatever their order.
-        // Checking the value the add returns, not a load before it, keeps the hot path at one
-        // locked instruction with no dependency on the previous draw's store.
-        const std::uint64_t value = value_.fetch_add(interval_, std::memory_order_relaxed);
-        if (ATOMIC_COUNTER_UNLIKELY(value > limit_)) {
-            // Past the limit: take the add back (relaxed, as above) and refuse.
-            value_.fetch_sub(interval_, std::memory_order_relaxed);
-            on_overflow(value, 1);
-        }
-        return value + interval_;
-    }
+    std::uint64_t next() { return rules_.next(value_); }
 
     // next() for a caller that already excludes every other caller of this counter (its own
     // mutex, or CPython's GIL): a plain load and store instead of a locked read-modify-write.
     // Calling it while another thread calls any drawing method of this counter is a race that
     // can hand out duplicates.
-    std::uint64_t next_exclusive() {
-        // Relaxed: the caller's exclusion (a mutex or the GIL) orders this against other calls.
-        const std::uint64_t value = value_.load(std::memory_order_relaxed);
-        if (ATOMIC_COUNTER_UNLIKELY(value > limit_)) {
-            on_overflow(value, 1);
-        }
-        value_.store(value + interval_, std::memory_order_relaxed);
-        return value + interval_;
-    }
+    std::uint64_t next_exclusive() { return rules_.next_exclusive(value_); }
 
     // Draws n values with one compare-exchange and writes them to out[0, n): exactly what n
     // calls of next() would have returned, in increasing order. Throws std::overflow_error,
     // writing nothing and changing nothing, if the block would end past limit() + interval.
-    void next_many(std::uint64_t* out, std::size_t n) {
-        if (n == 0) {
-            return;
-        }
-        // Relaxed: as next(); the block is private to this caller once the exchange succeeds.
-        std::uint64_t value = value_.load(std::memory_order_relaxed);
-        while (!value_.compare_exchange_weak(value, advance(value, n), std::memory_order_relaxed,
-                                             std::memory_order_relaxed)) {
-        }
-        for (std::size_t i = 0; i < n; ++i) {
-            value += interval_;
-            out[i] = value;
-        }
-    }
+    void next_many(std::uint64_t* out, std::size_t n) { rules_.next_many(value_, out, n); }
 
     // The last value handed out (or the start value before any draw).
     // Relaxed: a single-value snapshot; coherence keeps it no older than this thread's last draw.
@@ -134,75 +90,25 @@ public:
     // the counter reissue values: that is the caller's explicit decision. Throws
     // std::invalid_argument for a value above limit() (see the invariants).
     void set(std::uint64_t value) {
-        if (value > limit_) {
-            detail::on_error_invalid_argument("atomic_counter::counter::set: val (" +
-                                              std::to_string(value) + ") must be in [0, " +
-                                              std::to_string(limit_) + "]");
-        }
+        rules_.check_set(value);
         // Relaxed: as current(); later draws are ordered after it by the modification order.
         value_.store(value, std::memory_order_relaxed);
     }
 
     std::uint64_t base() const noexcept { return base_; }
-    std::uint64_t interval() const noexcept { return interval_; }
-    // The largest value a draw may start from: draws hand out values up to limit() + interval
-    // (a few more intervals when threads race at the end), never past 2^64 - 1.
-    std::uint64_t limit() const noexcept { return limit_; }
+    std::uint64_t interval() const noexcept { return rules_.interval(); }
+    // The largest value a draw may start from: draws hand out values up to limit() + interval,
+    // never past 2^64 - 1.
+    std::uint64_t limit() const noexcept { return rules_.limit(); }
 
 private:
-    static std::uint64_t start_value(std::uint64_t base_ns, std::uint64_t now_ns,
-                                     std::uint64_t interval) {
-        if (interval == 0) {
-            detail::on_error_invalid_argument(
-                "atomic_counter::counter: interval must be in [1, 2**64 - 1], got 0");
-        }
-        if (now_ns < base_ns) {
-            detail::on_error_invalid_argument("atomic_counter::counter: now (" +
-                                              std::to_string(now_ns) + ") must be >= base (" +
-                                              std::to_string(base_ns) + ")");
-        }
-        return now_ns - base_ns;
-    }
-
-    // The exact compare-exchange draw, for intervals too large for headroom mode.
-    ATOMIC_COUNTER_NOINLINE std::uint64_t next_checked() {
-        // Relaxed: as next().
-        std::uint64_t value = value_.load(std::memory_order_relaxed);
-        while (!value_.compare_exchange_weak(value, advance(value, 1), std::memory_order_relaxed,
-                                             std::memory_order_relaxed)) {
-        }
-        return value + interval_;
-    }
-
-    // value + count * interval, or std::overflow_error unless the block ends at most where a
-    // single draw from limit_ would (limit_ + interval, never past 2^64 - 1), which keeps the
-    // headroom for racing single draws.
-    std::uint64_t advance(std::uint64_t value, std::uint64_t count) const {
-        if (ATOMIC_COUNTER_UNLIKELY(value > limit_ ||
-                                    (limit_ + interval_ - value) / interval_ < count)) {
-            on_overflow(value, count);
-        }
-        return value + count * interval_;
-    }
-
-    [[noreturn]] ATOMIC_COUNTER_NOINLINE void on_overflow(std::uint64_t value,
-                                                          std::uint64_t count) const {
-        detail::on_error_overflow("atomic_counter::counter::next: drawing " +
-                                  std::to_string(count) + " value(s) from " +
-                                  std::to_string(value) + " with interval " +
-                                  std::to_string(interval_) + " would pass the counter's limit " +
-                                  std::to_string(limit_) +
-                                  " (headroom below 2**64 - 1); the counter keeps its value");
-    }
-
     std::uint64_t base_;
-    std::uint64_t interval_;
-    std::uint64_t limit_;
+    detail::counter_rules rules_;
     // Keeps the fields above, read on every draw, off the cache line that concurrent draws
-    // write: >= 104 bytes apart can never share a 64-byte line, whatever the object's alignment
+    // write: >= 64 bytes apart can never share a 64-byte line, whatever the object's alignment
     // (a Python object is only 16-byte aligned, so alignas(64) is not an option). Without it,
     // two threads drawing measured 1.3x a bare fetch_add; with it, 1.0x.
-    char padding_[128 - 3 * sizeof(std::uint64_t)] = {};
+    char padding_[64] = {};
     std::atomic<std::uint64_t> value_;
 };
 

@@ -30,83 +30,49 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <utility>
 
 #include "clock.hpp"
-#include "detail/error.hpp"
+#include "detail/time_rules.hpp"
 
 namespace atomic_counter {
 
+// The draw rule lives in detail/time_rules.hpp, shared with shared_time_counter.
 template <class Clock = system_clock>
 class basic_time_counter {
-    static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
-                  "atomic_counter needs lock-free 64-bit atomics");
+    using rules = detail::time_rules;
 
 public:
     using clock_type = Clock;
 
-    static constexpr unsigned sequence_bits = 12;
-    static constexpr unsigned timestamp_bits = 64 - sequence_bits;
-    static constexpr std::uint64_t sequence_mask = (std::uint64_t{1} << sequence_bits) - 1;
-    static constexpr std::uint64_t timestamp_mask = (std::uint64_t{1} << timestamp_bits) - 1;
-    static constexpr std::uint64_t initial_sequence = (sequence_mask + 1) / 2;
-    static constexpr std::uint64_t max_value = std::numeric_limits<std::uint64_t>::max();
+    static constexpr unsigned sequence_bits = rules::sequence_bits;
+    static constexpr unsigned timestamp_bits = rules::timestamp_bits;
+    static constexpr std::uint64_t sequence_mask = rules::sequence_mask;
+    static constexpr std::uint64_t timestamp_mask = rules::timestamp_mask;
+    static constexpr std::uint64_t initial_sequence = rules::initial_sequence;
+    static constexpr std::uint64_t max_value = rules::max_value;
 
     explicit basic_time_counter(Clock clock = Clock{})
-        : clock_(std::move(clock)), value_(encode(now_us(), initial_sequence)) {}
+        : clock_(std::move(clock)), value_(rules::encode(now_us(), initial_sequence)) {}
 
     basic_time_counter(basic_time_counter const&) = delete;
     basic_time_counter& operator=(basic_time_counter const&) = delete;
 
     // The next id: strictly greater than every id this counter handed out before.
-    // Throws std::overflow_error only when the last id is 2^64 - 1.
-    std::uint64_t next() {
-        const std::uint64_t fresh = encode(now_us(), 0);
-        // Relaxed everywhere: the id is the only state and publishes nothing else; uniqueness and
-        // per-thread order come from the compare-exchange's single modification order.
-        std::uint64_t last = value_.load(std::memory_order_relaxed);
-        std::uint64_t id = following(last, fresh, 1);
-        while (!value_.compare_exchange_weak(last, id, std::memory_order_relaxed,
-                                             std::memory_order_relaxed)) {
-            id = following(last, fresh, 1);
-        }
-        return id;
-    }
+    // Throws std::overflow_error only when no larger id exists (past the year 2112).
+    std::uint64_t next() { return rules::next(value_, now_us()); }
 
     // next() for a caller that already excludes every other caller of this counter (its own
     // mutex, or CPython's GIL): a plain load and store instead of a locked read-modify-write.
     // Calling it while another thread calls any drawing method of this counter is a race that
     // can hand out duplicates.
-    std::uint64_t next_exclusive() {
-        const std::uint64_t fresh = encode(now_us(), 0);
-        // Relaxed: the caller's exclusion (a mutex or the GIL) orders this against other calls.
-        const std::uint64_t id = following(value_.load(std::memory_order_relaxed), fresh, 1);
-        value_.store(id, std::memory_order_relaxed);
-        return id;
-    }
+    std::uint64_t next_exclusive() { return rules::next_exclusive(value_, now_us()); }
 
     // Draws n consecutive ids with one compare-exchange and writes them to out[0, n). The first
     // is what next() would return; the rest follow it by 1, borrowing from later microseconds
     // (n / 4096 of them at most, visible in lead_us()). Throws std::overflow_error, writing
     // nothing, if the last id would pass 2^64 - 1.
-    void next_many(std::uint64_t* out, std::size_t n) {
-        if (n == 0) {
-            return;
-        }
-        const std::uint64_t fresh = encode(now_us(), 0);
-        // Relaxed: as next(); the block is private to this caller once the exchange succeeds.
-        std::uint64_t last = value_.load(std::memory_order_relaxed);
-        std::uint64_t final_id = following(last, fresh, n);
-        while (!value_.compare_exchange_weak(last, final_id, std::memory_order_relaxed,
-                                             std::memory_order_relaxed)) {
-            final_id = following(last, fresh, n);
-        }
-        const std::uint64_t first = final_id - (n - 1);
-        for (std::size_t i = 0; i < n; ++i) {
-            out[i] = first + i;
-        }
-    }
+    void next_many(std::uint64_t* out, std::size_t n) { rules::next_many(value_, now_us(), out, n); }
 
     // The last id handed out (or the start value before any draw).
     // Relaxed: a single-value snapshot; coherence keeps it no older than this thread's last draw.
@@ -116,42 +82,22 @@ public:
     // operation, positive after the clock stepped back or a burst borrowed from later
     // microseconds. Ids stay unique and increasing either way; a growing lead is the signal
     // that ids no longer reflect the time they were drawn.
-    std::uint64_t lead_us() const noexcept {
-        const std::uint64_t last_us = decode_timestamp_microseconds(current());
-        const std::uint64_t now = now_us();
-        return last_us > now ? last_us - now : 0;
-    }
+    std::uint64_t lead_us() const noexcept { return rules::lead_us(current(), now_us()); }
 
     static constexpr std::uint64_t decode_timestamp_microseconds(std::uint64_t id) noexcept {
-        return id >> sequence_bits;
+        return rules::decode_timestamp_microseconds(id);
     }
     static constexpr std::uint64_t decode_sequence(std::uint64_t id) noexcept {
-        return id & sequence_mask;
+        return rules::decode_sequence(id);
     }
     static constexpr std::uint64_t encode(std::uint64_t us, std::uint64_t sequence) noexcept {
-        return ((us & timestamp_mask) << sequence_bits) | (sequence & sequence_mask);
+        return rules::encode(us, sequence);
     }
 
     clock_type const& clock() const noexcept { return clock_; }
 
 private:
-    // The last of `count` ids drawn after `last` when the clock reads `fresh` (now_us << 12):
-    // the first is fresh if that is later than last, last + 1 otherwise; the rest follow by 1.
-    static std::uint64_t following(std::uint64_t last, std::uint64_t fresh, std::uint64_t count) {
-        const std::uint64_t after = fresh > last ? fresh - 1 : last;
-        if (ATOMIC_COUNTER_UNLIKELY(max_value - after < count)) {
-            on_overflow();
-        }
-        return after + count;
-    }
-
-    std::uint64_t now_us() const noexcept { return (clock_.now_ns() / 1000) & timestamp_mask; }
-
-    [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_overflow() {
-        detail::on_error_overflow(
-            "atomic_counter::time_counter::next: the ids would pass 2**64 - 1 (past the year "
-            "2112, or a clock set there); the counter keeps its value");
-    }
+    std::uint64_t now_us() const noexcept { return rules::us_from_ns(clock_.now_ns()); }
 
     Clock clock_;
     std::atomic<std::uint64_t> value_;

@@ -3,16 +3,26 @@
 A drop-in replacement for the original atomic-counter (0.1.4): the same names, constants and
 bit layout, so ids continue its sequences. ``Counter`` counts nanoseconds since a base plus one
 interval per draw; ``TimeCounter`` ids are (microseconds since the Unix epoch << 12) | sequence.
-Both are safe to share between threads.
+Both are safe to share between threads. ``SharedCounter`` and ``SharedTimeCounter`` are the same
+counters in shared memory: one sequence for every process on the host that opens the same name.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone, tzinfo
 
-from ._core import _BASE, Counter, TimeCounter, __version__, get_timedelta, to_datetime
+from ._core import (
+    _BASE,
+    Counter,
+    SharedCounter,
+    SharedTimeCounter,
+    TimeCounter,
+    __version__,
+    get_timedelta,
+    to_datetime,
+)
 
-__all__ = ["Counter", "TimeCounter", "daily"]
+__all__ = ["Counter", "SharedCounter", "SharedTimeCounter", "TimeCounter", "daily"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MICROSECOND = timedelta(microseconds=1)

@@ -1,0 +1,148 @@
+// atomic_counter/detail/counter_rules.hpp: the arithmetic of a Counter, drawn from an atomic that
+// lives elsewhere: inside atomic_counter::counter, or in a region of shared memory that several
+// processes map (atomic_counter::shared_counter). The invariants are in counter.hpp.
+#ifndef ATOMIC_COUNTER_DETAIL_COUNTER_RULES_HPP
+#define ATOMIC_COUNTER_DETAIL_COUNTER_RULES_HPP
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "error.hpp"
+
+namespace atomic_counter::detail {
+
+class counter_rules {
+    static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+                  "atomic_counter needs lock-free 64-bit atomics");
+
+public:
+    static constexpr std::uint64_t max_value = std::numeric_limits<std::uint64_t>::max();
+    // Intervals of headroom kept below 2^64 - 1 in headroom mode, and the largest interval that
+    // mode takes (so the headroom, interval << headroom_bits, stays below 2^63).
+    static constexpr unsigned headroom_bits = 32;
+    static constexpr std::uint64_t max_headroom_interval = std::uint64_t{1} << 31;
+
+    // `name` prefixes error messages ("atomic_counter::counter"); it must outlive the rules.
+    // Throws std::invalid_argument for interval 0.
+    counter_rules(std::uint64_t interval, char const* name)
+        : interval_(checked_interval(interval, name)), limit_(limit_for(interval)), name_(name) {}
+
+    static constexpr std::uint64_t limit_for(std::uint64_t interval) noexcept {
+        return interval <= max_headroom_interval ? max_value - (interval << headroom_bits)
+                                                 : max_value - interval;
+    }
+
+    // now - base, or std::invalid_argument naming both when now < base.
+    std::uint64_t start_value(std::uint64_t base, std::uint64_t now) const {
+        if (now < base) {
+            on_error_invalid_argument(std::string(name_) + ": now (" + std::to_string(now) +
+                                      ") must be >= base (" + std::to_string(base) + ")");
+        }
+        return now - base;
+    }
+
+    std::uint64_t next(std::atomic<std::uint64_t>& value) const {
+        if (ATOMIC_COUNTER_UNLIKELY(interval_ > max_headroom_interval)) {
+            return next_checked(value);
+        }
+        // Relaxed: the counter publishes no other memory, and uniqueness and per-thread order
+        // come from the read-modify-writes' single modification order, whatever their order.
+        // Checking the value the add returns, not a load before it, keeps the hot path at one
+        // locked instruction with no dependency on the previous draw's store.
+        const std::uint64_t old = value.fetch_add(interval_, std::memory_order_relaxed);
+        if (ATOMIC_COUNTER_UNLIKELY(old > limit_)) {
+            // Past the limit: take the add back (relaxed, as above) and refuse.
+            value.fetch_sub(interval_, std::memory_order_relaxed);
+            on_overflow(old, 1);
+        }
+        return old + interval_;
+    }
+
+    std::uint64_t next_exclusive(std::atomic<std::uint64_t>& value) const {
+        // Relaxed: the caller's exclusion (a mutex or the GIL) orders this against other calls.
+        const std::uint64_t old = value.load(std::memory_order_relaxed);
+        if (ATOMIC_COUNTER_UNLIKELY(old > limit_)) {
+            on_overflow(old, 1);
+        }
+        value.store(old + interval_, std::memory_order_relaxed);
+        return old + interval_;
+    }
+
+    // Writes n values to out[0, n) and returns the last; nothing at all if it throws.
+    std::uint64_t next_many(std::atomic<std::uint64_t>& value, std::uint64_t* out,
+                            std::size_t n) const {
+        // Relaxed: as next(); the block is private to this caller once the exchange succeeds.
+        std::uint64_t old = value.load(std::memory_order_relaxed);
+        if (n == 0) {
+            return old;
+        }
+        while (!value.compare_exchange_weak(old, advance(old, n), std::memory_order_relaxed,
+                                            std::memory_order_relaxed)) {
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            old += interval_;
+            out[i] = old;
+        }
+        return old;
+    }
+
+    // std::invalid_argument unless v may be stored by set() (v <= limit).
+    void check_set(std::uint64_t v) const {
+        if (v > limit_) {
+            on_error_invalid_argument(std::string(name_) + "::set: val (" + std::to_string(v) +
+                                      ") must be in [0, " + std::to_string(limit_) + "]");
+        }
+    }
+
+    std::uint64_t interval() const noexcept { return interval_; }
+    std::uint64_t limit() const noexcept { return limit_; }
+
+private:
+    static std::uint64_t checked_interval(std::uint64_t interval, char const* name) {
+        if (interval == 0) {
+            on_error_invalid_argument(std::string(name) +
+                                      ": interval must be in [1, 2**64 - 1], got 0");
+        }
+        return interval;
+    }
+
+    // The exact compare-exchange draw, for intervals too large for headroom mode.
+    ATOMIC_COUNTER_NOINLINE std::uint64_t next_checked(std::atomic<std::uint64_t>& value) const {
+        // Relaxed: as next().
+        std::uint64_t old = value.load(std::memory_order_relaxed);
+        while (!value.compare_exchange_weak(old, advance(old, 1), std::memory_order_relaxed,
+                                            std::memory_order_relaxed)) {
+        }
+        return old + interval_;
+    }
+
+    // old + count * interval, or std::overflow_error unless the block ends at most where a
+    // single draw from limit_ would (limit_ + interval, never past 2^64 - 1), which keeps the
+    // headroom for racing single draws.
+    std::uint64_t advance(std::uint64_t old, std::uint64_t count) const {
+        if (ATOMIC_COUNTER_UNLIKELY(old > limit_ || (limit_ + interval_ - old) / interval_ < count)) {
+            on_overflow(old, count);
+        }
+        return old + count * interval_;
+    }
+
+    [[noreturn]] ATOMIC_COUNTER_NOINLINE void on_overflow(std::uint64_t old,
+                                                          std::uint64_t count) const {
+        on_error_overflow(std::string(name_) + "::next: drawing " + std::to_string(count) +
+                          " value(s) from " + std::to_string(old) + " with interval " +
+                          std::to_string(interval_) + " would pass the counter's limit " +
+                          std::to_string(limit_) +
+                          " (headroom below 2**64 - 1); the counter keeps its value");
+    }
+
+    std::uint64_t interval_;
+    std::uint64_t limit_;
+    char const* name_;
+};
+
+}  // namespace atomic_counter::detail
+
+#endif  // ATOMIC_COUNTER_DETAIL_COUNTER_RULES_HPP

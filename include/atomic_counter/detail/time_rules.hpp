@@ -1,0 +1,108 @@
+// atomic_counter/detail/time_rules.hpp: the TimeCounter layout and its one draw rule, applied to
+// an atomic that lives elsewhere: inside atomic_counter::time_counter, or in shared memory
+// (atomic_counter::shared_time_counter). The invariants are in time_counter.hpp.
+#ifndef ATOMIC_COUNTER_DETAIL_TIME_RULES_HPP
+#define ATOMIC_COUNTER_DETAIL_TIME_RULES_HPP
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "error.hpp"
+
+namespace atomic_counter::detail {
+
+struct time_rules {
+    static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+                  "atomic_counter needs lock-free 64-bit atomics");
+
+    static constexpr unsigned sequence_bits = 12;
+    static constexpr unsigned timestamp_bits = 64 - sequence_bits;
+    static constexpr std::uint64_t sequence_mask = (std::uint64_t{1} << sequence_bits) - 1;
+    static constexpr std::uint64_t timestamp_mask = (std::uint64_t{1} << timestamp_bits) - 1;
+    static constexpr std::uint64_t initial_sequence = (sequence_mask + 1) / 2;
+    static constexpr std::uint64_t max_value = std::numeric_limits<std::uint64_t>::max();
+
+    static constexpr std::uint64_t encode(std::uint64_t us, std::uint64_t sequence) noexcept {
+        return ((us & timestamp_mask) << sequence_bits) | (sequence & sequence_mask);
+    }
+    static constexpr std::uint64_t decode_timestamp_microseconds(std::uint64_t id) noexcept {
+        return id >> sequence_bits;
+    }
+    static constexpr std::uint64_t decode_sequence(std::uint64_t id) noexcept {
+        return id & sequence_mask;
+    }
+    static constexpr std::uint64_t us_from_ns(std::uint64_t ns) noexcept {
+        return (ns / 1000) & timestamp_mask;
+    }
+
+    // How far the id `last` runs ahead of the microsecond `now_us`.
+    static constexpr std::uint64_t lead_us(std::uint64_t last, std::uint64_t now_us) noexcept {
+        const std::uint64_t last_us = decode_timestamp_microseconds(last);
+        return last_us > now_us ? last_us - now_us : 0;
+    }
+
+    static std::uint64_t next(std::atomic<std::uint64_t>& value, std::uint64_t now_us) {
+        const std::uint64_t fresh = encode(now_us, 0);
+        // Relaxed everywhere: the id is the only state and publishes nothing else; uniqueness
+        // and per-thread order come from the compare-exchange's single modification order.
+        std::uint64_t last = value.load(std::memory_order_relaxed);
+        std::uint64_t id = following(last, fresh, 1);
+        while (!value.compare_exchange_weak(last, id, std::memory_order_relaxed,
+                                            std::memory_order_relaxed)) {
+            id = following(last, fresh, 1);
+        }
+        return id;
+    }
+
+    static std::uint64_t next_exclusive(std::atomic<std::uint64_t>& value, std::uint64_t now_us) {
+        // Relaxed: the caller's exclusion (a mutex or the GIL) orders this against other calls.
+        const std::uint64_t id =
+            following(value.load(std::memory_order_relaxed), encode(now_us, 0), 1);
+        value.store(id, std::memory_order_relaxed);
+        return id;
+    }
+
+    // Writes n consecutive ids to out[0, n) and returns the last; nothing at all if it throws.
+    static std::uint64_t next_many(std::atomic<std::uint64_t>& value, std::uint64_t now_us,
+                                   std::uint64_t* out, std::size_t n) {
+        // Relaxed: as next(); the block is private to this caller once the exchange succeeds.
+        std::uint64_t last = value.load(std::memory_order_relaxed);
+        if (n == 0) {
+            return last;
+        }
+        const std::uint64_t fresh = encode(now_us, 0);
+        std::uint64_t final_id = following(last, fresh, n);
+        while (!value.compare_exchange_weak(last, final_id, std::memory_order_relaxed,
+                                            std::memory_order_relaxed)) {
+            final_id = following(last, fresh, n);
+        }
+        const std::uint64_t first = final_id - (n - 1);
+        for (std::size_t i = 0; i < n; ++i) {
+            out[i] = first + i;
+        }
+        return final_id;
+    }
+
+    // The last of `count` ids drawn after `last` when the clock reads `fresh` (now_us << 12):
+    // the first is fresh if that is later than last, last + 1 otherwise; the rest follow by 1.
+    static std::uint64_t following(std::uint64_t last, std::uint64_t fresh, std::uint64_t count) {
+        const std::uint64_t after = fresh > last ? fresh - 1 : last;
+        if (ATOMIC_COUNTER_UNLIKELY(max_value - after < count)) {
+            on_overflow();
+        }
+        return after + count;
+    }
+
+    [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_overflow() {
+        on_error_overflow(
+            "atomic_counter::time_counter::next: the ids would pass 2**64 - 1 (past the year "
+            "2112, or a clock set there); the counter keeps its value");
+    }
+};
+
+}  // namespace atomic_counter::detail
+
+#endif  // ATOMIC_COUNTER_DETAIL_TIME_RULES_HPP

@@ -1,0 +1,156 @@
+// atomic_counter/shared_counter.hpp: `shared_counter`, one counter shared by every process on
+// the host that opens the same name: the semantics of `counter`, its state in shared memory.
+//
+// Use it when worker processes (a multiprocessing pool, a pre-fork server, several services) need
+// one sequence: every value any process draws is unique across all of them and strictly
+// increasing within each, at the cost of one atomic add on a shared cache line, with no lock a
+// crashed process could leave held.
+//
+//   shared_counter ids("orders");                  // POSIX shared memory: /dev/shm/orders
+//   shared_counter ids("/var/lib/app/orders.ctr",  // a file; with a durable block it also
+//                      {}, {}, {}, 65536);         // survives a machine crash
+//
+// The first process to open a name creates the region from base, now and interval (defaults as
+// for `counter`); later ones attach, and a base, interval or durability that differs from the
+// region's is std::invalid_argument. A region that is not ours, of the other kind, truncated or
+// of a future format is an error that leaves it untouched. detail/shared_region.hpp has the
+// layout and the create-or-attach protocol.
+//
+// Guarantees after a crash
+// - Any process killed at any point (kill -9): the region keeps the value, which only grows;
+//   no value is reissued. No lock exists to be left held.
+// - The machine crashing: a shared-memory name is gone (it lived in RAM). A file survives, but
+//   its page may not have reached the disk; with a durable block (a file path only), a
+//   high-water mark `block` draws ahead is msync'ed before any value past the previous mark is
+//   handed out, and every open starts above the mark: no value is reissued. The cost is one
+//   msync (a disk write, typically 0.1-10 ms) per `block` draws, and a gap of at most one block
+//   of values each time a process opens the region.
+#ifndef ATOMIC_COUNTER_SHARED_COUNTER_HPP
+#define ATOMIC_COUNTER_SHARED_COUNTER_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "clock.hpp"
+#include "counter.hpp"
+#include "detail/counter_rules.hpp"
+#include "detail/shared_region.hpp"
+
+namespace atomic_counter {
+
+class shared_counter {
+public:
+    static constexpr char const* api_name = "atomic_counter::shared_counter";
+    // Draws reserved per msync when durability is asked for without a block size.
+    static constexpr std::uint64_t default_block = std::uint64_t{1} << 16;
+
+    // Opens (creating if needed) the counter `name`. base, now and interval create it (defaults
+    // as for `counter`); when attaching, a given base or interval must match the region's.
+    // durable_block: nullopt accepts the region's (creates a non-durable one), 0 asks for a
+    // non-durable region, n > 0 for a durable one (a file path only) reserving n draws per msync.
+    // Throws std::invalid_argument (bad or mismatched arguments, a region of the other kind),
+    // std::domain_error (a region that is not ours, truncated, corrupt) and std::system_error
+    // (open/mmap/msync failures, e.g. EACCES).
+    explicit shared_counter(std::string name, std::optional<std::uint64_t> base = std::nullopt,
+                            std::optional<std::uint64_t> now = std::nullopt,
+                            std::optional<std::uint64_t> interval = std::nullopt,
+                            std::optional<std::uint64_t> durable_block = std::nullopt)
+        : region_(validated(std::move(name), base, now, interval, durable_block),
+                  detail::region_params{detail::region_kind::counter,
+                                        base.value_or(default_base_ns), base.has_value(),
+                                        interval.value_or(1), interval.has_value(),
+                                        durable_block.value_or(0), durable_block.has_value()},
+                  api_name,
+                  [&](detail::region_header& h) {
+                      const std::uint64_t start =
+                          detail::counter_rules(h.interval, api_name)
+                              .start_value(h.base, now ? *now : system_clock{}.now_ns());
+                      h.value.store(start, std::memory_order_relaxed);
+                      h.reserved.store(start, std::memory_order_relaxed);
+                      h.persisted.store(start, std::memory_order_relaxed);
+                  }),
+          rules_(region_.header().interval, api_name),
+          durability_(region_, block_ids(region_.header().durable_block, rules_.interval())) {
+        if (!region_.created() && durability_.enabled()) {
+            durability_.skip_past_reserved(rules_.interval());
+        }
+    }
+
+    // Adds the interval and returns the new value, unique across every process sharing the
+    // region. Throws std::overflow_error past limit() (as counter::next), and std::system_error
+    // if a durable region's msync fails (the value is then skipped, never reissued).
+    std::uint64_t next() {
+        const std::uint64_t value = rules_.next(value_ref());
+        durability_.cover(value, api_name);
+        return value;
+    }
+
+    // n values with one compare-exchange, as counter::next_many.
+    void next_many(std::uint64_t* out, std::size_t n) {
+        const std::uint64_t last = rules_.next_many(value_ref(), out, n);
+        if (n != 0) {
+            durability_.cover(last, api_name);
+        }
+    }
+
+    // Relaxed: a single-value snapshot (as counter::current).
+    std::uint64_t current() const noexcept {
+        return region_.header().value.load(std::memory_order_relaxed);
+    }
+
+    // As counter::set, for every process sharing the region.
+    void set(std::uint64_t value) {
+        rules_.check_set(value);
+        durability_.cover(value, api_name);
+        // Relaxed: as counter::set.
+        value_ref().store(value, std::memory_order_relaxed);
+    }
+
+    std::uint64_t base() const noexcept { return region_.header().base; }
+    std::uint64_t interval() const noexcept { return rules_.interval(); }
+    std::uint64_t limit() const noexcept { return rules_.limit(); }
+    // Draws per msync; 0 when the region is not durable.
+    std::uint64_t durable_block() const noexcept { return region_.header().durable_block; }
+    std::string const& name() const noexcept { return region_.name(); }
+    // Whether this object created the region (rather than attached to it).
+    bool created() const noexcept { return region_.created(); }
+
+    // Removes the name; processes that have it open keep using it until they close it.
+    static void unlink(std::string const& name) { detail::shared_region::unlink(name, api_name); }
+
+private:
+    static std::string validated(std::string name, std::optional<std::uint64_t> base,
+                                 std::optional<std::uint64_t> now,
+                                 std::optional<std::uint64_t> interval,
+                                 std::optional<std::uint64_t> durable_block) {
+        // Checked before the region exists, so a bad argument never creates a bad region.
+        const detail::counter_rules rules(interval.value_or(1), api_name);
+        if (base && now) {
+            rules.start_value(*base, *now);
+        }
+        if (durable_block.value_or(0) != 0 && !detail::shared_region::names_file(name)) {
+            detail::on_error_invalid_argument(
+                std::string(api_name) + " '" + name +
+                "': durable needs a file path (a name with '/'); shared memory does not survive "
+                "a machine crash");
+        }
+        return name;
+    }
+
+    static std::uint64_t block_ids(std::uint64_t block, std::uint64_t interval) noexcept {
+        return block > std::uint64_t(-1) / interval ? std::uint64_t(-1) : block * interval;
+    }
+
+    std::atomic<std::uint64_t>& value_ref() const noexcept { return region_.header().value; }
+
+    detail::shared_region region_;
+    detail::counter_rules rules_;
+    detail::durability durability_;
+};
+
+}  // namespace atomic_counter
+
+#endif  // ATOMIC_COUNTER_SHARED_COUNTER_HPP

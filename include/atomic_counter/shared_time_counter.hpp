@@ -1,0 +1,121 @@
+// atomic_counter/shared_time_counter.hpp: `shared_time_counter`, TimeCounter ids unique across
+// every process on the host that opens the same name: the layout and the draw rule of
+// `time_counter`, the last id in shared memory.
+//
+// Two processes that each hold a time_counter can hand out the same id in the same microsecond;
+// processes sharing one shared_time_counter cannot. Every id is unique across all of them and
+// strictly increasing within each, through clock steps backwards and bursts, with one
+// compare-exchange on a shared cache line and no lock.
+//
+// Naming, creation, checks and the guarantees after a crash are those of shared_counter (see
+// shared_counter.hpp and detail/shared_region.hpp). The durable block is in microseconds of id
+// time: a durable region msyncs a high-water mark `block` us ahead of the ids, so after a machine
+// crash it restarts at most `block` us ahead of the clock (visible in lead_us()).
+#ifndef ATOMIC_COUNTER_SHARED_TIME_COUNTER_HPP
+#define ATOMIC_COUNTER_SHARED_TIME_COUNTER_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "clock.hpp"
+#include "detail/shared_region.hpp"
+#include "detail/time_rules.hpp"
+
+namespace atomic_counter {
+
+template <class Clock = system_clock>
+class basic_shared_time_counter {
+    using rules = detail::time_rules;
+
+public:
+    using clock_type = Clock;
+    static constexpr char const* api_name = "atomic_counter::shared_time_counter";
+    // Microseconds of ids reserved per msync when durability is asked for without a block.
+    static constexpr std::uint64_t default_block = 1000000;
+
+    // Opens (creating if needed) the counter `name`. durable_block: nullopt accepts the
+    // region's (creates a non-durable one), 0 asks for a non-durable region, n > 0 for a durable
+    // one (a file path only) reserving n microseconds of ids per msync. Throws as
+    // shared_counter's constructor.
+    explicit basic_shared_time_counter(std::string name,
+                                       std::optional<std::uint64_t> durable_block = std::nullopt,
+                                       Clock clock = Clock{})
+        : clock_(std::move(clock)),
+          region_(validated(std::move(name), durable_block),
+                  detail::region_params{detail::region_kind::time_counter, 0, false, 0, false,
+                                        durable_block.value_or(0), durable_block.has_value()},
+                  api_name,
+                  [&](detail::region_header& h) {
+                      const std::uint64_t start = rules::encode(now_us(), rules::initial_sequence);
+                      h.value.store(start, std::memory_order_relaxed);
+                      h.reserved.store(start, std::memory_order_relaxed);
+                      h.persisted.store(start, std::memory_order_relaxed);
+                  }),
+          durability_(region_, block_ids(region_.header().durable_block)) {
+        if (!region_.created() && durability_.enabled()) {
+            durability_.skip_past_reserved(1);
+        }
+    }
+
+    // The next id, unique across every process sharing the region (see time_counter::next).
+    std::uint64_t next() {
+        const std::uint64_t id = rules::next(value_ref(), now_us());
+        durability_.cover(id, api_name);
+        return id;
+    }
+
+    // n consecutive ids with one compare-exchange, as time_counter::next_many.
+    void next_many(std::uint64_t* out, std::size_t n) {
+        const std::uint64_t last = rules::next_many(value_ref(), now_us(), out, n);
+        if (n != 0) {
+            durability_.cover(last, api_name);
+        }
+    }
+
+    // Relaxed: a single-value snapshot (as time_counter::current).
+    std::uint64_t current() const noexcept {
+        return region_.header().value.load(std::memory_order_relaxed);
+    }
+
+    std::uint64_t lead_us() const noexcept { return rules::lead_us(current(), now_us()); }
+
+    // Microseconds of ids per msync; 0 when the region is not durable.
+    std::uint64_t durable_block() const noexcept { return region_.header().durable_block; }
+    std::string const& name() const noexcept { return region_.name(); }
+    bool created() const noexcept { return region_.created(); }
+
+    static void unlink(std::string const& name) { detail::shared_region::unlink(name, api_name); }
+
+private:
+    static std::string validated(std::string name, std::optional<std::uint64_t> durable_block) {
+        if (durable_block.value_or(0) != 0 && !detail::shared_region::names_file(name)) {
+            detail::on_error_invalid_argument(
+                std::string(api_name) + " '" + name +
+                "': durable needs a file path (a name with '/'); shared memory does not survive "
+                "a machine crash");
+        }
+        return name;
+    }
+
+    static std::uint64_t block_ids(std::uint64_t block_us) noexcept {
+        return block_us > (std::uint64_t(-1) >> rules::sequence_bits)
+                   ? std::uint64_t(-1)
+                   : block_us << rules::sequence_bits;
+    }
+
+    std::uint64_t now_us() const noexcept { return rules::us_from_ns(clock_.now_ns()); }
+    std::atomic<std::uint64_t>& value_ref() const noexcept { return region_.header().value; }
+
+    Clock clock_;
+    detail::shared_region region_;
+    detail::durability durability_;
+};
+
+using shared_time_counter = basic_shared_time_counter<>;
+
+}  // namespace atomic_counter
+
+#endif  // ATOMIC_COUNTER_SHARED_TIME_COUNTER_HPP

@@ -1,0 +1,255 @@
+#include <atomic_counter/shared_counter.hpp>
+#include <atomic_counter/shared_time_counter.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "shared_test_util.hpp"
+
+namespace ac = atomic_counter;
+
+using SharedCounter = SharedTest;
+
+TEST_F(SharedCounter, CreatesThenAttachesToOneValue) {
+    ac::shared_counter first(name_, 100, 1100, 2);
+    EXPECT_TRUE(first.created());
+    EXPECT_EQ(first.current(), 1000u);
+    ac::shared_counter second(name_);  // attaches: takes base and interval from the region
+    EXPECT_FALSE(second.created());
+    EXPECT_EQ(second.base(), 100u);
+    EXPECT_EQ(second.interval(), 2u);
+    EXPECT_EQ(first.next(), 1002u);
+    EXPECT_EQ(second.next(), 1004u);
+    EXPECT_EQ(first.current(), 1004u);
+    second.set(10);
+    EXPECT_EQ(first.next(), 12u);
+    std::vector<std::uint64_t> block(3);
+    second.next_many(block.data(), 3);
+    EXPECT_EQ(block, (std::vector<std::uint64_t>{14, 16, 18}));
+}
+
+TEST_F(SharedCounter, AFileBackedRegionPersistsAcrossOpens) {
+    const std::string file = path("orders.ctr");
+    {
+        ac::shared_counter c(file, 0, 0);
+        EXPECT_EQ(c.next(), 1u);
+    }
+    ac::shared_counter again(file, 0, 5);  // `now` only matters when creating
+    EXPECT_FALSE(again.created());
+    EXPECT_EQ(again.next(), 2u);
+}
+
+TEST_F(SharedCounter, ParametersThatDifferFromTheRegionsAreErrors) {
+    ac::shared_counter c(name_, 100, 200, 3);
+    EXPECT_THROW(ac::shared_counter(name_, 101), std::invalid_argument);
+    EXPECT_THROW(ac::shared_counter(name_, std::nullopt, std::nullopt, 4), std::invalid_argument);
+    EXPECT_THROW(ac::shared_time_counter{name_}, std::invalid_argument);  // the other kind
+    try {
+        ac::shared_counter(name_, std::nullopt, std::nullopt, 4);
+    } catch (std::invalid_argument const& e) {
+        EXPECT_NE(std::string(e.what()).find("interval 4 differs from the region's 3"),
+                  std::string::npos)
+            << e.what();
+    }
+    ac::shared_counter same(name_, 100, std::nullopt, 3);
+    EXPECT_EQ(same.current(), 100u);
+}
+
+TEST_F(SharedCounter, BadArgumentsNeverCreateARegion) {
+    EXPECT_THROW(ac::shared_counter(name_, 0, 0, 0), std::invalid_argument);
+    EXPECT_THROW(ac::shared_counter(name_, 10, 5), std::invalid_argument);
+    EXPECT_THROW(ac::shared_counter(name_, 0, 0, 1, 100), std::invalid_argument);  // durable shm
+    EXPECT_THROW(ac::shared_counter(""), std::invalid_argument);
+    EXPECT_FALSE(std::filesystem::exists("/dev/shm/" + name_));
+}
+
+TEST_F(SharedCounter, TruncatedWrongSizeAndForeignFilesAreLeftUntouched) {
+    const std::string truncated = path("truncated");
+    write_file(truncated, std::string(100, '\0'));
+    const std::string big = path("big");
+    write_file(big, std::string(5000, '\0'));
+    const std::string foreign = path("foreign");
+    write_file(foreign, std::string(4096, 'x'));
+    for (auto const& file : {truncated, big, foreign}) {
+        const std::string before = read_file(file);
+        EXPECT_THROW(ac::shared_counter{file}, std::domain_error) << file;
+        EXPECT_EQ(read_file(file), before) << file;
+    }
+    try {
+        ac::shared_counter{truncated};
+    } catch (std::domain_error const& e) {
+        EXPECT_NE(std::string(e.what()).find("truncated (100 bytes, expected 4096)"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+TEST_F(SharedCounter, CorruptedHeadersAreDetected) {
+    const std::string file = path("c");
+    { ac::shared_counter c(file, 0, 0); }
+    const std::string good = read_file(file);
+    const auto corrupt = [&](std::size_t offset, char byte, char const* expect) {
+        std::string bad = good;
+        bad[offset] = byte;
+        write_file(file, bad);
+        try {
+            ac::shared_counter c(file);
+            ADD_FAILURE() << "opened a region corrupted at " << offset;
+        } catch (std::exception const& e) {
+            EXPECT_NE(std::string(e.what()).find(expect), std::string::npos) << e.what();
+        }
+        EXPECT_EQ(read_file(file), bad);
+    };
+    corrupt(0, 'Z', "bad magic");
+    corrupt(8, 9, "format version 9");
+    corrupt(12, 7, "unknown kind (7)");
+    corrupt(64, 5, "corrupt header (state 5)");
+}
+
+TEST_F(SharedCounter, MissingDirectoryIsASystemError) {
+    try {
+        ac::shared_counter c(path("no/such/dir/c"));
+        ADD_FAILURE();
+    } catch (std::system_error const& e) {
+        EXPECT_EQ(e.code().value(), ENOENT);
+    }
+}
+
+TEST_F(SharedCounter, ReadOnlyFileIsPermissionDenied) {
+    if (geteuid() == 0) {
+        GTEST_SKIP() << "root may write any file; the Python suite checks this as another user";
+    }
+    const std::string file = path("ro");
+    { ac::shared_counter c(file, 0, 0); }
+    chmod(file.c_str(), 0444);
+    try {
+        ac::shared_counter c(file);
+        ADD_FAILURE();
+    } catch (std::system_error const& e) {
+        EXPECT_EQ(e.code().value(), EACCES);
+    }
+}
+
+TEST_F(SharedCounter, UnlinkRemovesTheName) {
+    { ac::shared_counter c(name_, 0, 0); }
+    ac::shared_counter::unlink(name_);
+    EXPECT_THROW(ac::shared_counter::unlink(name_), std::system_error);
+    ac::shared_counter fresh(name_, 0, 7);
+    EXPECT_TRUE(fresh.created());
+    EXPECT_EQ(fresh.current(), 7u);
+}
+
+TEST_F(SharedCounter, ThreadsThroughSeveralMappings) {
+    ac::shared_counter a(name_, 0, 0);
+    ac::shared_counter b(name_);
+    std::vector<std::vector<std::uint64_t>> runs(4);
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < runs.size(); ++t) {
+        threads.emplace_back([&, t] {
+            ac::shared_counter& c = t % 2 ? a : b;
+            for (int i = 0; i < 200000; ++i) {
+                runs[t].push_back(c.next());
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    expect_unique_and_increasing(runs);
+    EXPECT_EQ(a.current(), 800000u);
+}
+
+TEST_F(SharedCounter, ForkedProcessesShareOneSequence) {
+    ac::shared_counter c(name_, 0, 0);
+    const auto runs = draw_in_processes(4, 250000, [&] {
+        static ac::shared_counter own(name_);  // each child also attaches on its own
+        return own.next();
+    });
+    expect_unique_and_increasing(runs);
+    EXPECT_EQ(c.current(), 1000000u);
+}
+
+TEST_F(SharedCounter, ConcurrentCreationAgreesOnOneInitialisation) {
+    for (int round = 0; round < 20; ++round) {
+        const std::string name = name_ + "-" + std::to_string(round);
+        // Every child creates-or-attaches at once with a different `now`: one start wins.
+        const auto runs = draw_in_processes(4, 1, [&] {
+            ac::shared_counter c(name, 0, 1000 * static_cast<std::uint64_t>(getpid()));
+            return c.current() * 2 + (c.created() ? 1 : 0);
+        });
+        std::vector<std::uint64_t> starts;
+        int creators = 0;
+        for (auto const& run : runs) {
+            starts.push_back(run[0] / 2);
+            creators += static_cast<int>(run[0] % 2);
+        }
+        EXPECT_EQ(creators, 1) << "round " << round;
+        EXPECT_EQ(std::count(starts.begin(), starts.end(), starts[0]), 4) << "round " << round;
+        ac::shared_counter::unlink(name);
+    }
+}
+
+TEST_F(SharedCounter, DurableReopenStartsAboveTheHighWaterMark) {
+    const std::string file = path("durable");
+    std::uint64_t last = 0;
+    {
+        ac::shared_counter c(file, 0, 0, 1, 16);
+        EXPECT_EQ(c.durable_block(), 16u);
+        for (int i = 0; i < 100; ++i) {
+            last = c.next();
+        }
+    }
+    // Simulate a machine crash that lost the page's latest value but kept what was msync'ed:
+    // put the value back to where the region started.
+    std::string bytes = read_file(file);
+    const std::uint64_t zero = 0;
+    std::memcpy(&bytes[128], &zero, sizeof zero);
+    write_file(file, bytes);
+    ac::shared_counter reopened(file);
+    const std::uint64_t next = reopened.next();
+    EXPECT_GT(next, last);
+    EXPECT_LE(next, last + 17);  // the gap is at most one block
+    EXPECT_THROW(ac::shared_counter(file, std::nullopt, std::nullopt, std::nullopt, 0),
+                 std::invalid_argument);  // durable differs
+    EXPECT_THROW(ac::shared_counter(file, std::nullopt, std::nullopt, std::nullopt, 32),
+                 std::invalid_argument);  // block differs
+}
+
+TEST_F(SharedCounter, DurableSurvivesAKilledProcess) {
+    const std::string file = path("killed");
+    { ac::shared_counter c(file, 0, 0, 1, 1000); }
+    int fd[2];
+    ASSERT_EQ(pipe(fd), 0);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        ac::shared_counter c(file);
+        for (;;) {
+            const std::uint64_t v = c.next();
+            if (write(fd[1], &v, sizeof v) != sizeof v) {
+                _exit(1);
+            }
+        }
+    }
+    close(fd[1]);
+    std::vector<std::uint64_t> drawn(50000);
+    ASSERT_EQ(read(fd[0], drawn.data(), sizeof(std::uint64_t)), 8);
+    std::size_t got = 1;
+    while (got < drawn.size()) {
+        const ssize_t n = read(fd[0], &drawn[got], sizeof(std::uint64_t));
+        ASSERT_EQ(n, 8);
+        ++got;
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    close(fd[0]);
+    ac::shared_counter after(file);
+    EXPECT_GT(after.next(), drawn.back());
+}
