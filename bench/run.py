@@ -58,7 +58,14 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
     import uuid_utils
 
     import atomic_counter
-    from atomic_counter import Counter, TimeCounter
+    from atomic_counter import Counter, SharedCounter, SharedTimeCounter, TimeCounter
+
+    shared_name = f"atomic-counter-bench-{os.getpid()}"
+    shared = SharedCounter(shared_name)
+    shared_time = SharedTimeCounter(shared_name + "-time")
+    # The names go at once; the mappings stay valid while the objects live.
+    shared.unlink()
+    shared_time.unlink()
 
     lock_value = multiprocessing.Value("Q", 0)
 
@@ -73,6 +80,8 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
         "fill": _reference.fill,
         "c": Counter(),
         "t": TimeCounter(),
+        "sc": shared,
+        "st": shared_time,
         "count_next": itertools.count().__next__,
         "time_ns": time.time_ns,
         "uuid4": uuid.uuid4,
@@ -92,6 +101,8 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
             "Counter.next": ("c.next()", ns),
             "next(Counter)": ("next(c)", ns),
             "TimeCounter.next": ("t.next()", ns),
+            "SharedCounter.next": ("sc.next()", ns),
+            "SharedTimeCounter.next": ("st.next()", ns),
             "itertools.count().__next__": ("count_next()", ns),
             "time.time_ns": ("time_ns()", ns),
             "uuid.uuid4": ("uuid4()", ns),
@@ -177,6 +188,12 @@ def targets(py: dict[str, float], original: dict[str, float] | None,
         for name in ("Counter.next", "TimeCounter.next"):
             theirs = original[name] / original["reference"] * ref
             ratio(f"{name} faster than the original 0.1.4's", py[name], theirs, 1.0, strict=True)
+    ratio("SharedCounter.next <= 1.2 x Counter.next", py["SharedCounter.next"],
+          py["Counter.next"], 1.2)
+    locked = py["multiprocessing.Value('Q') + lock"]
+    speedup = locked / py["SharedCounter.next"]
+    rows.append(("SharedCounter.next >= 20 x faster than multiprocessing.Value('Q') + lock",
+                 f"{py['SharedCounter.next']:.1f} / {locked:.1f} ns", 1 / speedup, speedup >= 20))
     ratio("to_datetime <= datetime.fromtimestamp", py["TimeCounter.to_datetime"],
           py["datetime.fromtimestamp(us / 1e6, tz=utc)"], 1.0)
     fill = py["reference alloc + memset 8 MB"]
@@ -262,7 +279,8 @@ def draw_chart(singles: dict[str, float], path: Path, ref: float) -> None:
     items = sorted(singles.items(), key=lambda kv: kv[1], reverse=True)
     names = [k for k, _ in items]
     values = [v for _, v in items]
-    ours = {"Counter.next", "next(Counter)", "TimeCounter.next"}
+    ours = {"Counter.next", "next(Counter)", "TimeCounter.next", "SharedCounter.next",
+            "SharedTimeCounter.next"}
     colors = ["#1f77b4" if n in ours else "#bbbbbb" if "reference" in n else "#ff7f0e"
               for n in names]
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(items) + 1.2))
