@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -102,4 +105,54 @@ TEST_F(SharedTimeCounter, DurableReopenStartsAboveTheMark) {
     EXPECT_GT(t.next(), last);
     EXPECT_LE(t.lead_us(), 50u + 3u);
     EXPECT_THROW(ac::shared_time_counter(name_, 50), std::invalid_argument);  // shm: not durable
+}
+
+TEST_F(SharedTimeCounter, ThreadsAndProcessesWhileEveryClockJumps) {
+    // Three processes, each with two drawing threads and its own clock jumping back and forth
+    // (as separate hosts' processes would see different clocks), all on one shared counter.
+    { ac::shared_time_counter create(name_); }
+    const std::string name = name_;
+    const auto runs = draw_in_processes(3, 2 * 50000, [name] {
+        static std::vector<std::uint64_t> mine;
+        static std::size_t index = 0;
+        if (mine.empty()) {
+            ac::manual_clock clock(t0_us * 1000);
+            ac::basic_shared_time_counter<ac::manual_clock> counter(name, std::nullopt, clock);
+            std::atomic<bool> done{false};
+            std::thread jumper([&] {
+                for (std::uint64_t i = 0; !done.load(); ++i) {
+                    if (i % 4 == 3) {
+                        clock.rewind_ns(3000000);  // 3 ms back
+                    } else {
+                        clock.advance_ns(1500000);
+                    }
+                    std::this_thread::yield();
+                }
+            });
+            std::vector<std::uint64_t> a, b;
+            std::thread other([&] {
+                for (int i = 0; i < 50000; ++i) {
+                    b.push_back(counter.next());
+                }
+            });
+            for (int i = 0; i < 50000; ++i) {
+                a.push_back(counter.next());
+            }
+            other.join();
+            done.store(true);
+            jumper.join();
+            for (auto const* run : {&a, &b}) {
+                for (std::size_t i = 1; i < run->size(); ++i) {
+                    if ((*run)[i - 1] >= (*run)[i]) {
+                        _exit(3);  // a thread went backwards: the parent sees the exit status
+                    }
+                }
+            }
+            mine = a;
+            mine.insert(mine.end(), b.begin(), b.end());
+            std::sort(mine.begin(), mine.end());
+        }
+        return mine[index++];
+    });
+    expect_unique_and_increasing(runs);
 }

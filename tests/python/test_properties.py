@@ -5,12 +5,30 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atomic_counter import Counter, TimeCounter
+import os
+import uuid
+
+from atomic_counter import Counter, SharedCounter, SharedTimeCounter, TimeCounter
 
 MAX64 = 2**64 - 1
 u64 = st.integers(min_value=0, max_value=MAX64)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+class RaisingIndex:
+    def __index__(self):
+        raise RuntimeError("__index__ failed")
+
+
+class GoodIndex:
+    def __init__(self, value):
+        self.value = value
+
+    def __index__(self):
+        return self.value
+
+
 anything = st.one_of(
+    st.builds(RaisingIndex),
+    st.builds(GoodIndex, st.integers(min_value=-(2**70), max_value=2**70)),
     st.none(),
     st.booleans(),
     st.integers(),
@@ -67,12 +85,15 @@ def test_counter_arithmetic(base, now, interval, draws, near_limit):
 def test_counter_never_crashes_on_arbitrary_arguments(base, now, interval):
     try:
         c = Counter(base, now, interval)
-    except (TypeError, OverflowError, ValueError) as exc:
+    except (TypeError, OverflowError, ValueError, RuntimeError) as exc:
         assert str(exc)
+        if isinstance(exc, RuntimeError):
+            assert any(isinstance(a, RaisingIndex) for a in (base, now, interval))
         return
-    # Accepted: every argument was None, a bool or an int in range.
+    # Accepted: every argument was None, or an int (or __index__) in range.
     for arg in (base, now, interval):
-        assert arg is None or (isinstance(arg, int) and 0 <= arg <= MAX64)
+        value = arg.value if isinstance(arg, GoodIndex) else arg
+        assert value is None or (isinstance(value, int) and 0 <= value <= MAX64)
     assert 0 <= c.current() <= MAX64
 
 
@@ -98,5 +119,38 @@ def test_static_methods_on_arbitrary_values(value):
             call(value)
         except (TypeError, OverflowError) as exc:
             assert "argument 'value'" in str(exc)
+        except RuntimeError:
+            assert isinstance(value, RaisingIndex)
         else:
-            assert value is None or isinstance(value, int)
+            assert isinstance(value, (int, GoodIndex))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    base=anything, now=anything, interval=anything,
+    durable=st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=2)),
+    block=anything, file=st.booleans(),
+)
+def test_shared_constructors_on_arbitrary_arguments(base, now, interval, durable, block, file):
+    name = f"ac-hyp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    if file:
+        name = f"/tmp/{name}"
+    try:
+        for make in (lambda: SharedCounter(name, base, now, interval, durable=durable, block=block),
+                     lambda: SharedTimeCounter(name, durable=durable, block=block)):
+            try:
+                counter = make()
+            except (TypeError, OverflowError, ValueError, RuntimeError) as exc:
+                assert str(exc)
+                continue
+            before = counter.current()
+            try:
+                assert counter.next() > before
+            except OverflowError:  # created at or past its limit
+                assert counter.current() == before
+            counter.close()
+            counter.unlink()
+    finally:
+        for path in (name if file else f"/dev/shm/{name}",):
+            if os.path.exists(path):
+                os.unlink(path)

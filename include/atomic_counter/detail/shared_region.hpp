@@ -205,10 +205,14 @@ private:
         return fd;
     }
 
-    bool header_is_zero() const noexcept {
+    // Whether every header byte but the state is zero: a fresh region, or a claimed one whose
+    // creator has not written anything yet.
+    bool fields_are_zero() const noexcept {
         auto const* bytes = reinterpret_cast<unsigned char const*>(header_);
         for (std::size_t i = 0; i < sizeof(region_header); ++i) {
-            if (bytes[i] != 0) {
+            const bool in_state = i >= offsetof(region_header, state) &&
+                                  i < offsetof(region_header, state) + sizeof(std::uint32_t);
+            if (!in_state && bytes[i] != 0) {
                 return false;
             }
         }
@@ -217,18 +221,27 @@ private:
 
     template <class Init>
     bool initialise_or_wait(region_params const& params, char const* api, Init& init) {
+        // Acquire: pairs with the initialiser's release store of state_ready.
         std::uint32_t state = header_->state.load(std::memory_order_acquire);
-        if (state == state_empty) {
-            if (!header_is_zero()) {
+        if (state == state_empty && !fields_are_zero()) {
+            // Either a file that is not ours, or a creator that claimed the region after our
+            // load and has begun writing. A creator claims the state before it writes any field
+            // (its release fence), so having seen a written field, this acquire fence and load
+            // see the claim; a state still empty means the fields were never ours.
+            std::atomic_thread_fence(std::memory_order_acquire);
+            state = header_->state.load(std::memory_order_acquire);
+            if (state == state_empty) {
                 on_error_corrupt(describe(api) + ": not an atomic_counter region (unknown "
                                                  "header); left untouched");
             }
-            // Relaxed on failure: we only learn that another process won and then wait below.
-            // Acquire-release on success is not needed for the fields (state = ready publishes
-            // them), so relaxed suffices for the claim itself.
+        }
+        if (state == state_empty) {
+            // Relaxed claim: the fields are published by the release store of state_ready.
             if (header_->state.compare_exchange_strong(state, state_initialising,
                                                        std::memory_order_relaxed,
                                                        std::memory_order_relaxed)) {
+                // Release: the claim is ordered before every field written below (see above).
+                std::atomic_thread_fence(std::memory_order_release);
                 header_->version = region_version;
                 header_->kind = static_cast<std::uint32_t>(params.kind);
                 header_->base = params.base;
@@ -295,8 +308,8 @@ private:
         if (params.check_durable && params.durable_block != h.durable_block) {
             if (params.durable_block == 0 || h.durable_block == 0) {
                 on_error_invalid_argument(
-                    describe(api) + ": durable=" + (params.durable_block ? "True" : "False") +
-                    " differs from the region's durable=" + (h.durable_block ? "True" : "False"));
+                    describe(api) + ": durable=" + (params.durable_block != 0 ? "True" : "False") +
+                    " differs from the region's durable=" + (h.durable_block != 0 ? "True" : "False"));
             }
             mismatch("block", params.durable_block, h.durable_block);
         }

@@ -1,0 +1,68 @@
+// libFuzzer target: whatever bytes a region file holds (the 4096-byte page, or a file of any
+// other size), opening it as either kind of shared counter gives a valid counter or a
+// documented exception, and a rejected file is left byte for byte as it was.
+#include <atomic_counter/shared_counter.hpp>
+#include <atomic_counter/shared_time_counter.hpp>
+
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace {
+
+void check(bool ok) {
+    if (!ok) {
+        std::abort();
+    }
+}
+
+std::string read_all(std::string const& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    static const std::string path = "/tmp/atomic-counter-fuzz-" + std::to_string(getpid());
+    // Short inputs become a page of the header the fuzzer wrote plus zeros, so that most runs
+    // reach the header checks rather than the size check.
+    std::string bytes(reinterpret_cast<const char*>(data), size);
+    if (size > 0 && data[0] % 2 == 0 && size < 4096) {
+        bytes.resize(4096, '\0');
+    }
+    const bool as_time = size > 1 && data[1] % 2;
+    {
+        std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    }
+    bool opened = false;
+    try {
+        if (as_time) {
+            atomic_counter::shared_time_counter c(path);
+            c.next();
+        } else {
+            atomic_counter::shared_counter c(path);
+            try {
+                c.next();
+            } catch (std::overflow_error const&) {
+            }
+        }
+        opened = true;
+    } catch (std::invalid_argument const&) {
+    } catch (std::domain_error const&) {
+    } catch (std::system_error const&) {
+    }
+    if (!opened && !bytes.empty()) {
+        check(read_all(path) == bytes);
+    }
+    std::remove(path.c_str());
+    return 0;
+}

@@ -1,0 +1,76 @@
+// libFuzzer target: the TimeCounter layout and draw rule under any clock: readings that jump
+// anywhere, bursts, blocks. Checks: every id is strictly greater than the one before, equals
+// (us << 12) when the clock's microsecond is later, last + 1 otherwise; decode inverts encode;
+// the only error is overflow at 2^64 - 1, and it changes nothing.
+#include <atomic_counter/clock.hpp>
+#include <atomic_counter/time_counter.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+namespace {
+
+void check(bool ok) {
+    if (!ok) {
+        std::abort();
+    }
+}
+
+std::uint64_t take(const std::uint8_t*& data, std::size_t& size) {
+    std::uint64_t v = 0;
+    const std::size_t n = size < 8 ? size : 8;
+    std::memcpy(&v, data, n);
+    data += n;
+    size -= n;
+    return v;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    namespace ac = atomic_counter;
+    using tc = ac::basic_time_counter<ac::manual_clock>;
+    ac::manual_clock clock(take(data, size));
+    tc counter(clock);
+    const std::uint64_t start_us = tc::decode_timestamp_microseconds(counter.current());
+    check(counter.current() == tc::encode(start_us, 2048));
+    std::vector<std::uint64_t> block;
+    while (size > 0) {
+        const std::uint8_t op = *data++;
+        --size;
+        if (op % 3 == 0) {
+            clock.set_ns(take(data, size));  // anywhere: back, forward, past 2112
+        }
+        const std::uint64_t now_us = (clock.now_ns() / 1000) & tc::timestamp_mask;
+        const std::uint64_t last = counter.current();
+        const std::uint64_t fresh = tc::encode(now_us, 0);
+        const std::uint64_t expected = fresh > last ? fresh : last + 1;  // when last < 2^64 - 1
+        const std::uint64_t after = fresh > last ? fresh - 1 : last;
+        const std::size_t count = op % 2 ? 1 : op % 7;
+        try {
+            if (op % 2) {
+                const std::uint64_t id = counter.next();
+                check(last != ~std::uint64_t{0} && id == expected && id > last);
+                check(tc::encode(tc::decode_timestamp_microseconds(id), tc::decode_sequence(id)) ==
+                      id);
+                check(counter.lead_us() == (tc::decode_timestamp_microseconds(id) > now_us
+                                                ? tc::decode_timestamp_microseconds(id) - now_us
+                                                : 0));
+            } else {
+                block.assign(count, 0);
+                counter.next_many(block.data(), count);
+                for (std::size_t i = 0; i < count; ++i) {
+                    check(block[i] == expected + i);
+                }
+            }
+        } catch (std::overflow_error const&) {
+            check(counter.current() == last);
+            check(count > 0 && ~std::uint64_t{0} - after < count);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,139 @@
+"""Calls every public method of the extension many times, error paths included, and reports how
+memory moved: tracemalloc's traced size, allocated blocks and RSS. Run by test_leaks.py in a
+fresh interpreter; prints one JSON line per call site."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+import tracemalloc
+
+from atomic_counter import Counter, SharedCounter, SharedTimeCounter, TimeCounter, daily
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+def raises(exc, call):
+    def run():
+        try:
+            call()
+        except exc:
+            return
+        raise AssertionError(f"{call} did not raise {exc.__name__}")
+
+    return run
+
+
+class BadIndex:
+    def __index__(self):
+        raise RuntimeError("boom")
+
+
+def call_sites(name: str) -> dict:
+    c = Counter(0, 0)
+    full = Counter(0, Counter(0, 0).limit + 1)
+    t = TimeCounter()
+    sc = SharedCounter(name, 0, 0)
+    st = SharedTimeCounter(name + "-t")
+    closed = SharedCounter(name)
+    closed.close()
+    v = t.next()
+    return {
+        "Counter()": lambda: Counter(0, 0, 2),
+        "Counter.next": c.next,
+        "next(Counter)": lambda: next(c),
+        "Counter.next_many": lambda: c.next_many(3),
+        "Counter.current": c.current,
+        "Counter.set": lambda: c.set(5),
+        "Counter.attributes": lambda: (c.base, c.interval, c.limit),
+        "repr(Counter)": lambda: repr(c),
+        "Counter() TypeError": raises(TypeError, lambda: Counter(1.5)),
+        "Counter() OverflowError": raises(OverflowError, lambda: Counter(-1)),
+        "Counter() huge OverflowError": raises(OverflowError, lambda: Counter(2**70)),
+        "Counter() ValueError": raises(ValueError, lambda: Counter(10, 5)),
+        "Counter() __index__ error": raises(RuntimeError, lambda: Counter(BadIndex())),
+        "Counter() bad keyword": raises(TypeError, lambda: Counter(nope=1)),
+        "Counter.next OverflowError": raises(OverflowError, full.next),
+        "Counter.next_many OverflowError": raises(OverflowError, lambda: full.next_many(2)),
+        "Counter.next_many TypeError": raises(TypeError, lambda: c.next_many("3")),
+        "Counter.set ValueError": raises(ValueError, lambda: c.set(2**64 - 1)),
+        "Counter.set TypeError": raises(TypeError, lambda: c.set(None)),
+        "Counter.set keyword TypeError": raises(TypeError, lambda: c.set(value=1)),
+        "TimeCounter()": TimeCounter,
+        "TimeCounter.next": t.next,
+        "TimeCounter.next_many": lambda: t.next_many(3),
+        "TimeCounter.current": t.current,
+        "TimeCounter.lead_us": t.lead_us,
+        "repr(TimeCounter)": lambda: repr(t),
+        "TimeCounter.to_datetime": lambda: TimeCounter.to_datetime(v),
+        "TimeCounter.decode_timestamp_microseconds": lambda: TimeCounter.decode_timestamp_microseconds(v),
+        "TimeCounter.get_timedelta": lambda: TimeCounter.get_timedelta(v, 0),
+        "TimeCounter() TypeError": raises(TypeError, lambda: TimeCounter(1)),
+        "to_datetime OverflowError": raises(OverflowError, lambda: TimeCounter.to_datetime(-1)),
+        "get_timedelta TypeError": raises(TypeError, lambda: TimeCounter.get_timedelta(1.0, 0)),
+        "get_timedelta missing": raises(TypeError, lambda: TimeCounter.get_timedelta(1)),
+        "SharedCounter.next": sc.next,
+        "SharedCounter.next_many": lambda: sc.next_many(3),
+        "SharedCounter.current": sc.current,
+        "SharedCounter.set": lambda: sc.set(5),
+        "SharedCounter.attributes": lambda: (sc.name, sc.base, sc.interval, sc.limit, sc.durable,
+                                             sc.block, sc.closed),
+        "repr(SharedCounter)": lambda: repr(sc),
+        "SharedCounter.__reduce__": sc.__reduce__,
+        "SharedTimeCounter.next": st.next,
+        "SharedTimeCounter.next_many": lambda: st.next_many(3),
+        "SharedTimeCounter.lead_us": st.lead_us,
+        "closed SharedCounter ValueError": raises(ValueError, closed.next),
+        "SharedCounter() attach+close": lambda: SharedCounter(name).close(),
+        "SharedCounter() mismatch ValueError": raises(ValueError, lambda: SharedCounter(name, 1)),
+        "SharedCounter() kind ValueError": raises(ValueError, lambda: SharedTimeCounter(name)),
+        "SharedCounter() name TypeError": raises(TypeError, lambda: SharedCounter(b"x")),
+        "daily()": daily,
+    }
+
+
+# Calls that create or map whole objects are slower: fewer of them still show a leak of one
+# object per call as megabytes.
+SLOW = {"SharedCounter() attach+close", "SharedCounter() mismatch ValueError",
+        "SharedCounter() kind ValueError", "daily()"}
+
+
+def main() -> None:
+    calls = int(sys.argv[1])
+    name = sys.argv[2]
+    sites = call_sites(name)
+    try:
+        for label, call in sites.items():
+            n = calls // 10 if label in SLOW else calls
+            for _ in range(max(1, n // 10)):  # warm-up: caches, free lists, arenas
+                call()
+            gc.collect()
+            tracemalloc.start()
+            traced_before = tracemalloc.get_traced_memory()[0]
+            blocks_before = sys.getallocatedblocks()
+            rss_before = rss()
+            for _ in range(n):
+                call()
+            gc.collect()
+            traced_after = tracemalloc.get_traced_memory()[0]
+            tracemalloc.stop()
+            print(json.dumps({
+                "call": label, "calls": n,
+                "traced": traced_after - traced_before,
+                "blocks": sys.getallocatedblocks() - blocks_before,
+                "rss": rss() - rss_before,
+            }), flush=True)
+    finally:
+        SharedCounter(name).unlink()
+        SharedTimeCounter(name + "-t").unlink()
+
+
+if __name__ == "__main__":
+    main()
