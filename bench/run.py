@@ -58,7 +58,14 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
     import uuid_utils
 
     import atomic_counter
-    from atomic_counter import Counter, SharedCounter, SharedTimeCounter, TimeCounter
+    from atomic_counter import (
+        Counter,
+        Layout,
+        SharedCounter,
+        SharedTimeCounter,
+        SnowflakeCounter,
+        TimeCounter,
+    )
 
     shared_name = f"atomic-counter-bench-{os.getpid()}"
     shared = SharedCounter(shared_name)
@@ -66,6 +73,12 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
     # The names go at once; the mappings stay valid while the objects live.
     shared.unlink()
     shared_time.unlink()
+
+    ours_snowflake = SnowflakeCounter(Layout.TWITTER, 1)
+    # As a Redis lease keeps it: a deadline on the monotonic clock (checked on every draw) and a
+    # high-water mark. Far enough here that the benchmark never hits them.
+    leased = SnowflakeCounter(Layout.TWITTER, 2)
+    leased._extend(time.monotonic_ns() + 3600 * 10**9, Layout.TWITTER.max_id)
 
     lock_value = multiprocessing.Value("Q", 0)
 
@@ -82,6 +95,8 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
         "t": TimeCounter(),
         "sc": shared,
         "st": shared_time,
+        "sf": ours_snowflake,
+        "lsf": leased,
         "count_next": itertools.count().__next__,
         "time_ns": time.time_ns,
         "uuid4": uuid.uuid4,
@@ -103,6 +118,8 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
             "TimeCounter.next": ("t.next()", ns),
             "SharedCounter.next": ("sc.next()", ns),
             "SharedTimeCounter.next": ("st.next()", ns),
+            "SnowflakeCounter.next": ("sf.next()", ns),
+            "SnowflakeCounter.next (leased)": ("lsf.next()", ns),
             "itertools.count().__next__": ("count_next()", ns),
             "time.time_ns": ("time_ns()", ns),
             "uuid.uuid4": ("uuid4()", ns),
@@ -280,7 +297,7 @@ def draw_chart(singles: dict[str, float], path: Path, ref: float) -> None:
     names = [k for k, _ in items]
     values = [v for _, v in items]
     ours = {"Counter.next", "next(Counter)", "TimeCounter.next", "SharedCounter.next",
-            "SharedTimeCounter.next"}
+            "SharedTimeCounter.next", "SnowflakeCounter.next", "SnowflakeCounter.next (leased)"}
     colors = ["#1f77b4" if n in ours else "#bbbbbb" if "reference" in n else "#ff7f0e"
               for n in names]
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(items) + 1.2))

@@ -32,6 +32,7 @@ struct module_state {
     PyObject* time_counter_type;
     PyObject* shared_counter_type;
     PyObject* shared_time_counter_type;
+    PyObject* snowflake_counter_type;
     PyObject* datetime_type;   // datetime.datetime
     PyObject* timedelta_type;  // datetime.timedelta
     PyObject* utc;             // datetime.timezone.utc
@@ -504,8 +505,21 @@ int module_exec(PyObject* module) {
     st->shared_counter_type = PyType_FromModuleAndSpec(module, shared_counter_spec(), nullptr);
     st->shared_time_counter_type =
         PyType_FromModuleAndSpec(module, shared_time_counter_spec(), nullptr);
+    st->snowflake_counter_type =
+        PyType_FromModuleAndSpec(module, snowflake_counter_spec(), nullptr);
     if (st->counter_type == nullptr || st->time_counter_type == nullptr ||
-        st->shared_counter_type == nullptr || st->shared_time_counter_type == nullptr) {
+        st->shared_counter_type == nullptr || st->shared_time_counter_type == nullptr ||
+        st->snowflake_counter_type == nullptr) {
+        return -1;
+    }
+    owned lease_error(PyErr_NewExceptionWithDoc(
+        "atomic_counter.LeaseExpiredError",
+        "A SnowflakeCounter governed by a node lease refused to hand out an id: the lease could\n"
+        "not be confirmed before it could have expired (another process may hold the node now),\n"
+        "or its ids reached the high-water mark recorded for the node's next holder.",
+        PyExc_RuntimeError, nullptr));
+    if (!lease_error || PyModule_AddObjectRef(module, "LeaseExpiredError", lease_error.get()) < 0 ||
+        PyModule_AddObjectRef(module, "SnowflakeCounter", st->snowflake_counter_type) < 0) {
         return -1;
     }
     if (PyModule_AddObjectRef(module, "Counter", st->counter_type) < 0 ||
@@ -530,6 +544,7 @@ int module_traverse(PyObject* module, visitproc visit, void* arg) {
     Py_VISIT(st->time_counter_type);
     Py_VISIT(st->shared_counter_type);
     Py_VISIT(st->shared_time_counter_type);
+    Py_VISIT(st->snowflake_counter_type);
     Py_VISIT(st->datetime_type);
     Py_VISIT(st->timedelta_type);
     Py_VISIT(st->utc);
@@ -542,6 +557,7 @@ int module_clear(PyObject* module) {
     Py_CLEAR(st->time_counter_type);
     Py_CLEAR(st->shared_counter_type);
     Py_CLEAR(st->shared_time_counter_type);
+    Py_CLEAR(st->snowflake_counter_type);
     Py_CLEAR(st->datetime_type);
     Py_CLEAR(st->timedelta_type);
     Py_CLEAR(st->utc);

@@ -190,9 +190,9 @@ inline constexpr std::uint64_t max_bulk = static_cast<std::uint64_t>(PY_SSIZE_T_
 
 // next_many(n) for either counter: n ids in a fresh buffer, returned as a memoryview of format
 // 'Q' (uint64) over a bytearray, which NumPy wraps without a copy (numpy.asarray(view)).
-template <class Counter>
+template <class Counter, class OnError = PyObject* (*)() noexcept>
 PyObject* draw_many(Counter& counter, char const* func, PyObject* const* args, Py_ssize_t nargs,
-                    PyObject* kwnames) {
+                    PyObject* kwnames, OnError on_error = set_python_error) {
     static char const* const names[] = {"n"};
     PyObject* n_obj = nullptr;
     std::uint64_t n = 0;
@@ -214,7 +214,7 @@ PyObject* draw_many(Counter& counter, char const* func, PyObject* const* args, P
     try {
         counter.next_many(out, static_cast<std::size_t>(n));
     } catch (...) {
-        return set_python_error();
+        return on_error();  // translates the exception being handled
     }
     owned view(PyMemoryView_FromObject(bytes.get()));
     if (!view) {
@@ -234,6 +234,7 @@ inline void free_object_memory(PyObject* self) {
 // The spec of a type defined in another source file of the extension.
 PyType_Spec* shared_counter_spec();
 PyType_Spec* shared_time_counter_spec();
+PyType_Spec* snowflake_counter_spec();
 
 }  // namespace atomic_counter::python
 

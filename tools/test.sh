@@ -3,7 +3,8 @@
 #   1. the C++ suites (GoogleTest under CTest) built with g++ and with clang, warnings as errors;
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer, and under ThreadSanitizer;
 #   3. clang-tidy on every public header, every template instantiated (.clang-tidy);
-#   4. libFuzzer on the counter arithmetic, the TimeCounter rule and the shared-region header,
+#   4. libFuzzer on the counter arithmetic, the TimeCounter rule, the shared-region header and
+#      the layouts with the snowflake generator,
 #      ATOMIC_COUNTER_FUZZ_SECONDS each (default 60);
 #   5. the Python suite (pytest), including the million-call leak check
 #      (ATOMIC_COUNTER_LEAK_CALLS, default 1000000);
@@ -11,7 +12,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
-apt_install libgtest-dev clang clang-tidy g++
+apt_install libgtest-dev clang clang-tidy g++ redis-server
 # The extension, too, builds with warnings as errors here.
 export SKBUILD_CMAKE_DEFINE="ATOMIC_COUNTER_WERROR=ON"
 setup_venv test
@@ -48,7 +49,7 @@ fuzz_build="$ROOT/build/fuzz"
 cmake -S "$ROOT" -B "$fuzz_build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF -DATOMIC_COUNTER_FUZZ=ON >/dev/null
 cmake --build "$fuzz_build"
-for target in fuzz_counter_rules fuzz_time_rules fuzz_shared_region; do
+for target in fuzz_counter_rules fuzz_time_rules fuzz_shared_region fuzz_layout; do
   corpus="$fuzz_build/corpus/$target"
   mkdir -p "$corpus"
   "$fuzz_build/tests/fuzz/$target" -max_total_time="$ATOMIC_COUNTER_FUZZ_SECONDS" \

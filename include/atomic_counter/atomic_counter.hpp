@@ -9,8 +9,10 @@
 
 #include "clock.hpp"
 #include "counter.hpp"
+#include "layout.hpp"
 #include "shared_counter.hpp"
 #include "shared_time_counter.hpp"
+#include "snowflake_counter.hpp"
 #include "time_counter.hpp"
 #include "version.hpp"
 

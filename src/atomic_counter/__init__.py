@@ -5,6 +5,8 @@ bit layout, so ids continue its sequences. ``Counter`` counts nanoseconds since 
 interval per draw; ``TimeCounter`` ids are (microseconds since the Unix epoch << 12) | sequence.
 Both are safe to share between threads. ``SharedCounter`` and ``SharedTimeCounter`` are the same
 counters in shared memory: one sequence for every process on the host that opens the same name.
+``SnowflakeCounter`` draws time | node | sequence ids of a ``Layout`` for one node, and
+``lease_node_id`` leases node ids from Redis so that a whole fleet never collides.
 """
 
 from __future__ import annotations
@@ -14,15 +16,32 @@ from datetime import datetime, time, timedelta, timezone, tzinfo
 from ._core import (
     _BASE,
     Counter,
+    LeaseExpiredError,
     SharedCounter,
     SharedTimeCounter,
+    SnowflakeCounter,
     TimeCounter,
     __version__,
     get_timedelta,
     to_datetime,
 )
+from .layout import Decoded, Layout
+from .redis import NodeLease, NoFreeNodeError, lease_node_id
 
-__all__ = ["Counter", "SharedCounter", "SharedTimeCounter", "TimeCounter", "daily"]
+__all__ = [
+    "Counter",
+    "Decoded",
+    "Layout",
+    "LeaseExpiredError",
+    "NoFreeNodeError",
+    "NodeLease",
+    "SharedCounter",
+    "SharedTimeCounter",
+    "SnowflakeCounter",
+    "TimeCounter",
+    "daily",
+    "lease_node_id",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MICROSECOND = timedelta(microseconds=1)

@@ -15,6 +15,8 @@ template class atomic_counter::basic_time_counter<atomic_counter::system_clock>;
 template class atomic_counter::basic_time_counter<atomic_counter::manual_clock>;
 template class atomic_counter::basic_shared_time_counter<atomic_counter::system_clock>;
 template class atomic_counter::basic_shared_time_counter<atomic_counter::manual_clock>;
+template class atomic_counter::basic_snowflake_counter<atomic_counter::system_clock>;
+template class atomic_counter::basic_snowflake_counter<atomic_counter::manual_clock>;
 
 TEST(IncludeTest, UmbrellaHeaderGivesEveryClassAndTheVersion) {
     atomic_counter::counter c(0, 0);

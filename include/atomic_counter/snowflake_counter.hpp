@@ -1,0 +1,235 @@
+// atomic_counter/snowflake_counter.hpp: `snowflake_counter`, ids of a `layout` for one node:
+// unique across a fleet whose live processes hold distinct node ids, strictly increasing within
+// the process, lock-free across threads.
+//
+// The rules are TimeCounter's, in the layout's "compressed" value (ticks << sequence_bits |
+// sequence, see layout.hpp): a draw returns (now_ticks, node, 0) when the clock's tick is later
+// than the last id's, and the last id's successor otherwise, the sequence carrying into the next
+// tick ("borrowing") instead of failing or sleeping; lead_ns() reports how far that runs ahead.
+// A clock step backwards never makes an id go back.
+//
+// Leases (a node id held for a while, e.g. from Redis: atomic_counter/redis.py) add two limits
+// that the lease owner moves with extend(): a deadline on the monotonic clock after which no id
+// is handed out (the lease might have expired: another process may hold the node), and a
+// largest id (the high-water mark the lease recorded for its successor). Crossing either throws
+// lease_expired rather than risk a duplicate. rebind() moves the counter to another node, its
+// next id above both everything it drew and the new node's recorded high-water mark.
+//
+// Invariants
+// - state_ holds the last id, node bits included: every draw and rebind is one compare-exchange
+//   on it, so concurrent draws get distinct ids, each caller's ids increase, and a rebind never
+//   interleaves with a draw's read of the node.
+// - compress(next id) > compress(last id), and a rebind advances the compressed value by at
+//   least one whole tick, so ids on the new node exceed every id on the old one.
+#ifndef ATOMIC_COUNTER_SNOWFLAKE_COUNTER_HPP
+#define ATOMIC_COUNTER_SNOWFLAKE_COUNTER_HPP
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <ctime>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "clock.hpp"
+#include "detail/error.hpp"
+#include "layout.hpp"
+
+namespace atomic_counter {
+
+// A leased counter refused to draw: its lease could have expired, or its ids reached the
+// high-water mark recorded for the node's next holder. Python: atomic_counter.LeaseExpiredError.
+class lease_expired : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+// CLOCK_MONOTONIC_COARSE where there is one: a few ns to read, a few ms of resolution, which the
+// lease's safety margin (>= 100 ms) absorbs.
+inline std::uint64_t monotonic_ns() noexcept {
+#if defined(CLOCK_MONOTONIC_COARSE)
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+#else
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count());
+#endif
+}
+}  // namespace detail
+
+template <class Clock = system_clock>
+class basic_snowflake_counter {
+public:
+    using clock_type = Clock;
+    static constexpr std::uint64_t no_deadline = std::numeric_limits<std::uint64_t>::max();
+
+    // Throws std::invalid_argument when node is out of the layout's range [0, max_node] or
+    // floor_id is not an id of the layout. The first id is above floor_id's time and sequence.
+    basic_snowflake_counter(layout const& l, std::uint64_t node, std::uint64_t floor_id = 0,
+                            Clock clock = Clock{})
+        : layout_(checked(l, node)), clock_(std::move(clock)),
+          state_(start_id(node, floor_id)) {}
+
+    basic_snowflake_counter(basic_snowflake_counter const&) = delete;
+    basic_snowflake_counter& operator=(basic_snowflake_counter const&) = delete;
+
+    // The next id. Throws std::overflow_error when the layout's time runs out, lease_expired
+    // past the lease's deadline or high-water mark.
+    std::uint64_t next() {
+        check_deadline();
+        const std::uint64_t fresh = layout_.ticks_at(clock_.now_ns()) << layout_.sequence_bits();
+        // Relaxed: the id is the only state; uniqueness and per-thread order come from the
+        // compare-exchange's single modification order.
+        std::uint64_t last = state_.load(std::memory_order_relaxed);
+        std::uint64_t id = following(last, fresh, 1);
+        while (!state_.compare_exchange_weak(last, id, std::memory_order_relaxed,
+                                             std::memory_order_relaxed)) {
+            id = following(last, fresh, 1);
+        }
+        return id;
+    }
+
+    // n ids with one compare-exchange, written to out[0, n) in increasing order: the first is
+    // what next() would return, the rest its successors (carrying across ticks). Nothing is
+    // written if it throws.
+    void next_many(std::uint64_t* out, std::size_t n) {
+        if (n == 0) {
+            return;
+        }
+        check_deadline();
+        const std::uint64_t fresh = layout_.ticks_at(clock_.now_ns()) << layout_.sequence_bits();
+        // Relaxed: as next().
+        std::uint64_t last = state_.load(std::memory_order_relaxed);
+        std::uint64_t final_id = following(last, fresh, n);
+        while (!state_.compare_exchange_weak(last, final_id, std::memory_order_relaxed,
+                                             std::memory_order_relaxed)) {
+            final_id = following(last, fresh, n);
+        }
+        const std::uint64_t node = layout_.node_of(final_id);
+        const std::uint64_t first = layout_.compress(final_id) - (n - 1);
+        for (std::size_t i = 0; i < n; ++i) {
+            out[i] = layout_.expand(first + i, node);
+        }
+    }
+
+    // The last id handed out (or the start before any draw). Relaxed: a snapshot.
+    std::uint64_t current() const noexcept { return state_.load(std::memory_order_relaxed); }
+    std::uint64_t node() const noexcept { return layout_.node_of(current()); }
+    layout const& id_layout() const noexcept { return layout_; }
+
+    // How far the last id's time runs ahead of the clock, in ns (0 when it does not).
+    std::uint64_t lead_ns() const noexcept {
+        const std::uint64_t last_ticks = layout_.compress(current()) >> layout_.sequence_bits();
+        const std::uint64_t now_ticks = layout_.ticks_at(clock_.now_ns());
+        return last_ticks > now_ticks ? (last_ticks - now_ticks) * layout_.tick_ns() : 0;
+    }
+
+    // Lease limits: no id after the monotonic time deadline_ns (detail::monotonic_ns()), none
+    // above max_id. Release: a draw that sees the new deadline sees the new max_id.
+    void extend(std::uint64_t deadline_ns, std::uint64_t max_id) noexcept {
+        max_id_.store(max_id, std::memory_order_relaxed);
+        deadline_ns_.store(deadline_ns, std::memory_order_release);
+    }
+    void revoke() noexcept { deadline_ns_.store(0, std::memory_order_release); }
+    std::uint64_t deadline_ns() const noexcept {
+        return deadline_ns_.load(std::memory_order_acquire);
+    }
+
+    // Moves to another node: the next id is above everything drawn so far (a whole tick later)
+    // and above floor_id, the high-water mark recorded for that node. Throws
+    // std::invalid_argument for a node out of range, std::overflow_error when time runs out.
+    void rebind(std::uint64_t node, std::uint64_t floor_id) {
+        checked(layout_, node);
+        layout_.decode(floor_id);  // throws for an id wider than the layout
+        const std::uint64_t floor = layout_.compress(floor_id);
+        // Relaxed: as next(); the exchange orders the rebind among the draws.
+        std::uint64_t last = state_.load(std::memory_order_relaxed);
+        std::uint64_t moved;
+        do {
+            const std::uint64_t seq_bits = layout_.sequence_bits();
+            const std::uint64_t past_last = ((layout_.compress(last) >> seq_bits) + 1) << seq_bits;
+            moved = past_last > floor ? past_last : floor;
+            if (moved > layout_.max_compressed()) {
+                on_overflow();
+            }
+        } while (!state_.compare_exchange_weak(last, layout_.expand(moved, node),
+                                               std::memory_order_relaxed,
+                                               std::memory_order_relaxed));
+    }
+
+private:
+    static layout const& checked(layout const& l, std::uint64_t node) {
+        if (node > l.max_node()) {
+            detail::on_error_invalid_argument(
+                "atomic_counter::snowflake_counter: node must be in [0, " +
+                std::to_string(l.max_node()) + "] for this layout, got " + std::to_string(node));
+        }
+        return l;
+    }
+
+    std::uint64_t start_id(std::uint64_t node, std::uint64_t floor_id) const {
+        const std::uint64_t now = layout_.ticks_at(clock_.now_ns());
+        if (now > layout_.max_ticks()) {
+            on_overflow();
+        }
+        const std::uint64_t fresh = now << layout_.sequence_bits();
+        layout_.decode(floor_id);  // throws for an id wider than the layout
+        const std::uint64_t floor = layout_.compress(floor_id);
+        return layout_.expand(fresh > floor ? fresh : floor, node);
+    }
+
+    void check_deadline() const {
+        // Acquire: pairs with extend(), so the max_id read by following() is the new one.
+        const std::uint64_t deadline = deadline_ns_.load(std::memory_order_acquire);
+        if (deadline != no_deadline && ATOMIC_COUNTER_UNLIKELY(detail::monotonic_ns() >= deadline)) {
+            throw lease_expired(
+                "atomic_counter::snowflake_counter: the node lease could not be confirmed "
+                "before it could have expired; no id is handed out until it is renewed");
+        }
+    }
+
+    // The id after `count` draws following `last` when the clock reads `fresh` (compressed).
+    std::uint64_t following(std::uint64_t last, std::uint64_t fresh, std::uint64_t count) const {
+        const std::uint64_t c = layout_.compress(last);
+        const std::uint64_t after = fresh > c ? fresh - 1 : c;
+        // A clock past the layout's end makes `after` itself out of range (found by fuzzing).
+        if (ATOMIC_COUNTER_UNLIKELY(after > layout_.max_compressed() ||
+                                    layout_.max_compressed() - after < count)) {
+            on_overflow();
+        }
+        const std::uint64_t id = layout_.expand(after + count, layout_.node_of(last));
+        if (ATOMIC_COUNTER_UNLIKELY(id > max_id_.load(std::memory_order_relaxed))) {
+            throw lease_expired(
+                "atomic_counter::snowflake_counter: ids reached the high-water mark recorded "
+                "for this node's next holder (they run ahead of the clock); no id is handed "
+                "out until the lease is renewed");
+        }
+        return id;
+    }
+
+    [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_overflow() {
+        detail::on_error_overflow(
+            "atomic_counter::snowflake_counter::next: the layout's time bits have run out (or "
+            "the clock is set past its end); no larger id exists");
+    }
+
+    layout layout_;
+    Clock clock_;
+    std::atomic<std::uint64_t> deadline_ns_{no_deadline};
+    std::atomic<std::uint64_t> max_id_{std::numeric_limits<std::uint64_t>::max()};
+    // Off the cache line of the fields above, read by every draw (see counter.hpp).
+    char padding_[64] = {};
+    std::atomic<std::uint64_t> state_;
+};
+
+using snowflake_counter = basic_snowflake_counter<>;
+
+}  // namespace atomic_counter
+
+#endif  // ATOMIC_COUNTER_SNOWFLAKE_COUNTER_HPP

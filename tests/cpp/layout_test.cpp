@@ -1,0 +1,77 @@
+#include <atomic_counter/layout.hpp>
+#include <atomic_counter/time_counter.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <stdexcept>
+
+namespace ac = atomic_counter;
+
+TEST(Layout, TimeCounterPresetIsTheSeedLayout) {
+    const ac::layout l = ac::layout::time_counter();
+    const std::uint64_t us = 1795662617814075ULL;
+    EXPECT_EQ(l.encode(us, 0, 77), ac::time_counter::encode(us, 77));
+    const ac::id_parts parts = l.decode(7355034082566451200ULL + 5);
+    EXPECT_EQ(parts.ticks, us);
+    EXPECT_EQ(parts.node, 0u);
+    EXPECT_EQ(parts.sequence, 5u);
+    EXPECT_EQ(l.width(), 64u);
+    EXPECT_EQ(l.max_id(), ~std::uint64_t{0});
+}
+
+TEST(Layout, DiscordsDocumentedExample) {
+    // Discord's documentation: 175928847299117063 is 2016-04-30 11:18:25.796 UTC, internal
+    // worker 1, internal process 0, increment 7.
+    const ac::layout l = ac::layout::discord();
+    const ac::id_parts parts = l.decode(175928847299117063ULL);
+    EXPECT_EQ(l.epoch_ns() / 1000000 + parts.ticks, 1462015105796ULL);
+    EXPECT_EQ(parts.node >> 5, 1u);    // worker
+    EXPECT_EQ(parts.node & 31u, 0u);   // process
+    EXPECT_EQ(parts.sequence, 7u);
+    EXPECT_EQ(l.encode(parts.ticks, parts.node, parts.sequence), 175928847299117063ULL);
+}
+
+TEST(Layout, TwitterShape) {
+    const ac::layout l = ac::layout::twitter();
+    EXPECT_EQ(l.epoch_ns(), 1288834974657ULL * 1000000);
+    EXPECT_EQ(l.width(), 63u);
+    EXPECT_EQ(l.max_node(), 1023u);
+    EXPECT_EQ(l.max_sequence(), 4095u);
+    // Golden: 2020-01-01T00:00:00.001Z on node 1, sequence 0, is (ticks << 22) | (1 << 12).
+    const std::uint64_t ticks = 1577836800001ULL - 1288834974657ULL;
+    EXPECT_EQ(l.encode(ticks, 1, 0), 1212161512047644672ULL);
+    EXPECT_EQ(l.decode(1212161512047644672ULL).ticks, ticks);
+}
+
+TEST(Layout, Int64AndJsPresetsFitTheirTargets) {
+    EXPECT_LE(ac::layout::int64().max_id(), std::uint64_t{0x7FFFFFFFFFFFFFFF});
+    EXPECT_EQ(ac::layout::js_safe().max_id(), (std::uint64_t{1} << 53) - 1);
+    // int64 stays positive for at least 60 years: 2^41 ms is 69.7 years.
+    EXPECT_GE(ac::layout::int64().max_ticks() / 1000 / 86400 / 366, 60u);
+}
+
+TEST(Layout, ImpossibleLayoutsAndFieldsAreErrors) {
+    EXPECT_THROW(ac::layout(0, 0, 41, 10, 12, true), std::invalid_argument);
+    EXPECT_THROW(ac::layout(0, 1, 0, 10, 12, true), std::invalid_argument);
+    EXPECT_THROW(ac::layout(0, 1, 42, 10, 12, true), std::invalid_argument);  // 64 > 63
+    EXPECT_NO_THROW(ac::layout(0, 1, 42, 10, 12, false));
+    const ac::layout l = ac::layout::twitter();
+    EXPECT_THROW(l.encode(0, 1024, 0), std::invalid_argument);
+    EXPECT_THROW(l.encode(0, 0, 4096), std::invalid_argument);
+    EXPECT_THROW(l.encode(std::uint64_t{1} << 41, 0, 0), std::invalid_argument);
+    EXPECT_THROW(l.decode(std::uint64_t{1} << 63), std::invalid_argument);
+    try {
+        l.encode(0, 1024, 0);
+    } catch (std::invalid_argument const& e) {
+        EXPECT_STREQ(e.what(), "atomic_counter::layout: node must be in [0, 1023], got 1024");
+    }
+}
+
+TEST(Layout, CompressAndExpandSkipTheNode) {
+    const ac::layout l = ac::layout::twitter();
+    const std::uint64_t id = l.encode(1000, 513, 4095);
+    EXPECT_EQ(l.compress(id), (1000u << 12) | 4095u);
+    EXPECT_EQ(l.node_of(id), 513u);
+    EXPECT_EQ(l.expand(l.compress(id) + 1, 513), l.encode(1001, 513, 0));
+}
