@@ -253,3 +253,19 @@ TEST_F(SharedCounter, DurableSurvivesAKilledProcess) {
     ac::shared_counter after(file);
     EXPECT_GT(after.next(), drawn.back());
 }
+
+TEST_F(SharedCounter, ACreatorThatNeverFinishesIsGivenUpOn) {
+    // A region claimed (state 1) by a process that died before writing anything else.
+    std::string bytes(4096, '\0');
+    bytes[64] = 1;
+    const std::string file = path("stuck");
+    write_file(file, bytes);
+    try {
+        ac::shared_counter c(file);
+        ADD_FAILURE();
+    } catch (std::domain_error const& e) {
+        EXPECT_NE(std::string(e.what()).find("did not finish within 1000 ms"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(read_file(file), bytes);
+}

@@ -10,7 +10,16 @@ import os
 import sys
 import tracemalloc
 
-from atomic_counter import Counter, SharedCounter, SharedTimeCounter, TimeCounter, daily
+from atomic_counter import (
+    Counter,
+    Layout,
+    LeaseExpiredError,
+    SharedCounter,
+    SharedTimeCounter,
+    SnowflakeCounter,
+    TimeCounter,
+    daily,
+)
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -45,7 +54,20 @@ def call_sites(name: str) -> dict:
     closed = SharedCounter(name)
     closed.close()
     v = t.next()
+    sf = SnowflakeCounter(Layout.TWITTER, 3)
+    revoked = SnowflakeCounter(Layout.TWITTER, 4)
+    revoked._revoke()
     return {
+        "SnowflakeCounter()": lambda: SnowflakeCounter(Layout.TWITTER, 5),
+        "SnowflakeCounter.next": sf.next,
+        "SnowflakeCounter.next_many": lambda: sf.next_many(3),
+        "SnowflakeCounter.attributes": lambda: (sf.node, sf.layout, sf.current(), sf.lead_ns()),
+        "repr(SnowflakeCounter)": lambda: repr(sf),
+        "SnowflakeCounter() ValueError": raises(ValueError,
+                                                lambda: SnowflakeCounter(Layout.TWITTER, 5000)),
+        "SnowflakeCounter LeaseExpiredError": raises(LeaseExpiredError, revoked.next),
+        "SnowflakeCounter.next_many LeaseExpiredError": raises(LeaseExpiredError,
+                                                               lambda: revoked.next_many(2)),
         "Counter()": lambda: Counter(0, 0, 2),
         "Counter.next": c.next,
         "next(Counter)": lambda: next(c),

@@ -41,10 +41,13 @@ def test_a_script_written_for_the_original_runs_unchanged(run_python):
 
 
 def test_exports():
-    # The original's exports, in its order of use, plus the shared-memory rung.
+    # The original's exports, plus the rungs of the ladder beyond it.
     assert {"Counter", "TimeCounter", "daily"} <= set(atomic_counter.__all__)
     assert set(atomic_counter.__all__) - {"Counter", "TimeCounter", "daily"} == {
-        "SharedCounter", "SharedTimeCounter"}
+        "SharedCounter", "SharedTimeCounter", "SnowflakeCounter", "Layout", "Decoded",
+        "lease_node_id", "NodeLease", "LeaseExpiredError", "NoFreeNodeError"}
+    for name in atomic_counter.__all__:
+        assert getattr(atomic_counter, name).__module__.startswith("atomic_counter")
     assert atomic_counter._BASE == 1577854800000000000
     assert atomic_counter.__version__ > "0.1.4"
     for name in ("Counter", "TimeCounter", "daily", "to_datetime", "get_timedelta"):

@@ -60,7 +60,12 @@ enum class region_kind : std::uint32_t { counter = 1, time_counter = 2 };
 inline constexpr std::uint64_t region_magic = 0x3152544E43434D41ULL;  // "AMCCNTR1"
 inline constexpr std::uint32_t region_version = 1;
 inline constexpr std::size_t region_size = 4096;
-inline constexpr std::chrono::milliseconds init_timeout{5000};
+// How long an attaching process waits for another one to finish creating a region before it
+// presumes that process dead. Overridable for tests and fuzzing.
+#ifndef ATOMIC_COUNTER_INIT_TIMEOUT_MS
+#define ATOMIC_COUNTER_INIT_TIMEOUT_MS 5000
+#endif
+inline constexpr std::chrono::milliseconds init_timeout{ATOMIC_COUNTER_INIT_TIMEOUT_MS};
 
 struct region_header {
     std::uint64_t magic;
@@ -268,7 +273,8 @@ private:
             if (std::chrono::steady_clock::now() > deadline) {
                 on_error_corrupt(describe(api) +
                                  ": another process began initialising the region and did not "
-                                 "finish within 5 s (did it crash?); unlink it and retry");
+                                 "finish within " + std::to_string(init_timeout.count()) +
+                                 " ms (did it crash?); unlink it and retry");
             }
             std::this_thread::sleep_for(std::chrono::microseconds(100));
         }
