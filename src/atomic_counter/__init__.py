@@ -14,17 +14,19 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone, tzinfo
 
 from ._core import (
-    _BASE,
     Counter,
     LeaseExpiredError,
     SharedCounter,
     SharedTimeCounter,
     SnowflakeCounter,
     TimeCounter,
-    __version__,
-    get_timedelta,
-    to_datetime,
 )
+
+# Module attributes of the original atomic-counter kept outside __all__, as there.
+from ._core import _BASE as _BASE
+from ._core import __version__ as __version__
+from ._core import get_timedelta as get_timedelta
+from ._core import to_datetime as to_datetime
 from .layout import Decoded, Layout
 from .redis import NodeLease, NoFreeNodeError, lease_node_id
 

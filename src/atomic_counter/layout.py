@@ -121,26 +121,32 @@ class Layout:
 
     @property
     def tick_ns(self) -> int:
+        """The time unit in nanoseconds."""
         return UNITS[self.unit]
 
     @property
     def epoch(self) -> datetime:
+        """The epoch as an aware UTC datetime."""
         return _EPOCH + timedelta(microseconds=self.epoch_ns // 1000)
 
     @property
     def width(self) -> int:
+        """Bits in use: time + node + sequence (at most 63 when positive_int64)."""
         return self.time_bits + self.node_bits + self.sequence_bits
 
     @property
     def max_node(self) -> int:
+        """The largest node id: node ids are in [0, max_node]."""
         return (1 << self.node_bits) - 1
 
     @property
     def max_sequence(self) -> int:
+        """The largest sequence number within one tick."""
         return (1 << self.sequence_bits) - 1
 
     @property
     def max_id(self) -> int:
+        """The largest id of the layout (2**width - 1)."""
         return (1 << self.width) - 1
 
     @property

@@ -92,7 +92,7 @@ return 1
 """
 
 
-def _client(client_or_url: Any):
+def _client(client_or_url: Any) -> Any:
     if isinstance(client_or_url, str):
         try:
             import redis

@@ -1,0 +1,130 @@
+"""The atomic-counter console script, driven in a subprocess as a user would."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from atomic_counter import Layout, TimeCounter, __version__
+
+
+def script() -> list[str]:
+    found = shutil.which("atomic-counter", path=str(Path(sys.executable).parent))
+    assert found, "the console script is installed beside the interpreter"
+    return [found]
+
+
+def cli(*args: str, stdin: str | None = None, module: bool = False):
+    command = [sys.executable, "-m", "atomic_counter"] if module else script()
+    return subprocess.run([*command, *args], input=stdin, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_version():
+    proc = cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"atomic-counter {__version__}"
+
+
+def test_help_lists_the_subcommands():
+    proc = cli("--help")
+    for word in ("next", "decode", "bench", "--version"):
+        assert word in proc.stdout
+
+
+def test_next_prints_increasing_time_ids():
+    before = TimeCounter().next()
+    proc = cli("next", "-n", "5")
+    ids = [int(line) for line in proc.stdout.split()]
+    assert len(ids) == 5 and ids == sorted(set(ids)) and ids[0] > before
+
+
+def test_python_dash_m_is_the_same_program():
+    proc = cli("next", "--kind", "counter", "--base", "0", "--now", "0", "-n", "3", module=True)
+    assert proc.stdout.split() == ["1", "2", "3"]
+
+
+def test_next_json_and_kinds(tmp_path):
+    proc = cli("next", "--kind", "counter", "--base", "100", "--now", "150", "--interval", "5",
+               "-n", "2", "--json")
+    assert json.loads(proc.stdout) == {"kind": "counter", "ids": [55, 60]}
+    proc = cli("next", "--kind", "daily", "--tz", "Asia/Tokyo", "--json")
+    doc = json.loads(proc.stdout)
+    assert doc["kind"] == "daily" and len(doc["ids"]) == 1 and doc["base"] > 0
+    proc = cli("next", "--kind", "snowflake", "--layout", "discord", "--node", "33", "--json")
+    assert Layout.DISCORD.decode(json.loads(proc.stdout)["ids"][0]).node == 33
+    path = str(tmp_path / "region")
+    first = cli("next", "--kind", "shared", "--name", path, "--base", "0", "--now", "0")
+    second = cli("next", "--kind", "shared", "--name", path)
+    assert (first.stdout.strip(), second.stdout.strip()) == ("1", "2")
+    proc = cli("next", "--kind", "shared-time", "--name", str(tmp_path / "t"), "-n", "2")
+    assert len(proc.stdout.split()) == 2
+
+
+def test_decode_arguments_and_stdin():
+    value = (1_795_662_617_814_075 << 12) | 9
+    proc = cli("decode", str(value), hex(value))
+    assert proc.stdout.splitlines() == ["%d 2026-11-26T03:10:17.814075+00:00 sequence=9" % value,
+                                        "%d 2026-11-26T03:10:17.814075+00:00 sequence=9" % value]
+    proc = cli("decode", "--layout", "discord", "--json", stdin="175928847299117063\n")
+    doc = json.loads(proc.stdout)
+    assert doc == {"layout": "discord", "ids": [{
+        "id": 175928847299117063, "datetime": "2016-04-30T11:18:25.796000+00:00", "node": 32,
+        "sequence": 7}]}
+
+
+def test_next_piped_into_decode():
+    ids = cli("next", "-n", "3").stdout
+    proc = cli("decode", "-", stdin=ids)
+    assert len(proc.stdout.splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["decode", "abc"], "not an id: 'abc'"),
+        (["decode", "-1"], "must be in [0, 18446744073709551615]"),
+        (["decode", "--layout", "nope", "1"], "unknown layout 'nope'"),
+        (["decode", "--layout", "twitter", str(2**63)], "must be in [0, 9223372036854775807]"),
+        (["next", "--kind", "counter", "--base", "10", "--now", "5"], "now (5) must be >= base (10)"),
+        (["next", "--kind", "counter", "--interval", "0"], "interval must be in [1, 2**64 - 1]"),
+        (["next", "--kind", "counter", "--base", "-1"], "argument 'base' must be in"),
+        (["next", "--kind", "daily", "--tz", "Nowhere/Else"], "unknown time zone 'Nowhere/Else'"),
+        (["next", "--kind", "shared"], "--kind shared needs --name"),
+        (["next", "--kind", "time", "--base", "1"], "--base does not apply to --kind time"),
+        (["next", "--kind", "snowflake", "--node", "5000"], "node must be in [0, 1023]"),
+        (["next", "-n", "x"], "not an integer: 'x'"),
+        (["next", "-n", "-3"], "must be in [0, 10000000]"),
+        (["next", "--kind", "nope"], "invalid choice: 'nope'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ([], "the following arguments are required"),
+    ],
+)
+def test_user_errors_are_one_line_and_status_2(args, message):
+    proc = cli(*args)
+    assert proc.returncode == 2, proc
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") <= 1 or "usage:" in proc.stderr
+
+
+def test_region_errors_are_user_errors(tmp_path):
+    path = tmp_path / "not-a-region"
+    path.write_bytes(b"x" * 100)
+    proc = cli("next", "--kind", "shared", "--name", str(path))
+    assert proc.returncode == 2 and "truncated" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bench_prints_a_table():
+    proc = cli("bench", "--rounds", "1", "--number", "2000", "--json")
+    doc = json.loads(proc.stdout)
+    assert doc["atomic_counter"] == __version__
+    for name in ("Counter.next", "TimeCounter.next", "SharedCounter.next", "time.time_ns",
+                 "uuid.uuid4"):
+        assert doc["ns_per_call"][name] > 0
+    text = cli("bench", "--rounds", "1", "--number", "2000").stdout
+    assert "ns per id" in text and "Counter.next" in text
+    assert not [n for n in os.listdir("/dev/shm") if n.startswith("atomic-counter-cli-bench")]

@@ -1,0 +1,89 @@
+"""Every public name of atomic_counter, used with its types: checked by `mypy --strict` in CI
+(test_typing.py), and run as a script too."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import atomic_counter
+from atomic_counter import (
+    Counter,
+    Decoded,
+    Layout,
+    LeaseExpiredError,
+    NodeLease,
+    NoFreeNodeError,
+    SharedCounter,
+    SharedTimeCounter,
+    SnowflakeCounter,
+    TimeCounter,
+    daily,
+    get_timedelta,
+    lease_node_id,
+    to_datetime,
+)
+
+
+def use_counters() -> list[int]:
+    c: Counter = Counter(0, 0, 1)
+    values: list[int] = [c.next(), next(c), c.current(), c.base, c.interval, c.limit]
+    c.set(5)
+    block: memoryview = c.next_many(3)
+    values.extend(block.tolist())
+    t = TimeCounter()
+    stamp: datetime = TimeCounter.to_datetime(t.next())
+    delta: timedelta = TimeCounter.get_timedelta(t.next(), t.current())
+    us: int = TimeCounter.decode_timestamp_microseconds(t.current()) + t.lead_us()
+    assert stamp.tzinfo is not None and delta >= timedelta(0) and us > 0
+    assert to_datetime(t.current()) == TimeCounter.to_datetime(t.current())
+    assert get_timedelta(t.current(), 0) > timedelta(0)
+    values.append(daily(timezone.utc).next())
+    return values
+
+
+def use_shared() -> int:
+    name = f"atomic-counter-typing-{os.getpid()}"
+    with SharedCounter(name, 0, 0, 1) as shared:
+        shared.set(1)
+        total = shared.next() + shared.current() + shared.limit + len(shared.next_many(2))
+        assert shared.name == name and not shared.closed and not shared.durable
+        assert shared.block is None
+        shared.unlink()
+    with SharedTimeCounter(name + "-t", durable=None) as stamps:
+        total += stamps.next() + stamps.lead_us()
+        assert SharedTimeCounter.to_datetime(stamps.current()).year >= 2024
+        stamps.unlink()
+    return total
+
+
+def use_layouts() -> Decoded:
+    layout: Layout = Layout.preset("int64")
+    counter = SnowflakeCounter(layout, 3, floor=None)
+    first: int = counter.next()
+    assert counter.node == 3 and counter.lead_ns() >= 0
+    decoded: Decoded = layout.decode(first)
+    lowest: int = layout.encode(decoded.datetime, node=0)
+    assert lowest <= first and layout.end > layout.epoch
+    custom = Layout.create(datetime(2025, 1, 1, tzinfo=timezone.utc), "ms", 41, 10, 12)
+    assert custom.max_node == 1023
+    return decoded
+
+
+def lease_type(lease: NodeLease) -> SnowflakeCounter:
+    """Not run (it needs Redis); type-checked."""
+    if not lease.valid:
+        raise LeaseExpiredError("lease lost")
+    return lease.counter()
+
+
+def lease_call(url: str) -> NodeLease:
+    """Not run (it needs Redis); type-checked."""
+    try:
+        return lease_node_id(url, "orders", layout=Layout.TWITTER, ttl=10.0, max_nodes=8)
+    except NoFreeNodeError:
+        raise
+
+
+if __name__ == "__main__":
+    print(atomic_counter.__version__, len(use_counters()), use_shared() > 0, use_layouts().node)
