@@ -65,7 +65,7 @@ cd "$ROOT"
 echo "==> Python tests against an ASan + UBSan build of the extension"
 asan_venv="$ROOT/build/asan-venv"
 [[ -x "$asan_venv/bin/python" ]] || python3 -m venv "$asan_venv"
-"$asan_venv/bin/python" -m pip install -q --disable-pip-version-check pytest hypothesis numpy
+"$asan_venv/bin/python" -m pip install -q --disable-pip-version-check pytest hypothesis numpy redis
 SKBUILD_CMAKE_DEFINE="CMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined;ATOMIC_COUNTER_WERROR=ON" \
   "$asan_venv/bin/python" -m pip install -q --disable-pip-version-check \
   --config-settings=build-dir="build/asan/{wheel_tag}" "$ROOT"

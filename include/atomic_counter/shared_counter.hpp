@@ -131,12 +131,7 @@ private:
         if (base && now) {
             rules.start_value(*base, *now);
         }
-        if (durable_block.value_or(0) != 0 && !detail::shared_region::names_file(name)) {
-            detail::on_error_invalid_argument(
-                std::string(api_name) + " '" + name +
-                "': durable needs a file path (a name with '/'); shared memory does not survive "
-                "a machine crash");
-        }
+        detail::shared_region::check_durable_name(name, durable_block.value_or(0) != 0, api_name);
         return name;
     }
 

@@ -11,27 +11,11 @@
 #include <stdexcept>
 #include <vector>
 
+#include "fuzz_util.hpp"
+
 namespace {
 
-struct reader {
-    const std::uint8_t* data;
-    std::size_t size;
-    std::uint64_t u64() {
-        std::uint64_t v = 0;
-        const std::size_t n = size < 8 ? size : 8;
-        std::memcpy(&v, data, n);
-        data += n;
-        size -= n;
-        return v;
-    }
-    std::uint8_t u8() { return size ? (--size, *data++) : 0; }
-};
-
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
+using fuzz::reader;
 
 // Values near the edges are the interesting ones: bias toward them.
 std::uint64_t shaped(reader& in) {
@@ -59,12 +43,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         c.emplace(base, now, interval);
     } catch (std::invalid_argument const&) {
-        check(interval == 0 || now < base);
+        FUZZ_CHECK(interval == 0 || now < base);
         return 0;
     }
-    check(interval != 0 && now >= base && c->current() == now - base);
+    FUZZ_CHECK(interval != 0 && now >= base && c->current() == now - base);
     const std::uint64_t limit = c->limit();
-    check(limit <= ~std::uint64_t{0} - interval);
+    FUZZ_CHECK(limit <= ~std::uint64_t{0} - interval);
     std::vector<std::uint64_t> block;
     for (int op = 0; op < 64 && in.size > 0; ++op) {
         const std::uint64_t before = c->current();
@@ -72,12 +56,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             switch (in.u8() % 4) {
             case 0: {
                 const std::uint64_t v = c->next();
-                check(before <= limit && v == before + interval && c->current() == v);
+                FUZZ_CHECK(before <= limit && v == before + interval && c->current() == v);
                 break;
             }
             case 1: {
                 const std::uint64_t v = c->next_exclusive();
-                check(before <= limit && v == before + interval && c->current() == v);
+                FUZZ_CHECK(before <= limit && v == before + interval && c->current() == v);
                 break;
             }
             case 2: {
@@ -85,22 +69,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 block.assign(n, 0);
                 c->next_many(block.data(), n);
                 for (std::size_t i = 0; i < n; ++i) {
-                    check(block[i] == before + (i + 1) * interval);
+                    FUZZ_CHECK(block[i] == before + (i + 1) * interval);
                 }
-                check(n == 0 || (c->current() == block.back() && block.back() <= limit + interval));
+                FUZZ_CHECK(n == 0 || (c->current() == block.back() && block.back() <= limit + interval));
                 break;
             }
             default: {
                 const std::uint64_t v = shaped(in);
                 c->set(v);
-                check(v <= limit && c->current() == v);
+                FUZZ_CHECK(v <= limit && c->current() == v);
                 break;
             }
             }
         } catch (std::overflow_error const&) {
-            check(c->current() == before);
+            FUZZ_CHECK(c->current() == before);
         } catch (std::invalid_argument const&) {
-            check(c->current() == before);
+            FUZZ_CHECK(c->current() == before);
         }
     }
     return 0;

@@ -7,39 +7,14 @@
 #include <atomic_counter/snowflake_counter.hpp>
 
 #include <cstddef>
-#include <cstdio>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <vector>
 
-namespace {
+#include "fuzz_util.hpp"
 
-void check_at(bool ok, int line) {
-    if (!ok) {
-        std::fprintf(stderr, "check failed at fuzz_layout.cpp:%d\n", line);
-        std::abort();
-    }
-}
-#define check(ok) check_at((ok), __LINE__)
-
-struct reader {
-    const std::uint8_t* data;
-    std::size_t size;
-    std::uint64_t u64() {
-        std::uint64_t v = 0;
-        const std::size_t n = size < 8 ? size : 8;
-        std::memcpy(&v, data, n);
-        data += n;
-        size -= n;
-        return v;
-    }
-    std::uint8_t u8() { return size ? (--size, *data++) : 0; }
-};
-
-}  // namespace
+using fuzz::reader;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     namespace ac = atomic_counter;
@@ -53,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         l.emplace(epoch, tick, time_bits, node_bits, seq_bits, positive);
     } catch (std::invalid_argument const&) {
         const unsigned width = positive ? 63 : 64;
-        check(tick == 0 || time_bits == 0 || time_bits > 63 || node_bits > 63 || seq_bits > 63 ||
+        FUZZ_CHECK(tick == 0 || time_bits == 0 || time_bits > 63 || node_bits > 63 || seq_bits > 63 ||
               time_bits + node_bits + seq_bits > width);
         return 0;
     }
@@ -61,20 +36,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint64_t t = in.u64(), n = in.u64() >> (in.u8() % 64), s = in.u64() >> (in.u8() % 64);
     try {
         const std::uint64_t id = l->encode(t, n, s);
-        check(t <= l->max_ticks() && n <= l->max_node() && s <= l->max_sequence());
-        check(id <= l->max_id());
+        FUZZ_CHECK(t <= l->max_ticks() && n <= l->max_node() && s <= l->max_sequence());
+        FUZZ_CHECK(id <= l->max_id());
         const ac::id_parts p = l->decode(id);
-        check(p.ticks == t && p.node == n && p.sequence == s);
-        check(l->expand(l->compress(id), n) == id);
+        FUZZ_CHECK(p.ticks == t && p.node == n && p.sequence == s);
+        FUZZ_CHECK(l->expand(l->compress(id), n) == id);
     } catch (std::invalid_argument const&) {
-        check(t > l->max_ticks() || n > l->max_node() || s > l->max_sequence());
+        FUZZ_CHECK(t > l->max_ticks() || n > l->max_node() || s > l->max_sequence());
     }
     const std::uint64_t raw = in.u64();
     try {
         const ac::id_parts p = l->decode(raw);
-        check(l->encode(p.ticks, p.node, p.sequence) == raw);
+        FUZZ_CHECK(l->encode(p.ticks, p.node, p.sequence) == raw);
     } catch (std::invalid_argument const&) {
-        check(raw > l->max_id());
+        FUZZ_CHECK(raw > l->max_id());
     }
     // A generator under an arbitrary clock.
     const std::uint64_t node = l->max_node() == 0 ? 0 : in.u64() % (l->max_node() + 1);
@@ -83,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         c.emplace(*l, node, 0, clock);
     } catch (std::overflow_error const&) {
-        check(l->ticks_at(clock.now_ns()) > l->max_ticks());
+        FUZZ_CHECK(l->ticks_at(clock.now_ns()) > l->max_ticks());
         return 0;
     }
     std::vector<std::uint64_t> block;
@@ -96,19 +71,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         try {
             if (op % 2) {
                 const std::uint64_t id = c->next();
-                check(id > last && id <= l->max_id() && l->node_of(id) == node);
+                FUZZ_CHECK(id > last && id <= l->max_id() && l->node_of(id) == node);
             } else {
                 const std::size_t count = op % 9;
                 block.assign(count, 0);
                 c->next_many(block.data(), count);
                 std::uint64_t prev = last;
                 for (std::uint64_t id : block) {
-                    check(id > prev && id <= l->max_id() && l->node_of(id) == node);
+                    FUZZ_CHECK(id > prev && id <= l->max_id() && l->node_of(id) == node);
                     prev = id;
                 }
             }
         } catch (std::overflow_error const&) {
-            check(c->current() == last);
+            FUZZ_CHECK(c->current() == last);
         }
     }
     return 0;

@@ -16,13 +16,9 @@
 #include <string>
 #include <system_error>
 
-namespace {
+#include "fuzz_util.hpp"
 
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
+namespace {
 
 std::string read_all(std::string const& path) {
     std::ifstream in(path, std::ios::binary);
@@ -61,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } catch (std::system_error const&) {
     }
     if (!opened && !bytes.empty()) {
-        check(read_all(path) == bytes);
+        FUZZ_CHECK(read_all(path) == bytes);
     }
     std::remove(path.c_str());
     return 0;

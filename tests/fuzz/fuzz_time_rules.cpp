@@ -12,38 +12,22 @@
 #include <stdexcept>
 #include <vector>
 
-namespace {
+#include "fuzz_util.hpp"
 
-void check(bool ok) {
-    if (!ok) {
-        std::abort();
-    }
-}
-
-std::uint64_t take(const std::uint8_t*& data, std::size_t& size) {
-    std::uint64_t v = 0;
-    const std::size_t n = size < 8 ? size : 8;
-    std::memcpy(&v, data, n);
-    data += n;
-    size -= n;
-    return v;
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     namespace ac = atomic_counter;
     using tc = ac::basic_time_counter<ac::manual_clock>;
-    ac::manual_clock clock(take(data, size));
+    fuzz::reader in{data, size};
+    ac::manual_clock clock(in.u64());
     tc counter(clock);
     const std::uint64_t start_us = tc::decode_timestamp_microseconds(counter.current());
-    check(counter.current() == tc::encode(start_us, 2048));
+    FUZZ_CHECK(counter.current() == tc::encode(start_us, 2048));
     std::vector<std::uint64_t> block;
-    while (size > 0) {
-        const std::uint8_t op = *data++;
-        --size;
+    while (in.size > 0) {
+        const std::uint8_t op = in.u8();
         if (op % 3 == 0) {
-            clock.set_ns(take(data, size));  // anywhere: back, forward, past 2112
+            clock.set_ns(in.u64());  // anywhere: back, forward, past 2112
         }
         const std::uint64_t now_us = (clock.now_ns() / 1000) & tc::timestamp_mask;
         const std::uint64_t last = counter.current();
@@ -54,22 +38,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         try {
             if (op % 2) {
                 const std::uint64_t id = counter.next();
-                check(last != ~std::uint64_t{0} && id == expected && id > last);
-                check(tc::encode(tc::decode_timestamp_microseconds(id), tc::decode_sequence(id)) ==
+                FUZZ_CHECK(last != ~std::uint64_t{0} && id == expected && id > last);
+                FUZZ_CHECK(tc::encode(tc::decode_timestamp_microseconds(id), tc::decode_sequence(id)) ==
                       id);
-                check(counter.lead_us() == (tc::decode_timestamp_microseconds(id) > now_us
+                FUZZ_CHECK(counter.lead_us() == (tc::decode_timestamp_microseconds(id) > now_us
                                                 ? tc::decode_timestamp_microseconds(id) - now_us
                                                 : 0));
             } else {
                 block.assign(count, 0);
                 counter.next_many(block.data(), count);
                 for (std::size_t i = 0; i < count; ++i) {
-                    check(block[i] == expected + i);
+                    FUZZ_CHECK(block[i] == expected + i);
                 }
             }
         } catch (std::overflow_error const&) {
-            check(counter.current() == last);
-            check(count > 0 && ~std::uint64_t{0} - after < count);
+            FUZZ_CHECK(counter.current() == last);
+            FUZZ_CHECK(count > 0 && ~std::uint64_t{0} - after < count);
         }
     }
     return 0;

@@ -189,6 +189,16 @@ public:
         return name.find('/') != std::string::npos;
     }
 
+    // std::invalid_argument when durability is asked of a shared-memory name, which lives in
+    // RAM: only a file can survive a machine crash. Checked before any region is created.
+    static void check_durable_name(std::string const& name, bool durable, char const* api) {
+        if (durable && !names_file(name)) {
+            on_error_invalid_argument(std::string(api) + " '" + name +
+                                      "': durable needs a file path (a name with '/'); shared "
+                                      "memory does not survive a machine crash");
+        }
+    }
+
 private:
     std::string describe(char const* api) const { return std::string(api) + " '" + name_ + "'"; }
 
