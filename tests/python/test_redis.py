@@ -22,6 +22,7 @@ from atomic_counter import (  # noqa: E402
     SnowflakeCounter,
     lease_node_id,
 )
+from process_helpers import check_runs, run_processes, unpack  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
 
 
@@ -55,38 +56,20 @@ def draw_on_lease(url, namespace, count, results):
 
 def test_eight_processes_get_eight_distinct_nodes(server, namespace):
     ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(8), ctx.Queue()
-    procs = [ctx.Process(target=lease_and_report, args=(server.url, namespace, barrier, results))
-             for _ in range(8)]
-    for p in procs:
-        p.start()
-    nodes = [results.get(timeout=60) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    barrier = ctx.Barrier(8)
+    nodes = run_processes(ctx, lease_and_report, [(server.url, namespace, barrier)] * 8, 60)
     assert sorted(nodes) == list(range(8))  # distinct, and the lowest free ones
 
 
 def test_four_processes_on_different_nodes_never_collide(server, namespace):
     ctx = multiprocessing.get_context("fork")
-    results = ctx.Queue()
-    procs = [ctx.Process(target=draw_on_lease, args=(server.url, namespace, 250_000, results))
-             for _ in range(4)]
-    for p in procs:
-        p.start()
-    got = [results.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    got = run_processes(ctx, draw_on_lease, [(server.url, namespace, 250_000)] * 4)
     assert len({node for node, _ in got}) == 4
-    union = []
-    for node, data in got:
-        run = array.array("Q")
-        run.frombytes(data)
-        values = run.tolist()
-        assert all(a < b for a, b in zip(values, values[1:]))
-        assert {Layout.TWITTER.decode(v).node for v in values[:: 1000]} == {node}
-        union.extend(values)
+    runs = [unpack(data) for _, data in got]
+    for (node, _), values in zip(got, runs):
+        assert {Layout.TWITTER.decode(v).node for v in values[::1000]} == {node}
+    check_runs(runs)
+    union = [v for run in runs for v in run]
     assert len(union) == 1_000_000 and len(set(union)) == len(union)
 
 

@@ -17,6 +17,7 @@ import uuid
 import pytest
 
 from atomic_counter import Counter, SharedCounter, SharedTimeCounter, TimeCounter
+from process_helpers import check_runs, run_processes, unpack
 
 REGION_SIZE = 4096
 VALUE_OFFSET = 128
@@ -49,19 +50,6 @@ def open_at_once(name: str, now: int, barrier, results) -> None:
     barrier.wait()
     counter = SharedCounter(name, 0, now)
     results.put((counter.current(), counter.base))
-
-
-def check_runs(runs: list[list[int]]) -> None:
-    for i, run in enumerate(runs):
-        assert all(a < b for a, b in zip(run, run[1:])), f"process {i} went backwards"
-    union = [v for run in runs for v in run]
-    assert len(set(union)) == len(union), f"{len(union) - len(set(union))} duplicates"
-
-
-def unpack(data: bytes) -> list[int]:
-    values = array.array("Q")
-    values.frombytes(data)
-    return values.tolist()
 
 
 def test_attaching_shares_the_value(shm_name):
@@ -202,16 +190,8 @@ def test_concurrent_creation_agrees_on_one_start(shm_name):
     for round_ in range(5):
         name = f"{shm_name}-{round_}"
         barrier = ctx.Barrier(6)
-        results = ctx.Queue()
         nows = [10**9 * (i + 1) for i in range(6)]
-        procs = [ctx.Process(target=open_at_once, args=(name, now, barrier, results))
-                 for now in nows]
-        for proc in procs:
-            proc.start()
-        starts = [results.get(timeout=60) for _ in procs]
-        for proc in procs:
-            proc.join(timeout=60)
-            assert proc.exitcode == 0
+        starts = run_processes(ctx, open_at_once, [(name, now, barrier) for now in nows], 60)
         assert len(set(starts)) == 1, starts
         assert starts[0][0] in nows
         SharedCounter(name).unlink()
