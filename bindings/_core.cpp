@@ -45,12 +45,34 @@ module_state* state_of(PyObject* module) {
 // ---------------------------------------------------------------------------------------------
 // Counter
 
+// fork(): a Counter copied into a child process restarts there as a new Counter would, from
+// the clock (never below its value), at the child's first draw: the copies no longer hand out
+// the parent's next values. Across processes, ids are unique only from a SharedCounter.
 struct CounterObject {
     PyObject_HEAD
+    unsigned long generation;  // the fork generation the value belongs to
     ac::counter value;
 };
 
 ac::counter& counter_of(PyObject* self) { return reinterpret_cast<CounterObject*>(self)->value; }
+
+ATOMIC_COUNTER_NOINLINE void Counter_restart_after_fork(CounterObject* obj) {
+    ac::counter& c = obj->value;
+    const std::uint64_t now = ac::system_clock{}.now_ns();
+    if (now >= c.base() && now - c.base() <= c.limit()) {
+        c.advance_to(now - c.base());
+    }
+    obj->generation = current_fork_generation();
+}
+
+// The counter, restarted first if this process is a fork child that has not drawn from it yet.
+ac::counter& drawable_counter(PyObject* self) {
+    CounterObject* obj = reinterpret_cast<CounterObject*>(self);
+    if (ATOMIC_COUNTER_UNLIKELY(obj->generation != current_fork_generation())) {
+        Counter_restart_after_fork(obj);
+    }
+    return obj->value;
+}
 
 void Counter_dealloc(PyObject* self) {
     counter_of(self).~basic_counter();
@@ -76,6 +98,7 @@ PyObject* Counter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     if (!self) {
         return nullptr;
     }
+    reinterpret_cast<CounterObject*>(self.get())->generation = current_fork_generation();
     try {
         new (&counter_of(self.get()))
             ac::counter(base.value_or(ac::default_base_ns), now, interval.value_or(1));
@@ -96,7 +119,7 @@ PyDoc_STRVAR(Counter_next_doc,
 
 PyObject* Counter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     try {
-        return PyLong_FromUnsignedLongLong(draw_one(counter_of(self)));
+        return PyLong_FromUnsignedLongLong(draw_one(drawable_counter(self)));
     } catch (...) {
         return set_python_error();
     }
@@ -114,7 +137,16 @@ PyDoc_STRVAR(Counter_next_many_doc,
 
 PyObject* Counter_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                             PyObject* kwnames) {
-    return draw_many(counter_of(self), "Counter.next_many()", args, nargs, kwnames);
+    bulk_draw bulk;
+    if (!bulk.parse("Counter.next_many()", args, nargs, kwnames)) {
+        return nullptr;
+    }
+    try {
+        drawable_counter(self).next_many(bulk.out(), bulk.size());
+    } catch (...) {
+        return set_python_error();
+    }
+    return bulk.result();
 }
 
 PyDoc_STRVAR(Counter_current_doc,
@@ -128,24 +160,47 @@ PyObject* Counter_current(PyObject* self, PyObject* Py_UNUSED(ignored)) {
 PyDoc_STRVAR(Counter_set_doc,
              "set($self, /, val)\n--\n\n"
              "Set the counter to val, an int in [0, limit]; the next value is val + interval.\n\n"
-             "Setting a lower value lets the counter hand out values again: use it only to\n"
-             "restore a known position.");
+             "A store: setting a lower value lets the counter hand out values again, so use it\n"
+             "only to restore a known position. To skip ahead without ever going back, use\n"
+             "advance_to().");
 
-PyObject* Counter_set(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                      PyObject* kwnames) {
-    static char const* const names[] = {"val"};
-    PyObject* val = nullptr;
+// set(val) and advance_to(value): the argument converted, then stored. Either is the caller
+// taking control of the value, so a fork child's counter is not restarted after it.
+template <class Store>
+PyObject* Counter_store(PyObject* self, char const* func, char const* arg, PyObject* const* args,
+                        Py_ssize_t nargs, PyObject* kwnames, Store store) {
+    char const* const names[] = {arg};
+    PyObject* value_obj = nullptr;
     std::uint64_t value = 0;
-    if (!bind_arguments("Counter.set()", args, nargs, kwnames, names, 1, 1, &val) ||
-        !to_u64(val, "Counter.set()", "val", &value)) {
+    if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &value_obj) ||
+        !to_u64(value_obj, func, arg, &value)) {
         return nullptr;
     }
     try {
-        counter_of(self).set(value);
+        store(counter_of(self), value);
     } catch (...) {
         return set_python_error();
     }
+    reinterpret_cast<CounterObject*>(self)->generation = current_fork_generation();
     Py_RETURN_NONE;
+}
+
+PyObject* Counter_set(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                      PyObject* kwnames) {
+    return Counter_store(self, "Counter.set()", "val", args, nargs, kwnames,
+                         [](ac::counter& c, std::uint64_t v) { c.set(v); });
+}
+
+PyDoc_STRVAR(Counter_advance_to_doc,
+             "advance_to($self, /, value)\n--\n\n"
+             "Raise the counter to value (an int in [0, limit]) unless it is already there or\n"
+             "beyond: an atomic maximum, so the next value is above value and the counter never\n"
+             "moves backwards, whatever other threads draw meanwhile.");
+
+PyObject* Counter_advance_to(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                             PyObject* kwnames) {
+    return Counter_store(self, "Counter.advance_to()", "value", args, nargs, kwnames,
+                         [](ac::counter& c, std::uint64_t v) { c.advance_to(v); });
 }
 
 PyObject* Counter_repr(PyObject* self) {
@@ -175,6 +230,8 @@ PyMethodDef Counter_methods[] = {
     {"current", Counter_current, METH_NOARGS, Counter_current_doc},
     {"set", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Counter_set)),
      METH_FASTCALL | METH_KEYWORDS, Counter_set_doc},
+    {"advance_to", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Counter_advance_to)),
+     METH_FASTCALL | METH_KEYWORDS, Counter_advance_to_doc},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -242,12 +299,18 @@ PyObject* TimeCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) 
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, ":TimeCounter", const_cast<char**>(names))) {
         return nullptr;
     }
-    PyObject* self = PyType_GenericAlloc(type, 0);
-    if (self == nullptr) {
+    owned self(PyType_GenericAlloc(type, 0));
+    if (!self) {
         return nullptr;
     }
-    new (&time_counter_of(self)) ac::time_counter();  // reads the clock; cannot throw
-    return self;
+    try {
+        new (&time_counter_of(self.get())) ac::time_counter();  // reads the clock
+    } catch (...) {
+        // A clock past 2112: the C++ object was never constructed; free without destroying it.
+        free_object_memory(self.release());
+        return set_python_error();
+    }
+    return self.release();
 }
 
 PyDoc_STRVAR(TimeCounter_next_doc,
@@ -289,6 +352,26 @@ PyDoc_STRVAR(TimeCounter_current_doc,
 
 PyObject* TimeCounter_current(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     return PyLong_FromUnsignedLongLong(time_counter_of(self).current());
+}
+
+PyDoc_STRVAR(TimeCounter_advance_to_doc,
+             "advance_to($self, /, value)\n--\n\n"
+             "Raise the last id to value (an int in [0, 2**64 - 1]) unless it is already there\n"
+             "or beyond, so that every later id is above it: for continuing above ids handed out\n"
+             "elsewhere (a previous run's). Never moves backwards.");
+
+PyObject* TimeCounter_advance_to(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                                 PyObject* kwnames) {
+    static char const* const names[] = {"value"};
+    char const* func = "TimeCounter.advance_to()";
+    PyObject* value_obj = nullptr;
+    std::uint64_t value = 0;
+    if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &value_obj) ||
+        !to_u64(value_obj, func, "value", &value)) {
+        return nullptr;
+    }
+    time_counter_of(self).advance_to(value);
+    Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(TimeCounter_lead_us_doc,
@@ -335,6 +418,9 @@ PyMethodDef TimeCounter_methods[] = {
      METH_FASTCALL | METH_KEYWORDS, TimeCounter_next_many_doc},
     {"current", TimeCounter_current, METH_NOARGS, TimeCounter_current_doc},
     {"lead_us", TimeCounter_lead_us, METH_NOARGS, TimeCounter_lead_us_doc},
+    {"advance_to",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(TimeCounter_advance_to)),
+     METH_FASTCALL | METH_KEYWORDS, TimeCounter_advance_to_doc},
     {"decode_timestamp_microseconds",
      reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(TimeCounter_decode)),
      METH_FASTCALL | METH_KEYWORDS | METH_STATIC, TimeCounter_decode_doc},
@@ -488,6 +574,7 @@ int add_static_methods(PyObject* module, PyObject* type, PyObject* time_counter_
 }
 
 int module_exec(PyObject* module) {
+    install_fork_handler();
     module_state* st = state_of(module);
     owned datetime_module(PyImport_ImportModule("datetime"));
     if (!datetime_module) {

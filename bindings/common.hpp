@@ -8,6 +8,11 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#if !defined(_WIN32)
+#include <pthread.h>
+#endif
+
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -172,11 +177,12 @@ inline bool bind_arguments(char const* func, PyObject* const* args, Py_ssize_t n
 }
 
 
-// Every method below runs with the GIL held from start to end, which already serialises all
-// Python callers of one counter: the cores' exclusive draws (a plain load and store) are then
-// exactly as safe as their atomic ones and about 6 ns cheaper. A free-threaded build has no
-// such exclusion and takes the atomic path. The bulk draws stay atomic either way (one
-// compare-exchange per block), and nothing here releases the GIL while it touches a counter.
+// For the in-process counters (Counter, TimeCounter): their single draws run with the GIL held
+// from start to end, which already serialises all Python callers of one counter, so the cores'
+// exclusive draws (a plain load and store) are exactly as safe as their atomic ones and about
+// 6 ns cheaper. A free-threaded build has no such exclusion and takes the atomic path. The bulk
+// draws stay atomic either way (one compare-exchange per block). The shared counters never use
+// this: other processes draw from the same value, and their msync runs without the GIL.
 template <class Counter>
 std::uint64_t draw_one(Counter& counter) {
 #ifdef Py_GIL_DISABLED
@@ -188,39 +194,110 @@ std::uint64_t draw_one(Counter& counter) {
 
 inline constexpr std::uint64_t max_bulk = static_cast<std::uint64_t>(PY_SSIZE_T_MAX) / 8;
 
-// next_many(n) for either counter: n ids in a fresh buffer, returned as a memoryview of format
-// 'Q' (uint64) over a bytearray, which NumPy wraps without a copy (numpy.asarray(view)).
+// The buffer of a next_many(n) call: n uint64 slots in a fresh bytearray, returned as a
+// memoryview of format 'Q', which NumPy wraps without a copy (numpy.asarray(view)). Everything
+// that can run Python code (argument conversion, allocation, which may collect garbage and so
+// run finalizers) happens in parse(), before the caller touches its counter.
+class bulk_draw {
+public:
+    // Binds and converts n; false with a Python exception set.
+    bool parse(char const* func, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+        static char const* const names[] = {"n"};
+        PyObject* n_obj = nullptr;
+        if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &n_obj) ||
+            !to_u64(n_obj, func, "n", &n_)) {
+            return false;
+        }
+        if (n_ > max_bulk) {
+            PyErr_Format(PyExc_OverflowError, "%s argument 'n' must be in [0, %llu], got %llu",
+                         func, static_cast<unsigned long long>(max_bulk),
+                         static_cast<unsigned long long>(n_));
+            return false;
+        }
+        bytes_.reset(PyByteArray_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(n_ * 8)));
+        return static_cast<bool>(bytes_);
+    }
+
+    std::size_t size() const noexcept { return static_cast<std::size_t>(n_); }
+    // The bytearray's storage comes from PyObject_Malloc: at least 8-byte aligned.
+    std::uint64_t* out() const noexcept {
+        return reinterpret_cast<std::uint64_t*>(PyByteArray_AsString(bytes_.get()));
+    }
+
+    // The filled buffer as a memoryview of uint64.
+    PyObject* result() {
+        owned view(PyMemoryView_FromObject(bytes_.get()));
+        if (!view) {
+            return nullptr;
+        }
+        return PyObject_CallMethod(view.get(), "cast", "s", "Q");
+    }
+
+private:
+    std::uint64_t n_ = 0;
+    owned bytes_;
+};
+
+// next_many(n) for a counter that nothing can take away during the call (an in-process one).
 template <class Counter, class OnError = PyObject* (*)() noexcept>
 PyObject* draw_many(Counter& counter, char const* func, PyObject* const* args, Py_ssize_t nargs,
                     PyObject* kwnames, OnError on_error = set_python_error) {
-    static char const* const names[] = {"n"};
-    PyObject* n_obj = nullptr;
-    std::uint64_t n = 0;
-    if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &n_obj) ||
-        !to_u64(n_obj, func, "n", &n)) {
+    bulk_draw bulk;
+    if (!bulk.parse(func, args, nargs, kwnames)) {
         return nullptr;
     }
-    if (n > max_bulk) {
-        PyErr_Format(PyExc_OverflowError, "%s argument 'n' must be in [0, %llu], got %llu", func,
-                     static_cast<unsigned long long>(max_bulk), static_cast<unsigned long long>(n));
-        return nullptr;
-    }
-    owned bytes(PyByteArray_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(n * 8)));
-    if (!bytes) {
-        return nullptr;
-    }
-    // The bytearray's storage comes from PyObject_Malloc: at least 8-byte aligned.
-    auto* out = reinterpret_cast<std::uint64_t*>(PyByteArray_AsString(bytes.get()));
     try {
-        counter.next_many(out, static_cast<std::size_t>(n));
+        counter.next_many(bulk.out(), bulk.size());
     } catch (...) {
         return on_error();  // translates the exception being handled
     }
-    owned view(PyMemoryView_FromObject(bytes.get()));
-    if (!view) {
-        return nullptr;
+    return bulk.result();
+}
+
+// ---------------------------------------------------------------------------------------------
+// fork(): a count of the forks this process descends from, raised in the child by a
+// pthread_atfork handler (installed once by the module), so that a counter can tell in one load
+// whether it was copied into a child since it last looked.
+
+inline std::atomic<unsigned long> fork_generation{0};
+
+inline void install_fork_handler() {
+#if !defined(_WIN32)
+    static bool installed = false;
+    if (!installed) {
+        installed = true;
+        // Relaxed: the child runs this alone, before any of its threads exist.
+        pthread_atfork(nullptr, nullptr,
+                       [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
     }
-    return PyObject_CallMethod(view.get(), "cast", "s", "Q");
+#endif
+}
+
+// Relaxed: only the forking thread of a new child writes it, before anything else runs there.
+inline unsigned long current_fork_generation() noexcept {
+    return fork_generation.load(std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocking calls: the cores run an msync, or a wait for another process to finish creating a
+// region, through this runner, which lets other Python threads run meanwhile. No Python object
+// is touched inside `call`.
+// Set while this thread runs C++ with the GIL already released (a shared counter's constructor).
+inline thread_local bool gil_released = false;
+
+inline void run_without_gil(void (*call)(void*), void* context) {
+    if (gil_released) {
+        call(context);
+        return;
+    }
+    PyThreadState* saved = PyEval_SaveThread();
+    try {
+        call(context);
+    } catch (...) {
+        PyEval_RestoreThread(saved);
+        throw;
+    }
+    PyEval_RestoreThread(saved);
 }
 
 inline void free_object_memory(PyObject* self) {

@@ -22,8 +22,12 @@ namespace {
 namespace ac = atomic_counter;
 using namespace atomic_counter::python;
 
+// fork(): a SnowflakeCounter copied into a child process holds the parent's node, so every id
+// the child drew could be one the parent draws too. Its draws there raise RuntimeError: the
+// child needs a node of its own (lease_node_id(), or another node id).
 struct SnowflakeObject {
     PyObject_HEAD
+    unsigned long generation;  // the fork generation of the process that created it
     ac::snowflake_counter* core;
     PyObject* layout;
     PyObject* weakrefs;  // a lease keeps weak references to its counters
@@ -97,6 +101,7 @@ PyObject* Snowflake_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
         return nullptr;
     }
     SnowflakeObject* obj = as_snowflake(self.get());
+    obj->generation = current_fork_generation();
     obj->core = nullptr;
     obj->weakrefs = nullptr;
     obj->layout = Py_NewRef(layout_obj);
@@ -120,7 +125,24 @@ PyDoc_STRVAR(Snowflake_next_doc,
              "layout's time runs out, and LeaseExpiredError when a lease governs the counter\n"
              "and could not be confirmed in time.");
 
+// Whether this process may draw from the counter; RuntimeError when it is a fork child's copy.
+bool drawable(PyObject* self) {
+    SnowflakeObject* obj = as_snowflake(self);
+    if (ATOMIC_COUNTER_UNLIKELY(obj->generation != current_fork_generation())) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "SnowflakeCounter.next(): this counter was copied into a child process by "
+                     "fork() and holds the parent's node %llu, so its ids could repeat the "
+                     "parent's; create one with a node of the child's own (lease_node_id())",
+                     static_cast<unsigned long long>(obj->core->node()));
+        return false;
+    }
+    return true;
+}
+
 PyObject* Snowflake_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    if (!drawable(self)) {
+        return nullptr;
+    }
     try {
         return PyLong_FromUnsignedLongLong(as_snowflake(self)->core->next());
     } catch (...) {
@@ -136,6 +158,9 @@ PyDoc_STRVAR(Snowflake_next_many_doc,
 
 PyObject* Snowflake_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                               PyObject* kwnames) {
+    if (!drawable(self)) {
+        return nullptr;
+    }
     return draw_many(*as_snowflake(self)->core, "SnowflakeCounter.next_many()", args, nargs,
                      kwnames, [self]() noexcept { return set_snowflake_error(self); });
 }

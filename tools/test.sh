@@ -12,7 +12,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
-apt_install libgtest-dev clang clang-tidy g++ redis-server
+apt_install libgtest-dev clang clang-tidy g++ redis-server faketime
 # The extension, too, builds with warnings as errors here.
 export SKBUILD_CMAKE_DEFINE="ATOMIC_COUNTER_WERROR=ON"
 setup_venv test

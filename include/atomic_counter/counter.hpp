@@ -14,7 +14,7 @@
 //   |---------------- values handed out --------|-- headroom --|
 //
 // Invariants
-// - `value_` only changes by draws (which add interval_ per value) and set().
+// - `value_` only changes by draws (which add interval_ per value), set() and advance_to().
 // - A draw starts only from a value <= limit_ (checked), else it throws std::overflow_error and
 //   changes nothing. So no caller ever receives a wrapped value, i.e. a value twice.
 // The arithmetic lives in detail/counter_rules.hpp, shared with shared_counter.
@@ -86,13 +86,23 @@ public:
     // Relaxed: a single-value snapshot; coherence keeps it no older than this thread's last draw.
     std::uint64_t current() const noexcept { return value_.load(std::memory_order_relaxed); }
 
-    // Overrides the value; the next draw returns value + interval. Setting a lower value lets
-    // the counter reissue values: that is the caller's explicit decision. Throws
-    // std::invalid_argument for a value above limit() (see the invariants).
+    // Overrides the value (a plain store); the next draw returns value + interval. Setting a
+    // lower value lets the counter reissue values: that is the caller's explicit decision (to
+    // skip ahead without ever going back, use advance_to()). Throws std::invalid_argument for a
+    // value above limit() (see the invariants).
     void set(std::uint64_t value) {
         rules_.check_set(value);
         // Relaxed: as current(); later draws are ordered after it by the modification order.
         value_.store(value, std::memory_order_relaxed);
+    }
+
+    // Raises the value to `value` unless it is already there or beyond (an atomic maximum), so
+    // the next draw returns more than `value`: for skipping ahead while other threads draw.
+    // Never moves backwards, so it never lets a value be drawn twice. Throws
+    // std::invalid_argument for a value above limit().
+    void advance_to(std::uint64_t value) {
+        rules_.check_set(value, "advance_to", "value");
+        detail::counter_rules::advance_to(value_, value);
     }
 
     std::uint64_t base() const noexcept { return base_; }

@@ -12,9 +12,11 @@
 //
 // The first process to open a name creates the region from base, now and interval (defaults as
 // for `counter`); later ones attach, and a base, interval or durability that differs from the
-// region's is std::invalid_argument. A region that is not ours, of the other kind, truncated or
-// of a future format is an error that leaves it untouched. detail/shared_region.hpp has the
-// layout and the create-or-attach protocol.
+// region's is std::invalid_argument. A region that is not ours, of the other kind, truncated,
+// damaged or of another format is an error that leaves it untouched. A new region is readable and
+// writable by its owner only (region_options::mode to share it with a group), and a region that
+// another user owns is refused unless region_options::allow_other_owner: that user could set the
+// value at will. detail/shared_region.hpp has the layout and the create-or-attach protocol.
 //
 // Guarantees after a crash
 // - Any process killed at any point (kill -9): the region keeps the value, which only grows;
@@ -50,27 +52,25 @@ public:
     // Opens (creating if needed) the counter `name`. base, now and interval create it (defaults
     // as for `counter`); when attaching, a given base or interval must match the region's.
     // durable_block: nullopt accepts the region's (creates a non-durable one), 0 asks for a
-    // non-durable region, n > 0 for a durable one (a file path only) reserving n draws per msync.
-    // Throws std::invalid_argument (bad or mismatched arguments, a region of the other kind),
-    // std::domain_error (a region that is not ours, truncated, corrupt) and std::system_error
-    // (open/mmap/msync failures, e.g. EACCES).
+    // non-durable region, n > 0 for a durable one (a file path on a disk-backed file system)
+    // reserving n draws per msync. `options`: the mode of a new region, whether another user's
+    // region is acceptable, attaching only to one region (see region_options).
+    // Throws std::invalid_argument (bad or mismatched arguments, a region of the other kind, a
+    // different region than options.only_region), std::domain_error (a region that is not ours,
+    // truncated, corrupt) and std::system_error (open/mmap/msync failures; EACCES for another
+    // user's or a world-writable region, ELOOP for a symlink, ENOENT for a name that is gone).
     explicit shared_counter(std::string name, std::optional<std::uint64_t> base = std::nullopt,
                             std::optional<std::uint64_t> now = std::nullopt,
                             std::optional<std::uint64_t> interval = std::nullopt,
-                            std::optional<std::uint64_t> durable_block = std::nullopt)
+                            std::optional<std::uint64_t> durable_block = std::nullopt,
+                            region_options const& options = {})
         : region_(validated(std::move(name), base, now, interval, durable_block),
-                  detail::region_params{detail::region_kind::counter,
-                                        base.value_or(default_base_ns), base.has_value(),
-                                        interval.value_or(1), interval.has_value(),
-                                        durable_block.value_or(0), durable_block.has_value()},
-                  api_name,
-                  [&](detail::region_header& h) {
-                      const std::uint64_t start =
-                          detail::counter_rules(h.interval, api_name)
-                              .start_value(h.base, now ? *now : system_clock{}.now_ns());
-                      h.value.store(start, std::memory_order_relaxed);
-                      h.reserved.store(start, std::memory_order_relaxed);
-                      h.persisted.store(start, std::memory_order_relaxed);
+                  detail::region_params::counter(
+                      base, interval, detail::durability_request::from(durable_block)),
+                  options, api_name, default_base_ns, 1,
+                  [&](std::uint64_t region_base, std::uint64_t region_interval) {
+                      return detail::counter_rules(region_interval, api_name)
+                          .start_value(region_base, now ? *now : system_clock{}.now_ns());
                   }),
           rules_(region_.header().interval, api_name),
           durability_(region_, block_ids(region_.header().durable_block, rules_.interval())) {
@@ -101,12 +101,24 @@ public:
         return region_.header().value.load(std::memory_order_relaxed);
     }
 
-    // As counter::set, for every process sharing the region.
+    // As counter::set, for every process sharing the region: a store of `value`, which may let
+    // values be drawn again (the caller's decision). A durable region first msyncs a mark
+    // covering `value`, so the value set survives a crash; draws other processes make during
+    // that msync are never undone: the value then becomes the larger of theirs and `value`.
     void set(std::uint64_t value) {
         rules_.check_set(value);
+        // Relaxed: as current(); set_unless_moved compares against it.
+        const std::uint64_t seen = value_ref().load(std::memory_order_relaxed);
         durability_.cover(value, api_name);
-        // Relaxed: as counter::set.
-        value_ref().store(value, std::memory_order_relaxed);
+        detail::counter_rules::set_unless_moved(value_ref(), seen, value);
+    }
+
+    // As counter::advance_to, for every process sharing the region: the value becomes at least
+    // `value`, never less than it was (durable regions msync a mark covering it first).
+    void advance_to(std::uint64_t value) {
+        rules_.check_set(value, "advance_to", "value");
+        durability_.cover(value, api_name);
+        detail::counter_rules::advance_to(value_ref(), value);
     }
 
     std::uint64_t base() const noexcept { return region_.header().base; }
@@ -115,6 +127,10 @@ public:
     // Draws per msync; 0 when the region is not durable.
     std::uint64_t durable_block() const noexcept { return region_.header().durable_block; }
     std::string const& name() const noexcept { return region_.name(); }
+    // The absolute path of a file region (as opened), or the shared-memory name.
+    std::string const& path() const noexcept { return region_.path(); }
+    // The region's identity, drawn at its creation (see region_options::only_region).
+    region_id id() const noexcept { return region_.id(); }
     // Whether this object created the region (rather than attached to it).
     bool created() const noexcept { return region_.created(); }
 

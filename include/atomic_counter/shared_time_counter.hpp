@@ -39,21 +39,16 @@ public:
     // Opens (creating if needed) the counter `name`. durable_block: nullopt accepts the
     // region's (creates a non-durable one), 0 asks for a non-durable region, n > 0 for a durable
     // one (a file path only) reserving n microseconds of ids per msync. Throws as
-    // shared_counter's constructor.
+    // shared_counter's constructor, and std::overflow_error when the clock is past 2112-09-17.
     explicit basic_shared_time_counter(std::string name,
                                        std::optional<std::uint64_t> durable_block = std::nullopt,
-                                       Clock clock = Clock{})
+                                       Clock clock = Clock{}, region_options const& options = {})
         : clock_(std::move(clock)),
           region_(validated(std::move(name), durable_block),
-                  detail::region_params{detail::region_kind::time_counter, 0, false, 0, false,
-                                        durable_block.value_or(0), durable_block.has_value()},
-                  api_name,
-                  [&](detail::region_header& h) {
-                      const std::uint64_t start = rules::encode(now_us(), rules::initial_sequence);
-                      h.value.store(start, std::memory_order_relaxed);
-                      h.reserved.store(start, std::memory_order_relaxed);
-                      h.persisted.store(start, std::memory_order_relaxed);
-                  }),
+                  detail::region_params::time_counter(
+                      detail::durability_request::from(durable_block)),
+                  options, api_name, 0, 0,
+                  [&](std::uint64_t, std::uint64_t) { return rules::start_value(now_us()); }),
           durability_(region_, block_ids(region_.header().durable_block)) {
         if (!region_.created() && durability_.enabled()) {
             durability_.skip_past_reserved(1);
@@ -82,16 +77,26 @@ public:
 
     std::uint64_t lead_us() const noexcept { return rules::lead_us(current(), now_us()); }
 
+    // As time_counter::advance_to, for every process sharing the region (durable regions msync
+    // a mark covering `id` first, so it survives a crash).
+    void advance_to(std::uint64_t id) {
+        durability_.cover(id, api_name);
+        rules::advance_to(value_ref(), id);
+    }
+
     // Microseconds of ids per msync; 0 when the region is not durable.
     std::uint64_t durable_block() const noexcept { return region_.header().durable_block; }
     std::string const& name() const noexcept { return region_.name(); }
+    std::string const& path() const noexcept { return region_.path(); }
+    region_id id() const noexcept { return region_.id(); }
     bool created() const noexcept { return region_.created(); }
 
     static void unlink(std::string const& name) { detail::shared_region::unlink(name, api_name); }
 
 private:
-    static std::string validated(std::string name, std::optional<std::uint64_t> durable_block) {
+    std::string validated(std::string name, std::optional<std::uint64_t> durable_block) const {
         detail::shared_region::check_durable_name(name, durable_block.value_or(0) != 0, api_name);
+        rules::start_value(now_us());  // a clock past 2112 never creates a region
         return name;
     }
 

@@ -22,8 +22,10 @@
 //   and the counter runs ahead of the wall clock. lead_us() reports by how much.
 // - Every next() is one compare-exchange on `value_`, so concurrent callers receive distinct
 //   values and each caller's successive values strictly increase.
-// - The only failure is the value 2^64 - 1 itself (after the year 2112, or a clock set there):
-//   next() then throws std::overflow_error instead of wrapping.
+// - A clock reading past the layout's end (2112-09-17) is refused with std::overflow_error, at
+//   construction and at every draw, instead of being masked to 52 bits (which would wrap the ids
+//   back to 1970). The only other failure is the value 2^64 - 1 itself: next() then throws
+//   std::overflow_error instead of wrapping.
 #ifndef ATOMIC_COUNTER_TIME_COUNTER_HPP
 #define ATOMIC_COUNTER_TIME_COUNTER_HPP
 
@@ -52,8 +54,9 @@ public:
     static constexpr std::uint64_t initial_sequence = rules::initial_sequence;
     static constexpr std::uint64_t max_value = rules::max_value;
 
+    // Throws std::overflow_error when the clock is past the layout's end (2112-09-17).
     explicit basic_time_counter(Clock clock = Clock{})
-        : clock_(std::move(clock)), value_(rules::encode(now_us(), initial_sequence)) {}
+        : clock_(std::move(clock)), value_(rules::start_value(now_us())) {}
 
     basic_time_counter(basic_time_counter const&) = delete;
     basic_time_counter& operator=(basic_time_counter const&) = delete;
@@ -73,6 +76,11 @@ public:
     // (n / 4096 of them at most, visible in lead_us()). Throws std::overflow_error, writing
     // nothing, if the last id would pass 2^64 - 1.
     void next_many(std::uint64_t* out, std::size_t n) { rules::next_many(value_, now_us(), out, n); }
+
+    // Raises the last id to `id` unless it is already there or beyond, so that every later id
+    // is above it: for continuing above ids handed out elsewhere (a previous run's, restored
+    // from a database). Never moves backwards, so it never lets an id be drawn twice.
+    void advance_to(std::uint64_t id) noexcept { rules::advance_to(value_, id); }
 
     // The last id handed out (or the start value before any draw).
     // Relaxed: a single-value snapshot; coherence keeps it no older than this thread's last draw.

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -254,18 +255,29 @@ TEST_F(SharedCounter, DurableSurvivesAKilledProcess) {
     EXPECT_GT(after.next(), drawn.back());
 }
 
-TEST_F(SharedCounter, ACreatorThatNeverFinishesIsGivenUpOn) {
-    // A region claimed (state 1) by a process that died before writing anything else.
-    std::string bytes(4096, '\0');
-    bytes[64] = 1;
-    const std::string file = path("stuck");
-    write_file(file, bytes);
-    try {
-        ac::shared_counter c(file);
-        ADD_FAILURE();
-    } catch (std::domain_error const& e) {
-        EXPECT_NE(std::string(e.what()).find("did not finish within 1000 ms"), std::string::npos)
-            << e.what();
-    }
-    EXPECT_EQ(read_file(file), bytes);
+TEST_F(SharedCounter, SetNeverUndoesDrawsMadeDuringIt) {
+    std::atomic<std::uint64_t> v{100};
+    // No draw in between: a plain store, backwards included (the caller's decision).
+    ac::detail::counter_rules::set_unless_moved(v, 100, 5);
+    EXPECT_EQ(v.load(), 5u);
+    // A draw moved the value from 5 to 50 while set(20) waited: 50 stays.
+    v.store(50);
+    ac::detail::counter_rules::set_unless_moved(v, 5, 20);
+    EXPECT_EQ(v.load(), 50u);
+    // ... and set(80) after draws moved it to 50 still lands at 80.
+    ac::detail::counter_rules::set_unless_moved(v, 5, 80);
+    EXPECT_EQ(v.load(), 80u);
+}
+
+TEST_F(SharedCounter, AdvanceToNeverMovesBackwards) {
+    ac::shared_counter c(name_, 0, 0);
+    c.advance_to(100);
+    EXPECT_EQ(c.next(), 101u);
+    c.advance_to(50);
+    EXPECT_EQ(c.next(), 102u);
+    EXPECT_THROW(c.advance_to(c.limit() + 1), std::invalid_argument);
+    ac::counter local(0, 0);
+    local.advance_to(10);
+    local.advance_to(3);
+    EXPECT_EQ(local.next(), 11u);
 }

@@ -34,6 +34,7 @@ protected:
     }
     std::string path(char const* file) const { return (dir_ / file).string(); }
 
+public:
     static std::string read_file(std::string const& file) {
         std::ifstream in(file, std::ios::binary);
         return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -42,6 +43,7 @@ protected:
         std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
     }
 
+protected:
     std::string name_;
     std::filesystem::path dir_;
 };

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import pickle
 import sys
 import tracemalloc
 
@@ -105,6 +106,15 @@ def call_sites(name: str) -> dict:
         "SharedCounter.next_many": lambda: sc.next_many(3),
         "SharedCounter.current": sc.current,
         "SharedCounter.set": lambda: sc.set(5),
+        "SharedCounter.advance_to": lambda: sc.advance_to(3),
+        "SharedCounter.advance_to ValueError": raises(ValueError,
+                                                      lambda: sc.advance_to(2**64 - 1)),
+        "SharedCounter identity": lambda: (sc.path, sc.region_id),
+        "pickle round trip (attach)": lambda: pickle.loads(pickle.dumps(sc)).close(),
+        "SharedTimeCounter.advance_to": lambda: st.advance_to(5),
+        "SharedCounter() other owner TypeError": raises(
+            TypeError, lambda: SharedCounter(name, allow_other_owner=1)),
+        "Counter.advance_to": lambda: c.advance_to(5),
         "SharedCounter.attributes": lambda: (sc.name, sc.base, sc.interval, sc.limit, sc.durable,
                                              sc.block, sc.closed),
         "repr(SharedCounter)": lambda: repr(sc),
@@ -124,6 +134,7 @@ def call_sites(name: str) -> dict:
 # Calls that create or map whole objects are slower: fewer of them still show a leak of one
 # object per call as megabytes.
 SLOW = {"SharedCounter() attach+close", "SharedCounter() mismatch ValueError",
+        "pickle round trip (attach)",
         "SharedCounter() kind ValueError", "daily()"}
 
 

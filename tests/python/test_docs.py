@@ -36,8 +36,11 @@ def test_every_public_name_is_documented(name):
         (atomic_counter.Counter.next_many, "(self, /, n)"),
         (atomic_counter.TimeCounter.lead_us, "(self, /)"),
         (atomic_counter.SharedCounter,
-         "(name, base=None, now=None, interval=None, *, durable=None, block=None)"),
-        (atomic_counter.SharedTimeCounter, "(name, *, durable=None, block=None)"),
+         "(name, base=None, now=None, interval=None, *, durable=None, block=None, mode=384, "
+         "allow_other_owner=False)"),
+        (atomic_counter.SharedTimeCounter,
+         "(name, *, durable=None, block=None, mode=384, allow_other_owner=False)"),
+        (atomic_counter.Counter.advance_to, "(self, /, value)"),
         (atomic_counter.SnowflakeCounter, "(layout, node, *, floor=None)"),
         (atomic_counter.TimeCounter.to_datetime, "(value)"),
         (atomic_counter.daily, "(tz: 'tzinfo | None' = None) -> 'Counter'"),

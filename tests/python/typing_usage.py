@@ -29,11 +29,13 @@ def use_counters() -> list[int]:
     c: Counter = Counter(0, 0, 1)
     values: list[int] = [c.next(), next(c), c.current(), c.base, c.interval, c.limit]
     c.set(5)
+    c.advance_to(6)
     block: memoryview = c.next_many(3)
     values.extend(block.tolist())
     t = TimeCounter()
     stamp: datetime = TimeCounter.to_datetime(t.next())
     delta: timedelta = TimeCounter.get_timedelta(t.next(), t.current())
+    t.advance_to(t.current())
     us: int = TimeCounter.decode_timestamp_microseconds(t.current()) + t.lead_us()
     assert stamp.tzinfo is not None and delta >= timedelta(0) and us > 0
     assert to_datetime(t.current()) == TimeCounter.to_datetime(t.current())
@@ -44,14 +46,18 @@ def use_counters() -> list[int]:
 
 def use_shared() -> int:
     name = f"atomic-counter-typing-{os.getpid()}"
-    with SharedCounter(name, 0, 0, 1) as shared:
+    with SharedCounter(name, 0, 0, 1, mode=0o600, allow_other_owner=False) as shared:
         shared.set(1)
+        shared.advance_to(2)
+        assert shared.path == name and len(shared.region_id) == 32
         total = shared.next() + shared.current() + shared.limit + len(shared.next_many(2))
         assert shared.name == name and not shared.closed and not shared.durable
         assert shared.block is None
         shared.unlink()
-    with SharedTimeCounter(name + "-t", durable=None) as stamps:
+    with SharedTimeCounter(name + "-t", durable=None, mode=0o600) as stamps:
+        stamps.advance_to(stamps.current())
         total += stamps.next() + stamps.lead_us()
+        assert stamps.path == name + "-t" and len(stamps.region_id) == 32
         assert SharedTimeCounter.to_datetime(stamps.current()).year >= 2024
         stamps.unlink()
     return total

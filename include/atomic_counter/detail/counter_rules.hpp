@@ -89,11 +89,35 @@ public:
         return old;
     }
 
-    // std::invalid_argument unless v may be stored by set() (v <= limit).
-    void check_set(std::uint64_t v) const {
+    // std::invalid_argument unless v may be stored by set() or advance_to() (v <= limit).
+    void check_set(std::uint64_t v, char const* method = "set", char const* arg = "val") const {
         if (v > limit_) {
-            on_error_invalid_argument(std::string(name_) + "::set: val (" + std::to_string(v) +
-                                      ") must be in [0, " + std::to_string(limit_) + "]");
+            on_error_invalid_argument(std::string(name_) + "::" + method + ": " + arg + " (" +
+                                      std::to_string(v) + ") must be in [0, " +
+                                      std::to_string(limit_) + "]");
+        }
+    }
+
+    // Raises the value to v unless it is already there or beyond: an atomic maximum, which never
+    // moves the counter backwards, so it never lets a value be drawn twice. v <= limit (checked
+    // by the caller with check_set).
+    static void advance_to(std::atomic<std::uint64_t>& value, std::uint64_t v) noexcept {
+        // Relaxed: as next(); the compare-exchange works on the latest value.
+        std::uint64_t current = value.load(std::memory_order_relaxed);
+        while (current < v && !value.compare_exchange_weak(current, v, std::memory_order_relaxed,
+                                                           std::memory_order_relaxed)) {
+        }
+    }
+
+    // set() for a counter other processes draw from while the caller waited (an msync): stores
+    // v if the value is still `seen`, the value the call began with; if draws moved it since,
+    // raises it to v at most (advance_to), so values drawn during the call are never drawn again.
+    static void set_unless_moved(std::atomic<std::uint64_t>& value, std::uint64_t seen,
+                                 std::uint64_t v) noexcept {
+        // Relaxed: as next().
+        if (!value.compare_exchange_strong(seen, v, std::memory_order_relaxed,
+                                           std::memory_order_relaxed)) {
+            advance_to(value, v);
         }
     }
 

@@ -1,67 +1,138 @@
 // atomic_counter/detail/shared_region.hpp: the memory-mapped region that holds a shared counter,
-// its header, and the create-or-attach protocol every process follows (POSIX only).
+// its header, and the create-or-attach protocol every process follows. The storage itself (a
+// POSIX shared-memory object or a file) is detail/region_file.hpp's.
 //
-// A name without '/' is a POSIX shared-memory object (shm_open, /dev/shm on Linux: survives any
-// process, not a reboot); a name with '/' is a file path (survives a reboot; with durability on,
-// a machine crash too).
+// A name without '/' is a shared-memory object (/dev/shm on Linux: survives any process, not a
+// reboot); a name with '/' is a file path (survives a reboot; with durability on, a machine
+// crash too).
 //
-// Region layout, one 4096-byte page, native byte order:
+// Region layout, format version 2, one 4096-byte page, native byte order:
 //
 //   offset  field                      written
-//        0  magic        u64           last, by the initialising process
-//        8  version      u32           at initialisation
-//       12  kind         u32           1 = counter, 2 = time_counter
-//       16  base         u64           counter: base ns; time_counter: 0
-//       24  interval     u64           counter: interval; time_counter: 0
-//       32  durable_block u64          0: not durable; else draws (counter) or us (time_counter)
-//       64  state        atomic u32    0 empty, 1 initialising, 2 ready
-//      128  value        atomic u64    the counter, on a cache line of its own
-//      192  reserved     atomic u64    durable: every value handed out is <= persisted
-//      200  persisted    atomic u64      <= reserved; both are raised before values pass them
+//        0  magic         u64          at initialisation, first
+//        8  version       u32          at initialisation, first
+//       12  kind          u32          1 = counter, 2 = time_counter     ]
+//       16  base          u64          counter: base ns; time_counter: 0  ]
+//       24  interval      u64          counter: interval; time_counter: 0 ] fixed at creation,
+//       32  durable_block u64          0: not durable; else per msync     ] covered by the
+//       40  start         u64          the first value                    ] checksum (with
+//       48  id            u64[2]       128 random bits naming the region  ] magic, version)
+//       64  state         atomic u32   0 empty, 1 initialising, 2 ready
+//       72  checksum      u64          FNV-1a 64 of bytes [0, 64)
+//      128  value         atomic u64   the counter, on a cache line of its own
+//      192  reserved      atomic u64   durable: every value handed out is <= persisted
+//      200  persisted     atomic u64     <= reserved; both are raised before values pass them
 //
-// Create-or-attach, the same code in every process:
-// 1. open(O_RDWR | O_CREAT). A file that cannot be opened for writing gives system_error
-//    (EACCES: PermissionError in Python).
-// 2. fstat. Size 0: new (maybe another process's, just created): ftruncate to 4096, which is
-//    idempotent when several processes race here. 0 < size < 4096: truncated; > 4096: wrong
-//    size. Both are errors that leave the file untouched.
-// 3. mmap the page, then race on `state`: the one process whose compare-exchange takes it from
-//    0 to 1 writes the header and the start value, then magic, then state = 2 (release). Every
-//    other process waits for state == 2 (acquire; at most init_timeout, after which the
-//    initialiser is presumed dead) and then checks magic, version, kind and parameters. A state
-//    of 0 is accepted only when the whole header is zero (a file that is not ours stays
-//    untouched); any other state is corruption.
+// Invariants a reader checks before using a region (any violation: refused, file untouched):
+// magic, version, kind and checksum match; start <= persisted <= reserved; in a region that is
+// not durable, reserved == persisted == start (nothing moves them).
+//
+// Create-or-attach, the same code in every process (the storage is opened by region_file, which
+// also refuses another user's region, symlinks, other file types and world-writable regions):
+// 1. A region of 4096 bytes whose state is ready (acquire) is attached: no lock is taken.
+// 2. Otherwise take the creation lock (non-blocking). Its holder re-reads the region: sizes an
+//    empty file, and initialises a region whose header is all zero or was begun by one of ours
+//    (magic and version written first). It writes the fields, the checksum and the start value,
+//    then state = ready (release), then unlocks.
+// 3. The lock is busy: another live process is initialising (a lock dies with its holder). Wait,
+//    at most init_timeout, then refuse, naming that live holder. A creator that died mid-way is
+//    never waited for: its lock is gone, and the next opener initialises the region again (no
+//    value was handed out from a region that never became ready).
 #ifndef ATOMIC_COUNTER_DETAIL_SHARED_REGION_HPP
 #define ATOMIC_COUNTER_DETAIL_SHARED_REGION_HPP
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <thread>
+#include <type_traits>
+#include <utility>
 
 #include "error.hpp"
+#include "region_file.hpp"
 
-namespace atomic_counter::detail {
+namespace atomic_counter {
+
+// The identity of a region: 128 random bits drawn when it was created. A name can be unlinked
+// and created again; the id tells the two regions apart (pickles carry it).
+struct region_id {
+    std::uint64_t high = 0;
+    std::uint64_t low = 0;
+
+    // 32 lowercase hex digits.
+    std::string to_string() const {
+        static constexpr char digits[] = "0123456789abcdef";
+        std::string text(32, '0');
+        for (int i = 0; i < 16; ++i) {
+            text[static_cast<std::size_t>(15 - i)] = digits[(high >> (4 * i)) & 15];
+            text[static_cast<std::size_t>(31 - i)] = digits[(low >> (4 * i)) & 15];
+        }
+        return text;
+    }
+
+    // The inverse of to_string(); std::invalid_argument for anything but 32 hex digits.
+    static region_id from_string(std::string const& text) {
+        region_id id;
+        if (text.size() != 32) {
+            detail::on_error_invalid_argument("atomic_counter::region_id: expected 32 hex digits, got '" +
+                                      text + "'");
+        }
+        for (std::size_t i = 0; i < 32; ++i) {
+            const char c = text[i];
+            const int digit = c >= '0' && c <= '9'   ? c - '0'
+                              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                              : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                     : -1;
+            if (digit < 0) {
+                detail::on_error_invalid_argument("atomic_counter::region_id: expected 32 hex digits, "
+                                          "got '" + text + "'");
+            }
+            std::uint64_t& half = i < 16 ? id.high : id.low;
+            half = (half << 4) | static_cast<std::uint64_t>(digit);
+        }
+        return id;
+    }
+
+    friend bool operator==(region_id const& a, region_id const& b) noexcept {
+        return a.high == b.high && a.low == b.low;
+    }
+    friend bool operator!=(region_id const& a, region_id const& b) noexcept { return !(a == b); }
+};
+
+// Runs a call that may block for a while (msync, waiting for another process to finish creating
+// a region). The default runs it directly; the Python binding releases the GIL around it.
+using blocking_runner = void (*)(void (*call)(void*), void* context);
+
+// How a shared counter opens its region, beyond the counter's own parameters.
+struct region_options {
+    // Permission bits of a region this open creates, applied exactly (the umask does not narrow
+    // them). 0600: only this user. 0660 shares with the file's group (see allow_other_owner).
+    std::uint32_t mode = 0600;
+    // Attach to a region that another user owns. Off by default: that user could set the value
+    // at will, so a region planted under the name must not be trusted.
+    bool allow_other_owner = false;
+    // Attach only to this region: never create, std::system_error (ENOENT) when the name is
+    // gone, std::invalid_argument when another region now has the name (pickles use it).
+    std::optional<region_id> only_region;
+    // Where calls that may block run (nullptr: directly).
+    blocking_runner run_blocking = nullptr;
+};
+
+namespace detail {
 
 enum class region_kind : std::uint32_t { counter = 1, time_counter = 2 };
 
 inline constexpr std::uint64_t region_magic = 0x3152544E43434D41ULL;  // "AMCCNTR1"
-inline constexpr std::uint32_t region_version = 1;
+inline constexpr std::uint32_t region_version = 2;
 inline constexpr std::size_t region_size = 4096;
-// How long an attaching process waits for another one to finish creating a region before it
-// presumes that process dead. Overridable for tests and fuzzing.
+// How long an opener waits for a live process to finish creating a region before refusing.
+// Overridable for tests and fuzzing.
 #ifndef ATOMIC_COUNTER_INIT_TIMEOUT_MS
 #define ATOMIC_COUNTER_INIT_TIMEOUT_MS 5000
 #endif
@@ -74,15 +145,20 @@ struct region_header {
     std::uint64_t base;
     std::uint64_t interval;
     std::uint64_t durable_block;
-    std::uint64_t unused_[3];
+    std::uint64_t start;
+    std::uint64_t id[2];
     std::atomic<std::uint32_t> state;
-    char pad1_[60];
+    std::uint32_t unused_;
+    std::uint64_t checksum;
+    char pad1_[48];
     std::atomic<std::uint64_t> value;
     char pad2_[56];
     std::atomic<std::uint64_t> reserved;
     std::atomic<std::uint64_t> persisted;
 };
-static_assert(offsetof(region_header, state) == 64, "layout");
+inline constexpr std::size_t checksummed_bytes = 64;
+static_assert(offsetof(region_header, state) == checksummed_bytes, "layout");
+static_assert(offsetof(region_header, checksum) == 72, "layout");
 static_assert(offsetof(region_header, value) == 128, "layout");
 static_assert(offsetof(region_header, reserved) == 192, "layout");
 static_assert(sizeof(region_header) <= region_size, "layout");
@@ -92,97 +168,130 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free &&
 
 enum : std::uint32_t { state_empty = 0, state_initialising = 1, state_ready = 2 };
 
-// What a creator writes, and what an attacher checks (nullopt: accept the region's).
-struct region_params {
-    region_kind kind;
-    std::uint64_t base;           // written when creating; checked when given
-    bool check_base;
-    std::uint64_t interval;
-    bool check_interval;
-    std::uint64_t durable_block;  // 0: not durable
-    bool check_durable;
+// FNV-1a, 64 bits: a check against accidental damage (a stray write, a bad restore, a disk
+// error), not against a writer who means harm (the file's permissions keep those out).
+// `page` is the region's first checksummed_bytes bytes.
+inline std::uint64_t header_checksum(void const* page) noexcept {
+    auto const* bytes = static_cast<unsigned char const*>(page);
+    std::uint64_t hash = 0xCBF29CE484222325ULL;
+    for (std::size_t i = 0; i < checksummed_bytes; ++i) {
+        hash = (hash ^ bytes[i]) * 0x100000001B3ULL;
+    }
+    return hash;
+}
+
+// Whether durability was asked for, and how much: the region's own (attaching as it is), off,
+// or on with a block of values reserved per msync.
+class durability_request {
+public:
+    static durability_request region_default() noexcept { return {false, 0}; }
+    static durability_request off() noexcept { return {true, 0}; }
+    static durability_request on(std::uint64_t block) noexcept { return {true, block}; }
+    // From the public constructors' form: nullopt, 0 or a block.
+    static durability_request from(std::optional<std::uint64_t> block) noexcept {
+        return block ? durability_request{true, *block} : region_default();
+    }
+
+    bool given() const noexcept { return given_; }
+    bool durable() const noexcept { return block_ != 0; }
+    // The block a region created by this request gets (0: not durable).
+    std::uint64_t block() const noexcept { return block_; }
+
+private:
+    durability_request(bool given, std::uint64_t block) noexcept : given_(given), block_(block) {}
+    bool given_;
+    std::uint64_t block_;
 };
 
-[[noreturn]] ATOMIC_COUNTER_NOINLINE inline void on_error_system(int err, std::string const& msg) {
-    throw std::system_error(err, std::generic_category(), msg);
-}
+// What a creator writes and an attacher checks: the kind, and the parameters a caller gave
+// (an attacher checks only those; a creator uses defaults for the rest).
+struct region_params {
+    region_kind kind;
+    std::optional<std::uint64_t> base;
+    std::optional<std::uint64_t> interval;
+    durability_request durability;
 
-[[noreturn]] ATOMIC_COUNTER_NOINLINE inline void on_error_corrupt(std::string const& msg) {
-    throw std::domain_error(msg);
-}
+    static region_params counter(std::optional<std::uint64_t> base,
+                                 std::optional<std::uint64_t> interval,
+                                 durability_request durability) {
+        return {region_kind::counter, base, interval, durability};
+    }
+    static region_params time_counter(durability_request durability) {
+        return {region_kind::time_counter, std::nullopt, std::nullopt, durability};
+    }
+};
 
-// An open mapping of one region. Move-only; unmaps on destruction.
+// An open mapping of one region. Unmaps on destruction.
 class shared_region {
 public:
-    // Opens (creating if needed) the region `name` and returns it initialised. `init` writes the
-    // start value into a region this process creates; it runs before the region is published.
-    template <class Init>
-    shared_region(std::string name, region_params const& params, char const* api, Init&& init)
-        : name_(std::move(name)), is_file_(name_.find('/') != std::string::npos) {
+    // Opens (creating it if needed and allowed) the region `name` and returns it ready. A
+    // creator writes base_default / interval_default for parameters the caller left out, and
+    // the value start(base, interval) computes.
+    template <class Start>
+    shared_region(std::string name, region_params const& params, region_options const& options,
+                  char const* api, std::uint64_t base_default, std::uint64_t interval_default,
+                  Start&& start)
+        : name_(std::move(name)),
+          is_path_(names_file(name_)),
+          path_(is_path_ ? os::absolute_path(name_) : name_),
+          run_blocking_(options.run_blocking) {
         validate_name(api);
-        const int fd = open_fd(api);
-        struct stat st{};
-        if (fstat(fd, &st) != 0) {
-            const int err = errno;
-            ::close(fd);
-            on_error_system(err, describe(api) + ": fstat failed");
-        }
-        if (st.st_size == 0) {
-            if (ftruncate(fd, static_cast<off_t>(region_size)) != 0) {
-                const int err = errno;
-                ::close(fd);
-                on_error_system(err, describe(api) + ": could not size the new region");
+        if (params.durability.durable() && is_path_) {
+            std::string fs;
+            if (!os::persists_across_crash(os::parent_directory(path_), &fs)) {
+                on_error_invalid_argument(
+                    describe(api) + ": durable=True on " + fs +
+                    ", which lives in RAM and does not survive a machine crash; use a path on "
+                    "a disk-backed file system");
             }
-        } else if (static_cast<std::size_t>(st.st_size) != region_size) {
-            ::close(fd);
-            on_error_corrupt(describe(api) + ": " +
-                             (static_cast<std::size_t>(st.st_size) < region_size ? "truncated"
-                                                                                 : "wrong size") +
-                             " (" + std::to_string(st.st_size) + " bytes, expected " +
-                             std::to_string(region_size) + "); left untouched");
         }
-        void* address = mmap(nullptr, region_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        const int map_err = errno;
-        ::close(fd);  // the mapping keeps the object alive
-        if (address == MAP_FAILED) {
-            on_error_system(map_err, describe(api) + ": mmap failed");
-        }
-        header_ = static_cast<region_header*>(address);
+        os::region_file file(path_, is_path_, !options.only_region, options.mode, describe(api));
+        check_storage(file.facts(), options, api);
         try {
-            created_ = initialise_or_wait(params, api, init);
-            check(params, api);
+            open_or_initialise(file, params, options, api, base_default, interval_default, start);
+            check(params, options, api);
+            if (created_ && is_path_ && header_->durable_block != 0) {
+                // The new file's name must survive a crash as surely as its msync'ed page.
+                blocking([&] { os::sync_directory(os::parent_directory(path_), describe(api)); });
+            }
         } catch (...) {
-            munmap(address, region_size);
+            unmap();
             throw;
         }
     }
 
     shared_region(shared_region const&) = delete;
     shared_region& operator=(shared_region const&) = delete;
-    ~shared_region() {
-        if (header_ != nullptr) {
-            munmap(header_, region_size);
-        }
-    }
+    ~shared_region() { unmap(); }
 
     region_header& header() const noexcept { return *header_; }
     std::string const& name() const noexcept { return name_; }
+    // The name an open elsewhere must use to reach this region: the absolute path of a file
+    // (taken when it was opened), or the shared-memory name.
+    std::string const& path() const noexcept { return path_; }
     bool created() const noexcept { return created_; }
+    atomic_counter::region_id id() const noexcept { return {header_->id[0], header_->id[1]}; }
+
+    // Runs f where calls that may block run (see region_options::run_blocking).
+    template <class F>
+    void blocking(F&& f) const {
+        if (run_blocking_ == nullptr) {
+            f();
+            return;
+        }
+        using call = std::remove_reference_t<F>;
+        run_blocking_([](void* context) { (*static_cast<call*>(context))(); },
+                      const_cast<void*>(static_cast<void const*>(&f)));
+    }
 
     // Flushes the page to its file and waits for the write (MS_SYNC).
     void sync(char const* api) const {
-        if (msync(header_, region_size, MS_SYNC) != 0) {
-            on_error_system(errno, describe(api) + ": msync failed");
-        }
+        blocking([&] { os::sync(header_, region_size, describe(api)); });
     }
 
     // Removes the name (the region lives on while mapped). ENOENT when it is already gone.
     static void unlink(std::string const& name, char const* api) {
-        const bool is_file = name.find('/') != std::string::npos;
-        const int rc = is_file ? ::unlink(name.c_str()) : shm_unlink(("/" + name).c_str());
-        if (rc != 0) {
-            on_error_system(errno, std::string(api) + " '" + name + "': unlink failed");
-        }
+        os::unlink(name, names_file(name), std::string(api) + " '" + name + "'");
     }
 
     static bool names_file(std::string const& name) {
@@ -202,6 +311,13 @@ public:
 private:
     std::string describe(char const* api) const { return std::string(api) + " '" + name_ + "'"; }
 
+    void unmap() noexcept {
+        if (header_ != nullptr) {
+            os::unmap(header_, region_size);
+            header_ = nullptr;
+        }
+    }
+
     void validate_name(char const* api) const {
         if (name_.empty() || name_.size() > 255 || name_.find('\0') != std::string::npos) {
             on_error_invalid_argument(std::string(api) +
@@ -210,19 +326,45 @@ private:
         }
     }
 
-    int open_fd(char const* api) const {
-        const int flags = O_RDWR | O_CREAT | O_CLOEXEC;
-        const int fd = is_file_ ? ::open(name_.c_str(), flags, 0666)
-                                : shm_open(("/" + name_).c_str(), flags, 0666);
-        if (fd < 0) {
-            on_error_system(errno, describe(api) + ": cannot open for reading and writing");
+    // Refuses, before reading a byte, storage that another user could have planted or can write.
+    void check_storage(os::file_facts const& facts, region_options const& options,
+                       char const* api) const {
+        if (!facts.regular) {
+            on_error_corrupt(describe(api) + ": not a regular file; left untouched");
         }
-        return fd;
+        if (facts.links != 1) {
+            on_error_system(EPERM, describe(api) + ": has " + std::to_string(facts.links) +
+                                       " hard links; refused (another name could reach it)");
+        }
+        if (facts.owner != os::current_uid() && !options.allow_other_owner) {
+            on_error_system(EACCES,
+                            describe(api) + ": owned by user " + os::describe_user(facts.owner) +
+                                ", not by this process's user " +
+                                os::describe_user(os::current_uid()) +
+                                "; another user can set its value at will. Pass "
+                                "allow_other_owner=True only for a region shared on purpose");
+        }
+        const std::uint32_t others_write = facts.mode & 0002u;
+        if (others_write != 0 && (options.mode & 0002u) == 0) {
+            on_error_system(EACCES, describe(api) + ": writable by every user (mode " +
+                                        os::octal(facts.mode) + "), which mode=" +
+                                        os::octal(options.mode) +
+                                        " does not grant; any user could set its value");
+        }
+        if (facts.size != 0 && facts.size != region_size) {
+            on_error_corrupt(describe(api) + ": " +
+                             (facts.size < region_size ? "truncated" : "wrong size") + " (" +
+                             std::to_string(facts.size) + " bytes, expected " +
+                             std::to_string(region_size) + "); left untouched");
+        }
     }
 
-    // Whether every header byte but the state is zero: a fresh region, or a claimed one whose
-    // creator has not written anything yet.
-    bool fields_are_zero() const noexcept {
+    // Whether the page may be (re)initialised by the creation lock's holder: all zero (new), or
+    // begun by one of ours that died before publishing it (no value was ever handed out).
+    bool initialisable() const noexcept {
+        if (header_->magic == region_magic && header_->version == region_version) {
+            return true;
+        }
         auto const* bytes = reinterpret_cast<unsigned char const*>(header_);
         for (std::size_t i = 0; i < sizeof(region_header); ++i) {
             const bool in_state = i >= offsetof(region_header, state) &&
@@ -234,64 +376,134 @@ private:
         return true;
     }
 
-    template <class Init>
-    bool initialise_or_wait(region_params const& params, char const* api, Init& init) {
-        // Acquire: pairs with the initialiser's release store of state_ready.
-        std::uint32_t state = header_->state.load(std::memory_order_acquire);
-        if (state == state_empty && !fields_are_zero()) {
-            // Either a file that is not ours, or a creator that claimed the region after our
-            // load and has begun writing. A creator claims the state before it writes any field
-            // (its release fence), so having seen a written field, this acquire fence and load
-            // see the claim; a state still empty means the fields were never ours.
-            std::atomic_thread_fence(std::memory_order_acquire);
-            state = header_->state.load(std::memory_order_acquire);
-            if (state == state_empty) {
-                on_error_corrupt(describe(api) + ": not an atomic_counter region (unknown "
-                                                 "header); left untouched");
-            }
+    // Refuses a state no process of ours writes. Reads only the atomic state and, once a state
+    // is known to be foreign, the magic (nobody of ours is writing it then).
+    void check_state(std::uint32_t state, char const* api) const {
+        if (state != state_empty && state != state_initialising && state != state_ready) {
+            on_error_corrupt(describe(api) +
+                             (header_->magic == region_magic
+                                  ? ": corrupt header (state " + std::to_string(state) + ")"
+                                  : std::string(": not an atomic_counter region (unknown header)")) +
+                             "; left untouched");
         }
-        if (state == state_empty) {
-            // Relaxed claim: the fields are published by the release store of state_ready.
-            if (header_->state.compare_exchange_strong(state, state_initialising,
-                                                       std::memory_order_relaxed,
-                                                       std::memory_order_relaxed)) {
-                // Release: the claim is ordered before every field written below (see above).
-                std::atomic_thread_fence(std::memory_order_release);
-                header_->version = region_version;
-                header_->kind = static_cast<std::uint32_t>(params.kind);
-                header_->base = params.base;
-                header_->interval = params.interval;
-                header_->durable_block = params.durable_block;
-                init(*header_);
-                header_->magic = region_magic;
-                // Release: a process that reads ready (acquire) sees every field written above.
-                header_->state.store(state_ready, std::memory_order_release);
-                return true;
-            }
-        }
-        const auto deadline = std::chrono::steady_clock::now() + init_timeout;
-        // Acquire: pairs with the initialiser's release store of state_ready.
-        while ((state = header_->state.load(std::memory_order_acquire)) != state_ready) {
-            if (state != state_empty && state != state_initialising) {
-                on_error_corrupt(describe(api) +
-                                 (header_->magic == region_magic
-                                      ? ": corrupt header (state " + std::to_string(state) + ")"
-                                      : std::string(": not an atomic_counter region (unknown "
-                                                    "header)")) +
-                                 "; left untouched");
-            }
-            if (std::chrono::steady_clock::now() > deadline) {
-                on_error_corrupt(describe(api) +
-                                 ": another process began initialising the region and did not "
-                                 "finish within " + std::to_string(init_timeout.count()) +
-                                 " ms (did it crash?); unlink it and retry");
-            }
-            std::this_thread::sleep_for(std::chrono::microseconds(100));
-        }
-        return false;
     }
 
-    void check(region_params const& params, char const* api) const {
+    template <class Start>
+    void open_or_initialise(os::region_file& file, region_params const& params,
+                            region_options const& options, char const* api,
+                            std::uint64_t base_default, std::uint64_t interval_default,
+                            Start& start) {
+        const auto deadline = std::chrono::steady_clock::now() + init_timeout;
+        std::uint64_t size = file.facts().size;
+        auto pause = std::chrono::microseconds(50);
+        for (;;) {
+            if (size == region_size) {
+                if (header_ == nullptr) {
+                    header_ = static_cast<region_header*>(file.map(region_size));
+                }
+                // Acquire: pairs with the initialiser's release store of state_ready.
+                const std::uint32_t state = header_->state.load(std::memory_order_acquire);
+                check_state(state, api);
+                if (state == state_ready) {
+                    return;
+                }
+            }
+            if (file.try_lock()) {
+                struct unlock_on_exit {
+                    os::region_file& f;
+                    ~unlock_on_exit() { f.unlock(); }
+                } unlock{file};
+                size = file.facts().size;
+                if (size == 0) {
+                    if (options.only_region) {
+                        on_error_invalid_argument(describe(api) + ": another region, never "
+                                                                  "initialised, now has the name");
+                    }
+                    file.resize(region_size);
+                    size = region_size;
+                } else if (size != region_size) {
+                    on_error_corrupt(describe(api) + ": changed size (" + std::to_string(size) +
+                                     " bytes) while opening; left untouched");
+                }
+                if (header_ == nullptr) {
+                    header_ = static_cast<region_header*>(file.map(region_size));
+                }
+                // Acquire: as above; a region published before we took the lock is attached.
+                const std::uint32_t state = header_->state.load(std::memory_order_acquire);
+                check_state(state, api);
+                if (state == state_ready) {
+                    return;
+                }
+                if (!initialisable()) {
+                    on_error_corrupt(
+                        describe(api) +
+                        (header_->magic == region_magic
+                             ? ": region format version " + std::to_string(header_->version) +
+                                   ", this library reads version " +
+                                   std::to_string(region_version)
+                             : std::string(": not an atomic_counter region (unknown header)")) +
+                        "; left untouched");
+                }
+                if (options.only_region) {
+                    on_error_invalid_argument(describe(api) + ": another region, never "
+                                                              "initialised, now has the name");
+                }
+                initialise(params, base_default, interval_default, start);
+                created_ = true;
+                return;
+            }
+            // The lock is held, so its holder is alive and initialising the region now.
+            if (std::chrono::steady_clock::now() > deadline) {
+                on_error_corrupt(describe(api) +
+                                 ": another process has held the region's creation lock for "
+                                 "more than " + std::to_string(init_timeout.count()) +
+                                 " ms without finishing; it is alive (a lock dies with its "
+                                 "holder): if it is stopped or hung, resume or end it, then "
+                                 "retry");
+            }
+            std::this_thread::sleep_for(pause);
+            pause = std::min(pause * 2, std::chrono::microseconds(2000));
+            if (size != region_size) {
+                size = file.facts().size;
+            }
+        }
+    }
+
+    template <class Start>
+    void initialise(region_params const& params, std::uint64_t base_default,
+                    std::uint64_t interval_default, Start& start) {
+        region_header& h = *header_;
+        const std::uint64_t base = params.base.value_or(base_default);
+        const std::uint64_t interval = params.interval.value_or(interval_default);
+        // May throw (a clock before base, or past a layout's end): before any byte is written,
+        // so the page stays all zero and the next opener initialises it.
+        const std::uint64_t first = start(base, interval);
+        // The lock orders these writes against any other initialiser; attachers read them only
+        // after the release store of state_ready below.
+        h.magic = region_magic;
+        h.version = region_version;
+        h.state.store(state_initialising, std::memory_order_relaxed);
+        h.kind = static_cast<std::uint32_t>(params.kind);
+        h.base = base;
+        h.interval = interval;
+        h.durable_block = params.durability.block();
+        h.start = first;
+        os::random_bytes(h.id, sizeof h.id);
+        if (h.id[0] == 0 && h.id[1] == 0) {
+            h.id[1] = 1;  // the all-zero id means "none" to a reader
+        }
+        h.unused_ = 0;
+        h.checksum = header_checksum(&h);
+        // Relaxed: published with everything else by the release store below.
+        h.value.store(h.start, std::memory_order_relaxed);
+        h.reserved.store(h.start, std::memory_order_relaxed);
+        h.persisted.store(h.start, std::memory_order_relaxed);
+        // Release: a process that reads ready (acquire) sees every field written above.
+        h.state.store(state_ready, std::memory_order_release);
+    }
+
+    void check(region_params const& params, region_options const& options,
+               char const* api) const {
         region_header const& h = *header_;
         if (h.magic != region_magic) {
             on_error_corrupt(describe(api) + ": not an atomic_counter region (bad magic); left "
@@ -300,13 +512,30 @@ private:
         if (h.version != region_version) {
             on_error_corrupt(describe(api) + ": region format version " +
                              std::to_string(h.version) + ", this library reads version " +
-                             std::to_string(region_version));
+                             std::to_string(region_version) + "; left untouched");
+        }
+        if (h.kind != static_cast<std::uint32_t>(region_kind::counter) &&
+            h.kind != static_cast<std::uint32_t>(region_kind::time_counter)) {
+            on_error_corrupt(describe(api) + ": corrupt header (unknown kind (" +
+                             std::to_string(h.kind) + ")); left untouched");
+        }
+        if (h.checksum != header_checksum(&h)) {
+            on_error_corrupt(describe(api) +
+                             ": corrupt header (the checksum of kind, base, interval, "
+                             "durable_block, start and id does not match); left untouched");
+        }
+        check_moving_fields(api);
+        if (options.only_region &&
+            *options.only_region != atomic_counter::region_id{h.id[0], h.id[1]}) {
+            on_error_invalid_argument(describe(api) + ": another region (id " +
+                                      atomic_counter::region_id{h.id[0], h.id[1]}.to_string() +
+                                      ") now has the name; the one asked for (id " +
+                                      options.only_region->to_string() +
+                                      ") was unlinked or replaced");
         }
         if (h.kind != static_cast<std::uint32_t>(params.kind)) {
             const auto kind_name = [](std::uint32_t k) {
-                return k == 1 ? std::string("a SharedCounter")
-                              : k == 2 ? std::string("a SharedTimeCounter")
-                                       : "an unknown kind (" + std::to_string(k) + ")";
+                return k == 1 ? std::string("a SharedCounter") : std::string("a SharedTimeCounter");
             };
             on_error_invalid_argument(describe(api) + ": the region holds " + kind_name(h.kind) +
                                       ", not " + kind_name(static_cast<std::uint32_t>(params.kind)));
@@ -315,24 +544,53 @@ private:
             on_error_invalid_argument(describe(api) + ": " + what + " " + std::to_string(asked) +
                                       " differs from the region's " + std::to_string(has));
         };
-        if (params.check_base && params.base != h.base) {
-            mismatch("base", params.base, h.base);
+        if (params.base && *params.base != h.base) {
+            mismatch("base", *params.base, h.base);
         }
-        if (params.check_interval && params.interval != h.interval) {
-            mismatch("interval", params.interval, h.interval);
+        if (params.interval && *params.interval != h.interval) {
+            mismatch("interval", *params.interval, h.interval);
         }
-        if (params.check_durable && params.durable_block != h.durable_block) {
-            if (params.durable_block == 0 || h.durable_block == 0) {
+        const durability_request& d = params.durability;
+        if (d.given() && d.block() != h.durable_block) {
+            if (!d.durable() || h.durable_block == 0) {
                 on_error_invalid_argument(
-                    describe(api) + ": durable=" + (params.durable_block != 0 ? "True" : "False") +
+                    describe(api) + ": durable=" + (d.durable() ? "True" : "False") +
                     " differs from the region's durable=" + (h.durable_block != 0 ? "True" : "False"));
             }
-            mismatch("block", params.durable_block, h.durable_block);
+            mismatch("block", d.block(), h.durable_block);
+        }
+    }
+
+    // The fields that move cannot carry a checksum (they change with every reservation); they
+    // obey orderings instead, which damage almost always breaks.
+    void check_moving_fields(char const* api) const {
+        region_header const& h = *header_;
+        // Relaxed: a snapshot; both only grow, reserved first (see durability).
+        const std::uint64_t persisted = h.persisted.load(std::memory_order_relaxed);
+        const std::uint64_t reserved = h.reserved.load(std::memory_order_relaxed);
+        const auto corrupt = [&](char const* field, std::string const& why) {
+            on_error_corrupt(describe(api) + ": corrupt header (" + field + " " + why +
+                             "); left untouched");
+        };
+        if (persisted < h.start) {
+            corrupt("persisted", "(" + std::to_string(persisted) + ") is below start (" +
+                                     std::to_string(h.start) + ")");
+        }
+        if (persisted > reserved) {
+            corrupt("persisted", "(" + std::to_string(persisted) + ") is above reserved (" +
+                                     std::to_string(reserved) + ")");
+        }
+        if (h.durable_block == 0 && reserved != h.start) {
+            corrupt("reserved", "(" + std::to_string(reserved) +
+                                    ") moved in a region that is not durable (start " +
+                                    std::to_string(h.start) + ")");
         }
     }
 
     std::string name_;
-    bool is_file_;
+    bool is_path_;
+    std::string path_;
+    blocking_runner run_blocking_;
     region_header* header_ = nullptr;
     bool created_ = false;
 };
@@ -407,6 +665,7 @@ private:
     std::uint64_t block_ids_;
 };
 
-}  // namespace atomic_counter::detail
+}  // namespace detail
+}  // namespace atomic_counter
 
 #endif  // ATOMIC_COUNTER_DETAIL_SHARED_REGION_HPP

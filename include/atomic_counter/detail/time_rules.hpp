@@ -34,8 +34,27 @@ struct time_rules {
     static constexpr std::uint64_t decode_sequence(std::uint64_t id) noexcept {
         return id & sequence_mask;
     }
-    static constexpr std::uint64_t us_from_ns(std::uint64_t ns) noexcept {
-        return (ns / 1000) & timestamp_mask;
+    // Microseconds since 1970 at a clock reading in ns. Not masked: a reading past the layout's
+    // end (2112-09-17) stays visibly too large, and the draws refuse it.
+    static constexpr std::uint64_t us_from_ns(std::uint64_t ns) noexcept { return ns / 1000; }
+
+    // The value a new counter holds: the current microsecond with sequence initial_sequence.
+    // Throws std::overflow_error when the clock is past the layout's end.
+    static std::uint64_t start_value(std::uint64_t now_us) {
+        if (ATOMIC_COUNTER_UNLIKELY(now_us > timestamp_mask)) {
+            on_clock_past_end();
+        }
+        return encode(now_us, initial_sequence);
+    }
+
+    // Raises the last id to v unless it is already there or beyond (an atomic maximum: the
+    // counter never moves backwards), so the next id is above v.
+    static void advance_to(std::atomic<std::uint64_t>& value, std::uint64_t v) noexcept {
+        // Relaxed: as next().
+        std::uint64_t last = value.load(std::memory_order_relaxed);
+        while (last < v && !value.compare_exchange_weak(last, v, std::memory_order_relaxed,
+                                                        std::memory_order_relaxed)) {
+        }
     }
 
     // How far the id `last` runs ahead of the microsecond `now_us`.
@@ -45,7 +64,7 @@ struct time_rules {
     }
 
     static std::uint64_t next(std::atomic<std::uint64_t>& value, std::uint64_t now_us) {
-        const std::uint64_t fresh = encode(now_us, 0);
+        const std::uint64_t fresh = fresh_at(now_us);
         // Relaxed everywhere: the id is the only state and publishes nothing else; uniqueness
         // and per-thread order come from the compare-exchange's single modification order.
         std::uint64_t last = value.load(std::memory_order_relaxed);
@@ -60,7 +79,7 @@ struct time_rules {
     static std::uint64_t next_exclusive(std::atomic<std::uint64_t>& value, std::uint64_t now_us) {
         // Relaxed: the caller's exclusion (a mutex or the GIL) orders this against other calls.
         const std::uint64_t id =
-            following(value.load(std::memory_order_relaxed), encode(now_us, 0), 1);
+            following(value.load(std::memory_order_relaxed), fresh_at(now_us), 1);
         value.store(id, std::memory_order_relaxed);
         return id;
     }
@@ -73,7 +92,7 @@ struct time_rules {
         if (n == 0) {
             return last;
         }
-        const std::uint64_t fresh = encode(now_us, 0);
+        const std::uint64_t fresh = fresh_at(now_us);
         std::uint64_t final_id = following(last, fresh, n);
         while (!value.compare_exchange_weak(last, final_id, std::memory_order_relaxed,
                                             std::memory_order_relaxed)) {
@@ -86,6 +105,15 @@ struct time_rules {
         return final_id;
     }
 
+    // The first id of the microsecond now_us (sequence 0), or std::overflow_error when the
+    // clock is past the layout's end: masking it would wrap the ids back to 1970.
+    static std::uint64_t fresh_at(std::uint64_t now_us) {
+        if (ATOMIC_COUNTER_UNLIKELY(now_us > timestamp_mask)) {
+            on_clock_past_end();
+        }
+        return now_us << sequence_bits;
+    }
+
     // The last of `count` ids drawn after `last` when the clock reads `fresh` (now_us << 12):
     // the first is fresh if that is later than last, last + 1 otherwise; the rest follow by 1.
     static std::uint64_t following(std::uint64_t last, std::uint64_t fresh, std::uint64_t count) {
@@ -94,6 +122,12 @@ struct time_rules {
             on_overflow();
         }
         return after + count;
+    }
+
+    [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_clock_past_end() {
+        on_error_overflow(
+            "atomic_counter::time_counter: the clock is past 2112-09-17T23:53:47Z, the end of "
+            "the TimeCounter layout (52 bits of microseconds); no id exists for this time");
     }
 
     [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_overflow() {

@@ -1,0 +1,311 @@
+// detail/shared_region.hpp and detail/region_file_posix.hpp: what another local user, a dead or
+// stuck creator, a damaged header and a replaced name can and cannot do to a shared counter.
+#include <atomic_counter/shared_counter.hpp>
+#include <atomic_counter/shared_time_counter.hpp>
+#include <atomic_counter/time_counter.hpp>
+
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+#include "shared_test_util.hpp"
+
+namespace ac = atomic_counter;
+
+using SharedRegion = SharedTest;
+
+namespace {
+
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (std::exception const& e) {
+        return e.what();
+    }
+    return "(no exception)";
+}
+
+int errno_of(std::function<void()> const& f) {
+    try {
+        f();
+    } catch (std::system_error const& e) {
+        return e.code().value();
+    }
+    return 0;
+}
+
+std::uint32_t mode_of(std::string const& file) {
+    struct stat st{};
+    EXPECT_EQ(stat(file.c_str(), &st), 0);
+    return st.st_mode & 0777;
+}
+
+// Writes a 64-bit field of a region file in place.
+void poke(std::string const& file, std::size_t offset, std::uint64_t value) {
+    std::string bytes = SharedTest::read_file(file);
+    std::memcpy(&bytes[offset], &value, sizeof value);
+    SharedTest::write_file(file, bytes);
+}
+
+}  // namespace
+
+TEST_F(SharedRegion, NewRegionsAreTheOwnersAloneWhateverTheUmask) {
+    const mode_t old = umask(0);
+    const std::string file = path("private");
+    { ac::shared_counter c(file, 0, 0); }
+    EXPECT_EQ(mode_of(file), 0600u);
+    { ac::shared_counter shm(name_, 0, 0); }
+    EXPECT_EQ(mode_of("/dev/shm/" + name_), 0600u);
+    umask(077);  // a mode asked for is applied exactly, not narrowed by the umask
+    const std::string group = path("group");
+    ac::region_options options;
+    options.mode = 0660;
+    { ac::shared_counter c(group, 0, 0, std::nullopt, std::nullopt, options); }
+    EXPECT_EQ(mode_of(group), 0660u);
+    umask(old);
+}
+
+TEST_F(SharedRegion, AWorldWritableRegionIsRefusedUnlessTheModeGrantsIt) {
+    const std::string file = path("open");
+    { ac::shared_counter c(file, 0, 0); }
+    chmod(file.c_str(), 0666);
+    const std::string before = read_file(file);
+    EXPECT_EQ(errno_of([&] { ac::shared_counter c(file); }), EACCES);
+    EXPECT_NE(error_of([&] { ac::shared_counter c(file); }).find("writable by every user (mode "
+                                                                 "0o666)"),
+              std::string::npos);
+    EXPECT_EQ(read_file(file), before);
+    ac::region_options options;
+    options.mode = 0666;
+    ac::shared_counter c(file, std::nullopt, std::nullopt, std::nullopt, std::nullopt, options);
+    EXPECT_EQ(c.next(), 1u);
+}
+
+TEST_F(SharedRegion, ASymlinkIsNeverFollowed) {
+    const std::string target = path("victim");
+    write_file(target, "");
+    const std::string link = path("link");
+    std::filesystem::create_symlink(target, link);
+    EXPECT_EQ(errno_of([&] { ac::shared_counter c(link, 0, 0); }), ELOOP);
+    EXPECT_EQ(read_file(target), "");  // nothing was written through the link
+    std::filesystem::create_symlink(path("nowhere"), path("dangling"));
+    EXPECT_EQ(errno_of([&] { ac::shared_counter c(path("dangling"), 0, 0); }), ELOOP);
+    EXPECT_FALSE(std::filesystem::exists(path("nowhere")));
+}
+
+TEST_F(SharedRegion, AFileWithAnotherHardLinkOrOfAnotherTypeIsRefused) {
+    const std::string file = path("linked");
+    { ac::shared_counter c(file, 0, 0); }
+    std::filesystem::create_hard_link(file, path("second-name"));
+    EXPECT_EQ(errno_of([&] { ac::shared_counter c(file); }), EPERM);
+    const std::string fifo = path("fifo");
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    EXPECT_NE(error_of([&] { ac::shared_counter c(fifo); }).find("not a regular file"),
+              std::string::npos);
+}
+
+TEST_F(SharedRegion, AnotherUsersRegionIsRefusedUnlessAllowed) {
+    if (geteuid() != 0) {
+        GTEST_SKIP() << "needs root to give a file to another user";
+    }
+    const std::string file = path("planted");
+    { ac::shared_counter c(file, 0, 1000); }
+    ASSERT_EQ(chown(file.c_str(), 65534, 65534), 0);  // as if `nobody` had planted it
+    const std::string before = read_file(file);
+    const std::string message = error_of([&] { ac::shared_counter c(file); });
+    EXPECT_NE(message.find("owned by user 65534"), std::string::npos) << message;
+    EXPECT_NE(message.find("allow_other_owner"), std::string::npos) << message;
+    EXPECT_EQ(errno_of([&] { ac::shared_counter c(file); }), EACCES);
+    EXPECT_EQ(read_file(file), before);
+    ac::region_options options;
+    options.allow_other_owner = true;
+    ac::shared_counter c(file, std::nullopt, std::nullopt, std::nullopt, std::nullopt, options);
+    EXPECT_EQ(c.next(), 1001u);
+}
+
+TEST_F(SharedRegion, ACreatorThatDiedBeforePublishingIsReplacedAtOnce) {
+    // What a creator killed mid-way leaves: our magic and version, state 1, half a header; its
+    // creation lock died with it.
+    std::string bytes(4096, '\0');
+    const std::uint64_t magic = ac::detail::region_magic;
+    std::memcpy(&bytes[0], &magic, 8);
+    bytes[8] = static_cast<char>(ac::detail::region_version);
+    bytes[64] = 1;
+    bytes[16] = 42;
+    const std::string file = path("orphan");
+    write_file(file, bytes);
+    chmod(file.c_str(), 0600);
+    const auto started = std::chrono::steady_clock::now();
+    ac::shared_counter c(file, 0, 7);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(500));
+    EXPECT_TRUE(c.created());
+    EXPECT_EQ(c.base(), 0u);
+    EXPECT_EQ(c.next(), 8u);
+    // An empty file (a creator that died before sizing it) is taken over the same way.
+    const std::string empty = path("empty");
+    write_file(empty, "");
+    chmod(empty.c_str(), 0600);
+    ac::shared_counter e(empty, 0, 3);
+    EXPECT_EQ(e.next(), 4u);
+}
+
+TEST_F(SharedRegion, ALiveCreatorHoldingTheLockIsWaitedForThenNamed) {
+    const std::string file = path("stuck");
+    write_file(file, "");
+    chmod(file.c_str(), 0600);
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    const pid_t holder = fork();
+    if (holder == 0) {
+        const int fd = open(file.c_str(), O_RDWR);
+        flock(fd, LOCK_EX);
+        (void)!write(ready[1], "x", 1);
+        pause();  // holds the creation lock until killed, as a stopped creator would
+        _exit(0);
+    }
+    char byte = 0;
+    ASSERT_EQ(read(ready[0], &byte, 1), 1);
+    const std::string message = error_of([&] { ac::shared_counter c(file, 0, 0); });
+    EXPECT_NE(message.find("held the region's creation lock for more than 1000 ms"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("it is alive"), std::string::npos) << message;
+    EXPECT_EQ(message.find("unlink"), std::string::npos) << message;
+    kill(holder, SIGKILL);
+    waitpid(holder, nullptr, 0);
+    ac::shared_counter c(file, 0, 0);  // its lock died with it
+    EXPECT_EQ(c.next(), 1u);
+}
+
+TEST_F(SharedRegion, DamageToAnyFixedFieldIsCaughtByTheChecksum) {
+    const std::string file = path("sum");
+    { ac::shared_counter c(file, 0, 0, 3, 100); }
+    const std::string good = read_file(file);
+    struct field {
+        std::size_t offset;
+        char const* name;
+    };
+    for (field f : {field{16, "base"}, field{24, "interval"}, field{32, "durable_block"},
+                    field{40, "start"}, field{48, "id"}, field{56, "id"}}) {
+        std::string bad = good;
+        bad[f.offset] = static_cast<char>(bad[f.offset] ^ 4);
+        write_file(file, bad);
+        const std::string message = error_of([&] { ac::shared_counter c(file); });
+        EXPECT_NE(message.find("checksum"), std::string::npos) << f.name << ": " << message;
+        EXPECT_EQ(read_file(file), bad) << f.name;
+    }
+}
+
+TEST_F(SharedRegion, MovingFieldsOutOfOrderAreRefusedNamingTheField) {
+    const std::string file = path("moving");
+    { ac::shared_counter c(file, 0, 1000); }
+    const std::string good = read_file(file);
+    const auto refused = [&](std::size_t offset, std::uint64_t value, char const* expect) {
+        write_file(file, good);
+        poke(file, offset, value);
+        const std::string bad = read_file(file);
+        const std::string message = error_of([&] { ac::shared_counter c(file); });
+        EXPECT_NE(message.find(expect), std::string::npos) << message;
+        EXPECT_EQ(read_file(file), bad);
+    };
+    refused(200, 5, "persisted (5) is below start (1000)");
+    refused(200, 2000, "persisted (2000) is above reserved (1000)");
+    refused(192, 2000, "reserved (2000) moved in a region that is not durable");
+    write_file(file, good);
+    poke(file, 128, 5);  // the value itself is free: set() may put it anywhere
+    ac::shared_counter c(file);
+    EXPECT_EQ(c.next(), 6u);
+}
+
+TEST_F(SharedRegion, OnlyRegionAttachesToThatRegionOrRefuses) {
+    ac::region_options options;
+    {
+        ac::shared_counter c(name_, 0, 0);
+        options.only_region = c.id();
+        EXPECT_EQ(ac::region_id::from_string(c.id().to_string()), c.id());
+        ac::shared_counter same(name_, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
+                                options);
+        EXPECT_EQ(same.next(), 1u);
+        EXPECT_EQ(c.path(), name_);
+    }
+    ac::shared_counter::unlink(name_);
+    EXPECT_EQ(errno_of([&] {
+                  ac::shared_counter c(name_, std::nullopt, std::nullopt, std::nullopt,
+                                       std::nullopt, options);
+              }),
+              ENOENT);
+    EXPECT_FALSE(std::filesystem::exists("/dev/shm/" + name_)) << "attaching created a region";
+    ac::shared_counter other(name_, 0, 0);  // a new region under the old name
+    EXPECT_NE(other.id(), *options.only_region);
+    const std::string message = error_of([&] {
+        ac::shared_counter c(name_, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
+                             options);
+    });
+    EXPECT_NE(message.find("another region (id " + other.id().to_string() + ") now has the name"),
+              std::string::npos)
+        << message;
+    EXPECT_THROW(ac::region_id::from_string("xyz"), std::invalid_argument);
+}
+
+TEST_F(SharedRegion, ARelativePathIsKeptAbsolute) {
+    const auto old = std::filesystem::current_path();
+    std::filesystem::current_path(dir_);
+    ac::shared_counter c("./relative.ctr", 0, 0);
+    std::filesystem::current_path(old);
+    EXPECT_EQ(c.path(), dir_.string() + "/./relative.ctr");
+    EXPECT_EQ(c.name(), "./relative.ctr");
+}
+
+TEST_F(SharedRegion, DurableOnAFileSystemInRamIsRefused) {
+    const std::string file = "/dev/shm/" + name_ + ".ctr";
+    const std::string message = error_of([&] { ac::shared_counter c(file, 0, 0, 1, 100); });
+    EXPECT_NE(message.find("durable=True on tmpfs"), std::string::npos) << message;
+    EXPECT_FALSE(std::filesystem::exists(file)) << "refusing created the file";
+    ac::shared_counter plain(file, 0, 0);  // not durable: fine in RAM
+    EXPECT_EQ(plain.next(), 1u);
+    std::filesystem::remove(file);
+}
+
+TEST_F(SharedRegion, AFormatVersionOneRegionIsNamedAndLeftAlone) {
+    const std::string file = path("old");
+    { ac::shared_counter c(file, 0, 0); }
+    std::string bytes = read_file(file);
+    bytes[8] = 1;
+    write_file(file, bytes);
+    const std::string message = error_of([&] { ac::shared_counter c(file); });
+    EXPECT_NE(message.find("region format version 1, this library reads version 2"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(read_file(file), bytes);
+}
+
+TEST_F(SharedRegion, AClockPastTheEndOfTheLayoutIsRefusedNotWrapped) {
+    const std::uint64_t end_ns = (std::uint64_t{1} << 52) * 1000;  // 2112-09-17T23:53:47Z
+    ac::manual_clock clock(end_ns + 5000);
+    EXPECT_THROW(ac::basic_time_counter<ac::manual_clock>{clock}, std::overflow_error);
+    EXPECT_THROW((ac::basic_shared_time_counter<ac::manual_clock>(name_, std::nullopt, clock)),
+                 std::overflow_error);
+    clock.set_ns(end_ns - 2000);  // two microseconds before the end
+    ac::basic_time_counter<ac::manual_clock> t(clock);
+    const std::uint64_t last_valid = t.next();
+    EXPECT_EQ(last_valid >> 12, (std::uint64_t{1} << 52) - 2);
+    clock.set_ns(end_ns + 1000);
+    EXPECT_THROW(t.next(), std::overflow_error);
+    std::uint64_t block[4];
+    EXPECT_THROW(t.next_many(block, 4), std::overflow_error);
+    EXPECT_EQ(t.current(), last_valid);  // refused, kept: never wrapped back to 1970
+}
