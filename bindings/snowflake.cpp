@@ -3,8 +3,8 @@
 //
 // The Layout itself is a pure-Python frozen dataclass (atomic_counter.layout); the constructor
 // reads its fields once and keeps the object for the `layout` attribute. The lease methods
-// (_extend, _revoke, _rebind) are for atomic_counter.redis's NodeLease; a counter that no lease
-// governs never reads the monotonic clock. lease_expired becomes atomic_counter's
+// (_extend, _revoke, _seal, _limit_lead, _rebind) are for atomic_counter.lease's NodeLease; a
+// counter that no lease governs never reads the monotonic clock. lease_expired becomes atomic_counter's
 // LeaseExpiredError, looked up on the type's module when it is raised.
 #include "common.hpp"
 
@@ -198,6 +198,21 @@ PyObject* Snowflake_revoke(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     Py_RETURN_NONE;
 }
 
+// _seal() -> int: stops the counter for good; the result is at or above every id handed out.
+PyObject* Snowflake_seal(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    return PyLong_FromUnsignedLongLong(as_snowflake(self)->core->seal());
+}
+
+// _limit_lead(lead_ns): ids never run more than lead_ns ahead of the clock.
+PyObject* Snowflake_limit_lead(PyObject* self, PyObject* arg) {
+    std::uint64_t lead = 0;
+    if (!to_u64(arg, "_limit_lead()", "lead_ns", &lead)) {
+        return nullptr;
+    }
+    as_snowflake(self)->core->limit_lead(lead);
+    Py_RETURN_NONE;
+}
+
 // _rebind(node, floor): move to another node, above everything drawn and above floor.
 PyObject* Snowflake_rebind(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
     std::uint64_t node = 0, floor = 0;
@@ -241,6 +256,8 @@ PyMethodDef Snowflake_methods[] = {
     {"_extend", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Snowflake_extend)),
      METH_FASTCALL, nullptr},
     {"_revoke", Snowflake_revoke, METH_NOARGS, nullptr},
+    {"_seal", Snowflake_seal, METH_NOARGS, nullptr},
+    {"_limit_lead", Snowflake_limit_lead, METH_O, nullptr},
     {"_rebind", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Snowflake_rebind)),
      METH_FASTCALL, nullptr},
     {nullptr, nullptr, 0, nullptr},

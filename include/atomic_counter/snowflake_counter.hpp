@@ -8,19 +8,27 @@
 // tick ("borrowing") instead of failing or sleeping; lead_ns() reports how far that runs ahead.
 // A clock step backwards never makes an id go back.
 //
-// Leases (a node id held for a while, e.g. from Redis: atomic_counter/redis.py) add two limits
-// that the lease owner moves with extend(): a deadline on the monotonic clock after which no id
-// is handed out (the lease might have expired: another process may hold the node), and a
-// largest id (the high-water mark the lease recorded for its successor). Crossing either throws
-// lease_expired rather than risk a duplicate. rebind() moves the counter to another node, its
-// next id above both everything it drew and the new node's recorded high-water mark.
+// Leases (a node id held for a while, e.g. from Redis: atomic_counter/lease.py) add three limits.
+// The lease owner moves two with extend(): a deadline on the monotonic clock after which no id is
+// handed out (the lease might have expired: another process may hold the node), and a largest
+// id (the high-water mark the lease recorded for its successor). The third, limit_lead(), caps
+// how far ids may run ahead of the clock, so that after the store forgets everything a successor
+// can still start above them. Crossing any of them throws lease_expired rather than risk a
+// duplicate. rebind() moves the counter to another node, its next id above both everything it
+// drew and the new node's recorded high-water mark; seal() stops it for good and returns an id
+// at or above every id it handed out (what a lease records when it lets the node go).
 //
 // Invariants
-// - state_ holds the last id, node bits included: every draw and rebind is one compare-exchange
-//   on it, so concurrent draws get distinct ids, each caller's ids increase, and a rebind never
-//   interleaves with a draw's read of the node.
+// - state_ holds the last id, node bits included: every draw, rebind and seal is one
+//   compare-exchange on it, so concurrent draws get distinct ids, each caller's ids increase, and
+//   a rebind never interleaves with a draw's read of the node.
 // - compress(next id) > compress(last id), and a rebind advances the compressed value by at
 //   least one whole tick, so ids on the new node exceed every id on the old one.
+// - With a lead limit, every id handed out has compressed value <= (now_ticks << sequence_bits)
+//   + lead_span_, now_ticks read by that draw: its time is at most the lead limit past the clock.
+// - After seal() returns s, no draw hands out an id >= s: a draw whose exchange succeeded came
+//   before the seal's in the modification order (so its id < s); any later one fails its
+//   exchange or reads state_ with acquire, sees the zeroed limits, and throws.
 #ifndef ATOMIC_COUNTER_SNOWFLAKE_COUNTER_HPP
 #define ATOMIC_COUNTER_SNOWFLAKE_COUNTER_HPP
 
@@ -80,16 +88,17 @@ public:
     basic_snowflake_counter& operator=(basic_snowflake_counter const&) = delete;
 
     // The next id. Throws std::overflow_error when the layout's time runs out, lease_expired
-    // past the lease's deadline or high-water mark.
+    // past the lease's deadline, high-water mark or lead limit.
     std::uint64_t next() {
         check_deadline();
         const std::uint64_t fresh = layout_.ticks_at(clock_.now_ns()) << layout_.sequence_bits();
-        // Relaxed: the id is the only state; uniqueness and per-thread order come from the
-        // compare-exchange's single modification order.
-        std::uint64_t last = state_.load(std::memory_order_relaxed);
+        // Acquire (load and failed exchange): a draw that reads a sealed state sees the limits
+        // seal() zeroed before it (see the invariants). Uniqueness and per-thread order come
+        // from the compare-exchange's single modification order; nothing else is published.
+        std::uint64_t last = state_.load(std::memory_order_acquire);
         std::uint64_t id = following(last, fresh, 1);
-        while (!state_.compare_exchange_weak(last, id, std::memory_order_relaxed,
-                                             std::memory_order_relaxed)) {
+        while (!state_.compare_exchange_weak(last, id, std::memory_order_acquire,
+                                             std::memory_order_acquire)) {
             id = following(last, fresh, 1);
         }
         return id;
@@ -98,17 +107,23 @@ public:
     // n ids with one compare-exchange, written to out[0, n) in increasing order: the first is
     // what next() would return, the rest its successors (carrying across ticks). Nothing is
     // written if it throws.
+    // With a lead limit, std::invalid_argument for an n that could never fit within it.
     void next_many(std::uint64_t* out, std::size_t n) {
         if (n == 0) {
             return;
         }
+        // Relaxed: a limit set before this call is seen; one set during it applies to the next.
+        const std::uint64_t span = lead_span_.load(std::memory_order_relaxed);
+        if (ATOMIC_COUNTER_UNLIKELY(n - 1 > span)) {
+            on_block_never_fits(n, span);
+        }
         check_deadline();
         const std::uint64_t fresh = layout_.ticks_at(clock_.now_ns()) << layout_.sequence_bits();
-        // Relaxed: as next().
-        std::uint64_t last = state_.load(std::memory_order_relaxed);
+        // Acquire: as next().
+        std::uint64_t last = state_.load(std::memory_order_acquire);
         std::uint64_t final_id = following(last, fresh, n);
-        while (!state_.compare_exchange_weak(last, final_id, std::memory_order_relaxed,
-                                             std::memory_order_relaxed)) {
+        while (!state_.compare_exchange_weak(last, final_id, std::memory_order_acquire,
+                                             std::memory_order_acquire)) {
             final_id = following(last, fresh, n);
         }
         const std::uint64_t node = layout_.node_of(final_id);
@@ -141,6 +156,46 @@ public:
         return deadline_ns_.load(std::memory_order_acquire);
     }
 
+    // Caps how far ahead of the clock ids may run: no id's time more than lead_ns past the
+    // clock's tick (whole ticks, rounded down, plus the rest of the current one). A lease sets it
+    // so that a successor that knows nothing can still start above every id.
+    void limit_lead(std::uint64_t lead_ns) noexcept {
+        const std::uint64_t ticks = lead_ns / layout_.tick_ns();
+        const std::uint64_t bits = layout_.sequence_bits();
+        const std::uint64_t span = ticks > (layout_.max_compressed() >> bits)
+                                       ? layout_.max_compressed()
+                                       : (ticks << bits) | layout_.max_sequence();
+        // Relaxed: a single value read on its own by each draw.
+        lead_span_.store(span, std::memory_order_relaxed);
+    }
+
+    // The largest n that next_many() can ever hand out at once (the lead limit's span).
+    std::uint64_t max_block() const noexcept {
+        const std::uint64_t span = lead_span_.load(std::memory_order_relaxed);
+        return span == std::numeric_limits<std::uint64_t>::max() ? span : span + 1;
+    }
+
+    // Stops the counter for good and returns an id at or above every id it handed out (see the
+    // invariants): what a lease records as the node's high-water mark when it lets the node go.
+    std::uint64_t seal() noexcept {
+        // Relaxed: published by the release exchange below (draws read state_ with acquire).
+        max_id_.store(0, std::memory_order_relaxed);
+        deadline_ns_.store(0, std::memory_order_relaxed);
+        std::uint64_t last = state_.load(std::memory_order_relaxed);
+        for (;;) {
+            const std::uint64_t c = layout_.compress(last);
+            if (c >= layout_.max_compressed()) {
+                return last;  // no larger id exists, so no draw can succeed either
+            }
+            const std::uint64_t sealed = layout_.expand(c + 1, layout_.node_of(last));
+            // Release: a draw that reads `sealed` sees the zeroed limits.
+            if (state_.compare_exchange_weak(last, sealed, std::memory_order_release,
+                                             std::memory_order_relaxed)) {
+                return sealed;
+            }
+        }
+    }
+
     // Moves to another node: the next id is above everything drawn so far (a whole tick later)
     // and above floor_id, the high-water mark recorded for that node. Throws
     // std::invalid_argument for a node out of range, std::overflow_error when time runs out.
@@ -148,7 +203,7 @@ public:
         checked(layout_, node);
         layout_.decode(floor_id);  // throws for an id wider than the layout
         const std::uint64_t floor = layout_.compress(floor_id);
-        // Relaxed: as next(); the exchange orders the rebind among the draws.
+        // Relaxed: the exchange orders the rebind among the draws.
         std::uint64_t last = state_.load(std::memory_order_relaxed);
         std::uint64_t moved;
         do {
@@ -188,9 +243,7 @@ private:
         // Acquire: pairs with extend(), so the max_id read by following() is the new one.
         const std::uint64_t deadline = deadline_ns_.load(std::memory_order_acquire);
         if (deadline != no_deadline && ATOMIC_COUNTER_UNLIKELY(detail::monotonic_ns() >= deadline)) {
-            throw lease_expired(
-                "atomic_counter::snowflake_counter: the node lease could not be confirmed "
-                "before it could have expired; no id is handed out until it is renewed");
+            on_deadline_passed();
         }
     }
 
@@ -203,14 +256,53 @@ private:
                                     layout_.max_compressed() - after < count)) {
             on_overflow();
         }
+        // Relaxed: see the invariants (the state was read with acquire).
+        const std::uint64_t span = lead_span_.load(std::memory_order_relaxed);
+        // after >= fresh - 1 and count >= 1, so the difference never wraps.
+        if (ATOMIC_COUNTER_UNLIKELY(after + count - fresh > span)) {
+            on_lead_exceeded(after + count - fresh);
+        }
         const std::uint64_t id = layout_.expand(after + count, layout_.node_of(last));
         if (ATOMIC_COUNTER_UNLIKELY(id > max_id_.load(std::memory_order_relaxed))) {
-            throw lease_expired(
-                "atomic_counter::snowflake_counter: ids reached the high-water mark recorded "
-                "for this node's next holder (they run ahead of the clock); no id is handed "
-                "out until the lease is renewed");
+            on_high_water_mark();
         }
         return id;
+    }
+
+    [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_deadline_passed() {
+        throw lease_expired(
+            "atomic_counter::snowflake_counter: the node lease could not be confirmed before it "
+            "could have expired; no id is handed out until it is renewed");
+    }
+
+    [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_high_water_mark() {
+        throw lease_expired(
+            "atomic_counter::snowflake_counter: ids reached the high-water mark the lease "
+            "recorded for this node (or the lease was closed); no id is handed out until the "
+            "lease is renewed");
+    }
+
+    // `ahead`: how far the id would run past the clock, in compressed units.
+    [[noreturn]] ATOMIC_COUNTER_NOINLINE void on_lead_exceeded(std::uint64_t ahead) const {
+        const std::uint64_t ticks = ahead >> layout_.sequence_bits();
+        const std::uint64_t limit_ticks =
+            lead_span_.load(std::memory_order_relaxed) >> layout_.sequence_bits();
+        throw lease_expired(
+            "atomic_counter::snowflake_counter: the next id would run " +
+            std::to_string(ticks * layout_.tick_ns() / 1000000) +
+            " ms ahead of the clock, past the lease's lead limit of " +
+            std::to_string(limit_ticks * layout_.tick_ns() / 1000000) +
+            " ms (a burst beyond the layout's " + std::to_string(layout_.max_sequence() + 1) +
+            " ids per tick, or the clock stepped back); the clock catches up in " +
+            std::to_string((ticks - limit_ticks) * layout_.tick_ns() / 1000000 + 1) + " ms");
+    }
+
+    [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_block_never_fits(std::uint64_t n,
+                                                                         std::uint64_t span) {
+        detail::on_error_invalid_argument(
+            "atomic_counter::snowflake_counter::next_many: n (" + std::to_string(n) +
+            ") ids can never fit within the lease's lead limit; draw at most " +
+            std::to_string(span + 1) + " at once");
     }
 
     [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_overflow() {
@@ -223,6 +315,7 @@ private:
     Clock clock_;
     std::atomic<std::uint64_t> deadline_ns_{no_deadline};
     std::atomic<std::uint64_t> max_id_{std::numeric_limits<std::uint64_t>::max()};
+    std::atomic<std::uint64_t> lead_span_{std::numeric_limits<std::uint64_t>::max()};
     // Off the cache line of the fields above, read by every draw (see counter.hpp).
     char padding_[64] = {};
     std::atomic<std::uint64_t> state_;

@@ -28,19 +28,29 @@ from ._core import __version__ as __version__
 from ._core import get_timedelta as get_timedelta
 from ._core import to_datetime as to_datetime
 from .layout import Decoded, Layout
-from .redis import NodeLease, NoFreeNodeError, lease_node_id
+from .lease import (
+    AsyncNodeLease,
+    LeaseRefusedError,
+    NodeLease,
+    NoFreeNodeError,
+    alease_node_id,
+    lease_node_id,
+)
 
 __all__ = [
+    "AsyncNodeLease",
     "Counter",
     "Decoded",
     "Layout",
     "LeaseExpiredError",
+    "LeaseRefusedError",
     "NoFreeNodeError",
     "NodeLease",
     "SharedCounter",
     "SharedTimeCounter",
     "SnowflakeCounter",
     "TimeCounter",
+    "alease_node_id",
     "daily",
     "lease_node_id",
 ]

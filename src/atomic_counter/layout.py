@@ -160,6 +160,28 @@ class Layout:
         end_ns = self.epoch_ns + (1 << self.time_bits) * self.tick_ns
         return _EPOCH + timedelta(microseconds=end_ns // 1000)
 
+    def ticks_at(self, unix_ns: int) -> int:
+        """Ticks since the epoch at a Unix time in ns: 0 before the epoch, the largest tick the
+        time bits hold past the end."""
+        return min(max(0, unix_ns - self.epoch_ns) // self.tick_ns, (1 << self.time_bits) - 1)
+
+    def pack(self, ticks: int, node: int, sequence: int) -> int:
+        """The id of (ticks, node, sequence); ValueError for a field out of its range."""
+        for name, value, top in (("ticks", ticks, (1 << self.time_bits) - 1),
+                                 ("node", node, self.max_node),
+                                 ("sequence", sequence, self.max_sequence)):
+            if not 0 <= value <= top:
+                raise ValueError(f"{name} must be in [0, {top}] for the {self.name} layout, "
+                                 f"got {value}")
+        return (ticks << (self.node_bits + self.sequence_bits)) | (node << self.sequence_bits) | sequence
+
+    @property
+    def fingerprint(self) -> str:
+        """The fields that decide what an id means, as one string: two layouts with the same
+        fingerprint read every id the same way (the name is left out)."""
+        return (f"{self.epoch_ns}/{self.tick_ns}/{self.time_bits}/{self.node_bits}/"
+                f"{self.sequence_bits}/{int(self.positive_int64)}")
+
     def decode(self, value: int) -> Decoded:
         """The time (UTC, truncated to the microsecond), node and sequence of an id."""
         if not isinstance(value, int) or isinstance(value, bool):
@@ -191,13 +213,7 @@ class Layout:
         if ticks >> self.time_bits:
             raise ValueError(f"{when.isoformat()} is past the {self.name} layout's end "
                              f"{self.end.isoformat()}")
-        if not 0 <= node <= self.max_node:
-            raise ValueError(f"node must be in [0, {self.max_node}] for the {self.name} layout, "
-                             f"got {node}")
-        if not 0 <= sequence <= self.max_sequence:
-            raise ValueError(f"sequence must be in [0, {self.max_sequence}] for the {self.name} "
-                             f"layout, got {sequence}")
-        return (ticks << (self.node_bits + self.sequence_bits)) | (node << self.sequence_bits) | sequence
+        return self.pack(ticks, node, sequence)
 
 
 def _ms(year: int, month: int, day: int) -> int:

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -101,6 +103,80 @@ TEST(SnowflakeCounter, LeaseDeadlineAndHighWaterMark) {
     EXPECT_EQ(c.current(), last + 3);
     c.extend(ac::detail::monotonic_ns() - 1, ~std::uint64_t{0});  // deadline passed
     EXPECT_THROW(c.next(), ac::lease_expired);
+}
+
+TEST(SnowflakeCounter, TheLeadLimitCapsHowFarIdsRunAheadOfTheClock) {
+    ac::manual_clock clock(t0_ns);
+    fake_counter c(twitter, 5, 0, clock);
+    c.limit_lead(2000000);  // 2 ms: this tick and the next two
+    EXPECT_EQ(c.max_block(), 3u * 4096u);
+    std::vector<std::uint64_t> out(3 * 4096);
+    c.next_many(out.data(), 3 * 4096 - 2);  // from sequence 1 of t0: all but t0 + 2's last id
+    EXPECT_EQ(twitter.decode(c.next()).ticks, t0_ticks + 2);
+    try {
+        c.next();
+        ADD_FAILURE() << "ran past the lead limit";
+    } catch (ac::lease_expired const& e) {
+        EXPECT_NE(std::string(e.what()).find("past the lease's lead limit of 2 ms"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(c.current(), twitter.encode(t0_ticks + 2, 5, 4095));  // refused, kept
+    clock.advance_ns(1000000);  // one tick later, one more tick of room
+    EXPECT_EQ(c.next(), twitter.encode(t0_ticks + 3, 5, 0));  // the sequence carries a tick
+    // A block that could never fit is a caller's mistake, not a wait.
+    std::vector<std::uint64_t> big(3 * 4096 + 1);
+    EXPECT_THROW(c.next_many(big.data(), big.size()), std::invalid_argument);
+    // A clock stepped back a second: nothing until it catches up.
+    clock.rewind_ns(1000000000ULL);
+    EXPECT_THROW(c.next(), ac::lease_expired);
+    clock.advance_ns(1000000000ULL);
+    EXPECT_GT(c.next(), twitter.encode(t0_ticks + 3, 5, 0));
+}
+
+TEST(SnowflakeCounter, SealReturnsAnIdAboveEveryIdHandedOut) {
+    ac::manual_clock clock(t0_ns);
+    fake_counter c(twitter, 6, 0, clock);
+    const std::uint64_t last = c.next();
+    const std::uint64_t sealed = c.seal();
+    EXPECT_EQ(sealed, last + 1);
+    EXPECT_THROW(c.next(), ac::lease_expired);
+    std::vector<std::uint64_t> out(2);
+    EXPECT_THROW(c.next_many(out.data(), 2), ac::lease_expired);
+    EXPECT_EQ(c.current(), sealed);
+}
+
+TEST(SnowflakeCounter, SealIsOrderedWithDrawsInOtherThreads) {
+    for (int round = 0; round < 200; ++round) {
+        ac::snowflake_counter c(twitter, 7);
+        c.extend(ac::detail::monotonic_ns() + 60000000000ULL, ~std::uint64_t{0});
+        std::atomic<bool> go{false};
+        std::vector<std::vector<std::uint64_t>> drawn(3);
+        std::vector<std::thread> threads;
+        for (std::size_t t = 0; t < drawn.size(); ++t) {
+            threads.emplace_back([&, t] {
+                while (!go.load()) {
+                }
+                try {
+                    for (;;) {
+                        drawn[t].push_back(c.next());
+                    }
+                } catch (ac::lease_expired const&) {
+                }
+            });
+        }
+        go.store(true);
+        std::this_thread::yield();
+        const std::uint64_t sealed = c.seal();
+        for (auto& t : threads) {
+            t.join();
+        }
+        for (auto const& run : drawn) {
+            for (std::uint64_t id : run) {
+                ASSERT_LT(id, sealed) << "round " << round;
+            }
+        }
+    }
 }
 
 TEST(SnowflakeCounter, RebindMovesAboveEverythingAndTheFloor) {

@@ -45,7 +45,8 @@ def test_exports():
     assert {"Counter", "TimeCounter", "daily"} <= set(atomic_counter.__all__)
     assert set(atomic_counter.__all__) - {"Counter", "TimeCounter", "daily"} == {
         "SharedCounter", "SharedTimeCounter", "SnowflakeCounter", "Layout", "Decoded",
-        "lease_node_id", "NodeLease", "LeaseExpiredError", "NoFreeNodeError"}
+        "lease_node_id", "NodeLease", "LeaseExpiredError", "NoFreeNodeError",
+        "alease_node_id", "AsyncNodeLease", "LeaseRefusedError"}
     for name in atomic_counter.__all__:
         assert getattr(atomic_counter, name).__module__.startswith("atomic_counter")
     assert atomic_counter._BASE == 1577854800000000000

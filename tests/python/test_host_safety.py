@@ -33,7 +33,7 @@ from atomic_counter import (
     TimeCounter,
 )
 from process_helpers import unpack
-from shims import build_region_shim
+from shims import build_region_shim, preload
 
 NOBODY = 65534
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
@@ -54,11 +54,6 @@ def shim(tmp_path_factory) -> Path:
     return build_region_shim(tmp_path_factory.mktemp("shim"))
 
 
-def preload(library: Path | str, **settings: str) -> dict[str, str]:
-    """Environment that preloads `library` after whatever is preloaded already (the sanitizer
-    run's libasan must stay first)."""
-    first = os.environ.get("LD_PRELOAD", "")
-    return {"LD_PRELOAD": f"{first} {library}".strip(), **settings}
 
 
 @pytest.fixture

@@ -8,16 +8,19 @@ from datetime import datetime, timedelta, timezone
 
 import atomic_counter
 from atomic_counter import (
+    AsyncNodeLease,
     Counter,
     Decoded,
     Layout,
     LeaseExpiredError,
+    LeaseRefusedError,
     NodeLease,
     NoFreeNodeError,
     SharedCounter,
     SharedTimeCounter,
     SnowflakeCounter,
     TimeCounter,
+    alease_node_id,
     daily,
     get_timedelta,
     lease_node_id,
@@ -86,9 +89,17 @@ def lease_type(lease: NodeLease) -> SnowflakeCounter:
 def lease_call(url: str) -> NodeLease:
     """Not run (it needs Redis); type-checked."""
     try:
-        return lease_node_id(url, "orders", layout=Layout.TWITTER, ttl=10.0, max_nodes=8)
-    except NoFreeNodeError:
+        return lease_node_id(url, "orders", layout=Layout.TWITTER, ttl=10.0, max_nodes=8,
+                             wait=1.0, max_skew=1.0, max_lead=2.0)
+    except (NoFreeNodeError, LeaseRefusedError):
         raise
+
+
+async def async_lease_call(url: str) -> int:
+    """Not run (it needs Redis); type-checked."""
+    lease: AsyncNodeLease = await alease_node_id(url, "orders", ttl=10.0)
+    async with lease:
+        return lease.counter().next()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,245 @@
+"""The lease nemesis: holder processes draw ids as fast as they can on leased nodes and write
+every one to a file, while a controller, in a seeded random order, does what production does
+to them: pauses and kills holders past the ttl, pauses Redis, kill -9s it and restarts it empty,
+from an older RDB snapshot or with its append-only file, promotes a replica that missed writes
+(clients switched over by a proxy), runs FLUSHALL, deletes the namespace (an eviction), steps
+and skews the holders' wall clocks, and jumps Redis's. At the end every id of every holder is
+checked: no id twice across all files, strictly increasing within each.
+
+    python tests/python/lease_nemesis.py --seconds 1800 --seed 42      # the release run
+    python tests/python/lease_nemesis.py --seconds 60                  # what CI runs
+
+The holders use ttl 1 s, max_skew 0.2 s and max_lead 0.5 s, and the JS_SAFE layout (64 ids a
+ms a node): half of them draw batches of 64 at full speed, so they live at max_lead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from lease_harness import Holder  # noqa: E402
+from redis_server import Proxy, RedisServer  # noqa: E402
+from shims import ClockOffset, build_shim, preload  # noqa: E402
+
+TTL, SKEW, LEAD = 1.0, 0.2, 0.5
+NAMESPACE = "nemesis"
+HOLDERS = 5
+
+
+class Nemesis:
+    def __init__(self, workdir: Path, seed: int, log: bool = True) -> None:
+        self.dir = workdir
+        self.rng = random.Random(seed)
+        self.log = log
+        self.shim = build_shim("clock_shim", workdir)
+        self.redis_clock = ClockOffset(workdir / "redis.clock")
+        # Redis gets the clock shim alone (never the sanitizer run's libasan).
+        env = {"LD_PRELOAD": str(self.shim), "AC_SHIM_CLOCK_FILE": str(self.redis_clock.path)}
+        self.primary = RedisServer(workdir / "redis-a", env=env)
+        self.replica = RedisServer(workdir / "redis-b", env=env)
+        self.primary.start()
+        self.replica.start()
+        self.replica.replicate(self.primary)
+        self.proxy = Proxy(self.primary.port)
+        self.snapshots: list[Path] = []
+        self.holders: list[Holder] = []
+        self.clocks: list[ClockOffset] = []
+        self.done: list[Holder] = []
+        self.actions: collections.Counter[str] = collections.Counter()
+        self.started = 0
+        for _ in range(HOLDERS):
+            self.start_holder()
+
+    def say(self, text: str) -> None:
+        if self.log:
+            print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+    def start_holder(self, slot: int | None = None) -> None:
+        n = self.started
+        self.started += 1
+        clock = ClockOffset(self.dir / f"holder{n}.clock")
+        clock.set(self.rng.uniform(-SKEW / 2, SKEW / 2) * 0.9)
+        full_speed = n % 2 == 0
+        holder = Holder(self.proxy.url, NAMESPACE, self.dir / f"holder{n}.bin",
+                        env=preload(self.shim, AC_SHIM_CLOCK_FILE=str(clock.path)),
+                        layout="js_safe", batch=64 if full_speed else 1, ttl=TTL,
+                        max_skew=SKEW, max_lead=LEAD)
+        if slot is None:
+            self.holders.append(holder)
+            self.clocks.append(clock)
+        else:
+            self.holders[slot] = holder
+            self.clocks[slot] = clock
+
+    # -- the faults --------------------------------------------------------------------------
+
+    def pause_holder(self) -> None:
+        i = self.rng.randrange(len(self.holders))
+        seconds = self.rng.uniform(0.5, 3.0) * TTL
+        self.say(f"pause holder {i} for {seconds:.2f} s")
+        self.holders[i].pause()
+        time.sleep(seconds)
+        self.holders[i].resume()
+
+    def kill_holder(self) -> None:
+        i = self.rng.randrange(len(self.holders))
+        self.say(f"kill -9 holder {i}, start another")
+        self.holders[i].kill()
+        self.done.append(self.holders[i])
+        self.start_holder(i)
+
+    def pause_redis(self) -> None:
+        seconds = self.rng.uniform(0.5, 2.0) * TTL
+        self.say(f"pause Redis for {seconds:.2f} s")
+        self.primary.pause()
+        time.sleep(seconds)
+        self.primary.resume()
+
+    def restart_empty(self) -> None:
+        self.say("kill -9 Redis, restart it with no data")
+        self.primary.restart_empty()
+
+    def restart_with_aof(self) -> None:
+        self.say("kill -9 Redis, restart it from its append-only file")
+        self.primary.restart_keeping_data()
+
+    def restart_from_snapshot(self) -> None:
+        if not self.snapshots:
+            return self.snapshot()
+        snapshot = self.rng.choice(self.snapshots)
+        self.say(f"kill -9 Redis, restart it from the older snapshot {snapshot.name}")
+        self.primary.restart_from(snapshot)
+
+    def snapshot(self) -> None:
+        path = self.dir / f"snapshot{len(self.snapshots)}.rdb"
+        self.primary.snapshot(path)
+        self.snapshots.append(path)
+        self.say(f"snapshot {path.name}")
+
+    def failover(self) -> None:
+        missed = self.rng.uniform(0.1, 1.0)
+        self.say(f"the replica stops replicating; {missed:.2f} s of writes later the primary "
+                 "dies and the replica is promoted")
+        self.replica.promote()
+        time.sleep(missed)
+        self.primary.kill()
+        self.proxy.switch(self.replica.port)
+        self.primary, self.replica = self.replica, self.primary
+        self.replica.wipe()
+        self.replica.start()
+        self.replica.replicate(self.primary)
+
+    def flushall(self) -> None:
+        self.say("FLUSHALL")
+        self.primary.client().flushall()
+
+    def evict(self) -> None:
+        self.say("the namespace's hash is evicted")
+        self.primary.client().delete(f"atomic_counter:{{{NAMESPACE}}}")
+
+    def skew_clock(self) -> None:
+        i = self.rng.randrange(len(self.holders))
+        offset = self.rng.uniform(-SKEW / 2, SKEW / 2) * 0.9
+        self.say(f"holder {i}'s clock skewed to {offset:+.3f} s")
+        self.clocks[i].set(offset)
+
+    def step_clock(self) -> None:
+        i = self.rng.randrange(len(self.holders))
+        step = self.rng.choice([-60.0, -5.0, 5.0, 3600.0])
+        seconds = self.rng.uniform(0.5, 3.0)
+        self.say(f"holder {i}'s clock stepped {step:+.0f} s for {seconds:.1f} s")
+        before = self.clocks[i].get()
+        self.clocks[i].set(before + step)
+        time.sleep(seconds)
+        self.clocks[i].set(before)
+
+    def jump_redis_clock(self) -> None:
+        jump = self.rng.choice([60.0, -60.0, 3.0])
+        seconds = self.rng.uniform(0.5, 2.0)
+        self.say(f"Redis's clock jumps {jump:+.0f} s for {seconds:.1f} s")
+        self.redis_clock.set(jump)
+        time.sleep(seconds)
+        self.redis_clock.set(0.0)
+
+    FAULTS = ("pause_holder", "kill_holder", "pause_redis", "restart_empty", "restart_with_aof",
+              "restart_from_snapshot", "snapshot", "failover", "flushall", "evict", "skew_clock",
+              "step_clock", "jump_redis_clock")
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self, seconds: float) -> dict[str, object]:
+        end = time.monotonic() + seconds
+        for h in self.holders:
+            h.wait_ready(120)
+        self.snapshot()
+        while time.monotonic() < end:
+            fault = self.rng.choice(self.FAULTS)
+            self.actions[fault] += 1
+            getattr(self, fault)()
+            time.sleep(self.rng.uniform(0.2, 1.5))
+        self.say("stopping the holders")
+        for h in self.holders:
+            h.stop(timeout=60)
+        return self.check()
+
+    def check(self) -> dict[str, object]:
+        runs = [np.array(h.ids(), dtype=np.uint64) for h in self.done + self.holders]
+        backwards = sum(int(np.count_nonzero(r[1:] <= r[:-1])) for r in runs)
+        everything = np.sort(np.concatenate(runs)) if runs else np.array([], dtype=np.uint64)
+        duplicates = int(np.count_nonzero(everything[1:] == everything[:-1]))
+        return {"ids": int(everything.size), "duplicates": duplicates, "backwards": backwards,
+                "holders": len(runs), "per_holder": [int(r.size) for r in runs],
+                "faults": dict(self.actions)}
+
+    def close(self) -> None:
+        for h in self.holders:
+            if h.process.poll() is None:
+                h.kill()
+        self.proxy.close()
+        for server in (self.primary, self.replica):
+            try:
+                server.stop()
+            except Exception:  # noqa: BLE001 - a paused or dead server at teardown
+                server.kill()
+
+
+def run(seconds: float, seed: int, workdir: Path | None = None,
+        log: bool = True) -> dict[str, object]:
+    own = workdir is None
+    directory = Path(tempfile.mkdtemp(prefix="ac-nemesis-")) if own else workdir
+    nemesis = Nemesis(directory, seed, log)
+    try:
+        report = nemesis.run(seconds)
+    finally:
+        nemesis.close()
+        if own:
+            shutil.rmtree(directory, ignore_errors=True)
+    report.update(seed=seed, seconds=seconds)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args()
+    seed = args.seed if args.seed is not None else random.randrange(2**32)
+    report = run(args.seconds, seed)
+    print(json.dumps(report, indent=1))
+    sys.exit(0 if report["duplicates"] == 0 and report["backwards"] == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,618 @@
+"""Lease safety (issue 10): each situation in which 0.2's leases handed out duplicate ids, as a
+deterministic test against real redis-server processes on loopback ports, with the holders'
+ids written to files and checked for duplicates. Then the liveness problems found with them,
+the asyncio API and Redis Cluster. docs/design.md ("Leases") has the argument these attack.
+
+Short ttls keep the suite quick: holders use ttl 1 s, max_skew 0.2 s, max_lead 0.5 s."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+redis = pytest.importorskip("redis")
+
+from atomic_counter import (  # noqa: E402
+    Layout,
+    LeaseExpiredError,
+    LeaseRefusedError,
+    NoFreeNodeError,
+    alease_node_id,
+    lease_node_id,
+)
+from lease_harness import Holder, check_no_duplicates, wait_for_ids  # noqa: E402
+from redis_server import Proxy, RedisServer, free_cluster_port  # noqa: E402
+from shims import ClockOffset, build_shim, preload  # noqa: E402
+
+TTL, SKEW, LEAD = 1.0, 0.2, 0.5
+FAST = {"ttl": TTL, "max_skew": SKEW, "max_lead": LEAD}
+
+
+@pytest.fixture
+def namespace():
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = RedisServer(tmp_path / "redis")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def clock_shim(tmp_path_factory) -> Path:
+    return build_shim("clock_shim", tmp_path_factory.mktemp("clock-shim"))
+
+
+def key(namespace: str) -> str:
+    return f"atomic_counter:{{{namespace}}}"
+
+
+def run_holders_then_stop(holders: list[Holder], seconds: float) -> list[list[int]]:
+    time.sleep(seconds)
+    for h in holders:
+        h.stop()
+    return [h.ids() for h in holders]
+
+
+# -------------------------------------------------------------------------------------------
+# 1. One lease, one counter.
+
+def test_one_lease_has_one_counter(server, namespace):
+    with lease_node_id(server.url, namespace, **FAST) as lease:
+        a, b = lease.counter(), lease.counter()
+        assert a is b
+        ids = [c.next() for _ in range(10_000) for c in (a, b)]
+        assert len(set(ids)) == len(ids) == 20_000
+        per_call = [lease.counter().next() for _ in range(10_000)]
+        assert len(set(per_call)) == 10_000 and min(per_call) > max(ids)
+
+
+# -------------------------------------------------------------------------------------------
+# 2. fork: the child's copy neither draws nor lets the parent's node go.
+
+FORK = r"""
+import os, sys, time
+from atomic_counter import lease_node_id, NoFreeNodeError
+url, namespace = sys.argv[1:3]
+fast = dict(ttl=1.0, max_skew=0.2, max_lead=0.5)
+lease = lease_node_id(url, namespace, **fast)
+counter = lease.counter()
+parent = [counter.next() for _ in range(1000)]
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    results = []
+    for call in (counter.next, lease.counter):
+        try:
+            call()
+            results.append("drew")
+        except RuntimeError as exc:
+            results.append("refused" if "fork" in str(exc) else repr(exc))
+    own = lease_node_id(url, namespace, **fast)
+    ids = [own.counter().next() for _ in range(1000)]
+    os.write(w, (" ".join(results + [f"node{own.node}"]) + "\n" + " ".join(map(str, ids))).encode())
+    sys.exit(0)  # a normal exit: atexit closes the child's copies
+os.close(w)
+data = b""
+while chunk := os.read(r, 1 << 16):
+    data += chunk
+os.waitpid(pid, 0)
+head, ids = data.decode().split("\n")
+print(head)
+time.sleep(1.0)  # long enough for a wrongly released node to be claimed by someone else
+print("valid" if lease.valid else "invalid")
+try:
+    lease_node_id(url, namespace, max_nodes=1, **fast)
+    print("node 0 was free")
+except NoFreeNodeError:
+    print("node 0 held")
+more = [counter.next() for _ in range(1000)]
+everything = parent + more + [int(v) for v in ids.split()]
+print(len(everything) - len(set(everything)), "duplicates")
+lease.close()
+"""
+
+
+def test_a_fork_child_neither_draws_nor_frees_the_parents_node(server, namespace):
+    out = subprocess.run([sys.executable, "-c", FORK, server.url, namespace],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["refused refused node1", "valid", "node 0 held",
+                                       "0 duplicates"]
+
+
+# -------------------------------------------------------------------------------------------
+# 3. Ids running ahead of the clock, then Redis restarting empty.
+
+def test_ids_ahead_of_the_clock_then_redis_restarting_empty(tmp_path, namespace):
+    srv = RedisServer(tmp_path / "redis", persistence="none")
+    srv.start()
+    try:
+        # JS_SAFE: 64 ids a ms; batches of 64 at full speed run into max_lead at once.
+        a = Holder(srv.url, namespace, tmp_path / "a.bin", layout="js_safe", batch=64, **FAST)
+        a.wait_ready()
+        time.sleep(1.5)
+        lead = Layout.JS_SAFE.decode(a.ids()[-1]).unix_ns / 1e9 - time.time()
+        assert lead <= LEAD + 0.05, f"ids ran {lead:.3f} s ahead, past max_lead"
+        srv.restart_empty()
+        b = Holder(srv.url, namespace, tmp_path / "b.bin", layout="js_safe", batch=64, **FAST)
+        runs = run_holders_then_stop([a, b], 3.0)
+    finally:
+        srv.stop()
+    assert check_no_duplicates(runs) > 100_000
+    assert runs[1], "the second holder drew nothing"
+
+
+# -------------------------------------------------------------------------------------------
+# 4. Failover to an asynchronous replica that missed the claim.
+
+def test_failover_to_a_replica_that_missed_the_claim(tmp_path, namespace):
+    primary = RedisServer(tmp_path / "primary")
+    replica = RedisServer(tmp_path / "replica")
+    primary.start()
+    replica.start()
+    proxy = Proxy(primary.port)
+    try:
+        replica.replicate(primary)
+        replica.wait_synced()
+        lease_node_id(proxy.url, namespace, **FAST).close()  # the namespace, confirmed
+        time.sleep(0.3)  # ... and replicated
+        replica.promote()  # it stops receiving: from now on it misses every write
+        a = Holder(proxy.url, namespace, tmp_path / "a.bin", batch=16, **FAST)
+        a.wait_ready()
+        wait_for_ids(a, 10_000)
+        primary.kill()
+        proxy.switch(replica.port)  # clients reconnect to the replica, which lacks a's claim
+        b = Holder(proxy.url, namespace, tmp_path / "b.bin", batch=16, **FAST)
+        b.wait_ready()
+        runs = run_holders_then_stop([a, b], 2.0)
+    finally:
+        proxy.close()
+        replica.stop()
+        primary.stop()
+    assert b.nodes[0] == 0, "the replica should have offered a's node"
+    check_no_duplicates(runs)
+
+
+# -------------------------------------------------------------------------------------------
+# 5. A restart from an RDB snapshot older than the current claim.
+
+def test_restart_from_a_snapshot_older_than_the_claim(tmp_path, server, namespace):
+    lease_node_id(server.url, namespace, **FAST).close()
+    snapshot = server.snapshot(tmp_path / "old.rdb")
+    a = Holder(server.url, namespace, tmp_path / "a.bin", batch=16, **FAST)
+    a.wait_ready()
+    wait_for_ids(a, 10_000)
+    a.pause()  # so that b, not a, is the next to claim node 0
+    server.restart_from(snapshot)  # a's claim and every mark it recorded are gone
+    b = Holder(server.url, namespace, tmp_path / "b.bin", batch=16, **FAST)
+    b.wait_ready()
+    a.resume()
+    c = Holder(server.url, namespace, tmp_path / "c.bin", batch=16, **FAST)
+    runs = run_holders_then_stop([a, b, c], 2.0)
+    assert b.nodes[0] == 0, "b should have been offered a's node, at the snapshot's mark"
+    check_no_duplicates(runs)
+
+
+# -------------------------------------------------------------------------------------------
+# 6. A Redis error (BUSY) during the wait after a loss does not cut the wait short.
+
+BUSY_SCRIPT = "local x = 0 for i = 1, tonumber(ARGV[1]) do x = x + i end return x"
+
+
+def test_a_busy_redis_during_the_wait_does_not_cut_it_short(tmp_path, namespace):
+    srv = RedisServer(tmp_path / "redis", extra=("--busy-reply-threshold", "20"))
+    srv.start()
+    try:
+        lease = lease_node_id(srv.url, namespace, **FAST)
+        counter = lease.counter()
+        drawn: list[int] = []
+        events: list[tuple[float, bool]] = []  # (when, drew)
+        stop = threading.Event()
+
+        def draw() -> None:
+            while not stop.is_set():
+                try:
+                    drawn.append(counter.next())
+                    events.append((time.monotonic(), True))
+                except LeaseExpiredError:
+                    events.append((time.monotonic(), False))
+                time.sleep(0.0005)
+
+        thread = threading.Thread(target=draw)
+        thread.start()
+        time.sleep(0.2)
+        srv.client().flushall()  # the namespace is lost: the lease must claim again and wait
+        lost = time.monotonic()
+        # Early in the lease's wait, Redis turns BUSY for about 0.15 s: a renewal during the
+        # wait fails, and the wait must go on after it (0.2 let the next renewal end it).
+        time.sleep(TTL / 4 + 0.2)
+        srv.client().eval(BUSY_SCRIPT, 0, 4 * 10**7)
+        deadline = time.monotonic() + 30
+        while not any(ok and when > lost for when, ok in events[-5:]) or \
+                not any(not ok for when, ok in events if when > lost):
+            assert time.monotonic() < deadline, "the counter never resumed"
+            time.sleep(0.05)
+        stop.set()
+        thread.join()
+        refused = next(when for when, ok in events if when > lost and not ok)
+        resumed = next(when for when, ok in events if when > refused and ok)
+        assert resumed - refused >= TTL + SKEW - 0.1, \
+            f"drew again {resumed - refused:.2f} s after the lease stopped"
+        assert drawn == sorted(set(drawn))
+        lease.close()
+    finally:
+        srv.stop()
+
+
+# -------------------------------------------------------------------------------------------
+# 7. A rebind that fails leaves no counter drawing on a node the lease does not hold.
+
+def test_a_failed_rebind_leaves_nothing_drawing(server, namespace):
+    lease = lease_node_id(server.url, namespace, **FAST)
+    counter = lease.counter()
+    counter.next()
+    client = server.client()
+    client.hset(key(namespace), "hwm:1", str(2**63 + 5))  # node 1's mark is damaged
+    stop = threading.Event()
+
+    def someone_else_holds_node_0() -> None:  # as a live holder that took node 0 over
+        while not stop.is_set():
+            seconds, micros = client.time()
+            client.hset(key(namespace), mapping={
+                "owner:0": "someone-else", "expires:0": str(seconds * 1000 + micros // 1000 + 900)})
+            time.sleep(0.1)
+
+    other = threading.Thread(target=someone_else_holds_node_0)
+    other.start()
+    try:
+        time.sleep(TTL)  # the lease sees node 0 lost, claims node 1, refuses its damaged mark
+        for _ in range(20):
+            with pytest.raises(LeaseExpiredError):
+                counter.next()  # neither on node 0, which it lost, nor on node 1
+            time.sleep(0.05)
+        assert not lease.valid
+        assert client.hget(key(namespace), "owner:1") != lease._token.encode(), \
+            "the lease kept a node it cannot use"
+    finally:
+        stop.set()
+        other.join()
+    lease.close()
+
+
+# -------------------------------------------------------------------------------------------
+# 8. Eviction.
+
+def test_a_redis_that_may_evict_keys_is_refused(tmp_path, namespace):
+    srv = RedisServer(tmp_path / "redis", extra=("--maxmemory", "100mb", "--maxmemory-policy",
+                                                  "allkeys-lru"))
+    srv.start()
+    try:
+        with pytest.raises(LeaseRefusedError, match="maxmemory-policy allkeys-lru"):
+            lease_node_id(srv.url, namespace, **FAST)
+        srv.client().config_set("maxmemory-policy", "volatile-lru")  # the hash has no expiry
+        lease = lease_node_id(srv.url, namespace, **FAST)
+        counter = lease.counter()
+        counter.next()
+        srv.client().config_set("maxmemory-policy", "allkeys-random")  # changed under it
+        time.sleep(TTL + 0.2)
+        with pytest.raises(LeaseExpiredError):
+            counter.next()
+        lease.close()
+    finally:
+        srv.stop()
+
+
+# -------------------------------------------------------------------------------------------
+# 9. Waits after a loss use the longest ttl the namespace has seen.
+
+def test_a_wait_after_a_loss_uses_the_longest_ttl(tmp_path, namespace):
+    primary = RedisServer(tmp_path / "primary")
+    replica = RedisServer(tmp_path / "replica")
+    primary.start()
+    replica.start()
+    proxy = Proxy(primary.port)
+    try:
+        replica.replicate(primary)
+        replica.wait_synced()
+        long = {"ttl": 3.0, "max_skew": SKEW, "max_lead": LEAD}
+        a = Holder(proxy.url, namespace, tmp_path / "a.bin", batch=16, **long)
+        a.wait_ready()
+        time.sleep(0.3)
+        replica.promote()
+        wait_for_ids(a, 10_000)
+        primary.kill()
+        proxy.switch(replica.port)
+        started = time.monotonic()
+        lease = lease_node_id(proxy.url, namespace, **FAST)  # ttl 1 s: shorter than a's
+        waited = time.monotonic() - started
+        ids = [lease.counter().next() for _ in range(50_000)]
+        lease.close()
+        runs = run_holders_then_stop([a], 0.5) + [ids]
+    finally:
+        proxy.close()
+        replica.stop()
+        primary.stop()
+    assert waited >= 3.0 + SKEW, f"waited only {waited:.2f} s, less than a's ttl"
+    check_no_duplicates(runs)
+
+
+# -------------------------------------------------------------------------------------------
+# 10. Clock skew within max_skew, combined with a data loss.
+
+def test_skewed_clocks_within_max_skew_and_a_data_loss(tmp_path, namespace, clock_shim):
+    srv = RedisServer(tmp_path / "redis", persistence="none")
+    srv.start()
+    ahead = ClockOffset(tmp_path / "ahead.clock")
+    ahead.set(SKEW * 0.9)  # this host's clock runs 0.18 s fast: inside the bound
+    try:
+        a = Holder(srv.url, namespace, tmp_path / "a.bin", batch=64, layout="js_safe",
+                   env=preload(clock_shim, AC_SHIM_CLOCK_FILE=str(ahead.path)), **FAST)
+        a.wait_ready()
+        wait_for_ids(a, 50_000)
+        srv.restart_empty()
+        b = Holder(srv.url, namespace, tmp_path / "b.bin", batch=64, layout="js_safe", **FAST)
+        runs = run_holders_then_stop([a, b], 3.0)
+    finally:
+        srv.stop()
+    assert runs[1]
+    check_no_duplicates(runs)
+
+
+def test_a_clock_beyond_max_skew_is_refused(tmp_path, server, namespace, clock_shim):
+    offset = ClockOffset(tmp_path / "off.clock")
+    offset.set(5.0)
+    env = preload(clock_shim, AC_SHIM_CLOCK_FILE=str(offset.path))
+    code = f"""
+        from atomic_counter import lease_node_id, LeaseRefusedError
+        try:
+            lease_node_id({server.url!r}, {namespace!r}, ttl=1.0, max_skew=0.2)
+        except LeaseRefusedError as exc:
+            print(exc)
+    """
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                         text=True, timeout=60, env={**os.environ, **env})
+    assert "clock is +5.0" in out.stdout and "beyond max_skew=0.2 s" in out.stdout, out.stderr
+
+
+def test_a_clock_stepped_forward_under_a_holder_stops_it(tmp_path, server, namespace,
+                                                         clock_shim):
+    offset = ClockOffset(tmp_path / "step.clock")
+    a = Holder(server.url, namespace, tmp_path / "a.bin", batch=16,
+               env=preload(clock_shim, AC_SHIM_CLOCK_FILE=str(offset.path)), **FAST)
+    a.wait_ready()
+    wait_for_ids(a, 10_000)
+    offset.set(3600.0)  # +1 h
+    time.sleep(2.0)
+    offset.set(0.0)
+    runs = run_holders_then_stop([a], 1.0)
+    stopped = time.time()
+    latest = max(Layout.TWITTER.decode(v).unix_ns for v in runs[0]) / 1e9
+    assert latest <= stopped + LEAD, f"ids ran {latest - stopped:.1f} s ahead: the stepped clock"
+    check_no_duplicates(runs)
+
+
+# -------------------------------------------------------------------------------------------
+# Liveness.
+
+def test_a_redis_clock_that_was_an_hour_fast_stalls_nothing(tmp_path, namespace, clock_shim):
+    offset = ClockOffset(tmp_path / "redis.clock")
+    srv = RedisServer(tmp_path / "redis", env={"LD_PRELOAD": str(clock_shim),
+                                               "AC_SHIM_CLOCK_FILE": str(offset.path)})
+    srv.start()
+    try:
+        a = Holder(srv.url, namespace, tmp_path / "a.bin", **FAST)
+        a.wait_ready()
+        offset.set(3600.0)  # Redis's clock an hour fast: a's renewals write far expiries...
+        time.sleep(TTL)
+        a.kill()  # ... and a dies without a word
+        with pytest.raises(LeaseRefusedError, match=r"clock is -3[56]\d\d\.\d+ s from Redis's"):
+            lease_node_id(srv.url, namespace, **FAST)  # refused while Redis is an hour off
+        offset.set(0.0)  # put right
+        started = time.monotonic()
+        lease = lease_node_id(srv.url, namespace, max_nodes=1, **FAST)
+        assert time.monotonic() - started < 5, "a claim stalled on the fast clock's expiry"
+        assert lease.node == 0
+        check_no_duplicates([a.ids(), [lease.counter().next() for _ in range(10_000)]])
+        lease.close()
+    finally:
+        srv.stop()
+
+
+def test_exit_never_hangs_while_redis_is_unreachable(server, namespace):
+    code = f"""
+        import redis, sys
+        from atomic_counter import lease_node_id
+        client = redis.Redis(host="127.0.0.1", port={server.port})  # no socket timeout
+        lease = lease_node_id(client, {namespace!r}, ttl=1.0)
+        lease.counter().next()
+        print("ready", flush=True)
+        sys.stdin.readline()
+    """
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    server.pause()  # connections hang: no reply, no error
+    try:
+        started = time.monotonic()
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        proc.wait(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        server.resume()
+    assert proc.returncode == 0
+    assert took < 5, f"exit took {took:.1f} s with Redis unreachable"
+
+
+def test_wait_covers_redis_being_unreachable_at_first(tmp_path, namespace):
+    srv = RedisServer(tmp_path / "redis")
+    threading.Timer(1.0, srv.start).start()
+    try:
+        started = time.monotonic()
+        lease = lease_node_id(srv.url, namespace, wait=20, **FAST)
+        assert 1.0 <= time.monotonic() - started < 20
+        lease.counter().next()
+        lease.close()
+    finally:
+        time.sleep(0.1)
+        srv.stop()
+    with pytest.raises(redis.exceptions.ConnectionError):
+        lease_node_id(srv.url, namespace, wait=0.5, **FAST)
+
+
+def test_the_wait_of_a_first_claim_is_logged(server, namespace, caplog):
+    caplog.set_level(logging.INFO, logger="atomic_counter.lease")
+    started = time.monotonic()
+    with lease_node_id(server.url, namespace, **FAST) as lease:
+        assert time.monotonic() - started >= TTL + SKEW
+        assert lease.valid
+    messages = [r.getMessage() for r in caplog.records if r.name == "atomic_counter.lease"]
+    assert any("the namespace is new, or Redis lost it; holding node 0 without drawing for "
+               "1.2 s" in m for m in messages), messages
+    assert any("holding node 0 (ids above" in m for m in messages)
+
+
+def test_an_oversized_next_many_is_a_value_error(server, namespace):
+    with lease_node_id(server.url, namespace, layout=Layout.JS_SAFE, **FAST) as lease:
+        counter = lease.counter()
+        most = 501 * 64  # (500 ms of max_lead + the current tick) x 64 ids a tick
+        with pytest.raises(ValueError, match=f"can never fit .* draw at most {most} at once"):
+            counter.next_many(most + 1)
+        assert len(counter.next_many(100)) == 100
+
+
+def test_close_records_the_last_id_drawn_not_the_reservation(server, namespace):
+    lease = lease_node_id(server.url, namespace, **FAST)
+    last = [lease.counter().next() for _ in range(100)][-1]
+    lease.close()
+    mark = int(server.client().hget(key(namespace), "hwm:0"))
+    assert last < mark <= last + 1
+    with lease_node_id(server.url, namespace, **FAST) as again:
+        assert again.counter().next() > mark
+        lead = Layout.TWITTER.decode(again.counter().current()).unix_ns / 1e9 - time.time()
+        assert lead < LEAD, "a handover pushed ids ahead of the clock"
+
+
+def test_bad_arguments(server, namespace):
+    with pytest.raises(ValueError, match="'ttl' must be in"):
+        lease_node_id(server.url, namespace, ttl=0.1)
+    with pytest.raises(ValueError, match="'max_nodes' must be in \\[1, 1024\\]"):
+        lease_node_id(server.url, namespace, max_nodes=2000)
+    with pytest.raises(ValueError, match="'namespace'"):
+        lease_node_id(server.url, "a{b}")
+    with pytest.raises(ValueError, match="'max_skew'"):
+        lease_node_id(server.url, namespace, max_skew=-1)
+    with pytest.raises(ValueError, match="'max_lead'"):
+        lease_node_id(server.url, namespace, max_lead=0)
+    with lease_node_id(server.url, namespace, **FAST):
+        pass
+    with pytest.raises(ValueError, match="holds ids of another layout"):
+        lease_node_id(server.url, namespace, layout=Layout.INT64, **FAST)
+
+
+def test_a_namespace_of_version_0_2_is_refused(server, namespace):
+    server.client().set(f"atomic_counter:{namespace}:safe_after", "1")
+    with pytest.raises(LeaseRefusedError, match="in use by atomic-counter 0.2"):
+        lease_node_id(server.url, namespace, **FAST)
+
+
+# -------------------------------------------------------------------------------------------
+# asyncio.
+
+def test_the_asyncio_lease(server, namespace):
+    import redis.asyncio
+
+    async def main() -> tuple[list[int], int, int]:
+        client = redis.asyncio.Redis(host="127.0.0.1", port=server.port)
+        async with await alease_node_id(client, namespace, **FAST) as lease:
+            other = await alease_node_id(server.url, namespace, **FAST)
+            ids = [lease.counter().next() for _ in range(1000)]
+            await asyncio.sleep(3 * TTL)  # the task keeps renewing
+            ids += [lease.counter().next() for _ in range(1000)]
+            ids += [other.counter().next() for _ in range(1000)]
+            nodes = lease.node, other.node
+            await other.aclose()
+        await client.aclose()
+        return ids, *nodes
+
+    ids, node, other_node = asyncio.run(main())
+    assert {node, other_node} == {0, 1}
+    check_no_duplicates([sorted(ids)])
+    with pytest.raises(TypeError, match="needs a synchronous redis client"):
+        import redis.asyncio
+
+        lease_node_id(redis.asyncio.Redis(host="127.0.0.1", port=server.port), namespace)
+
+    async def sync_client_to_async_api() -> None:
+        await alease_node_id(redis.Redis(host="127.0.0.1", port=server.port), namespace)
+
+    with pytest.raises(TypeError, match="needs a redis.asyncio client"):
+        asyncio.run(sync_client_to_async_api())
+
+
+# -------------------------------------------------------------------------------------------
+# Redis Cluster.
+
+@pytest.fixture
+def cluster(tmp_path):
+    if shutil.which("redis-cli") is None:
+        pytest.skip("redis-cli is not installed")
+    nodes = []
+    for i in range(3):
+        srv = RedisServer(tmp_path / f"node{i}", port=free_cluster_port(), extra=(
+            "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{i}.conf",
+            "--cluster-node-timeout", "2000"))
+        srv.start()
+        nodes.append(srv)
+    try:
+        subprocess.run(["redis-cli", "--cluster", "create",
+                        *[f"127.0.0.1:{n.port}" for n in nodes],
+                        "--cluster-replicas", "0", "--cluster-yes"],
+                       check=True, capture_output=True, timeout=60)
+        deadline = time.monotonic() + 30
+        while nodes[0].client().cluster("info").get("cluster_state") != "ok":
+            assert time.monotonic() < deadline, "the cluster never became ready"
+            time.sleep(0.1)
+        yield nodes
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+def test_leases_on_a_three_master_cluster(cluster, tmp_path):
+    from redis.cluster import RedisCluster
+
+    client = RedisCluster(host="127.0.0.1", port=cluster[0].port)
+    # Namespaces whose hash tags land on three different masters.
+    by_master: dict[str, str] = {}
+    for i in range(1000):
+        ns = f"ns{i}"
+        by_master.setdefault(client.get_node_from_key(key(ns)).name, ns)
+        if len(by_master) == 3:
+            break
+    assert len(by_master) == 3
+    runs = []
+    for ns in by_master.values():
+        a = lease_node_id(client, ns, **FAST)
+        b = lease_node_id(client, ns, **FAST)
+        assert (a.node, b.node) == (0, 1)
+        runs += [[a.counter().next() for _ in range(2000)],
+                 [b.counter().next() for _ in range(2000)]]
+        a.close()
+        b.close()
+    check_no_duplicates(runs)
