@@ -15,6 +15,7 @@
 #include <atomic_counter/time_counter.hpp>
 #include <atomic_counter/version.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <new>
 #include <optional>
@@ -50,7 +51,7 @@ module_state* state_of(PyObject* module) {
 // the parent's next values. Across processes, ids are unique only from a SharedCounter.
 struct CounterObject {
     PyObject_HEAD
-    unsigned long generation;  // the fork generation the value belongs to
+    std::atomic<unsigned long> generation;  // the fork generation the value belongs to
     ac::counter value;
 };
 
@@ -62,13 +63,16 @@ ATOMIC_COUNTER_NOINLINE void Counter_restart_after_fork(CounterObject* obj) {
     if (now >= c.base() && now - c.base() <= c.limit()) {
         c.advance_to(now - c.base());
     }
-    obj->generation = current_fork_generation();
+    // Relaxed: two threads restarting at once both only raise the value (advance_to).
+    obj->generation.store(current_fork_generation(), std::memory_order_relaxed);
 }
 
 // The counter, restarted first if this process is a fork child that has not drawn from it yet.
 ac::counter& drawable_counter(PyObject* self) {
     CounterObject* obj = reinterpret_cast<CounterObject*>(self);
-    if (ATOMIC_COUNTER_UNLIKELY(obj->generation != current_fork_generation())) {
+    // Relaxed: a stale read only restarts once more, which never moves the value back.
+    if (ATOMIC_COUNTER_UNLIKELY(obj->generation.load(std::memory_order_relaxed) !=
+                                current_fork_generation())) {
         Counter_restart_after_fork(obj);
     }
     return obj->value;
@@ -98,7 +102,8 @@ PyObject* Counter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     if (!self) {
         return nullptr;
     }
-    reinterpret_cast<CounterObject*>(self.get())->generation = current_fork_generation();
+    new (&reinterpret_cast<CounterObject*>(self.get())->generation)
+        std::atomic<unsigned long>(current_fork_generation());
     try {
         new (&counter_of(self.get()))
             ac::counter(base.value_or(ac::default_base_ns), now, interval.value_or(1));
@@ -181,7 +186,8 @@ PyObject* Counter_store(PyObject* self, char const* func, char const* arg, PyObj
     } catch (...) {
         return set_python_error();
     }
-    reinterpret_cast<CounterObject*>(self)->generation = current_fork_generation();
+    reinterpret_cast<CounterObject*>(self)->generation.store(current_fork_generation(),
+                                                             std::memory_order_relaxed);
     Py_RETURN_NONE;
 }
 
@@ -655,6 +661,11 @@ void module_free(void* module) { module_clear(static_cast<PyObject*>(module)); }
 
 PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, reinterpret_cast<void*>(module_exec)},
+#if defined(Py_GIL_DISABLED) && defined(Py_mod_gil)
+    // Every object is safe without the GIL: draws are atomic (draw_one), shared objects pin
+    // their core with an atomic word, and everything else is written once, before it is shared.
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
     {0, nullptr},
 };
 

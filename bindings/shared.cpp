@@ -22,7 +22,9 @@
 #include <atomic_counter/shared_time_counter.hpp>
 
 #include <cstdint>
+#include <atomic>
 #include <exception>
+#include <new>
 #include <optional>
 #include <string>
 
@@ -31,14 +33,75 @@ namespace {
 namespace ac = atomic_counter;
 using namespace atomic_counter::python;
 
+// Whether an object is closed, and how many calls are inside its core, in one word: bit 0 is
+// "closed", the rest counts pins. With the GIL every change happens while it is held, so plain
+// reads and writes suffice; a free-threaded build makes each change one atomic operation, so
+// that a pin and a close() racing in two threads agree on who deletes the core.
+class lifetime {
+public:
+    // Takes a pin unless the object is closed.
+    bool pin() noexcept {
+#ifdef Py_GIL_DISABLED
+        // Relaxed: the core pointer was published before the object was handed to Python.
+        std::uint64_t word = word_.load(std::memory_order_relaxed);
+        do {
+            if ((word & 1) != 0) {
+                return false;
+            }
+        } while (!word_.compare_exchange_weak(word, word + 2, std::memory_order_acquire,
+                                              std::memory_order_relaxed));
+        return true;
+#else
+        if ((word_ & 1) != 0) {
+            return false;
+        }
+        word_ += 2;
+        return true;
+#endif
+    }
+    // Drops a pin; true when it was the last one of a closed object (delete the core now).
+    bool unpin() noexcept {
+#ifdef Py_GIL_DISABLED
+        // Acq_rel: the thread that deletes the core sees every use of it by the others.
+        return word_.fetch_sub(2, std::memory_order_acq_rel) == 3;
+#else
+        word_ -= 2;
+        return word_ == 1;
+#endif
+    }
+    // Marks the object closed; true when no pin is held and it was open (delete the core now).
+    bool close() noexcept {
+#ifdef Py_GIL_DISABLED
+        return word_.fetch_or(1, std::memory_order_acq_rel) == 0;
+#else
+        const bool now = word_ == 0;
+        word_ |= 1;
+        return now;
+#endif
+    }
+    bool closed() const noexcept {
+#ifdef Py_GIL_DISABLED
+        return (word_.load(std::memory_order_relaxed) & 1) != 0;
+#else
+        return (word_ & 1) != 0;
+#endif
+    }
+
+private:
+#ifdef Py_GIL_DISABLED
+    std::atomic<std::uint64_t> word_{0};
+#else
+    std::uint64_t word_ = 0;
+#endif
+};
+
 // The object layout both types share.
 template <class Core>
 struct SharedObject {
     PyObject_HEAD
-    Core* core;      // nullptr once closed and no longer pinned
-    Py_ssize_t pins;  // methods inside the core now (changed only with the GIL held)
-    bool closed;
-    PyObject* name;  // str, as given
+    Core* core;                  // nullptr once closed and no longer pinned
+    lifetime life;
+    PyObject* name;              // str, as given
     ac::region_options options;  // as opened (pickles carry mode and allow_other_owner)
 };
 
@@ -54,17 +117,15 @@ template <class Core>
 class pin {
 public:
     pin(PyObject* self, char const* type) : obj_(as_shared<Core>(self)) {
-        if (ATOMIC_COUNTER_UNLIKELY(obj_->closed)) {
+        if (ATOMIC_COUNTER_UNLIKELY(!obj_->life.pin())) {
             PyErr_Format(PyExc_ValueError, "%s %R is closed", type, obj_->name);
             obj_ = nullptr;
-            return;
         }
-        ++obj_->pins;
     }
     pin(pin const&) = delete;
     pin& operator=(pin const&) = delete;
     ~pin() {
-        if (obj_ != nullptr && --obj_->pins == 0 && obj_->closed) {
+        if (obj_ != nullptr && obj_->life.unpin()) {
             delete obj_->core;  // close() was called while this method was inside the core
             obj_->core = nullptr;
         }
@@ -192,10 +253,9 @@ PyObject* new_shared(PyTypeObject* type, owned& name, ac::region_options const& 
     }
     SharedObject<Core>* obj = as_shared<Core>(self.get());
     obj->core = nullptr;
-    obj->pins = 0;
-    obj->closed = true;  // until the core exists
+    new (&obj->life) lifetime();  // open: nothing reaches it before it is returned
     obj->name = name.release();
-    obj->options = options;
+    new (&obj->options) ac::region_options(options);
     Core* core = nullptr;
     std::exception_ptr error;
     Py_BEGIN_ALLOW_THREADS
@@ -215,7 +275,6 @@ PyObject* new_shared(PyTypeObject* type, owned& name, ac::region_options const& 
         }
     }
     obj->core = core;
-    obj->closed = false;
     return self.release();
 }
 
@@ -296,11 +355,10 @@ PyObject* shared_store(PyObject* self, char const* type, char const* func, char 
 template <class Core>
 PyObject* shared_close(PyObject* self) {
     SharedObject<Core>* obj = as_shared<Core>(self);
-    obj->closed = true;
-    if (obj->pins == 0) {
+    if (obj->life.close()) {
         delete obj->core;
         obj->core = nullptr;
-    }  // else the last pin deletes it
+    }  // else the last pin deletes it (or it was closed already)
     Py_RETURN_NONE;
 }
 
@@ -405,7 +463,7 @@ PyObject* shared_get_name(PyObject* self, void* Py_UNUSED(closure)) {
 
 template <class Core>
 PyObject* shared_get_closed(PyObject* self, void* Py_UNUSED(closure)) {
-    return PyBool_FromLong(as_shared<Core>(self)->closed);
+    return PyBool_FromLong(as_shared<Core>(self)->life.closed());
 }
 
 // A property read off the open core: conv(core) gives the value, made into a Python object

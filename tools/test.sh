@@ -8,11 +8,17 @@
 #      ATOMIC_COUNTER_FUZZ_SECONDS each (default 60);
 #   5. the Python suite (pytest), including the million-call leak check
 #      (ATOMIC_COUNTER_LEAK_CALLS, default 1000000);
-#   6. the Python suite again against an ASan + UBSan build of the extension.
+#   6. the Python suite again against an ASan + UBSan build of the extension;
+#   7. the other platforms this machine can reach: the C++ suite cross-built for Windows
+#      (mingw-w64) and run under wine64, cross-built for aarch64 Linux and run under
+#      qemu-user; the headers and the extension's sources compiled for macOS (arm64, x86_64)
+#      by zig; the manylinux_2_17 wheel from tools/wheels.sh, installed in a fresh virtual
+#      environment and tested there.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
-apt_install libgtest-dev clang clang-tidy g++ redis-server faketime
+apt_install libgtest-dev clang clang-tidy g++ redis-server faketime \
+  mingw-w64 wine64 qemu-user-static g++-aarch64-linux-gnu googletest
 # The extension, too, builds with warnings as errors here.
 export SKBUILD_CMAKE_DEFINE="ATOMIC_COUNTER_WERROR=ON"
 setup_venv test
@@ -75,3 +81,66 @@ SKBUILD_CMAKE_DEFINE="CMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-fra
 LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)" \
   ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
   "$asan_venv/bin/python" -m pytest -m "not leak" -k "not originals" -p no:cacheprovider
+
+echo "==> Windows: the C++ suite built by mingw-w64, run under wine64"
+win_build="$ROOT/build/mingw"
+cmake -S "$ROOT" -B "$win_build" -G Ninja \
+  -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchains/mingw-w64-x86_64.cmake" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATOMIC_COUNTER_WERROR=ON >/dev/null
+cmake --build "$win_build"
+# The prefix lives outside the tree: it links drive Z: to /, which no tree walk should follow.
+export WINEPREFIX="${XDG_CACHE_HOME:-$HOME/.cache}/atomic-counter/wine" WINEDEBUG=-all
+mkdir -p "$WINEPREFIX"
+wine64="$(command -v wine64 || true)"
+[[ -n "$wine64" ]] || wine64=/usr/lib/wine/wine64
+(
+  cd "$win_build/tests/cpp"
+  for exe in *_test.exe; do
+    ATOMIC_COUNTER_STRESS_DRAWS=100000 "$wine64" "./$exe" --gtest_brief=1 >"$exe.log" 2>&1 ||
+      { tail -n 40 "$exe.log"; echo "$exe failed under wine"; exit 1; }
+    echo "$exe: $(grep -E '^\[  PASSED  \]' "$exe.log")"
+  done
+)
+
+echo "==> aarch64 Linux: the C++ suite cross-built, run under qemu-user"
+arm_build="$ROOT/build/aarch64"
+cmake -S "$ROOT" -B "$arm_build" -G Ninja \
+  -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchains/aarch64-linux-gnu.cmake" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATOMIC_COUNTER_WERROR=ON >/dev/null
+cmake --build "$arm_build"
+# No binfmt here: a test binary cannot start another aarch64 program (the fork tests run).
+ATOMIC_COUNTER_STRESS_DRAWS=100000 ATOMIC_COUNTER_TEST_NO_SPAWN=1 \
+  ctest --test-dir "$arm_build" --output-on-failure -j 2
+
+echo "==> macOS (arm64, x86_64): every header and the extension's sources compiled by zig"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check ziglang
+py_include="$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['include'])")"
+mac_build="$ROOT/build/macos-compile"
+mkdir -p "$mac_build"
+for target in aarch64-macos x86_64-macos; do
+  for header in "$ROOT"/include/atomic_counter/*.hpp; do
+    echo "#include <atomic_counter/$(basename "$header")>" >"$mac_build/include.cpp"
+    "$VENV/bin/python" -m ziglang c++ -target "$target" -std=c++17 -Wall -Wextra -Werror \
+      -I"$ROOT/include" -c "$mac_build/include.cpp" -o "$mac_build/include.o"
+  done
+  for source in "$ROOT"/bindings/*.cpp "$ROOT"/tests/cpp/region_child.cpp; do
+    "$VENV/bin/python" -m ziglang c++ -target "$target" -std=c++17 -Wall -Wextra -Werror \
+      -I"$ROOT/include" -I"$py_include" -DPy_LIMITED_API=0x030A0000 -c "$source" \
+      -o "$mac_build/source.o"
+  done
+  echo "$target: every header and source compiles"
+done
+
+echo "==> the manylinux_2_17 wheel, installed in a fresh virtual environment and tested there"
+bash "$ROOT/tools/wheels.sh" | tail -n 4
+wheel_venv="$ROOT/build/wheel-venv"
+rm -rf "$wheel_venv"
+python3 -m venv "$wheel_venv"
+"$wheel_venv/bin/python" -m pip install -q --disable-pip-version-check \
+  "$ROOT"/dist/atomic_counter-*manylinux_2_17_x86_64.whl pytest hypothesis numpy redis mypy \
+  types-redis "cibuildwheel>=3.1,<4"
+# From a directory outside the tree: the tests must import the installed wheel, nothing else.
+(cd "$wheel_venv" && "$wheel_venv/bin/python" -c \
+  "import atomic_counter, sys; assert 'site-packages' in atomic_counter.__file__; print('testing', atomic_counter.__file__)")
+"$wheel_venv/bin/python" -m pytest -q -p no:cacheprovider -m "not leak" \
+  -k "not originals and not nemesis" "$ROOT/tests/python"

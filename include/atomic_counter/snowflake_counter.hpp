@@ -33,6 +33,7 @@
 #define ATOMIC_COUNTER_SNOWFLAKE_COUNTER_HPP
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
@@ -75,7 +76,7 @@ template <class Clock = system_clock>
 class basic_snowflake_counter {
 public:
     using clock_type = Clock;
-    static constexpr std::uint64_t no_deadline = std::numeric_limits<std::uint64_t>::max();
+    static constexpr std::uint64_t no_deadline = (std::numeric_limits<std::uint64_t>::max)();
 
     // Throws std::invalid_argument when node is out of the layout's range [0, max_node] or
     // floor_id is not an id of the layout. The first id is above floor_id's time and sequence.
@@ -172,7 +173,7 @@ public:
     // The largest n that next_many() can ever hand out at once (the lead limit's span).
     std::uint64_t max_block() const noexcept {
         const std::uint64_t span = lead_span_.load(std::memory_order_relaxed);
-        return span == std::numeric_limits<std::uint64_t>::max() ? span : span + 1;
+        return span == (std::numeric_limits<std::uint64_t>::max)() ? span : span + 1;
     }
 
     // Stops the counter for good and returns an id at or above every id it handed out (see the
@@ -314,8 +315,8 @@ private:
     layout layout_;
     Clock clock_;
     std::atomic<std::uint64_t> deadline_ns_{no_deadline};
-    std::atomic<std::uint64_t> max_id_{std::numeric_limits<std::uint64_t>::max()};
-    std::atomic<std::uint64_t> lead_span_{std::numeric_limits<std::uint64_t>::max()};
+    std::atomic<std::uint64_t> max_id_{(std::numeric_limits<std::uint64_t>::max)()};
+    std::atomic<std::uint64_t> lead_span_{(std::numeric_limits<std::uint64_t>::max)()};
     // Off the cache line of the fields above, read by every draw (see counter.hpp).
     char padding_[64] = {};
     std::atomic<std::uint64_t> state_;

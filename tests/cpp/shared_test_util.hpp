@@ -1,12 +1,16 @@
-// Helpers for the shared-memory tests: a unique name and a scratch directory per test, and
-// drawing from forked child processes.
+// Helpers for the shared-memory tests: a unique name and a scratch directory per test, drawing
+// from forked child processes (POSIX), and from helper processes (tests/cpp/region_child.cpp,
+// every system).
 #ifndef ATOMIC_COUNTER_TESTS_SHARED_TEST_UTIL_HPP
 #define ATOMIC_COUNTER_TESTS_SHARED_TEST_UTIL_HPP
 
+#include <atomic_counter/shared_counter.hpp>
 #include <gtest/gtest.h>
+#if !defined(_WIN32)
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -16,21 +20,26 @@
 #include <functional>
 #include <iterator>
 #include <string>
+#include <system_error>
 #include <vector>
 
 class SharedTest : public ::testing::Test {
 protected:
     void SetUp() override {
         const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-        name_ = "ac-test-" + std::to_string(getpid()) + "-" + test;
-        dir_ = std::filesystem::temp_directory_path() / ("ac-test-" + std::to_string(getpid()) +
-                                                         "-" + test);
+        const std::string pid = std::to_string(atomic_counter::detail::os::current_pid());
+        name_ = "ac-test-" + pid + "-" + test;
+        dir_ = std::filesystem::temp_directory_path() / ("ac-test-" + pid + "-" + test);
         std::filesystem::remove_all(dir_);
         std::filesystem::create_directories(dir_);
     }
     void TearDown() override {
-        shm_unlink(("/" + name_).c_str());
-        std::filesystem::remove_all(dir_);
+        try {
+            atomic_counter::shared_counter::unlink(name_);
+        } catch (std::system_error const&) {
+        }
+        std::error_code ignored;
+        std::filesystem::remove_all(dir_, ignored);
     }
     std::string path(char const* file) const { return (dir_ / file).string(); }
 
@@ -48,6 +57,7 @@ protected:
     std::filesystem::path dir_;
 };
 
+#if !defined(_WIN32)
 // Forks `processes` children; each runs draw(i) `draws` times and sends the values back through
 // a pipe. Returns every child's values, in the order it drew them.
 inline std::vector<std::vector<std::uint64_t>> draw_in_processes(
@@ -104,6 +114,8 @@ inline std::vector<std::vector<std::uint64_t>> draw_in_processes(
     }
     return results;
 }
+
+#endif
 
 inline void expect_unique_and_increasing(std::vector<std::vector<std::uint64_t>> const& runs) {
     std::vector<std::uint64_t> all;

@@ -127,4 +127,5 @@ def test_bench_prints_a_table():
         assert doc["ns_per_call"][name] > 0
     text = cli("bench", "--rounds", "1", "--number", "2000").stdout
     assert "ns per id" in text and "Counter.next" in text
-    assert not [n for n in os.listdir("/dev/shm") if n.startswith("atomic-counter-cli-bench")]
+    if os.path.isdir("/dev/shm"):
+        assert not [n for n in os.listdir("/dev/shm") if n.startswith("atomic-counter-cli-bench")]

@@ -24,6 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import linux_only  # noqa: E402
+
+pytestmark = linux_only
+
 from atomic_counter import (
     Counter,
     Layout,

@@ -8,6 +8,10 @@ import random
 
 import pytest
 
+from conftest import linux_only, needs_redis_server  # noqa: E402
+
+pytestmark = [needs_redis_server, linux_only]
+
 pytest.importorskip("redis")
 pytest.importorskip("numpy")
 

@@ -21,6 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import linux_only, needs_redis_server  # noqa: E402
+
+pytestmark = [needs_redis_server, linux_only]
+
 redis = pytest.importorskip("redis")
 
 from atomic_counter import (  # noqa: E402

@@ -16,6 +16,10 @@ import uuid
 
 import pytest
 
+from conftest import linux_only  # noqa: E402
+
+pytestmark = linux_only
+
 from atomic_counter import Counter, SharedCounter, SharedTimeCounter, TimeCounter
 from process_helpers import check_runs, run_processes, unpack
 

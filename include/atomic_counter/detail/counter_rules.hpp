@@ -19,7 +19,7 @@ class counter_rules {
                   "atomic_counter needs lock-free 64-bit atomics");
 
 public:
-    static constexpr std::uint64_t max_value = std::numeric_limits<std::uint64_t>::max();
+    static constexpr std::uint64_t max_value = (std::numeric_limits<std::uint64_t>::max)();
     // Intervals of headroom kept below 2^64 - 1 in headroom mode, and the largest interval that
     // mode takes (so the headroom, interval << headroom_bits, stays below 2^63).
     static constexpr unsigned headroom_bits = 32;

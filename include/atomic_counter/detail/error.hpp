@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ATOMIC_COUNTER_NOINLINE __attribute__((noinline))
@@ -28,6 +29,17 @@ namespace atomic_counter::detail {
 // Python. The counter keeps its value when this is thrown.
 [[noreturn]] ATOMIC_COUNTER_NOINLINE inline void on_error_overflow(std::string const& msg) {
     throw std::overflow_error(msg);
+}
+
+// The operating system refused (open, map, sync, lock): std::system_error with the errno value,
+// OSError in Python (PermissionError for EACCES, FileNotFoundError for ENOENT).
+[[noreturn]] ATOMIC_COUNTER_NOINLINE inline void on_error_system(int err, std::string const& msg) {
+    throw std::system_error(err, std::generic_category(), msg);
+}
+
+// Data that is not ours, or is damaged: std::domain_error, ValueError in Python.
+[[noreturn]] ATOMIC_COUNTER_NOINLINE inline void on_error_corrupt(std::string const& msg) {
+    throw std::domain_error(msg);
 }
 
 }  // namespace atomic_counter::detail

@@ -13,11 +13,18 @@
 //    with one link, owned by this process's effective uid unless the caller allows another
 //    owner, and not writable by others unless the caller's mode is. Anything else is refused
 //    before a byte is read or written.
+//
+// macOS: a POSIX shared-memory name is at most 31 characters with its '/', so a longer name is
+// mapped to its first 12 characters, a '.', and 16 hex digits of its FNV-1a hash (the same in
+// every process); such an object can be sized once, reports its size rounded up to the page,
+// and cannot be flock'ed (try_lock() says so, and the protocol falls back to the exclusive
+// creator). Files behave as on Linux.
 #ifndef ATOMIC_COUNTER_DETAIL_REGION_FILE_POSIX_HPP
 #define ATOMIC_COUNTER_DETAIL_REGION_FILE_POSIX_HPP
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -39,26 +46,14 @@
 
 namespace atomic_counter::detail {
 
-[[noreturn]] ATOMIC_COUNTER_NOINLINE inline void on_error_system(int err, std::string const& msg) {
-    throw std::system_error(err, std::generic_category(), msg);
-}
-
-[[noreturn]] ATOMIC_COUNTER_NOINLINE inline void on_error_corrupt(std::string const& msg) {
-    throw std::domain_error(msg);
-}
-
 namespace os {
 
-// "0o640": permission bits as Python writes them.
-inline std::string octal(std::uint32_t mode) {
-    std::string digits;
-    for (mode &= 07777; mode != 0 || digits.size() < 3; mode >>= 3) {
-        digits.insert(digits.begin(), static_cast<char>('0' + (mode & 7)));
-    }
-    return "0o" + digits;
-}
+inline std::uint32_t current_pid() noexcept { return static_cast<std::uint32_t>(getpid()); }
 
-inline std::uint32_t current_uid() noexcept { return static_cast<std::uint32_t>(geteuid()); }
+// Whether a process with this pid exists (EPERM: it exists, but is another user's).
+inline bool process_alive(std::uint32_t pid) noexcept {
+    return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
 
 // "1001 (alice)", or just the number when the user database does not know it.
 inline std::string describe_user(std::uint32_t uid) {
@@ -162,24 +157,87 @@ inline void sync_directory(std::string const& directory, std::string const& what
 
 // What the checks read off an open region, all from one fstat of its descriptor.
 struct file_facts {
-    std::uint64_t size;
+    std::uint64_t size;           // as the OS reports it
+    std::uint64_t size_rounding;  // sizes are reported rounded up to this (1: exact)
     bool regular;
     std::uint64_t links;
-    std::uint32_t owner;
-    std::uint32_t mode;  // permission bits
+    bool owned_by_me;             // owned by this process's effective user
+    std::string owner;            // who owns it, for messages
+    std::string me;               // this process's user, for messages
+    bool writable_by_others;      // every user of the machine may write it
+    std::uint32_t mode;           // permission bits, for messages
+};
+
+enum class lock_result { locked, busy, unsupported };
+
+// The shared-memory object's name for shm_open: "/name", or on macOS, where such names are at
+// most 31 characters, a deterministic short form of a longer one.
+inline std::string shm_object_name(std::string const& name) {
+#if defined(__APPLE__)
+    if (name.size() + 1 > 31) {
+        std::uint64_t hash = 0xCBF29CE484222325ULL;
+        for (unsigned char c : name) {
+            hash = (hash ^ c) * 0x100000001B3ULL;
+        }
+        static constexpr char digits[] = "0123456789abcdef";
+        std::string text = "/" + name.substr(0, 12) + ".";
+        for (int i = 15; i >= 0; --i) {
+            text += digits[(hash >> (4 * i)) & 15];
+        }
+        return text;
+    }
+#endif
+    return "/" + name;
+}
+
+// An open mapping of a region's page. Move-only; unmaps on destruction.
+class mapping {
+public:
+    mapping() = default;
+    mapping(void* address, std::size_t size) noexcept : address_(address), size_(size) {}
+    mapping(mapping&& other) noexcept : address_(other.address_), size_(other.size_) {
+        other.address_ = nullptr;
+    }
+    mapping& operator=(mapping&& other) noexcept {
+        std::swap(address_, other.address_);
+        std::swap(size_, other.size_);
+        return *this;
+    }
+    mapping(mapping const&) = delete;
+    mapping& operator=(mapping const&) = delete;
+    ~mapping() {
+        if (address_ != nullptr) {
+            munmap(address_, size_);
+        }
+    }
+
+    void* address() const noexcept { return address_; }
+
+    // Flushes the page to its file and waits for the write (MS_SYNC).
+    void sync(std::string const& what) const {
+        if (msync(address_, size_, MS_SYNC) != 0) {
+            on_error_system(errno, what + ": msync failed");
+        }
+    }
+
+private:
+    void* address_ = nullptr;
+    std::size_t size_ = 0;
 };
 
 // An open region file or shared-memory object. Move-only; closes its descriptor.
 class region_file {
 public:
     // Opens `name` (a path when is_path, else a shared-memory name), creating it exclusively
-    // when may_create and it does not exist; a created one gets exactly `mode`. Throws
+    // when may_create and it does not exist; a created one gets exactly `mode`, and is empty
+    // (resize() sizes it; `size` is for systems that size a new object at once). Throws
     // std::system_error: ENOENT when it does not exist and may not be created, ELOOP for a
     // symlink, EACCES when it cannot be opened for reading and writing.
     region_file(std::string const& name, bool is_path, bool may_create, std::uint32_t mode,
-                std::string const& what)
+                std::size_t /*size*/, std::string const& what)
         : what_(what) {
-        const std::string object = is_path ? name : "/" + name;
+        const std::string object = is_path ? name : shm_object_name(name);
+        is_path_ = is_path;
         const auto open_object = [&](int flags, mode_t m) {
             return is_path ? ::open(object.c_str(), flags, m) : shm_open(object.c_str(), flags, m);
         };
@@ -223,21 +281,43 @@ public:
         if (fstat(fd_, &st) != 0) {
             on_error_system(errno, what_ + ": fstat failed");
         }
-        return {static_cast<std::uint64_t>(st.st_size), S_ISREG(st.st_mode),
-                static_cast<std::uint64_t>(st.st_nlink), static_cast<std::uint32_t>(st.st_uid),
+        const auto owner = static_cast<std::uint32_t>(st.st_uid);
+        const auto me = static_cast<std::uint32_t>(geteuid());
+        std::uint64_t rounding = 1;
+#if defined(__APPLE__)
+        if (!is_path_) {
+            rounding = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+        }
+#endif
+        return {static_cast<std::uint64_t>(st.st_size),
+                rounding,
+#if defined(__APPLE__)
+                S_ISREG(st.st_mode) || !is_path_,  // Darwin's shm objects are not S_IFREG
+#else
+                S_ISREG(st.st_mode),
+#endif
+                static_cast<std::uint64_t>(st.st_nlink),
+                owner == me,
+                describe_user(owner),
+                describe_user(me),
+                (st.st_mode & 0002) != 0,
                 static_cast<std::uint32_t>(st.st_mode & 0777)};
     }
 
     // The creation lock: an advisory lock on the open file description, which the kernel drops
-    // when its holder dies, so a held lock always means a live holder.
-    bool try_lock() {
+    // when its holder dies, so a held lock always means a live holder. unsupported where the
+    // object cannot be locked (macOS shared memory).
+    lock_result try_lock() {
         if (flock(fd_, LOCK_EX | LOCK_NB) == 0) {
-            return true;
+            return lock_result::locked;
         }
-        if (errno != EWOULDBLOCK && errno != EINTR) {
-            on_error_system(errno, what_ + ": flock failed");
+        if (errno == EWOULDBLOCK || errno == EINTR) {
+            return lock_result::busy;
         }
-        return false;
+        if (errno == ENOTSUP || errno == EOPNOTSUPP || errno == EINVAL) {
+            return lock_result::unsupported;
+        }
+        on_error_system(errno, what_ + ": flock failed");
     }
     void unlock() noexcept { flock(fd_, LOCK_UN); }
 
@@ -247,12 +327,12 @@ public:
         }
     }
 
-    void* map(std::size_t size) {
+    mapping map(std::size_t size) {
         void* address = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
         if (address == MAP_FAILED) {
             on_error_system(errno, what_ + ": mmap failed");
         }
-        return address;
+        return {address, size};
     }
 
 private:
@@ -273,19 +353,14 @@ private:
     std::string what_;
     int fd_ = -1;
     bool created_ = false;
+    bool is_path_ = false;
 };
 
-inline void unmap(void* address, std::size_t size) noexcept { munmap(address, size); }
-
-// Flushes the mapped page to its file and waits for the write (MS_SYNC).
-inline void sync(void* address, std::size_t size, std::string const& what) {
-    if (msync(address, size, MS_SYNC) != 0) {
-        on_error_system(errno, what + ": msync failed");
-    }
-}
+// Whether a name is a file path rather than a shared-memory name.
+inline bool names_file(std::string const& name) { return name.find('/') != std::string::npos; }
 
 inline void unlink(std::string const& name, bool is_path, std::string const& what) {
-    const int rc = is_path ? ::unlink(name.c_str()) : shm_unlink(("/" + name).c_str());
+    const int rc = is_path ? ::unlink(name.c_str()) : shm_unlink(shm_object_name(name).c_str());
     if (rc != 0) {
         on_error_system(errno, what + ": unlink failed");
     }

@@ -18,6 +18,7 @@
 //       40  start         u64          the first value                    ] checksum (with
 //       48  id            u64[2]       128 random bits naming the region  ] magic, version)
 //       64  state         atomic u32   0 empty, 1 initialising, 2 ready
+//       68  creator_pid   u32          who initialised it (for messages only)
 //       72  checksum      u64          FNV-1a 64 of bytes [0, 64)
 //      128  value         atomic u64   the counter, on a cache line of its own
 //      192  reserved      atomic u64   durable: every value handed out is <= persisted
@@ -38,6 +39,9 @@
 //    at most init_timeout, then refuse, naming that live holder. A creator that died mid-way is
 //    never waited for: its lock is gone, and the next opener initialises the region again (no
 //    value was handed out from a region that never became ready).
+// Where the storage cannot be locked (macOS shared memory), the process whose exclusive create
+// made the name initialises it, and the others wait for it as in 3; a creator that died there is
+// named (its pid) in the error rather than replaced.
 #ifndef ATOMIC_COUNTER_DETAIL_SHARED_REGION_HPP
 #define ATOMIC_COUNTER_DETAIL_SHARED_REGION_HPP
 
@@ -148,7 +152,7 @@ struct region_header {
     std::uint64_t start;
     std::uint64_t id[2];
     std::atomic<std::uint32_t> state;
-    std::uint32_t unused_;
+    std::uint32_t creator_pid;
     std::uint64_t checksum;
     char pad1_[48];
     std::atomic<std::uint64_t> value;
@@ -245,24 +249,20 @@ public:
                     "a disk-backed file system");
             }
         }
-        os::region_file file(path_, is_path_, !options.only_region, options.mode, describe(api));
+        os::region_file file(path_, is_path_, !options.only_region, options.mode, region_size,
+                             describe(api));
         check_storage(file.facts(), options, api);
-        try {
-            open_or_initialise(file, params, options, api, base_default, interval_default, start);
-            check(params, options, api);
-            if (created_ && is_path_ && header_->durable_block != 0) {
-                // The new file's name must survive a crash as surely as its msync'ed page.
-                blocking([&] { os::sync_directory(os::parent_directory(path_), describe(api)); });
-            }
-        } catch (...) {
-            unmap();
-            throw;
+        open_or_initialise(file, params, options, api, base_default, interval_default, start);
+        check(params, options, api);
+        if (created_ && is_path_ && header_->durable_block != 0) {
+            // The new file's name must survive a crash as surely as its msync'ed page.
+            blocking([&] { os::sync_directory(os::parent_directory(path_), describe(api)); });
         }
     }
 
     shared_region(shared_region const&) = delete;
     shared_region& operator=(shared_region const&) = delete;
-    ~shared_region() { unmap(); }
+    ~shared_region() = default;
 
     region_header& header() const noexcept { return *header_; }
     std::string const& name() const noexcept { return name_; }
@@ -284,9 +284,9 @@ public:
                       const_cast<void*>(static_cast<void const*>(&f)));
     }
 
-    // Flushes the page to its file and waits for the write (MS_SYNC).
+    // Flushes the page to its file and waits for the write.
     void sync(char const* api) const {
-        blocking([&] { os::sync(header_, region_size, describe(api)); });
+        blocking([&] { mapping_.sync(describe(api)); });
     }
 
     // Removes the name (the region lives on while mapped). ENOENT when it is already gone.
@@ -294,9 +294,8 @@ public:
         os::unlink(name, names_file(name), std::string(api) + " '" + name + "'");
     }
 
-    static bool names_file(std::string const& name) {
-        return name.find('/') != std::string::npos;
-    }
+    // A name with a path separator is a file; any other is a shared-memory name.
+    static bool names_file(std::string const& name) { return os::names_file(name); }
 
     // std::invalid_argument when durability is asked of a shared-memory name, which lives in
     // RAM: only a file can survive a machine crash. Checked before any region is created.
@@ -311,10 +310,20 @@ public:
 private:
     std::string describe(char const* api) const { return std::string(api) + " '" + name_ + "'"; }
 
-    void unmap() noexcept {
-        if (header_ != nullptr) {
-            os::unmap(header_, region_size);
-            header_ = nullptr;
+    // The size a region's storage reports, or 0 for a new one; a size the OS rounded up to its
+    // page counts as the region's.
+    static std::uint64_t region_bytes(os::file_facts const& facts) noexcept {
+        const std::uint64_t r = facts.size_rounding;
+        if (r > 1 && facts.size == (region_size + r - 1) / r * r) {
+            return region_size;
+        }
+        return facts.size;
+    }
+
+    void map(os::region_file& file) {
+        if (header_ == nullptr) {
+            mapping_ = file.map(region_size);
+            header_ = static_cast<region_header*>(mapping_.address());
         }
     }
 
@@ -336,25 +345,23 @@ private:
             on_error_system(EPERM, describe(api) + ": has " + std::to_string(facts.links) +
                                        " hard links; refused (another name could reach it)");
         }
-        if (facts.owner != os::current_uid() && !options.allow_other_owner) {
+        if (!facts.owned_by_me && !options.allow_other_owner) {
             on_error_system(EACCES,
-                            describe(api) + ": owned by user " + os::describe_user(facts.owner) +
-                                ", not by this process's user " +
-                                os::describe_user(os::current_uid()) +
+                            describe(api) + ": owned by user " + facts.owner +
+                                ", not by this process's user " + facts.me +
                                 "; another user can set its value at will. Pass "
                                 "allow_other_owner=True only for a region shared on purpose");
         }
-        const std::uint32_t others_write = facts.mode & 0002u;
-        if (others_write != 0 && (options.mode & 0002u) == 0) {
+        if (facts.writable_by_others && (options.mode & 0002u) == 0) {
             on_error_system(EACCES, describe(api) + ": writable by every user (mode " +
                                         os::octal(facts.mode) + "), which mode=" +
                                         os::octal(options.mode) +
                                         " does not grant; any user could set its value");
         }
-        if (facts.size != 0 && facts.size != region_size) {
-            on_error_corrupt(describe(api) + ": " +
-                             (facts.size < region_size ? "truncated" : "wrong size") + " (" +
-                             std::to_string(facts.size) + " bytes, expected " +
+        const std::uint64_t size = region_bytes(facts);
+        if (size != 0 && size != region_size) {
+            on_error_corrupt(describe(api) + ": " + (size < region_size ? "truncated" : "wrong size") +
+                             " (" + std::to_string(size) + " bytes, expected " +
                              std::to_string(region_size) + "); left untouched");
         }
     }
@@ -394,13 +401,11 @@ private:
                             std::uint64_t base_default, std::uint64_t interval_default,
                             Start& start) {
         const auto deadline = std::chrono::steady_clock::now() + init_timeout;
-        std::uint64_t size = file.facts().size;
+        std::uint64_t size = region_bytes(file.facts());
         auto pause = std::chrono::microseconds(50);
         for (;;) {
             if (size == region_size) {
-                if (header_ == nullptr) {
-                    header_ = static_cast<region_header*>(file.map(region_size));
-                }
+                map(file);
                 // Acquire: pairs with the initialiser's release store of state_ready.
                 const std::uint32_t state = header_->state.load(std::memory_order_acquire);
                 check_state(state, api);
@@ -408,12 +413,24 @@ private:
                     return;
                 }
             }
-            if (file.try_lock()) {
+            const os::lock_result lock = file.try_lock();
+            if (lock == os::lock_result::unsupported && file.created()) {
+                // Nothing can lock it, but this process's exclusive create made the name.
+                if (size == 0) {
+                    file.resize(region_size);
+                    size = region_size;
+                }
+                map(file);
+                initialise(params, base_default, interval_default, start);
+                created_ = true;
+                return;
+            }
+            if (lock == os::lock_result::locked) {
                 struct unlock_on_exit {
                     os::region_file& f;
                     ~unlock_on_exit() { f.unlock(); }
                 } unlock{file};
-                size = file.facts().size;
+                size = region_bytes(file.facts());
                 if (size == 0) {
                     if (options.only_region) {
                         on_error_invalid_argument(describe(api) + ": another region, never "
@@ -425,9 +442,7 @@ private:
                     on_error_corrupt(describe(api) + ": changed size (" + std::to_string(size) +
                                      " bytes) while opening; left untouched");
                 }
-                if (header_ == nullptr) {
-                    header_ = static_cast<region_header*>(file.map(region_size));
-                }
+                map(file);
                 // Acquire: as above; a region published before we took the lock is attached.
                 const std::uint32_t state = header_->state.load(std::memory_order_acquire);
                 check_state(state, api);
@@ -452,19 +467,30 @@ private:
                 created_ = true;
                 return;
             }
-            // The lock is held, so its holder is alive and initialising the region now.
+            // The lock is held, so its holder is alive and initialising the region now (or, where
+            // nothing locks, the exclusive creator is).
             if (std::chrono::steady_clock::now() > deadline) {
-                on_error_corrupt(describe(api) +
-                                 ": another process has held the region's creation lock for "
-                                 "more than " + std::to_string(init_timeout.count()) +
-                                 " ms without finishing; it is alive (a lock dies with its "
-                                 "holder): if it is stopped or hung, resume or end it, then "
-                                 "retry");
+                if (lock == os::lock_result::busy) {
+                    on_error_corrupt(describe(api) +
+                                     ": another process has held the region's creation lock for "
+                                     "more than " + std::to_string(init_timeout.count()) +
+                                     " ms without finishing; it is alive (a lock dies with its "
+                                     "holder): if it is stopped or hung, resume or end it, then "
+                                     "retry");
+                }
+                const std::uint32_t pid = header_ != nullptr ? header_->creator_pid : 0;
+                on_error_corrupt(describe(api) + ": the process that created it" +
+                                 (pid != 0 ? " (pid " + std::to_string(pid) + ", " +
+                                                 (os::process_alive(pid) ? "alive" : "gone") + ")"
+                                           : std::string()) +
+                                 " has not finished initialising it within " +
+                                 std::to_string(init_timeout.count()) +
+                                 " ms; if it is gone, remove the name (unlink) and retry");
             }
             std::this_thread::sleep_for(pause);
-            pause = std::min(pause * 2, std::chrono::microseconds(2000));
+            pause = (std::min)(pause * 2, std::chrono::microseconds(2000));
             if (size != region_size) {
-                size = file.facts().size;
+                size = region_bytes(file.facts());
             }
         }
     }
@@ -492,7 +518,7 @@ private:
         if (h.id[0] == 0 && h.id[1] == 0) {
             h.id[1] = 1;  // the all-zero id means "none" to a reader
         }
-        h.unused_ = 0;
+        h.creator_pid = os::current_pid();
         h.checksum = header_checksum(&h);
         // Relaxed: published with everything else by the release store below.
         h.value.store(h.start, std::memory_order_relaxed);
@@ -591,6 +617,7 @@ private:
     bool is_path_;
     std::string path_;
     blocking_runner run_blocking_;
+    os::mapping mapping_;
     region_header* header_ = nullptr;
     bool created_ = false;
 };

@@ -23,7 +23,7 @@ struct time_rules {
     static constexpr std::uint64_t sequence_mask = (std::uint64_t{1} << sequence_bits) - 1;
     static constexpr std::uint64_t timestamp_mask = (std::uint64_t{1} << timestamp_bits) - 1;
     static constexpr std::uint64_t initial_sequence = (sequence_mask + 1) / 2;
-    static constexpr std::uint64_t max_value = std::numeric_limits<std::uint64_t>::max();
+    static constexpr std::uint64_t max_value = (std::numeric_limits<std::uint64_t>::max)();
 
     static constexpr std::uint64_t encode(std::uint64_t us, std::uint64_t sequence) noexcept {
         return ((us & timestamp_mask) << sequence_bits) | (sequence & sequence_mask);
