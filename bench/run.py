@@ -5,7 +5,8 @@ Runs with the project's environment (tools/bench.sh sets it up):
      returns a fresh int, and an allocate-and-memset for bulk),
   2. measures our Python API and the peers side by side, as medians of interleaved rounds,
   3. measures the original atomic-counter 0.1.4 in a virtual environment of its own, as ratios
-     to the reference measured in that same process,
+     to the reference measured in that same process, and the start-up of both (import time
+     with -X importtime, whole processes drawing one id, our command line),
   4. builds and runs the C++ Google Benchmark suite (bench/cpp),
   5. writes docs/benchmarks.md (tables, targets, machine, Python, date) and docs/benchmarks.png.
 
@@ -21,6 +22,7 @@ import json
 import multiprocessing
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -141,9 +143,9 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
     }
 
 
-def measure_original(rounds: int, number: int) -> dict[str, float] | None:
-    """The original atomic-counter 0.1.4, in its own virtual environment (it also imports as
-    atomic_counter), as ns per call beside the reference measured in that process."""
+def original_python() -> Path | None:
+    """The interpreter of a virtual environment holding the original atomic-counter 0.1.4 (it
+    also imports as atomic_counter), created on first use; None when PyPI cannot be reached."""
     env_dir = BUILD / "original-venv"
     python = env_dir / "bin" / "python"
     if not python.exists():
@@ -156,12 +158,82 @@ def measure_original(rounds: int, number: int) -> dict[str, float] | None:
     if install.returncode != 0:
         print(f"could not install atomic-counter 0.1.4:\n{install.stderr}", file=sys.stderr)
         return None
+    return python
+
+
+def measure_original(python: Path, rounds: int, number: int) -> dict[str, float]:
+    """The original's counters as ns per call, beside the reference measured in its process."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(BUILD), str(ROOT / "bench" / "python")]))
     out = subprocess.run(
         [str(python), str(ROOT / "bench" / "python" / "measure.py"), str(rounds), str(number)],
         capture_output=True, text=True, env=env, cwd="/", check=True,
     ).stdout
     return json.loads(out)
+
+
+ONE_ID = "import atomic_counter; print(atomic_counter.TimeCounter().next())"
+
+
+def import_us(python: Path | str) -> float:
+    """Cumulative `-X importtime` of `import atomic_counter` in a fresh interpreter, in us."""
+    err = subprocess.run([str(python), "-X", "importtime", "-c", "import atomic_counter"],
+                         capture_output=True, text=True, check=True, cwd="/").stderr
+    for line in reversed(err.splitlines()):
+        fields = [f.strip() for f in line.split("|")]
+        if len(fields) == 3 and fields[2] == "atomic_counter":
+            return float(fields[1])
+    raise RuntimeError(f"no atomic_counter line in -X importtime output:\n{err}")
+
+
+def wall_ms(argv: list[str]) -> float:
+    """Wall time of one run of a command, in ms (its output must be one id)."""
+    start = time.perf_counter()
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd="/").stdout
+    elapsed = (time.perf_counter() - start) * 1e3
+    int(out.split()[0])  # it did draw an id
+    return elapsed
+
+
+def measure_startup(original: Path | None, rounds: int) -> dict[str, float]:
+    """Import time and whole-process start-up, ours beside the original's, interleaved."""
+    ours = Path(sys.executable)
+    cli = ours.parent / "atomic-counter"
+    probes = {
+        "import atomic_counter (us, cumulative)": lambda: import_us(ours),
+        "python -c: import, draw one id, print (ms)": lambda: wall_ms([str(ours), "-c", ONE_ID]),
+        "atomic-counter next (ms)": lambda: wall_ms([str(cli), "next"]),
+        "python -c 'pass' (ms)": lambda: wall_ms([str(ours), "-c", "print(0)"]),
+    }
+    if original:
+        probes["original 0.1.4: import atomic_counter (us, cumulative)"] = lambda: import_us(original)
+        probes["original 0.1.4: python -c, one id (ms)"] = lambda: wall_ms(
+            [str(original), "-c", ONE_ID])
+    samples: dict[str, list[float]] = {name: [] for name in probes}
+    for name, probe in probes.items():  # warm the page cache
+        probe()
+    for _ in range(rounds):
+        for name, probe in probes.items():
+            samples[name].append(probe())
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def measure_decode_many(rounds: int) -> float | None:
+    """Layout.INT64.decode_many over 1M ids: ns per call (None without numpy)."""
+    try:
+        import numpy as np
+    except ImportError:
+        return None
+    from atomic_counter import Layout, SnowflakeCounter
+
+    ids = np.asarray(SnowflakeCounter(Layout.INT64, 3).next_many(BULK))
+    decode = Layout.INT64.decode_many
+    decode(ids)
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter_ns()
+        decode(ids)
+        times.append(time.perf_counter_ns() - start)
+    return statistics.median(times)
 
 
 def run_cpp(repetitions: int) -> dict[str, float] | None:
@@ -189,9 +261,26 @@ def run_cpp(repetitions: int) -> dict[str, float] | None:
 
 
 def targets(py: dict[str, float], original: dict[str, float] | None,
-            cpp: dict[str, float] | None) -> list[tuple[str, str, float, bool]]:
+            cpp: dict[str, float] | None, startup: dict[str, float],
+            decode_ns: float | None) -> list[tuple[str, str, float, bool]]:
     """(target, measured as text, ratio, met) for every target of the suite."""
     rows = []
+    theirs_import = startup.get("original 0.1.4: import atomic_counter (us, cumulative)")
+    if theirs_import:
+        ours_import = startup["import atomic_counter (us, cumulative)"]
+        r = ours_import / theirs_import
+        rows.append(("import atomic_counter <= the original 0.1.4's (-X importtime, cumulative)",
+                     f"{ours_import / 1e3:.2f} / {theirs_import / 1e3:.2f} ms", r, r <= 1.0))
+        theirs_run = startup["original 0.1.4: python -c, one id (ms)"]
+        for name in ("python -c: import, draw one id, print (ms)", "atomic-counter next (ms)"):
+            # Whole processes: the interpreter's own start-up (python -c 'pass') is most of it.
+            r = startup[name] / theirs_run
+            rows.append((f"{name.removesuffix(' (ms)')} <= 1.05 x the original's python -c",
+                         f"{startup[name]:.1f} / {theirs_run:.1f} ms", r, r <= 1.05))
+    if decode_ns is not None:
+        rate = BULK / decode_ns * 1e3
+        rows.append(("Layout.decode_many >= 100 M ids/s", f"{rate:.0f} M ids/s", 100 / rate,
+                     rate >= 100))
 
     def ratio(name: str, a: float, b: float, limit: float, strict: bool = False) -> None:
         r = a / b
@@ -246,7 +335,8 @@ def machine() -> str:
 
 
 def write_report(py: dict[str, float], single_names: list[str], original: dict[str, float] | None,
-                 cpp: dict[str, float] | None, rows: list, rounds: int, out_dir: Path) -> None:
+                 cpp: dict[str, float] | None, startup: dict[str, float],
+                 decode_ns: float | None, rows: list, rounds: int, out_dir: Path) -> None:
     import atomic_counter
 
     ref = py["reference METH_NOARGS"]
@@ -283,6 +373,13 @@ def write_report(py: dict[str, float], single_names: list[str], original: dict[s
     for name in ("reference alloc + memset 8 MB", "Counter.next_many(1M)",
                  "TimeCounter.next_many(1M)"):
         lines.append(f"| {name} | {py[name] / 1e6:.2f} | {BULK / py[name] * 1e3:.0f} |")
+    if decode_ns is not None:
+        lines.append(f"| Layout.INT64.decode_many(1M ids) | {decode_ns / 1e6:.2f} | "
+                     f"{BULK / decode_ns * 1e3:.0f} |")
+    lines += ["", "## Start-up (a fresh interpreter each time; original 0.1.4 in its own "
+              "environment)", "", "| what | median |", "| --- | --- |"]
+    for name, value in startup.items():
+        lines.append(f"| {name} | {value:.2f} |")
     if cpp:
         lines += ["", "## C++ (Google Benchmark, real time, one counter shared by the threads)", "",
                   "| benchmark | ns per iteration |", "| --- | --- |"]
@@ -336,11 +433,17 @@ def main() -> int:
     py.update(measure(groups["decode"], args.rounds, args.number // 4))
     print("Python: bulk", file=sys.stderr)
     py.update(measure(groups["bulk"], args.rounds, 5))
-    original = None if args.no_original else measure_original(args.rounds, args.number)
+    print("Python: decode_many", file=sys.stderr)
+    decode_ns = measure_decode_many(args.rounds)
+    theirs = None if args.no_original else original_python()
+    original = measure_original(theirs, args.rounds, args.number) if theirs else None
+    print("start-up", file=sys.stderr)
+    startup = measure_startup(theirs, args.rounds)
     cpp = None if args.no_cpp else run_cpp(max(3, args.rounds // 4))
-    rows = targets(py, original, cpp)
+    rows = targets(py, original, cpp, startup, decode_ns)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_report(py, list(groups["single"]), original, cpp, rows, args.rounds, args.out)
+    write_report(py, list(groups["single"]), original, cpp, startup, decode_ns, rows, args.rounds,
+                 args.out)
     print((args.out / "benchmarks.md").read_text())
     return 0
 

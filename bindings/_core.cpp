@@ -12,6 +12,7 @@
 #include "common.hpp"
 
 #include <atomic_counter/counter.hpp>
+#include <atomic_counter/format.hpp>
 #include <atomic_counter/time_counter.hpp>
 #include <atomic_counter/version.hpp>
 
@@ -19,6 +20,8 @@
 #include <cstdint>
 #include <new>
 #include <optional>
+#include <string>
+#include <string_view>
 
 namespace {
 
@@ -34,13 +37,45 @@ struct module_state {
     PyObject* shared_counter_type;
     PyObject* shared_time_counter_type;
     PyObject* snowflake_counter_type;
-    PyObject* datetime_type;   // datetime.datetime
-    PyObject* timedelta_type;  // datetime.timedelta
-    PyObject* utc;             // datetime.timezone.utc
+    // (datetime.datetime, datetime.timedelta, datetime.timezone.utc), imported by the first call
+    // that builds one, so that `import atomic_counter` costs no more than the original's.
+    std::atomic<PyObject*> datetime_api;
 };
 
 module_state* state_of(PyObject* module) {
     return static_cast<module_state*>(PyModule_GetState(module));
+}
+
+// The datetime tuple of the module state (a borrowed reference), imported on first use.
+PyObject* datetime_api(PyObject* module) {
+    module_state* st = state_of(module);
+    // Acquire: pairs with the release below, so a thread that sees the tuple sees it built.
+    if (PyObject* api = st->datetime_api.load(std::memory_order_acquire)) {
+        return api;
+    }
+    owned datetime_module(PyImport_ImportModule("datetime"));
+    if (!datetime_module) {
+        return nullptr;
+    }
+    owned timezone(PyObject_GetAttrString(datetime_module.get(), "timezone"));
+    owned utc(timezone ? PyObject_GetAttrString(timezone.get(), "utc") : nullptr);
+    owned datetime_type(utc ? PyObject_GetAttrString(datetime_module.get(), "datetime") : nullptr);
+    owned timedelta_type(datetime_type ? PyObject_GetAttrString(datetime_module.get(), "timedelta")
+                                       : nullptr);
+    if (!timedelta_type) {
+        return nullptr;
+    }
+    owned api(PyTuple_Pack(3, datetime_type.get(), timedelta_type.get(), utc.get()));
+    if (!api) {
+        return nullptr;
+    }
+    PyObject* expected = nullptr;
+    // Release: publishes the tuple; a thread that lost the race drops its own.
+    if (st->datetime_api.compare_exchange_strong(expected, api.get(), std::memory_order_release,
+                                                 std::memory_order_acquire)) {
+        return api.release();
+    }
+    return expected;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -110,7 +145,7 @@ PyObject* Counter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     } catch (...) {
         // The C++ object was never constructed: free the memory without running its destructor.
         free_object_memory(self.release());
-        return set_python_error();
+        return set_python_error("Counter()");
     }
     return self.release();
 }
@@ -126,7 +161,7 @@ PyObject* Counter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     try {
         return PyLong_FromUnsignedLongLong(draw_one(drawable_counter(self)));
     } catch (...) {
-        return set_python_error();
+        return set_python_error("Counter.next()");
     }
 }
 
@@ -149,7 +184,7 @@ PyObject* Counter_next_many(PyObject* self, PyObject* const* args, Py_ssize_t na
     try {
         drawable_counter(self).next_many(bulk.out(), bulk.size());
     } catch (...) {
-        return set_python_error();
+        return set_python_error("Counter.next_many()");
     }
     return bulk.result();
 }
@@ -184,7 +219,7 @@ PyObject* Counter_store(PyObject* self, char const* func, char const* arg, PyObj
     try {
         store(counter_of(self), value);
     } catch (...) {
-        return set_python_error();
+        return set_python_error(func);
     }
     reinterpret_cast<CounterObject*>(self)->generation.store(current_fork_generation(),
                                                              std::memory_order_relaxed);
@@ -314,7 +349,7 @@ PyObject* TimeCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) 
     } catch (...) {
         // A clock past 2112: the C++ object was never constructed; free without destroying it.
         free_object_memory(self.release());
-        return set_python_error();
+        return set_python_error("TimeCounter()");
     }
     return self.release();
 }
@@ -331,7 +366,7 @@ PyObject* TimeCounter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     try {
         return PyLong_FromUnsignedLongLong(draw_one(time_counter_of(self)));
     } catch (...) {
-        return set_python_error();
+        return set_python_error("TimeCounter.next()");
     }
 }
 
@@ -348,7 +383,8 @@ PyDoc_STRVAR(TimeCounter_next_many_doc,
 
 PyObject* TimeCounter_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                                 PyObject* kwnames) {
-    return draw_many(time_counter_of(self), "TimeCounter.next_many()", args, nargs, kwnames);
+    return draw_many(time_counter_of(self), "TimeCounter.next_many()", args, nargs, kwnames,
+                     [] { return set_python_error("TimeCounter.next_many()"); });
 }
 
 PyDoc_STRVAR(TimeCounter_current_doc,
@@ -505,14 +541,17 @@ PyObject* to_datetime(PyObject* module, PyObject* const* args, Py_ssize_t nargs,
     const std::uint64_t seconds = us / 1000000;
     const civil_date date = civil_from_days(static_cast<long long>(seconds / 86400));
     const auto second_of_day = static_cast<int>(seconds % 86400);
-    module_state* st = state_of(module);
+    PyObject* api = datetime_api(module);
+    if (api == nullptr) {
+        return nullptr;
+    }
     owned call_args(Py_BuildValue("(LIIiiiiO)", date.year, date.month, date.day,
                                   second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60,
-                                  static_cast<int>(us % 1000000), st->utc));
+                                  static_cast<int>(us % 1000000), PyTuple_GetItem(api, 2)));
     if (!call_args) {
         return nullptr;
     }
-    return PyObject_Call(st->datetime_type, call_args.get(), nullptr);
+    return PyObject_Call(PyTuple_GetItem(api, 0), call_args.get(), nullptr);
 }
 
 PyDoc_STRVAR(get_timedelta_doc,
@@ -535,14 +574,98 @@ PyObject* get_timedelta(PyObject* module, PyObject* const* args, Py_ssize_t narg
     const long long us =
         static_cast<long long>(ac::time_counter::decode_timestamp_microseconds(later)) -
         static_cast<long long>(ac::time_counter::decode_timestamp_microseconds(earlier));
-    owned call_args(Py_BuildValue("(iiL)", 0, 0, us));
+    PyObject* api = datetime_api(module);
+    owned call_args(api ? Py_BuildValue("(iiL)", 0, 0, us) : nullptr);
     if (!call_args) {
         return nullptr;
     }
-    return PyObject_Call(state_of(module)->timedelta_type, call_args.get(), nullptr);
+    return PyObject_Call(PyTuple_GetItem(api, 1), call_args.get(), nullptr);
+}
+
+// form (a str: base32, base62, hex or decimal; None is base32) to an id_format.
+bool to_form(PyObject* obj, char const* func, ac::id_format* out) {
+    if (obj == nullptr || obj == Py_None) {
+        *out = ac::id_format::base32;
+        return true;
+    }
+    static constexpr ac::id_format forms[] = {ac::id_format::base32, ac::id_format::base62,
+                                              ac::id_format::hex, ac::id_format::decimal};
+    if (PyUnicode_Check(obj)) {
+        for (ac::id_format form : forms) {
+            if (PyUnicode_CompareWithASCIIString(obj, ac::detail::format_name(form)) == 0) {
+                *out = form;
+                return true;
+            }
+        }
+    }
+    PyErr_Format(PyExc_ValueError,
+                 "%s argument 'form' must be 'base32', 'base62', 'hex' or 'decimal', not %R", func,
+                 obj);
+    return false;
+}
+
+PyDoc_STRVAR(format_id_doc,
+             "format_id(value, form='base32')\n--\n\n"
+             "Return the id as a string: 'base32' (13 characters of Crockford's alphabet),\n"
+             "'base62' (11 characters) or 'hex' (16 lowercase digits), fixed-width forms that\n"
+             "sort as text like the numbers they hold, or 'decimal' (the plain number, as in\n"
+             "Twitter's id_str; it sorts as text only among ids of one length). value is an\n"
+             "int in [0, 2**64 - 1]; parse_id() reads it back.");
+
+PyObject* format_id(PyObject* Py_UNUSED(module), PyObject* const* args, Py_ssize_t nargs,
+                    PyObject* kwnames) {
+    static char const* const names[] = {"value", "form"};
+    char const* func = "format_id()";
+    PyObject* objs[2] = {nullptr, nullptr};
+    std::uint64_t value = 0;
+    ac::id_format form = ac::id_format::base32;
+    if (!bind_arguments(func, args, nargs, kwnames, names, 2, 1, objs) ||
+        !to_u64(objs[0], func, "value", &value) || !to_form(objs[1], func, &form)) {
+        return nullptr;
+    }
+    const std::string text = ac::format_id(value, form);
+    return PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+}
+
+PyDoc_STRVAR(parse_id_doc,
+             "parse_id(text, form='base32')\n--\n\n"
+             "Return the id a string of format_id() holds. base32 also reads lowercase and\n"
+             "Crockford's aliases (I and L as 1, O as 0); hex reads uppercase. A wrong length, a\n"
+             "character outside the form, or a value above 2**64 - 1 raises ValueError.");
+
+PyObject* parse_id(PyObject* Py_UNUSED(module), PyObject* const* args, Py_ssize_t nargs,
+                   PyObject* kwnames) {
+    static char const* const names[] = {"text", "form"};
+    char const* func = "parse_id()";
+    PyObject* objs[2] = {nullptr, nullptr};
+    ac::id_format form = ac::id_format::base32;
+    if (!bind_arguments(func, args, nargs, kwnames, names, 2, 1, objs) ||
+        !to_form(objs[1], func, &form)) {
+        return nullptr;
+    }
+    if (!PyUnicode_Check(objs[0])) {
+        PyErr_Format(PyExc_TypeError, "%s argument 'text' must be a str, not %s", func,
+                     Py_TYPE(objs[0]) == nullptr ? "?" : "another type");
+        return nullptr;
+    }
+    Py_ssize_t size = 0;
+    char const* utf8 = PyUnicode_AsUTF8AndSize(objs[0], &size);
+    if (utf8 == nullptr) {
+        return nullptr;
+    }
+    try {
+        return PyLong_FromUnsignedLongLong(
+            ac::parse_id(std::string_view(utf8, static_cast<std::size_t>(size)), form));
+    } catch (...) {
+        return set_python_error(func);
+    }
 }
 
 PyMethodDef module_methods[] = {
+    {"format_id", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(format_id)),
+     METH_FASTCALL | METH_KEYWORDS, format_id_doc},
+    {"parse_id", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(parse_id)),
+     METH_FASTCALL | METH_KEYWORDS, parse_id_doc},
     {"to_datetime", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(to_datetime)),
      METH_FASTCALL | METH_KEYWORDS, to_datetime_doc},
     {"get_timedelta", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(get_timedelta)),
@@ -582,17 +705,7 @@ int add_static_methods(PyObject* module, PyObject* type, PyObject* time_counter_
 int module_exec(PyObject* module) {
     install_fork_handler();
     module_state* st = state_of(module);
-    owned datetime_module(PyImport_ImportModule("datetime"));
-    if (!datetime_module) {
-        return -1;
-    }
-    st->datetime_type = PyObject_GetAttrString(datetime_module.get(), "datetime");
-    st->timedelta_type = PyObject_GetAttrString(datetime_module.get(), "timedelta");
-    owned timezone(PyObject_GetAttrString(datetime_module.get(), "timezone"));
-    st->utc = timezone ? PyObject_GetAttrString(timezone.get(), "utc") : nullptr;
-    if (st->datetime_type == nullptr || st->timedelta_type == nullptr || st->utc == nullptr) {
-        return -1;
-    }
+    new (&st->datetime_api) std::atomic<PyObject*>(nullptr);
     st->counter_type = PyType_FromModuleAndSpec(module, &Counter_spec, nullptr);
     st->time_counter_type = PyType_FromModuleAndSpec(module, &TimeCounter_spec, nullptr);
     st->shared_counter_type = PyType_FromModuleAndSpec(module, shared_counter_spec(), nullptr);
@@ -638,9 +751,7 @@ int module_traverse(PyObject* module, visitproc visit, void* arg) {
     Py_VISIT(st->shared_counter_type);
     Py_VISIT(st->shared_time_counter_type);
     Py_VISIT(st->snowflake_counter_type);
-    Py_VISIT(st->datetime_type);
-    Py_VISIT(st->timedelta_type);
-    Py_VISIT(st->utc);
+    Py_VISIT(st->datetime_api.load(std::memory_order_acquire));
     return 0;
 }
 
@@ -651,9 +762,7 @@ int module_clear(PyObject* module) {
     Py_CLEAR(st->shared_counter_type);
     Py_CLEAR(st->shared_time_counter_type);
     Py_CLEAR(st->snowflake_counter_type);
-    Py_CLEAR(st->datetime_type);
-    Py_CLEAR(st->timedelta_type);
-    Py_CLEAR(st->utc);
+    Py_XDECREF(st->datetime_api.exchange(nullptr, std::memory_order_acq_rel));
     return 0;
 }
 

@@ -13,12 +13,14 @@
 #endif
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <new>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace atomic_counter::python {
@@ -50,28 +52,68 @@ private:
     PyObject* p_;
 };
 
-// Translates the exception being handled into a Python exception and returns nullptr. Call only
+// The C++ core names its own API in messages ("atomic_counter::counter::set: val ..."); a Python
+// user sees the Python call instead ("Counter.set(): val ..."). A region's name after the API
+// ("atomic_counter::shared_counter 'orders': ...") moves into the call:
+// "SharedCounter('orders'): ..." or "SharedCounter('orders').next(): ...".
+inline std::string python_message(std::string const& what, char const* func) {
+    static constexpr char prefix[] = "atomic_counter::";
+    constexpr std::size_t prefix_size = sizeof prefix - 1;
+    if (func == nullptr || what.compare(0, prefix_size, prefix) != 0) {
+        return what;
+    }
+    std::size_t end = prefix_size;  // past "atomic_counter::a::b", not the ':' after it
+    while (end < what.size()) {
+        if (std::isalnum(static_cast<unsigned char>(what[end])) || what[end] == '_') {
+            ++end;
+        } else if (what.compare(end, 2, "::") == 0) {
+            end += 2;
+        } else {
+            break;
+        }
+    }
+    std::string rest = what.substr(end);
+    std::string call = func;
+    if (rest.size() > 2 && rest[0] == ' ' && rest[1] == '\'') {
+        const std::size_t close = rest.find('\'', 2);
+        if (close != std::string::npos) {
+            const std::string name = rest.substr(1, close);  // 'orders', quotes included
+            const std::size_t type_end = call.find_first_of(".(");
+            const std::string type = call.substr(0, type_end);
+            const std::string after =
+                type_end == std::string::npos || call.compare(type_end, 2, "()") == 0
+                    ? std::string()
+                    : call.substr(type_end);
+            call = type + "(" + name + ")" + after;
+            rest = rest.substr(close + 1);
+        }
+    }
+    return call + rest;
+}
+
+// Translates the exception being handled into a Python exception, its message naming `func`
+// (the Python call, "Counter.set()") instead of the C++ API, and returns nullptr. Call only
 // from a catch block. The mapping is the one nanobind's tests pin.
-inline PyObject* set_python_error() noexcept {
+inline PyObject* set_python_error(char const* func) noexcept {
     try {
         throw;
     } catch (std::invalid_argument const& e) {
-        PyErr_SetString(PyExc_ValueError, e.what());
+        PyErr_SetString(PyExc_ValueError, python_message(e.what(), func).c_str());
     } catch (std::domain_error const& e) {
-        PyErr_SetString(PyExc_ValueError, e.what());
+        PyErr_SetString(PyExc_ValueError, python_message(e.what(), func).c_str());
     } catch (std::overflow_error const& e) {
-        PyErr_SetString(PyExc_OverflowError, e.what());
+        PyErr_SetString(PyExc_OverflowError, python_message(e.what(), func).c_str());
     } catch (std::system_error const& e) {
-        owned args(Py_BuildValue("(is)", e.code().value(), e.what()));
+        owned args(Py_BuildValue("(is)", e.code().value(), python_message(e.what(), func).c_str()));
         if (args) {
             PyErr_SetObject(PyExc_OSError, args.get());
         }
     } catch (std::bad_alloc const&) {
         PyErr_NoMemory();
     } catch (std::exception const& e) {
-        PyErr_SetString(PyExc_RuntimeError, e.what());
+        PyErr_SetString(PyExc_RuntimeError, python_message(e.what(), func).c_str());
     } catch (...) {
-        PyErr_SetString(PyExc_RuntimeError, "atomic_counter: unknown C++ exception");
+        PyErr_Format(PyExc_RuntimeError, "%s: unknown C++ exception", func);
     }
     return nullptr;
 }
@@ -224,13 +266,15 @@ public:
         return reinterpret_cast<std::uint64_t*>(PyByteArray_AsString(bytes_.get()));
     }
 
-    // The filled buffer as a memoryview of uint64.
-    PyObject* result() {
+    // The filled buffer as a memoryview of `item`: 'Q' (uint64), or 'q' (int64) for ids that
+    // never use the top bit.
+    PyObject* result(char item = 'Q') {
         owned view(PyMemoryView_FromObject(bytes_.get()));
         if (!view) {
             return nullptr;
         }
-        return PyObject_CallMethod(view.get(), "cast", "s", "Q");
+        const char format[2] = {item, '\0'};
+        return PyObject_CallMethod(view.get(), "cast", "s", format);
     }
 
 private:
@@ -239,9 +283,9 @@ private:
 };
 
 // next_many(n) for a counter that nothing can take away during the call (an in-process one).
-template <class Counter, class OnError = PyObject* (*)() noexcept>
+template <class Counter, class OnError>
 PyObject* draw_many(Counter& counter, char const* func, PyObject* const* args, Py_ssize_t nargs,
-                    PyObject* kwnames, OnError on_error = set_python_error) {
+                    PyObject* kwnames, OnError on_error, char item = 'Q') {
     bulk_draw bulk;
     if (!bulk.parse(func, args, nargs, kwnames)) {
         return nullptr;
@@ -251,7 +295,7 @@ PyObject* draw_many(Counter& counter, char const* func, PyObject* const* args, P
     } catch (...) {
         return on_error();  // translates the exception being handled
     }
-    return bulk.result();
+    return bulk.result(item);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -245,8 +245,8 @@ bool to_region_options(PyObject* mode, PyObject* allow_other_owner, char const* 
 // Allocates the Python object around a core built by `make` (which may throw). The core is
 // built without the GIL: opening may wait for another process that is creating the region.
 template <class Core, class Make>
-PyObject* new_shared(PyTypeObject* type, owned& name, ac::region_options const& options,
-                     Make&& make) {
+PyObject* new_shared(PyTypeObject* type, char const* func, owned& name,
+                     ac::region_options const& options, Make&& make) {
     owned self(PyType_GenericAlloc(type, 0));
     if (!self) {
         return nullptr;
@@ -271,7 +271,7 @@ PyObject* new_shared(PyTypeObject* type, owned& name, ac::region_options const& 
         try {
             std::rethrow_exception(error);
         } catch (...) {
-            return set_python_error();  // `self` is released by owned, with a null core
+            return set_python_error(func);  // `self` is released by owned, with a null core
         }
     }
     obj->core = core;
@@ -279,7 +279,7 @@ PyObject* new_shared(PyTypeObject* type, owned& name, ac::region_options const& 
 }
 
 template <class Core>
-PyObject* shared_next(PyObject* self, char const* type) {
+PyObject* shared_next(PyObject* self, char const* type, char const* func) {
     std::uint64_t value = 0;
     {
         pin<Core> p(self, type);
@@ -289,7 +289,7 @@ PyObject* shared_next(PyObject* self, char const* type) {
         try {
             value = p.core()->next();
         } catch (...) {
-            return set_python_error();
+            return set_python_error(func);
         }
     }
     return PyLong_FromUnsignedLongLong(value);
@@ -323,7 +323,7 @@ PyObject* shared_next_many(PyObject* self, char const* type, char const* func,
         try {
             p.core()->next_many(bulk.out(), bulk.size());
         } catch (...) {
-            return set_python_error();
+            return set_python_error(func);
         }
     }
     return bulk.result();
@@ -347,7 +347,7 @@ PyObject* shared_store(PyObject* self, char const* type, char const* func, char 
     try {
         apply(*p.core(), value);
     } catch (...) {
-        return set_python_error();
+        return set_python_error(func);
     }
     Py_RETURN_NONE;
 }
@@ -372,7 +372,7 @@ PyObject* shared_unlink(PyObject* self, char const* func) {
     try {
         Core::unlink(name);
     } catch (...) {
-        return set_python_error();
+        return set_python_error(func);
     }
     Py_RETURN_NONE;
 }
@@ -450,7 +450,7 @@ bool parse_attach(char const* func, PyObject* const* args, Py_ssize_t nargs, own
     try {
         options->only_region = ac::region_id::from_string(id);
     } catch (...) {
-        set_python_error();
+        set_python_error(func);
         return false;
     }
     return true;
@@ -535,7 +535,7 @@ PyObject* SharedCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs
         !to_region_options(mode_obj, other_obj, func, &options)) {
         return nullptr;
     }
-    return new_shared<counter_core>(type, name, options, [&] {
+    return new_shared<counter_core>(type, func, name, options, [&] {
         return new counter_core(path, base, now, interval, durable_block, options);
     });
 }
@@ -548,7 +548,8 @@ PyObject* SharedCounter_attach(PyObject* cls, PyObject* const* args, Py_ssize_t 
     if (!parse_attach("SharedCounter._attach()", args, nargs, &name, &path, &options, &who)) {
         return nullptr;
     }
-    return new_shared<counter_core>(reinterpret_cast<PyTypeObject*>(cls), name, options, [&] {
+    return new_shared<counter_core>(reinterpret_cast<PyTypeObject*>(cls), "SharedCounter()", name,
+                                    options, [&] {
         return new counter_core(path, who.base, std::nullopt, who.interval, who.durable_block,
                                 options);
     });
@@ -562,11 +563,11 @@ PyDoc_STRVAR(SharedCounter_next_doc,
              "value is then skipped, never reissued).");
 
 PyObject* SharedCounter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_next<counter_core>(self, counter_type_name);
+    return shared_next<counter_core>(self, counter_type_name, "SharedCounter.next()");
 }
 
 PyObject* SharedCounter_iternext(PyObject* self) {
-    return shared_next<counter_core>(self, counter_type_name);
+    return shared_next<counter_core>(self, counter_type_name, "SharedCounter.next()");
 }
 
 PyDoc_STRVAR(SharedCounter_next_many_doc,
@@ -796,7 +797,7 @@ PyObject* SharedTimeCounter_new(PyTypeObject* type, PyObject* args, PyObject* kw
         !to_region_options(mode_obj, other_obj, func, &options)) {
         return nullptr;
     }
-    return new_shared<time_core>(type, name, options, [&] {
+    return new_shared<time_core>(type, func, name, options, [&] {
         return new time_core(path, durable_block, ac::system_clock{}, options);
     });
 }
@@ -809,7 +810,8 @@ PyObject* SharedTimeCounter_attach(PyObject* cls, PyObject* const* args, Py_ssiz
     if (!parse_attach("SharedTimeCounter._attach()", args, nargs, &name, &path, &options, &who)) {
         return nullptr;
     }
-    return new_shared<time_core>(reinterpret_cast<PyTypeObject*>(cls), name, options, [&] {
+    return new_shared<time_core>(reinterpret_cast<PyTypeObject*>(cls), "SharedTimeCounter()", name,
+                                 options, [&] {
         return new time_core(path, who.durable_block, ac::system_clock{}, options);
     });
 }
@@ -820,11 +822,11 @@ PyDoc_STRVAR(SharedTimeCounter_next_doc,
              "drawing from this name, and strictly increasing for each of them.");
 
 PyObject* SharedTimeCounter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_next<time_core>(self, time_type_name);
+    return shared_next<time_core>(self, time_type_name, "SharedTimeCounter.next()");
 }
 
 PyObject* SharedTimeCounter_iternext(PyObject* self) {
-    return shared_next<time_core>(self, time_type_name);
+    return shared_next<time_core>(self, time_type_name, "SharedTimeCounter.next()");
 }
 
 PyDoc_STRVAR(SharedTimeCounter_next_many_doc,

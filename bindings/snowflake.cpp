@@ -36,7 +36,7 @@ struct SnowflakeObject {
 SnowflakeObject* as_snowflake(PyObject* self) { return reinterpret_cast<SnowflakeObject*>(self); }
 
 // Translates the exception being handled; lease_expired becomes LeaseExpiredError.
-PyObject* set_snowflake_error(PyObject* self) noexcept {
+PyObject* set_snowflake_error(PyObject* self, char const* func) noexcept {
     try {
         throw;
     } catch (ac::lease_expired const& e) {
@@ -44,11 +44,11 @@ PyObject* set_snowflake_error(PyObject* self) noexcept {
         owned error(module != nullptr ? PyObject_GetAttrString(module, "LeaseExpiredError")
                                       : nullptr);
         if (error) {
-            PyErr_SetString(error.get(), e.what());
+            PyErr_SetString(error.get(), python_message(e.what(), func).c_str());
         }
         return nullptr;
     } catch (...) {
-        return set_python_error();
+        return set_python_error(func);
     }
 }
 
@@ -111,7 +111,7 @@ PyObject* Snowflake_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
                                 bits(sequence_bits), positive_int64 != 0);
         obj->core = new ac::snowflake_counter(layout, node, floor.value_or(0));
     } catch (...) {
-        return set_python_error();
+        return set_python_error(func);
     }
     return self.release();
 }
@@ -146,7 +146,7 @@ PyObject* Snowflake_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     try {
         return PyLong_FromUnsignedLongLong(as_snowflake(self)->core->next());
     } catch (...) {
-        return set_snowflake_error(self);
+        return set_snowflake_error(self, "SnowflakeCounter.next()");
     }
 }
 
@@ -154,15 +154,24 @@ PyObject* Snowflake_iternext(PyObject* self) { return Snowflake_next(self, nullp
 
 PyDoc_STRVAR(Snowflake_next_many_doc,
              "next_many($self, /, n)\n--\n\n"
-             "Draw n ids at once (one atomic step), as a memoryview of uint64.");
+             "Draw n ids at once (one atomic step), as a memoryview: of int64 (format 'q') for a\n"
+             "layout whose ids stay positive int64 (positive_int64, as every preset but\n"
+             "TIME_COUNTER), so numpy, pandas and pyarrow see a signed column; of uint64 ('Q')\n"
+             "otherwise.");
 
 PyObject* Snowflake_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                               PyObject* kwnames) {
     if (!drawable(self)) {
         return nullptr;
     }
-    return draw_many(*as_snowflake(self)->core, "SnowflakeCounter.next_many()", args, nargs,
-                     kwnames, [self]() noexcept { return set_snowflake_error(self); });
+    ac::snowflake_counter& core = *as_snowflake(self)->core;
+    // Ids of a positive-int64 layout come as int64 ('q'), so NumPy, pandas and pyarrow take them
+    // as the signed column a database wants; the others need all 64 bits ('Q').
+    return draw_many(core, "SnowflakeCounter.next_many()", args, nargs, kwnames,
+                     [self]() noexcept {
+                         return set_snowflake_error(self, "SnowflakeCounter.next_many()");
+                     },
+                     core.id_layout().positive_int64() ? 'q' : 'Q');
 }
 
 PyDoc_STRVAR(Snowflake_current_doc, "current($self, /)\n--\n\nReturn the last id handed out.");
@@ -226,7 +235,7 @@ PyObject* Snowflake_rebind(PyObject* self, PyObject* const* args, Py_ssize_t nar
     try {
         as_snowflake(self)->core->rebind(node, floor);
     } catch (...) {
-        return set_snowflake_error(self);
+        return set_snowflake_error(self, "SnowflakeCounter._rebind()");
     }
     Py_RETURN_NONE;
 }

@@ -3,8 +3,8 @@
 #   1. the C++ suites (GoogleTest under CTest) built with g++ and with clang, warnings as errors;
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer, and under ThreadSanitizer;
 #   3. clang-tidy on every public header, every template instantiated (.clang-tidy);
-#   4. libFuzzer on the counter arithmetic, the TimeCounter rule, the shared-region header and
-#      the layouts with the snowflake generator,
+#   4. libFuzzer on the counter arithmetic, the TimeCounter rule, the shared-region header,
+#      the layouts with the snowflake generator and the string forms of ids,
 #      ATOMIC_COUNTER_FUZZ_SECONDS each (default 60);
 #   5. the Python suite (pytest), including the million-call leak check
 #      (ATOMIC_COUNTER_LEAK_CALLS, default 1000000);
@@ -17,7 +17,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
-apt_install libgtest-dev clang clang-tidy g++ redis-server faketime \
+apt_install libgtest-dev clang clang-tidy g++ redis-server faketime postgresql \
   mingw-w64 wine64 qemu-user-static g++-aarch64-linux-gnu googletest
 # The extension, too, builds with warnings as errors here.
 export SKBUILD_CMAKE_DEFINE="ATOMIC_COUNTER_WERROR=ON"
@@ -55,7 +55,7 @@ fuzz_build="$ROOT/build/fuzz"
 cmake -S "$ROOT" -B "$fuzz_build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF -DATOMIC_COUNTER_FUZZ=ON >/dev/null
 cmake --build "$fuzz_build"
-for target in fuzz_counter_rules fuzz_time_rules fuzz_shared_region fuzz_layout; do
+for target in fuzz_counter_rules fuzz_time_rules fuzz_shared_region fuzz_layout fuzz_format; do
   corpus="$fuzz_build/corpus/$target"
   mkdir -p "$corpus"
   "$fuzz_build/tests/fuzz/$target" -max_total_time="$ATOMIC_COUNTER_FUZZ_SECONDS" \
@@ -72,7 +72,7 @@ echo "==> Python tests against an ASan + UBSan build of the extension"
 asan_venv="$ROOT/build/asan-venv"
 [[ -x "$asan_venv/bin/python" ]] || python3 -m venv "$asan_venv"
 "$asan_venv/bin/python" -m pip install -q --disable-pip-version-check pytest hypothesis numpy redis
-SKBUILD_CMAKE_DEFINE="CMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined;ATOMIC_COUNTER_WERROR=ON" \
+SKBUILD_CMAKE_DEFINE="CMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined;ATOMIC_COUNTER_WERROR=ON;ATOMIC_COUNTER_STATIC_RUNTIME=OFF" \
   "$asan_venv/bin/python" -m pip install -q --disable-pip-version-check \
   --config-settings=build-dir="build/asan/{wheel_tag}" "$ROOT"
 # The ASan runtime must come first, and libstdc++ with it so that its throw is intercepted.

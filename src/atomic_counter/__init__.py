@@ -7,11 +7,26 @@ Both are safe to share between threads. ``SharedCounter`` and ``SharedTimeCounte
 counters in shared memory: one sequence for every process on the host that opens the same name.
 ``SnowflakeCounter`` draws time | node | sequence ids of a ``Layout`` for one node, and
 ``lease_node_id`` leases node ids from Redis so that a whole fleet never collides.
+
+Importing the package loads only the native core: the layouts and the leases load on first use,
+so that `import atomic_counter` costs no more than the original's.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone, tzinfo
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from .layout import Decoded, Layout
+    from .lease import (
+        AsyncNodeLease,
+        LeaseRefusedError,
+        NodeLease,
+        NoFreeNodeError,
+        alease_node_id,
+        lease_node_id,
+    )
 
 from ._core import (
     Counter,
@@ -20,6 +35,8 @@ from ._core import (
     SharedTimeCounter,
     SnowflakeCounter,
     TimeCounter,
+    format_id,
+    parse_id,
 )
 
 # Module attributes of the original atomic-counter kept outside __all__, as there.
@@ -27,15 +44,6 @@ from ._core import _BASE as _BASE
 from ._core import __version__ as __version__
 from ._core import get_timedelta as get_timedelta
 from ._core import to_datetime as to_datetime
-from .layout import Decoded, Layout
-from .lease import (
-    AsyncNodeLease,
-    LeaseRefusedError,
-    NodeLease,
-    NoFreeNodeError,
-    alease_node_id,
-    lease_node_id,
-)
 
 __all__ = [
     "AsyncNodeLease",
@@ -52,11 +60,37 @@ __all__ = [
     "TimeCounter",
     "alease_node_id",
     "daily",
+    "format_id",
     "lease_node_id",
+    "parse_id",
 ]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ONE_MICROSECOND = timedelta(microseconds=1)
+# Names loaded on first use, and the module that defines each.
+_LAZY = {
+    "Decoded": "layout",
+    "Layout": "layout",
+    "AsyncNodeLease": "lease",
+    "LeaseRefusedError": "lease",
+    "NodeLease": "lease",
+    "NoFreeNodeError": "lease",
+    "alease_node_id": "lease",
+    "lease_node_id": "lease",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'atomic_counter' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def daily(tz: tzinfo | None = None) -> Counter:
@@ -67,6 +101,8 @@ def daily(tz: tzinfo | None = None) -> Counter:
     counts (for example ``zoneinfo.ZoneInfo("America/New_York")`` for an exchange's trading
     day); the default is UTC, as in the original atomic-counter.
     """
+    from datetime import datetime, time, timedelta, timezone, tzinfo
+
     if tz is None:
         tz = timezone.utc
     elif not isinstance(tz, tzinfo):
@@ -75,6 +111,6 @@ def daily(tz: tzinfo | None = None) -> Counter:
         )
     today = datetime.now(tz).date()
     midnight = datetime.combine(today, time(0), tzinfo=tz)
-    base_ns = (midnight - _EPOCH) // _ONE_MICROSECOND * 1000
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    base_ns = (midnight - epoch) // timedelta(microseconds=1) * 1000
     return Counter(base_ns)
-

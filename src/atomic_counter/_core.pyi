@@ -30,6 +30,13 @@ class LeaseExpiredError(RuntimeError):
     """A leased SnowflakeCounter refused an id: its lease could not be confirmed in time, or its
     ids reached the high-water mark recorded for the node's next holder."""
 
+def format_id(value: int, form: str = "base32") -> str:
+    """The id as a string: base32 (13 characters, Crockford's alphabet), base62 (11) or hex
+    (16 lowercase digits), which sort as text like the numbers, or decimal (plain digits)."""
+
+def parse_id(text: str, form: str = "base32") -> int:
+    """The id a string of format_id() holds (ValueError for a malformed one)."""
+
 def to_datetime(value: int) -> datetime:
     """The time in a TimeCounter id, as an aware UTC datetime (exact to the microsecond)."""
 

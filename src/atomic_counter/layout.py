@@ -1,20 +1,24 @@
-"""Bit layouts of Snowflake-style ids: time | node | sequence.
+"""Bit layouts of Snowflake-style ids: time | node | sequence. This module owns the id format:
+packing, unpacking and the presets; the lease and the command line go through it.
 
 A :class:`Layout` says how a 64-bit id is cut up: its epoch, its time unit, how many bits hold
 the time, the node and the sequence, and whether the top bit stays 0 so the id fits a signed
 64-bit integer (Postgres ``bigint``, Java ``long``, Arrow ``int64``). ``SnowflakeCounter`` draws
-ids of a layout; :meth:`Layout.decode` and :meth:`Layout.encode` read and build them.
+ids of a layout; :meth:`Layout.decode` reads one, :meth:`Layout.decode_many` a whole array,
+:meth:`Layout.first_id_at` and :meth:`Layout.range` turn times into ids for range queries.
+
+Kept cheap to import (no dataclasses, enum, re or typing at run time): the command line loads
+it on every call.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import ClassVar, NamedTuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from datetime import datetime
+    from typing import Any
 
-__all__ = ["Decoded", "Layout", "UNITS"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+__all__ = ["UNITS", "Decoded", "Layout"]
 
 #: Time units a layout may count in, in nanoseconds.
 UNITS: dict[str, int] = {
@@ -27,64 +31,135 @@ UNITS: dict[str, int] = {
 }
 
 
-class Decoded(NamedTuple):
-    """An id taken apart: when it was drawn, by which node, with which sequence number."""
+def _utc_from_unix_ns(ns: int) -> datetime:
+    from datetime import datetime, timedelta, timezone
 
-    datetime: datetime
-    node: int
-    sequence: int
-    ticks: int
-    unix_ns: int
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=ns // 1000)
 
 
-def _ns_since_unix_epoch(when: datetime) -> int:
+def _unix_ns(when: datetime) -> int:
+    from datetime import datetime, timedelta, timezone
+
     if when.tzinfo is None:
         raise ValueError("datetime must be timezone-aware (naive datetimes are ambiguous)")
-    return (when - _EPOCH) // timedelta(microseconds=1) * 1000
+    return (when - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) * 1000
 
 
-@dataclass(frozen=True, repr=False)
+class Decoded(tuple):  # type: ignore[type-arg]
+    """An id taken apart: when it was drawn (the start of its tick, UTC, to the microsecond),
+    by which node, with which sequence number, its ticks since the layout's epoch and the Unix
+    time of its tick in ns. A tuple, so it unpacks: ``when, node, seq, ticks, ns = decoded``."""
+
+    __slots__ = ()
+    _fields = ("datetime", "node", "sequence", "ticks", "unix_ns")
+
+    def __new__(cls, datetime: datetime, node: int, sequence: int, ticks: int,
+                unix_ns: int) -> Decoded:
+        return tuple.__new__(cls, (datetime, node, sequence, ticks, unix_ns))
+
+    @property
+    def datetime(self) -> datetime:
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def node(self) -> int:
+        return self[1]  # type: ignore[no-any-return]
+
+    @property
+    def sequence(self) -> int:
+        return self[2]  # type: ignore[no-any-return]
+
+    @property
+    def ticks(self) -> int:
+        return self[3]  # type: ignore[no-any-return]
+
+    @property
+    def unix_ns(self) -> int:
+        return self[4]  # type: ignore[no-any-return]
+
+    def _asdict(self) -> dict[str, Any]:
+        return dict(zip(self._fields, self))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self))
+        return f"Decoded({inner})"
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self)
+
+
 class Layout:
     """The layout of a 64-bit id: ``[0 if positive_int64] time | node | sequence``.
 
-    ``epoch`` is an aware datetime (or ns since the Unix epoch, as ``epoch_ns``); ``unit`` one of
-    :data:`UNITS`. Bits: ``time_bits >= 1`` and ``time_bits + node_bits + sequence_bits`` at
-    most 63 when ``positive_int64`` (the top bit stays 0), else 64. Invalid values raise
-    ValueError naming the field and its range.
+    ``epoch_ns`` is the epoch in ns since the Unix epoch (:meth:`create` takes a datetime);
+    ``unit`` one of :data:`UNITS`. Bits: ``time_bits >= 1`` and ``time_bits + node_bits +
+    sequence_bits`` at most 63 when ``positive_int64`` (the top bit stays 0), else 64. Invalid
+    values raise TypeError or ValueError naming the field and its range. Immutable and
+    hashable; two layouts are equal when every field but the name is.
     """
+
+    __slots__ = ("epoch_ns", "unit", "time_bits", "node_bits", "sequence_bits",
+                 "positive_int64", "name")
 
     epoch_ns: int
     unit: str
     time_bits: int
     node_bits: int
     sequence_bits: int
-    positive_int64: bool = True
-    name: str = field(default="custom", compare=False)
+    positive_int64: bool
+    name: str
 
-    TIME_COUNTER: ClassVar[Layout]
-    TWITTER: ClassVar[Layout]
-    DISCORD: ClassVar[Layout]
-    INT64: ClassVar[Layout]
-    JS_SAFE: ClassVar[Layout]
-    PRESETS: ClassVar[dict[str, Layout]]
+    TIME_COUNTER: Layout
+    TWITTER: Layout
+    DISCORD: Layout
+    INT64: Layout
+    JS_SAFE: Layout
+    PRESETS: dict[str, Layout]
 
-    def __post_init__(self) -> None:
-        for name in ("epoch_ns", "time_bits", "node_bits", "sequence_bits"):
-            value = getattr(self, name)
+    def __init__(self, epoch_ns: int, unit: str, time_bits: int, node_bits: int,
+                 sequence_bits: int, positive_int64: bool = True, name: str = "custom") -> None:
+        for field, value in (("epoch_ns", epoch_ns), ("time_bits", time_bits),
+                             ("node_bits", node_bits), ("sequence_bits", sequence_bits)):
             if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"Layout {name} must be an int, not {type(value).__name__}")
-        if not 0 <= self.epoch_ns <= 2**64 - 1:
-            raise ValueError(f"Layout epoch_ns must be in [0, 2**64 - 1], got {self.epoch_ns}")
-        if self.unit not in UNITS:
-            raise ValueError(f"Layout unit must be one of {sorted(UNITS)}, got {self.unit!r}")
-        width = 63 if self.positive_int64 else 64
-        bits = (self.time_bits, self.node_bits, self.sequence_bits)
-        if self.time_bits < 1 or min(bits) < 0 or max(bits) > 63 or sum(bits) > width:
+                raise TypeError(f"Layout {field} must be an int, not {type(value).__name__}")
+        if not 0 <= epoch_ns <= 2**64 - 1:
+            raise ValueError(f"Layout epoch_ns must be in [0, 2**64 - 1], got {epoch_ns}")
+        if unit not in UNITS:
+            raise ValueError(f"Layout unit must be one of {sorted(UNITS)}, got {unit!r}")
+        width = 63 if positive_int64 else 64
+        bits = (time_bits, node_bits, sequence_bits)
+        if time_bits < 1 or min(bits) < 0 or max(bits) > 63 or sum(bits) > width:
             raise ValueError(
-                f"Layout time_bits ({self.time_bits}) + node_bits ({self.node_bits}) + "
-                f"sequence_bits ({self.sequence_bits}) must be in [1, {width}] with "
-                f"time_bits >= 1" + (" (the top bit stays 0)" if self.positive_int64 else "")
-            )
+                f"Layout time_bits ({time_bits}) + node_bits ({node_bits}) + sequence_bits "
+                f"({sequence_bits}) must be in [1, {width}] with time_bits >= 1"
+                + (" (the top bit stays 0)" if positive_int64 else ""))
+        fields: tuple[tuple[str, object], ...] = (
+            ("epoch_ns", epoch_ns), ("unit", unit), ("time_bits", time_bits),
+            ("node_bits", node_bits), ("sequence_bits", sequence_bits),
+            ("positive_int64", bool(positive_int64)), ("name", name))
+        for field, setting in fields:
+            object.__setattr__(self, field, setting)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Layout is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Layout is immutable: cannot delete {name!r}")
+
+    def _key(self) -> tuple[int, str, int, int, int, bool]:
+        return (self.epoch_ns, self.unit, self.time_bits, self.node_bits, self.sequence_bits,
+                self.positive_int64)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Layout):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Layout, (*self._key(), self.name))
 
     def __repr__(self) -> str:
         preset = Layout.PRESETS.get(self.name) if hasattr(Layout, "PRESETS") else None
@@ -95,19 +170,11 @@ class Layout:
                 f"positive_int64={self.positive_int64}, name={self.name!r})")
 
     @classmethod
-    def create(
-        cls,
-        epoch: datetime,
-        unit: str,
-        time_bits: int,
-        node_bits: int,
-        sequence_bits: int,
-        positive_int64: bool = True,
-        name: str = "custom",
-    ) -> Layout:
+    def create(cls, epoch: datetime, unit: str, time_bits: int, node_bits: int,
+               sequence_bits: int, positive_int64: bool = True, name: str = "custom") -> Layout:
         """A layout from an aware datetime epoch."""
-        return cls(_ns_since_unix_epoch(epoch), unit, time_bits, node_bits, sequence_bits,
-                   positive_int64, name)
+        return cls(_unix_ns(epoch), unit, time_bits, node_bits, sequence_bits, positive_int64,
+                   name)
 
     @classmethod
     def preset(cls, name: str) -> Layout:
@@ -127,7 +194,7 @@ class Layout:
     @property
     def epoch(self) -> datetime:
         """The epoch as an aware UTC datetime."""
-        return _EPOCH + timedelta(microseconds=self.epoch_ns // 1000)
+        return _utc_from_unix_ns(self.epoch_ns)
 
     @property
     def width(self) -> int:
@@ -157,23 +224,7 @@ class Layout:
     @property
     def end(self) -> datetime:
         """When the time bits run out: no id exists for a later time."""
-        end_ns = self.epoch_ns + (1 << self.time_bits) * self.tick_ns
-        return _EPOCH + timedelta(microseconds=end_ns // 1000)
-
-    def ticks_at(self, unix_ns: int) -> int:
-        """Ticks since the epoch at a Unix time in ns: 0 before the epoch, the largest tick the
-        time bits hold past the end."""
-        return min(max(0, unix_ns - self.epoch_ns) // self.tick_ns, (1 << self.time_bits) - 1)
-
-    def pack(self, ticks: int, node: int, sequence: int) -> int:
-        """The id of (ticks, node, sequence); ValueError for a field out of its range."""
-        for name, value, top in (("ticks", ticks, (1 << self.time_bits) - 1),
-                                 ("node", node, self.max_node),
-                                 ("sequence", sequence, self.max_sequence)):
-            if not 0 <= value <= top:
-                raise ValueError(f"{name} must be in [0, {top}] for the {self.name} layout, "
-                                 f"got {value}")
-        return (ticks << (self.node_bits + self.sequence_bits)) | (node << self.sequence_bits) | sequence
+        return _utc_from_unix_ns(self.epoch_ns + (1 << self.time_bits) * self.tick_ns)
 
     @property
     def fingerprint(self) -> str:
@@ -182,8 +233,27 @@ class Layout:
         return (f"{self.epoch_ns}/{self.tick_ns}/{self.time_bits}/{self.node_bits}/"
                 f"{self.sequence_bits}/{int(self.positive_int64)}")
 
+    # -- the id format: packing and unpacking ------------------------------------------------
+
+    def pack(self, ticks: int, node: int, sequence: int) -> int:
+        """The id of (ticks, node, sequence); ValueError for a field out of its range."""
+        for field, value, top in (("ticks", ticks, (1 << self.time_bits) - 1),
+                                  ("node", node, self.max_node),
+                                  ("sequence", sequence, self.max_sequence)):
+            if not isinstance(value, int) or not 0 <= value <= top:
+                raise ValueError(f"{field} must be in [0, {top}] for the {self.name} layout, "
+                                 f"got {value!r}")
+        return ((ticks << (self.node_bits + self.sequence_bits)) | (node << self.sequence_bits)
+                | sequence)
+
+    def ticks_at(self, unix_ns: int) -> int:
+        """Ticks since the epoch at a Unix time in ns: 0 before the epoch, the largest tick the
+        time bits hold past the end."""
+        return min(max(0, unix_ns - self.epoch_ns) // self.tick_ns, (1 << self.time_bits) - 1)
+
     def decode(self, value: int) -> Decoded:
-        """The time (UTC, truncated to the microsecond), node and sequence of an id."""
+        """The time (the start of its tick, UTC, to the microsecond), node and sequence of an
+        id."""
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"Layout.decode() argument must be an int, not {type(value).__name__}")
         if not 0 <= value <= self.max_id:
@@ -193,38 +263,88 @@ class Layout:
             )
         ticks = value >> (self.node_bits + self.sequence_bits)
         unix_ns = self.epoch_ns + ticks * self.tick_ns
-        return Decoded(
-            datetime=_EPOCH + timedelta(microseconds=unix_ns // 1000),
-            node=(value >> self.sequence_bits) & self.max_node,
-            sequence=value & self.max_sequence,
-            ticks=ticks,
-            unix_ns=unix_ns,
-        )
+        return Decoded(_utc_from_unix_ns(unix_ns), (value >> self.sequence_bits) & self.max_node,
+                       value & self.max_sequence, ticks, unix_ns)
 
-    def encode(self, when: datetime, node: int = 0, sequence: int = 0) -> int:
-        """The smallest id of ``node`` at time ``when`` (an aware datetime): every id drawn at or
-        after ``when`` is >= it, so ``id >= layout.encode(midnight)`` selects "ids from today"
-        (with ``node=0``, across all nodes)."""
-        ns = _ns_since_unix_epoch(when)
-        if ns < self.epoch_ns:
+    def decode_many(self, ids: Any) -> tuple[Any, Any, Any]:
+        """Decodes an array of ids (anything numpy.asarray takes: a next_many() buffer, a
+        list, a pandas or pyarrow column) without a Python loop. Returns three numpy arrays:
+        the times as datetime64[us] (the start of each tick), the nodes and the sequences
+        (int64). Needs numpy; ValueError for an id wider than the layout."""
+        try:
+            import numpy as np
+        except ImportError as exc:  # pragma: no cover - exercised without numpy
+            raise ImportError("Layout.decode_many() needs numpy: "
+                              "pip install atomic-counter[numpy]") from exc
+        values = np.asarray(ids)
+        if values.dtype.kind not in "iu":
+            raise TypeError(f"Layout.decode_many() needs integer ids, not {values.dtype}")
+        # 64-bit ids are read in place as uint64: a negative int64 becomes a value above any
+        # layout's max_id (below 2**63 when positive_int64) and fails the one range check.
+        u = values.view(np.uint64) if values.dtype.itemsize == 8 else values.astype(np.uint64)
+        if u.size and int(u.max()) > self.max_id:
+            raise ValueError(f"Layout.decode_many() ids must be in [0, {self.max_id}] for the "
+                             f"{self.name} layout")
+        us = (u >> np.uint64(self.node_bits + self.sequence_bits)).view(np.int64)
+        if self.tick_ns % 1000 == 0:
+            us *= self.tick_ns // 1000
+            us += self.epoch_ns // 1000
+        else:
+            us *= self.tick_ns
+            us += self.epoch_ns
+            us //= 1000
+        nodes = (u >> np.uint64(self.sequence_bits)).view(np.int64)
+        nodes &= self.max_node
+        sequences = (u & np.uint64(self.max_sequence)).view(np.int64)
+        return us.view("datetime64[us]"), nodes, sequences
+
+    # -- times to ids ----------------------------------------------------------------------
+
+    def _ticks_of(self, when: datetime, *, round_up: bool = False) -> int:
+        ns = _unix_ns(when) - self.epoch_ns
+        if ns < 0:
             raise ValueError(f"{when.isoformat()} is before the {self.name} layout's epoch "
                              f"{self.epoch.isoformat()}")
-        ticks = (ns - self.epoch_ns) // self.tick_ns
+        ticks = -(-ns // self.tick_ns) if round_up else ns // self.tick_ns
         if ticks >> self.time_bits:
             raise ValueError(f"{when.isoformat()} is past the {self.name} layout's end "
                              f"{self.end.isoformat()}")
-        return self.pack(ticks, node, sequence)
+        return ticks
+
+    def first_id_at(self, when: datetime, node: int = 0, sequence: int = 0) -> int:
+        """The smallest id of ``node`` in the tick that holds ``when`` (an aware datetime):
+        every id drawn at or after ``when`` is at least this, so ``id >= first_id_at(midnight)``
+        selects "ids from today" (with ``node=0``, across all nodes)."""
+        return self.pack(self._ticks_of(when), node, sequence)
+
+    def encode(self, when: datetime, node: int = 0, sequence: int = 0) -> int:
+        """The same as :meth:`first_id_at` (its older name, kept for compatibility)."""
+        return self.first_id_at(when, node, sequence)
+
+    def range(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """The lowest and highest ids (inclusive, every node) whose time, the start of their
+        tick, lies in the half-open window [start, end): for ``WHERE id BETWEEN low AND high``.
+        Windows whose bounds fall on tick boundaries (whole ms, seconds, days) select exactly
+        the ids drawn in them. ValueError when the window is empty or outside the layout."""
+        first = self._ticks_of(start, round_up=True)
+        last = self._ticks_of(end, round_up=True) - 1
+        if last < first:
+            raise ValueError(f"Layout.range(): [{start.isoformat()}, {end.isoformat()}) holds no "
+                             f"tick of the {self.name} layout")
+        return self.pack(first, 0, 0), self.pack(last, self.max_node, self.max_sequence)
 
 
 def _ms(year: int, month: int, day: int) -> int:
-    return _ns_since_unix_epoch(datetime(year, month, day, tzinfo=timezone.utc))
+    from datetime import datetime, timezone
+
+    return _unix_ns(datetime(year, month, day, tzinfo=timezone.utc))
 
 
 Layout.TIME_COUNTER = Layout(0, "us", 52, 0, 12, positive_int64=False, name="time_counter")
 Layout.TWITTER = Layout(1288834974657 * 1_000_000, "ms", 41, 10, 12, name="twitter")
 Layout.DISCORD = Layout(1420070400000 * 1_000_000, "ms", 41, 10, 12, name="discord")
-Layout.INT64 = Layout(_ms(2024, 1, 1), "ms", 41, 10, 12, name="int64")
-Layout.JS_SAFE = Layout(_ms(2024, 1, 1), "ms", 41, 6, 6, name="js_safe")
+Layout.INT64 = Layout(1704067200000 * 1_000_000, "ms", 41, 10, 12, name="int64")
+Layout.JS_SAFE = Layout(1704067200000 * 1_000_000, "ms", 41, 6, 6, name="js_safe")
 Layout.PRESETS = {
     layout.name: layout
     for layout in (Layout.TIME_COUNTER, Layout.TWITTER, Layout.DISCORD, Layout.INT64,

@@ -47,15 +47,20 @@ def test_python_dash_m_is_the_same_program():
     assert proc.stdout.split() == ["1", "2", "3"]
 
 
-def test_next_json_and_kinds(tmp_path):
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_next_json_lines_and_kinds(tmp_path):
     proc = cli("next", "--kind", "counter", "--base", "100", "--now", "150", "--interval", "5",
                "-n", "2", "--json")
-    assert json.loads(proc.stdout) == {"kind": "counter", "ids": [55, 60]}
+    assert json_lines(proc.stdout) == [{"id": 55, "kind": "counter"},
+                                       {"id": 60, "kind": "counter"}]
     proc = cli("next", "--kind", "daily", "--tz", "Asia/Tokyo", "--json")
-    doc = json.loads(proc.stdout)
-    assert doc["kind"] == "daily" and len(doc["ids"]) == 1 and doc["base"] > 0
+    [doc] = json_lines(proc.stdout)
+    assert doc["kind"] == "daily" and doc["id"] > 0 and doc["base"] > 0
     proc = cli("next", "--kind", "snowflake", "--layout", "discord", "--node", "33", "--json")
-    assert Layout.DISCORD.decode(json.loads(proc.stdout)["ids"][0]).node == 33
+    assert Layout.DISCORD.decode(json_lines(proc.stdout)[0]["id"]).node == 33
     path = str(tmp_path / "region")
     first = cli("next", "--kind", "shared", "--name", path, "--base", "0", "--now", "0")
     second = cli("next", "--kind", "shared", "--name", path)
@@ -70,10 +75,44 @@ def test_decode_arguments_and_stdin():
     assert proc.stdout.splitlines() == ["%d 2026-11-26T03:10:17.814075+00:00 sequence=9" % value,
                                         "%d 2026-11-26T03:10:17.814075+00:00 sequence=9" % value]
     proc = cli("decode", "--layout", "discord", "--json", stdin="175928847299117063\n")
-    doc = json.loads(proc.stdout)
-    assert doc == {"layout": "discord", "ids": [{
+    assert json_lines(proc.stdout) == [{
         "id": 175928847299117063, "datetime": "2016-04-30T11:18:25.796000+00:00", "node": 32,
-        "sequence": 7}]}
+        "sequence": 7}]
+
+
+def test_string_forms_in_and_out():
+    for form, width in (("base32", 13), ("base62", 11), ("hex", 16)):
+        texts = cli("next", "-n", "3", "--format", form).stdout.split()
+        assert [len(t) for t in texts] == [width] * 3 and texts == sorted(texts)
+        decoded = cli("decode", *texts).stdout.splitlines()  # every form read back, unasked
+        assert [int(line.split()[0]) for line in decoded] == \
+            [int(line.split()[0]) for line in cli("decode", "--format", form, *texts)
+             .stdout.splitlines()]
+        [record] = json_lines(cli("next", "--format", form, "--json").stdout)
+        assert len(record[form]) == width and record["id"] > 0
+    assert cli("decode", "--format", "hex", "0000000000003039").stdout.startswith("12345 ")
+
+
+def test_a_stream_stays_a_stream():
+    proc = subprocess.Popen([*script(), "decode", "--json"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    proc.stdin.write("7355046520290336768\n")
+    proc.stdin.flush()
+    first = json.loads(proc.stdout.readline())  # answered before the input ends
+    proc.stdin.write("7355046520290336769\n")
+    proc.stdin.close()
+    second = json.loads(proc.stdout.readline())
+    assert (first["id"], second["id"]) == (7355046520290336768, 7355046520290336769)
+    assert proc.wait(timeout=60) == 0
+
+
+def test_a_bare_call_prints_the_usage():
+    proc = cli()
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("usage: atomic-counter")
+    for command in ("next", "decode", "bench"):
+        assert f"  {command} " in proc.stderr
+    assert "--format" in cli("next", "--help").stdout
 
 
 def test_next_piped_into_decode():
@@ -86,8 +125,10 @@ def test_next_piped_into_decode():
     "args, message",
     [
         (["decode", "abc"], "not an id: 'abc'"),
-        (["decode", "-1"], "must be in [0, 18446744073709551615]"),
-        (["decode", "--layout", "nope", "1"], "unknown layout 'nope'"),
+        (["decode", "-1"], "not an id: '-1'"),
+        (["decode", str(2**64)], "must be in [0, 18446744073709551615]"),
+        (["decode", "--format", "base32", "ZZZZZZZZZZZZZ"], "is not a base32 id (above 2**64"),
+        (["decode", "--layout", "nope", "1"], "--layout: invalid choice 'nope'"),
         (["decode", "--layout", "twitter", str(2**63)], "must be in [0, 9223372036854775807]"),
         (["next", "--kind", "counter", "--base", "10", "--now", "5"], "now (5) must be >= base (10)"),
         (["next", "--kind", "counter", "--interval", "0"], "interval must be in [1, 2**64 - 1]"),
@@ -98,9 +139,11 @@ def test_next_piped_into_decode():
         (["next", "--kind", "snowflake", "--node", "5000"], "node must be in [0, 1023]"),
         (["next", "-n", "x"], "not an integer: 'x'"),
         (["next", "-n", "-3"], "must be in [0, 10000000]"),
-        (["next", "--kind", "nope"], "invalid choice: 'nope'"),
-        (["frobnicate"], "invalid choice: 'frobnicate'"),
-        ([], "the following arguments are required"),
+        (["next", "--kind", "nope"], "--kind: invalid choice 'nope'"),
+        (["next", "--format", "octal"], "--format: invalid choice 'octal'"),
+        (["next", "--json=yes"], "--json takes no value"),
+        (["next", "stray"], "unexpected argument 'stray'"),
+        (["frobnicate"], "unknown command 'frobnicate'"),
     ],
 )
 def test_user_errors_are_one_line_and_status_2(args, message):

@@ -46,7 +46,7 @@ def test_exports():
     assert set(atomic_counter.__all__) - {"Counter", "TimeCounter", "daily"} == {
         "SharedCounter", "SharedTimeCounter", "SnowflakeCounter", "Layout", "Decoded",
         "lease_node_id", "NodeLease", "LeaseExpiredError", "NoFreeNodeError",
-        "alease_node_id", "AsyncNodeLease", "LeaseRefusedError"}
+        "alease_node_id", "AsyncNodeLease", "LeaseRefusedError", "format_id", "parse_id"}
     for name in atomic_counter.__all__:
         assert getattr(atomic_counter, name).__module__.startswith("atomic_counter")
     assert atomic_counter._BASE == 1577854800000000000

@@ -447,7 +447,7 @@ def test_advance_to_never_moves_backwards(shm_name, tmp_path):
         assert counter.next() == 101
         counter.advance_to(7)
         assert counter.next() == 102
-        with pytest.raises(ValueError, match=r"advance_to: value \(\d+\) must be in \[0, \d+\]"):
+        with pytest.raises(ValueError, match=r"advance_to\(\): value \(\d+\) must be in \[0, \d+\]"):
             counter.advance_to(counter.limit + 1)
     for timer in (TimeCounter(), SharedTimeCounter(shm_name + "-b")):
         ahead = timer.current() + (10**6 << 12)

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "error.hpp"
+#include "fill.hpp"
 
 namespace atomic_counter::detail {
 
@@ -82,11 +83,8 @@ public:
         while (!value.compare_exchange_weak(old, advance(old, n), std::memory_order_relaxed,
                                             std::memory_order_relaxed)) {
         }
-        for (std::size_t i = 0; i < n; ++i) {
-            old += interval_;
-            out[i] = old;
-        }
-        return old;
+        fill_progression(out, n, old + interval_, interval_);
+        return old + n * interval_;
     }
 
     // std::invalid_argument unless v may be stored by set() or advance_to() (v <= limit).

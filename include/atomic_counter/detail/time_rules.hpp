@@ -11,6 +11,7 @@
 #include <string>
 
 #include "error.hpp"
+#include "fill.hpp"
 
 namespace atomic_counter::detail {
 
@@ -98,10 +99,7 @@ struct time_rules {
                                             std::memory_order_relaxed)) {
             final_id = following(last, fresh, n);
         }
-        const std::uint64_t first = final_id - (n - 1);
-        for (std::size_t i = 0; i < n; ++i) {
-            out[i] = first + i;
-        }
+        fill_progression(out, n, final_id - (n - 1), 1);
         return final_id;
     }
 

@@ -1,0 +1,124 @@
+"""A throwaway PostgreSQL for the tests: Debian's server binaries, a fresh cluster (initdb) in a
+temporary directory, on a free loopback port, trusting local connections. Run as the `postgres`
+user when the tests run as root (initdb refuses root). It can be stopped, killed (-9) and
+started again on the same data."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from redis_server import free_port
+
+
+TOOLS = ("initdb", "postgres", "pg_isready", "createdb")
+
+
+def server_bin() -> Path | None:
+    """A directory holding every server program we use: Debian keeps them off PATH, in a
+    versioned directory (the newest wins); otherwise PATH's."""
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                      key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    on_path = shutil.which("initdb")
+    candidates = [Path(v) for v in reversed(versions)]
+    if on_path:
+        candidates.append(Path(on_path).parent)
+    for directory in candidates:
+        if all((directory / tool).exists() for tool in TOOLS):
+            return directory
+    return None
+
+
+class PostgresServer:
+    def __init__(self) -> None:
+        bin_dir = server_bin()
+        if bin_dir is None:
+            raise RuntimeError("PostgreSQL is not installed (tools/test.sh installs it)")
+        self.bin = bin_dir
+        self.port = free_port()
+        # Outside pytest's private temporary directory: the server may run as another user.
+        self.root = Path(tempfile.mkdtemp(prefix="ac-postgres-"))
+        self.data = self.root / "data"
+        self.user: pwd.struct_passwd | None = pwd.getpwnam("postgres") if os.geteuid() == 0 \
+            else None
+        if self.user is not None:
+            os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
+        self.process: subprocess.Popen[bytes] | None = None
+        self._run(["initdb", "-D", str(self.data), "-U", "app", "--auth=trust",
+                   "--no-instructions", "-E", "UTF8"])
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://app@127.0.0.1:{self.port}/postgres"
+
+    def url_for(self, database: str, driver: str = "") -> str:
+        scheme = f"postgresql+{driver}" if driver else "postgresql"
+        return f"{scheme}://app@127.0.0.1:{self.port}/{database}"
+
+    def _as_user(self) -> dict[str, object]:
+        if self.user is None:
+            return {}
+        return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
+
+    def _run(self, args: list[str]) -> None:
+        subprocess.run([str(self.bin / args[0]), *args[1:]], check=True, capture_output=True,
+                       timeout=120, **self._as_user())  # type: ignore[call-overload]
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
+             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
+             "-c", "max_connections=100"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **self._as_user(),
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready = subprocess.run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p",
+                                    str(self.port), "-U", "app", "-d", "postgres"],
+                                   capture_output=True)
+            if ready.returncode == 0:
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"postgres on port {self.port} did not start")
+
+    def create_database(self, name: str) -> str:
+        subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", "app", name], check=True, capture_output=True, timeout=60)
+        return name
+
+    def stop(self) -> None:
+        """A fast shutdown: connections are closed, everything committed is on disk."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=60)
+            self.process = None
+
+    def kill(self) -> None:
+        """kill -9: the server recovers from its write-ahead log at the next start."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=60)
+            self.process = None
+
+    def pause(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
