@@ -10,6 +10,7 @@
 // into CPython: every entry point that calls fallible C++ catches and translates them (see
 // set_python_error in common.hpp).
 #include "common.hpp"
+#include "methods.hpp"
 
 #include <atomic_counter/counter.hpp>
 #include <atomic_counter/format.hpp>
@@ -18,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <new>
 #include <optional>
 #include <string>
@@ -31,12 +33,12 @@ using namespace atomic_counter::python;
 // ---------------------------------------------------------------------------------------------
 // Module state: the types and the datetime objects the static methods build values from.
 
+// The module's types, in the order module_exec creates them.
+enum type_index { counter_type, time_counter_type, shared_counter_type, shared_time_counter_type,
+                  snowflake_counter_type, type_count };
+
 struct module_state {
-    PyObject* counter_type;
-    PyObject* time_counter_type;
-    PyObject* shared_counter_type;
-    PyObject* shared_time_counter_type;
-    PyObject* snowflake_counter_type;
+    PyObject* types[type_count];
     // (datetime.datetime, datetime.timedelta, datetime.timezone.utc), imported by the first call
     // that builds one, so that `import atomic_counter` costs no more than the original's.
     std::atomic<PyObject*> datetime_api;
@@ -82,44 +84,57 @@ PyObject* datetime_api(PyObject* module) {
 // Counter
 
 // fork(): a Counter copied into a child process restarts there as a new Counter would, from
-// the clock (never below its value), at the child's first draw: the copies no longer hand out
-// the parent's next values. Across processes, ids are unique only from a SharedCounter.
+// the clock (never below its value), at the child's first draw or store: the copies no longer
+// hand out the parent's next values. Across processes, ids are unique only from a SharedCounter.
 struct CounterObject {
     PyObject_HEAD
     std::atomic<unsigned long> generation;  // the fork generation the value belongs to
     ac::counter value;
 };
 
-ac::counter& counter_of(PyObject* self) { return reinterpret_cast<CounterObject*>(self)->value; }
+CounterObject* as_counter(PyObject* self) { return reinterpret_cast<CounterObject*>(self); }
 
-ATOMIC_COUNTER_NOINLINE void Counter_restart_after_fork(CounterObject* obj) {
+ATOMIC_COUNTER_NOINLINE void restart_after_fork(CounterObject* obj) noexcept {
     ac::counter& c = obj->value;
     const std::uint64_t now = ac::system_clock{}.now_ns();
     if (now >= c.base() && now - c.base() <= c.limit()) {
-        c.advance_to(now - c.base());
+        try {
+            c.advance_to(now - c.base());
+        } catch (...) {  // unreachable: the value is within limit, the only refusal
+        }
     }
     // Relaxed: two threads restarting at once both only raise the value (advance_to).
     obj->generation.store(current_fork_generation(), std::memory_order_relaxed);
 }
 
-// The counter, restarted first if this process is a fork child that has not drawn from it yet.
-ac::counter& drawable_counter(PyObject* self) {
-    CounterObject* obj = reinterpret_cast<CounterObject*>(self);
-    // Relaxed: a stale read only restarts once more, which never moves the value back.
-    if (ATOMIC_COUNTER_UNLIKELY(obj->generation.load(std::memory_order_relaxed) !=
-                                current_fork_generation())) {
-        Counter_restart_after_fork(obj);
-    }
-    return obj->value;
-}
+struct counter_kind : in_process_kind {
+    static constexpr char const* name = "Counter";
+    using core = ac::counter;
+
+    // Draws and stores restart a fork child's copy first.
+    class hold : public core_ref<core> {
+    public:
+        hold(PyObject* self, core_use how, char const* Py_UNUSED(method)) noexcept
+            : core_ref(&as_counter(self)->value) {
+            CounterObject* obj = as_counter(self);
+            // Relaxed: a stale read only restarts once more, which never moves the value back.
+            if (how == core_use::draw &&
+                ATOMIC_COUNTER_UNLIKELY(obj->generation.load(std::memory_order_relaxed) !=
+                                        current_fork_generation())) {
+                restart_after_fork(obj);
+            }
+        }
+    };
+};
 
 void Counter_dealloc(PyObject* self) {
-    counter_of(self).~basic_counter();
+    as_counter(self)->value.~basic_counter();
     free_object_memory(self);
 }
 
 PyObject* Counter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     static char const* const names[] = {"base", "now", "interval", nullptr};
+    const where call(counter_kind::name, "");
     PyObject* base_obj = nullptr;
     PyObject* now_obj = nullptr;
     PyObject* interval_obj = nullptr;
@@ -128,24 +143,23 @@ PyObject* Counter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
         return nullptr;
     }
     std::optional<std::uint64_t> base, now, interval;
-    if (!to_optional_u64(base_obj, "Counter()", "base", &base) ||
-        !to_optional_u64(now_obj, "Counter()", "now", &now) ||
-        !to_optional_u64(interval_obj, "Counter()", "interval", &interval)) {
+    if (!to_optional_u64(base_obj, call, "base", &base) ||
+        !to_optional_u64(now_obj, call, "now", &now) ||
+        !to_optional_u64(interval_obj, call, "interval", &interval)) {
         return nullptr;
     }
     owned self(PyType_GenericAlloc(type, 0));
     if (!self) {
         return nullptr;
     }
-    new (&reinterpret_cast<CounterObject*>(self.get())->generation)
-        std::atomic<unsigned long>(current_fork_generation());
+    CounterObject* obj = as_counter(self.get());
+    new (&obj->generation) std::atomic<unsigned long>(current_fork_generation());
     try {
-        new (&counter_of(self.get()))
-            ac::counter(base.value_or(ac::default_base_ns), now, interval.value_or(1));
+        new (&obj->value) ac::counter(base.value_or(ac::default_base_ns), now, interval.value_or(1));
     } catch (...) {
         // The C++ object was never constructed: free the memory without running its destructor.
         free_object_memory(self.release());
-        return set_python_error("Counter()");
+        return set_python_error(call);
     }
     return self.release();
 }
@@ -157,16 +171,6 @@ PyDoc_STRVAR(Counter_next_doc,
              "and each caller's values strictly increase. Raises OverflowError, keeping the\n"
              "value, once the value has passed limit (never wrapping past 2**64 - 1).");
 
-PyObject* Counter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    try {
-        return PyLong_FromUnsignedLongLong(draw_one(drawable_counter(self)));
-    } catch (...) {
-        return set_python_error("Counter.next()");
-    }
-}
-
-PyObject* Counter_iternext(PyObject* self) { return Counter_next(self, nullptr); }
-
 PyDoc_STRVAR(Counter_next_many_doc,
              "next_many($self, /, n)\n--\n\n"
              "Draw n values at once: exactly what n calls of next() would return, in order.\n\n"
@@ -175,27 +179,9 @@ PyDoc_STRVAR(Counter_next_many_doc,
              "other threads never fall inside it. n is an int in [0, 2**60 - 1]; raises\n"
              "OverflowError, drawing nothing, if the last value would pass limit + interval.");
 
-PyObject* Counter_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                            PyObject* kwnames) {
-    bulk_draw bulk;
-    if (!bulk.parse("Counter.next_many()", args, nargs, kwnames)) {
-        return nullptr;
-    }
-    try {
-        drawable_counter(self).next_many(bulk.out(), bulk.size());
-    } catch (...) {
-        return set_python_error("Counter.next_many()");
-    }
-    return bulk.result();
-}
-
 PyDoc_STRVAR(Counter_current_doc,
              "current($self, /)\n--\n\n"
              "Return the last value handed out (the start value before the first next()).");
-
-PyObject* Counter_current(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return PyLong_FromUnsignedLongLong(counter_of(self).current());
-}
 
 PyDoc_STRVAR(Counter_set_doc,
              "set($self, /, val)\n--\n\n"
@@ -204,82 +190,33 @@ PyDoc_STRVAR(Counter_set_doc,
              "only to restore a known position. To skip ahead without ever going back, use\n"
              "advance_to().");
 
-// set(val) and advance_to(value): the argument converted, then stored. Either is the caller
-// taking control of the value, so a fork child's counter is not restarted after it.
-template <class Store>
-PyObject* Counter_store(PyObject* self, char const* func, char const* arg, PyObject* const* args,
-                        Py_ssize_t nargs, PyObject* kwnames, Store store) {
-    char const* const names[] = {arg};
-    PyObject* value_obj = nullptr;
-    std::uint64_t value = 0;
-    if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &value_obj) ||
-        !to_u64(value_obj, func, arg, &value)) {
-        return nullptr;
-    }
-    try {
-        store(counter_of(self), value);
-    } catch (...) {
-        return set_python_error(func);
-    }
-    reinterpret_cast<CounterObject*>(self)->generation.store(current_fork_generation(),
-                                                             std::memory_order_relaxed);
-    Py_RETURN_NONE;
-}
-
-PyObject* Counter_set(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                      PyObject* kwnames) {
-    return Counter_store(self, "Counter.set()", "val", args, nargs, kwnames,
-                         [](ac::counter& c, std::uint64_t v) { c.set(v); });
-}
-
 PyDoc_STRVAR(Counter_advance_to_doc,
              "advance_to($self, /, value)\n--\n\n"
              "Raise the counter to value (an int in [0, limit]) unless it is already there or\n"
              "beyond: an atomic maximum, so the next value is above value and the counter never\n"
              "moves backwards, whatever other threads draw meanwhile.");
 
-PyObject* Counter_advance_to(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                             PyObject* kwnames) {
-    return Counter_store(self, "Counter.advance_to()", "value", args, nargs, kwnames,
-                         [](ac::counter& c, std::uint64_t v) { c.advance_to(v); });
-}
-
 PyObject* Counter_repr(PyObject* self) {
-    ac::counter const& c = counter_of(self);
+    ac::counter const& c = as_counter(self)->value;
     return PyUnicode_FromFormat("atomic_counter.Counter(current=%llu, base=%llu, interval=%llu)",
                                 static_cast<unsigned long long>(c.current()),
                                 static_cast<unsigned long long>(c.base()),
                                 static_cast<unsigned long long>(c.interval()));
 }
 
-PyObject* Counter_get_base(PyObject* self, void* Py_UNUSED(closure)) {
-    return PyLong_FromUnsignedLongLong(counter_of(self).base());
-}
-
-PyObject* Counter_get_interval(PyObject* self, void* Py_UNUSED(closure)) {
-    return PyLong_FromUnsignedLongLong(counter_of(self).interval());
-}
-
-PyObject* Counter_get_limit(PyObject* self, void* Py_UNUSED(closure)) {
-    return PyLong_FromUnsignedLongLong(counter_of(self).limit());
-}
-
 PyMethodDef Counter_methods[] = {
-    {"next", Counter_next, METH_NOARGS, Counter_next_doc},
-    {"next_many", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Counter_next_many)),
-     METH_FASTCALL | METH_KEYWORDS, Counter_next_many_doc},
-    {"current", Counter_current, METH_NOARGS, Counter_current_doc},
-    {"set", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Counter_set)),
-     METH_FASTCALL | METH_KEYWORDS, Counter_set_doc},
-    {"advance_to", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Counter_advance_to)),
-     METH_FASTCALL | METH_KEYWORDS, Counter_advance_to_doc},
+    ATOMIC_COUNTER_DRAW_METHODS(counter_kind, Counter),
+    store_method<counter_kind, set_op>(Counter_set_doc),
+    store_method<counter_kind, advance_to_op>(Counter_advance_to_doc),
     {nullptr, nullptr, 0, nullptr},
 };
 
 PyGetSetDef Counter_getset[] = {
-    {"base", Counter_get_base, nullptr, "The base, in ns since the Unix epoch.", nullptr},
-    {"interval", Counter_get_interval, nullptr, "The step added by every next().", nullptr},
-    {"limit", Counter_get_limit, nullptr,
+    {"base", property_u64<counter_kind, &ac::counter::base>, nullptr,
+     "The base, in ns since the Unix epoch.", nullptr},
+    {"interval", property_u64<counter_kind, &ac::counter::interval>, nullptr,
+     "The step added by every next().", nullptr},
+    {"limit", property_u64<counter_kind, &ac::counter::limit>, nullptr,
      "The largest value a draw may start from: 2**64 - 1 - 2**32 * interval (headroom that lets\n"
      "a draw be one atomic add), or 2**64 - 1 - interval for intervals above 2**31. Past it,\n"
      "next() raises OverflowError.",
@@ -298,25 +235,8 @@ PyDoc_STRVAR(
     "that run drew no faster than one interval per nanosecond. Iterating a Counter draws\n"
     "values with next().");
 
-PyType_Slot Counter_slots[] = {
-    {Py_tp_doc, const_cast<char*>(Counter_doc)},
-    {Py_tp_new, reinterpret_cast<void*>(Counter_new)},
-    {Py_tp_dealloc, reinterpret_cast<void*>(Counter_dealloc)},
-    {Py_tp_repr, reinterpret_cast<void*>(Counter_repr)},
-    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
-    {Py_tp_iternext, reinterpret_cast<void*>(Counter_iternext)},
-    {Py_tp_methods, Counter_methods},
-    {Py_tp_getset, Counter_getset},
-    {0, nullptr},
-};
-
-PyType_Spec Counter_spec = {
-    "atomic_counter.Counter",
-    sizeof(CounterObject),
-    0,
-    Py_TPFLAGS_DEFAULT,
-    Counter_slots,
-};
+type_spec Counter_spec("atomic_counter.Counter", sizeof(CounterObject),
+                       {Counter_doc, Counter_new, Counter_dealloc, Counter_repr, method_iternext<counter_kind>, Counter_methods, Counter_getset});
 
 // ---------------------------------------------------------------------------------------------
 // TimeCounter
@@ -326,12 +246,23 @@ struct TimeCounterObject {
     ac::time_counter value;
 };
 
-ac::time_counter& time_counter_of(PyObject* self) {
-    return reinterpret_cast<TimeCounterObject*>(self)->value;
+TimeCounterObject* as_time_counter(PyObject* self) {
+    return reinterpret_cast<TimeCounterObject*>(self);
 }
 
+struct time_counter_kind : in_process_kind {
+    static constexpr char const* name = "TimeCounter";
+    using core = ac::time_counter;
+
+    class hold : public core_ref<core> {
+    public:
+        hold(PyObject* self, core_use Py_UNUSED(how), char const* Py_UNUSED(method)) noexcept
+            : core_ref(&as_time_counter(self)->value) {}
+    };
+};
+
 void TimeCounter_dealloc(PyObject* self) {
-    time_counter_of(self).~basic_time_counter();
+    as_time_counter(self)->value.~basic_time_counter();
     free_object_memory(self);
 }
 
@@ -345,11 +276,11 @@ PyObject* TimeCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) 
         return nullptr;
     }
     try {
-        new (&time_counter_of(self.get())) ac::time_counter();  // reads the clock
+        new (&as_time_counter(self.get())->value) ac::time_counter();  // reads the clock
     } catch (...) {
         // A clock past 2112: the C++ object was never constructed; free without destroying it.
         free_object_memory(self.release());
-        return set_python_error("TimeCounter()");
+        return set_python_error(where(time_counter_kind::name, ""));
     }
     return self.release();
 }
@@ -362,16 +293,6 @@ PyDoc_STRVAR(TimeCounter_next_doc,
              "than 4096 ids are drawn in one microsecond (they then borrow from the following\n"
              "microseconds: see lead_us()). Safe to call from any number of threads.");
 
-PyObject* TimeCounter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    try {
-        return PyLong_FromUnsignedLongLong(draw_one(time_counter_of(self)));
-    } catch (...) {
-        return set_python_error("TimeCounter.next()");
-    }
-}
-
-PyObject* TimeCounter_iternext(PyObject* self) { return TimeCounter_next(self, nullptr); }
-
 PyDoc_STRVAR(TimeCounter_next_many_doc,
              "next_many($self, /, n)\n--\n\n"
              "Draw n consecutive ids at once: the first is what next() would return, the rest\n"
@@ -381,40 +302,16 @@ PyDoc_STRVAR(TimeCounter_next_many_doc,
              "copy. One atomic step reserves the whole block, so ids drawn concurrently by other\n"
              "threads never fall inside it. n is an int in [0, 2**60 - 1].");
 
-PyObject* TimeCounter_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                                PyObject* kwnames) {
-    return draw_many(time_counter_of(self), "TimeCounter.next_many()", args, nargs, kwnames,
-                     [] { return set_python_error("TimeCounter.next_many()"); });
-}
-
 PyDoc_STRVAR(TimeCounter_current_doc,
              "current($self, /)\n--\n\n"
              "Return the last id handed out; a new counter holds the current microsecond with\n"
              "sequence 2048.");
-
-PyObject* TimeCounter_current(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return PyLong_FromUnsignedLongLong(time_counter_of(self).current());
-}
 
 PyDoc_STRVAR(TimeCounter_advance_to_doc,
              "advance_to($self, /, value)\n--\n\n"
              "Raise the last id to value (an int in [0, 2**64 - 1]) unless it is already there\n"
              "or beyond, so that every later id is above it: for continuing above ids handed out\n"
              "elsewhere (a previous run's). Never moves backwards.");
-
-PyObject* TimeCounter_advance_to(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                                 PyObject* kwnames) {
-    static char const* const names[] = {"value"};
-    char const* func = "TimeCounter.advance_to()";
-    PyObject* value_obj = nullptr;
-    std::uint64_t value = 0;
-    if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &value_obj) ||
-        !to_u64(value_obj, func, "value", &value)) {
-        return nullptr;
-    }
-    time_counter_of(self).advance_to(value);
-    Py_RETURN_NONE;
-}
 
 PyDoc_STRVAR(TimeCounter_lead_us_doc,
              "lead_us($self, /)\n--\n\n"
@@ -424,10 +321,6 @@ PyDoc_STRVAR(TimeCounter_lead_us_doc,
              "unique and increasing either way; monitor this to see when they stop matching\n"
              "the time they were drawn.");
 
-PyObject* TimeCounter_lead_us(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return PyLong_FromUnsignedLongLong(time_counter_of(self).lead_us());
-}
-
 PyDoc_STRVAR(TimeCounter_decode_doc,
              "decode_timestamp_microseconds(value)\n--\n\n"
              "Return the microseconds since the Unix epoch encoded in a TimeCounter id\n"
@@ -435,36 +328,27 @@ PyDoc_STRVAR(TimeCounter_decode_doc,
 
 PyObject* TimeCounter_decode(PyObject* Py_UNUSED(unused), PyObject* const* args,
                              Py_ssize_t nargs, PyObject* kwnames) {
-    static char const* const names[] = {"value"};
-    char const* func = "TimeCounter.decode_timestamp_microseconds()";
-    PyObject* value_obj = nullptr;
     std::uint64_t value = 0;
-    if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &value_obj) ||
-        !to_u64(value_obj, func, "value", &value)) {
+    if (!one_u64_argument(where("TimeCounter", "decode_timestamp_microseconds"), "value", args,
+                          nargs, kwnames, &value)) {
         return nullptr;
     }
     return PyLong_FromUnsignedLongLong(ac::time_counter::decode_timestamp_microseconds(value));
 }
 
 PyObject* TimeCounter_repr(PyObject* self) {
-    ac::time_counter const& c = time_counter_of(self);
+    ac::time_counter const& c = as_time_counter(self)->value;
     return PyUnicode_FromFormat("atomic_counter.TimeCounter(current=%llu, lead_us=%llu)",
                                 static_cast<unsigned long long>(c.current()),
                                 static_cast<unsigned long long>(c.lead_us()));
 }
 
 PyMethodDef TimeCounter_methods[] = {
-    {"next", TimeCounter_next, METH_NOARGS, TimeCounter_next_doc},
-    {"next_many",
-     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(TimeCounter_next_many)),
-     METH_FASTCALL | METH_KEYWORDS, TimeCounter_next_many_doc},
-    {"current", TimeCounter_current, METH_NOARGS, TimeCounter_current_doc},
-    {"lead_us", TimeCounter_lead_us, METH_NOARGS, TimeCounter_lead_us_doc},
-    {"advance_to",
-     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(TimeCounter_advance_to)),
-     METH_FASTCALL | METH_KEYWORDS, TimeCounter_advance_to_doc},
-    {"decode_timestamp_microseconds",
-     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(TimeCounter_decode)),
+    ATOMIC_COUNTER_DRAW_METHODS(time_counter_kind, TimeCounter),
+    {"lead_us", method_u64<time_counter_kind, &ac::time_counter::lead_us>, METH_NOARGS,
+     TimeCounter_lead_us_doc},
+    store_method<time_counter_kind, advance_to_op>(TimeCounter_advance_to_doc),
+    {"decode_timestamp_microseconds", as_cfunction(TimeCounter_decode),
      METH_FASTCALL | METH_KEYWORDS | METH_STATIC, TimeCounter_decode_doc},
     {nullptr, nullptr, 0, nullptr},
 };
@@ -480,24 +364,8 @@ PyDoc_STRVAR(
     "to_datetime(), decode_timestamp_microseconds() and get_timedelta(). Iterating a\n"
     "TimeCounter draws ids with next().");
 
-PyType_Slot TimeCounter_slots[] = {
-    {Py_tp_doc, const_cast<char*>(TimeCounter_doc)},
-    {Py_tp_new, reinterpret_cast<void*>(TimeCounter_new)},
-    {Py_tp_dealloc, reinterpret_cast<void*>(TimeCounter_dealloc)},
-    {Py_tp_repr, reinterpret_cast<void*>(TimeCounter_repr)},
-    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
-    {Py_tp_iternext, reinterpret_cast<void*>(TimeCounter_iternext)},
-    {Py_tp_methods, TimeCounter_methods},
-    {0, nullptr},
-};
-
-PyType_Spec TimeCounter_spec = {
-    "atomic_counter.TimeCounter",
-    sizeof(TimeCounterObject),
-    0,
-    Py_TPFLAGS_DEFAULT,
-    TimeCounter_slots,
-};
+type_spec TimeCounter_spec("atomic_counter.TimeCounter", sizeof(TimeCounterObject),
+                       {TimeCounter_doc, TimeCounter_new, TimeCounter_dealloc, TimeCounter_repr, method_iternext<time_counter_kind>, TimeCounter_methods});
 
 // ---------------------------------------------------------------------------------------------
 // Module functions, also installed as TimeCounter's static methods (the original's API).
@@ -529,12 +397,9 @@ PyDoc_STRVAR(to_datetime_doc,
 
 PyObject* to_datetime(PyObject* module, PyObject* const* args, Py_ssize_t nargs,
                       PyObject* kwnames) {
-    static char const* const names[] = {"value"};
-    char const* func = "TimeCounter.to_datetime()";
-    PyObject* value_obj = nullptr;
     std::uint64_t value = 0;
-    if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &value_obj) ||
-        !to_u64(value_obj, func, "value", &value)) {
+    if (!one_u64_argument(where("TimeCounter", "to_datetime"), "value", args, nargs, kwnames,
+                          &value)) {
         return nullptr;
     }
     const std::uint64_t us = ac::time_counter::decode_timestamp_microseconds(value);
@@ -562,7 +427,7 @@ PyDoc_STRVAR(get_timedelta_doc,
 PyObject* get_timedelta(PyObject* module, PyObject* const* args, Py_ssize_t nargs,
                         PyObject* kwnames) {
     static char const* const names[] = {"later", "earlier"};
-    char const* func = "TimeCounter.get_timedelta()";
+    const where func("TimeCounter", "get_timedelta");
     PyObject* objs[2] = {nullptr, nullptr};
     std::uint64_t later = 0;
     std::uint64_t earlier = 0;
@@ -575,7 +440,7 @@ PyObject* get_timedelta(PyObject* module, PyObject* const* args, Py_ssize_t narg
         static_cast<long long>(ac::time_counter::decode_timestamp_microseconds(later)) -
         static_cast<long long>(ac::time_counter::decode_timestamp_microseconds(earlier));
     PyObject* api = datetime_api(module);
-    owned call_args(api ? Py_BuildValue("(iiL)", 0, 0, us) : nullptr);
+    owned call_args(api != nullptr ? Py_BuildValue("(iiL)", 0, 0, us) : nullptr);
     if (!call_args) {
         return nullptr;
     }
@@ -644,8 +509,11 @@ PyObject* parse_id(PyObject* Py_UNUSED(module), PyObject* const* args, Py_ssize_
         return nullptr;
     }
     if (!PyUnicode_Check(objs[0])) {
-        PyErr_Format(PyExc_TypeError, "%s argument 'text' must be a str, not %s", func,
-                     Py_TYPE(objs[0]) == nullptr ? "?" : "another type");
+        owned type_name(type_name_of(objs[0]));
+        if (type_name) {
+            PyErr_Format(PyExc_TypeError, "%s argument 'text' must be a str, not %U", func,
+                         type_name.get());
+        }
         return nullptr;
     }
     Py_ssize_t size = 0;
@@ -662,14 +530,11 @@ PyObject* parse_id(PyObject* Py_UNUSED(module), PyObject* const* args, Py_ssize_
 }
 
 PyMethodDef module_methods[] = {
-    {"format_id", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(format_id)),
-     METH_FASTCALL | METH_KEYWORDS, format_id_doc},
-    {"parse_id", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(parse_id)),
-     METH_FASTCALL | METH_KEYWORDS, parse_id_doc},
-    {"to_datetime", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(to_datetime)),
-     METH_FASTCALL | METH_KEYWORDS, to_datetime_doc},
-    {"get_timedelta", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(get_timedelta)),
-     METH_FASTCALL | METH_KEYWORDS, get_timedelta_doc},
+    {"format_id", as_cfunction(format_id), METH_FASTCALL | METH_KEYWORDS, format_id_doc},
+    {"parse_id", as_cfunction(parse_id), METH_FASTCALL | METH_KEYWORDS, parse_id_doc},
+    {"to_datetime", as_cfunction(to_datetime), METH_FASTCALL | METH_KEYWORDS, to_datetime_doc},
+    {"get_timedelta", as_cfunction(get_timedelta), METH_FASTCALL | METH_KEYWORDS,
+     get_timedelta_doc},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -706,17 +571,16 @@ int module_exec(PyObject* module) {
     install_fork_handler();
     module_state* st = state_of(module);
     new (&st->datetime_api) std::atomic<PyObject*>(nullptr);
-    st->counter_type = PyType_FromModuleAndSpec(module, &Counter_spec, nullptr);
-    st->time_counter_type = PyType_FromModuleAndSpec(module, &TimeCounter_spec, nullptr);
-    st->shared_counter_type = PyType_FromModuleAndSpec(module, shared_counter_spec(), nullptr);
-    st->shared_time_counter_type =
-        PyType_FromModuleAndSpec(module, shared_time_counter_spec(), nullptr);
-    st->snowflake_counter_type =
-        PyType_FromModuleAndSpec(module, snowflake_counter_spec(), nullptr);
-    if (st->counter_type == nullptr || st->time_counter_type == nullptr ||
-        st->shared_counter_type == nullptr || st->shared_time_counter_type == nullptr ||
-        st->snowflake_counter_type == nullptr) {
-        return -1;
+    PyType_Spec* const specs[type_count] = {Counter_spec.get(), TimeCounter_spec.get(),
+                                            shared_counter_spec(), shared_time_counter_spec(),
+                                            snowflake_counter_spec()};
+    for (int i = 0; i < type_count; ++i) {
+        st->types[i] = PyType_FromModuleAndSpec(module, specs[i], nullptr);
+        // The spec's name is "atomic_counter.<Name>": the module gets <Name>.
+        if (st->types[i] == nullptr ||
+            PyModule_AddObjectRef(module, std::strchr(specs[i]->name, '.') + 1, st->types[i]) < 0) {
+            return -1;
+        }
     }
     owned lease_error(PyErr_NewExceptionWithDoc(
         "atomic_counter.LeaseExpiredError",
@@ -725,15 +589,9 @@ int module_exec(PyObject* module) {
         "or its ids reached the high-water mark recorded for the node's next holder.",
         PyExc_RuntimeError, nullptr));
     if (!lease_error || PyModule_AddObjectRef(module, "LeaseExpiredError", lease_error.get()) < 0 ||
-        PyModule_AddObjectRef(module, "SnowflakeCounter", st->snowflake_counter_type) < 0) {
-        return -1;
-    }
-    if (PyModule_AddObjectRef(module, "Counter", st->counter_type) < 0 ||
-        PyModule_AddObjectRef(module, "TimeCounter", st->time_counter_type) < 0 ||
-        PyModule_AddObjectRef(module, "SharedCounter", st->shared_counter_type) < 0 ||
-        PyModule_AddObjectRef(module, "SharedTimeCounter", st->shared_time_counter_type) < 0 ||
-        add_static_methods(module, st->time_counter_type, st->time_counter_type) < 0 ||
-        add_static_methods(module, st->shared_time_counter_type, st->time_counter_type) < 0) {
+        add_static_methods(module, st->types[time_counter_type], st->types[time_counter_type]) < 0 ||
+        add_static_methods(module, st->types[shared_time_counter_type],
+                           st->types[time_counter_type]) < 0) {
         return -1;
     }
     owned base(PyLong_FromUnsignedLongLong(ac::default_base_ns));
@@ -746,22 +604,18 @@ int module_exec(PyObject* module) {
 
 int module_traverse(PyObject* module, visitproc visit, void* arg) {
     module_state* st = state_of(module);
-    Py_VISIT(st->counter_type);
-    Py_VISIT(st->time_counter_type);
-    Py_VISIT(st->shared_counter_type);
-    Py_VISIT(st->shared_time_counter_type);
-    Py_VISIT(st->snowflake_counter_type);
+    for (PyObject* type : st->types) {
+        Py_VISIT(type);
+    }
     Py_VISIT(st->datetime_api.load(std::memory_order_acquire));
     return 0;
 }
 
 int module_clear(PyObject* module) {
     module_state* st = state_of(module);
-    Py_CLEAR(st->counter_type);
-    Py_CLEAR(st->time_counter_type);
-    Py_CLEAR(st->shared_counter_type);
-    Py_CLEAR(st->shared_time_counter_type);
-    Py_CLEAR(st->snowflake_counter_type);
+    for (PyObject*& type : st->types) {
+        Py_CLEAR(type);
+    }
     Py_XDECREF(st->datetime_api.exchange(nullptr, std::memory_order_acq_rel));
     return 0;
 }
@@ -796,4 +650,7 @@ PyModuleDef module_def = {
 
 }  // namespace
 
-PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&module_def); }
+// The name CPython looks for (reserved by C++, but fixed by the import system).
+PyMODINIT_FUNC PyInit__core(void) {  // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp)
+    return PyModuleDef_Init(&module_def);
+}

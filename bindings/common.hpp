@@ -52,19 +52,46 @@ private:
     PyObject* p_;
 };
 
+// Where a call came from, as the Python user wrote it: a type and a method ("Counter", "next":
+// "Counter.next()"), a type's constructor ("Counter", "": "Counter()"), or a whole name
+// ("format_id()"). Every message names the call this way; it is built only when one is.
+struct where {
+    char const* type;
+    char const* method = nullptr;  // nullptr: `type` is the whole name
+
+    where(char const* whole) noexcept : type(whole) {}  // NOLINT(google-explicit-constructor)
+    where(char const* type_name, char const* method_name) noexcept
+        : type(type_name), method(method_name) {}
+
+    // "Counter.next()"; with a subject (a region's name, quoted): "SharedCounter('x').next()".
+    std::string text(std::string const& subject = std::string()) const {
+        if (method == nullptr) {
+            return type;
+        }
+        std::string out = type;
+        if (!subject.empty() || *method == '\0') {
+            out += "(" + subject + ")";
+        }
+        if (*method != '\0') {
+            out += std::string(".") + method + "()";
+        }
+        return out;
+    }
+};
+
 // The C++ core names its own API in messages ("atomic_counter::counter::set: val ..."); a Python
 // user sees the Python call instead ("Counter.set(): val ..."). A region's name after the API
 // ("atomic_counter::shared_counter 'orders': ...") moves into the call:
 // "SharedCounter('orders'): ..." or "SharedCounter('orders').next(): ...".
-inline std::string python_message(std::string const& what, char const* func) {
+inline std::string python_message(std::string const& what, where const& call) {
     static constexpr char prefix[] = "atomic_counter::";
     constexpr std::size_t prefix_size = sizeof prefix - 1;
-    if (func == nullptr || what.compare(0, prefix_size, prefix) != 0) {
+    if (what.compare(0, prefix_size, prefix) != 0) {
         return what;
     }
     std::size_t end = prefix_size;  // past "atomic_counter::a::b", not the ':' after it
     while (end < what.size()) {
-        if (std::isalnum(static_cast<unsigned char>(what[end])) || what[end] == '_') {
+        if (std::isalnum(static_cast<unsigned char>(what[end])) != 0 || what[end] == '_') {
             ++end;
         } else if (what.compare(end, 2, "::") == 0) {
             end += 2;
@@ -73,49 +100,47 @@ inline std::string python_message(std::string const& what, char const* func) {
         }
     }
     std::string rest = what.substr(end);
-    std::string call = func;
-    if (rest.size() > 2 && rest[0] == ' ' && rest[1] == '\'') {
+    if (call.method != nullptr && rest.size() > 2 && rest[0] == ' ' && rest[1] == '\'') {
         const std::size_t close = rest.find('\'', 2);
         if (close != std::string::npos) {
-            const std::string name = rest.substr(1, close);  // 'orders', quotes included
-            const std::size_t type_end = call.find_first_of(".(");
-            const std::string type = call.substr(0, type_end);
-            const std::string after =
-                type_end == std::string::npos || call.compare(type_end, 2, "()") == 0
-                    ? std::string()
-                    : call.substr(type_end);
-            call = type + "(" + name + ")" + after;
-            rest = rest.substr(close + 1);
+            const std::string subject = rest.substr(1, close);  // 'orders', quotes included
+            return call.text(subject) + rest.substr(close + 1);
         }
     }
-    return call + rest;
+    return call.text() + rest;
 }
 
-// Translates the exception being handled into a Python exception, its message naming `func`
-// (the Python call, "Counter.set()") instead of the C++ API, and returns nullptr. Call only
-// from a catch block. The mapping is the one nanobind's tests pin.
-inline PyObject* set_python_error(char const* func) noexcept {
+// Translates the exception being handled into a Python exception, its message naming the
+// Python call instead of the C++ API, and returns nullptr. Call only from a catch block. The
+// mapping is the one nanobind's tests pin.
+inline PyObject* set_python_error(where const& call) noexcept {
     try {
         throw;
     } catch (std::invalid_argument const& e) {
-        PyErr_SetString(PyExc_ValueError, python_message(e.what(), func).c_str());
+        PyErr_SetString(PyExc_ValueError, python_message(e.what(), call).c_str());
     } catch (std::domain_error const& e) {
-        PyErr_SetString(PyExc_ValueError, python_message(e.what(), func).c_str());
+        PyErr_SetString(PyExc_ValueError, python_message(e.what(), call).c_str());
     } catch (std::overflow_error const& e) {
-        PyErr_SetString(PyExc_OverflowError, python_message(e.what(), func).c_str());
+        PyErr_SetString(PyExc_OverflowError, python_message(e.what(), call).c_str());
     } catch (std::system_error const& e) {
-        owned args(Py_BuildValue("(is)", e.code().value(), python_message(e.what(), func).c_str()));
+        owned args(Py_BuildValue("(is)", e.code().value(), python_message(e.what(), call).c_str()));
         if (args) {
             PyErr_SetObject(PyExc_OSError, args.get());
         }
     } catch (std::bad_alloc const&) {
         PyErr_NoMemory();
     } catch (std::exception const& e) {
-        PyErr_SetString(PyExc_RuntimeError, python_message(e.what(), func).c_str());
+        PyErr_SetString(PyExc_RuntimeError, python_message(e.what(), call).c_str());
     } catch (...) {
-        PyErr_Format(PyExc_RuntimeError, "%s: unknown C++ exception", func);
+        PyErr_Format(PyExc_RuntimeError, "%s: unknown C++ exception", call.text().c_str());
     }
     return nullptr;
+}
+
+// The name of an object's type, for "must be an int, not str" (a new reference, or nullptr with
+// an exception set).
+inline PyObject* type_name_of(PyObject* obj) {
+    return PyObject_GetAttrString(reinterpret_cast<PyObject*>(Py_TYPE(obj)), "__name__");
 }
 
 inline constexpr char const* u64_range = "[0, 2**64 - 1]";
@@ -123,13 +148,12 @@ inline constexpr char const* u64_range = "[0, 2**64 - 1]";
 // Converts an int-like object (int, bool or anything with __index__) to uint64. On failure sets
 // TypeError (not an integer) or OverflowError (negative or above 2**64 - 1), naming the function
 // and argument, and returns false. Never wraps.
-inline bool to_u64(PyObject* obj, char const* func, char const* arg, std::uint64_t* out) {
-    if (!PyLong_Check(obj) && !PyIndex_Check(obj)) {
-        owned type_name(PyObject_GetAttrString(reinterpret_cast<PyObject*>(Py_TYPE(obj)),
-                                               "__name__"));
+inline bool to_u64(PyObject* obj, where const& call, char const* arg, std::uint64_t* out) {
+    if (PyLong_Check(obj) == 0 && PyIndex_Check(obj) == 0) {
+        owned type_name(type_name_of(obj));
         if (type_name) {
-            PyErr_Format(PyExc_TypeError, "%s argument '%s' must be an int in %s, not %U", func,
-                         arg, u64_range, type_name.get());
+            PyErr_Format(PyExc_TypeError, "%s argument '%s' must be an int in %s, not %U",
+                         call.text().c_str(), arg, u64_range, type_name.get());
         }
         return false;
     }
@@ -138,8 +162,8 @@ inline bool to_u64(PyObject* obj, char const* func, char const* arg, std::uint64
         return false;  // __index__ raised: keep its exception
     }
     const unsigned long long value = PyLong_AsUnsignedLongLong(index.get());
-    if (value == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+    if (value == static_cast<unsigned long long>(-1) && PyErr_Occurred() != nullptr) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError) == 0) {
             return false;
         }
         PyErr_Clear();
@@ -151,8 +175,9 @@ inline bool to_u64(PyObject* obj, char const* func, char const* arg, std::uint64
         if (negative < 0) {
             return false;
         }
-        PyErr_Format(PyExc_OverflowError, "%s argument '%s' must be in %s, got %s", func, arg,
-                     u64_range, negative ? "a negative int" : "an int above 2**64 - 1");
+        PyErr_Format(PyExc_OverflowError, "%s argument '%s' must be in %s, got %s",
+                     call.text().c_str(), arg, u64_range,
+                     negative != 0 ? "a negative int" : "an int above 2**64 - 1");
         return false;
     }
     *out = value;
@@ -160,14 +185,14 @@ inline bool to_u64(PyObject* obj, char const* func, char const* arg, std::uint64
 }
 
 // Optional variant: None leaves *out empty.
-inline bool to_optional_u64(PyObject* obj, char const* func, char const* arg,
-                     std::optional<std::uint64_t>* out) {
+inline bool to_optional_u64(PyObject* obj, where const& call, char const* arg,
+                            std::optional<std::uint64_t>* out) {
     if (obj == nullptr || obj == Py_None) {
         out->reset();
         return true;
     }
     std::uint64_t value = 0;
-    if (!to_u64(obj, func, arg, &value)) {
+    if (!to_u64(obj, call, arg, &value)) {
         return false;
     }
     *out = value;
@@ -176,12 +201,12 @@ inline bool to_optional_u64(PyObject* obj, char const* func, char const* arg,
 
 // Binds vectorcall arguments to `count` named parameters, positionally or by keyword, as Python
 // functions do. Unfilled parameters are left as nullptr; the first `required` must be filled.
-inline bool bind_arguments(char const* func, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
-                    char const* const* names, Py_ssize_t count, Py_ssize_t required,
-                    PyObject** out) {
+inline bool bind_arguments(where const& call, PyObject* const* args, Py_ssize_t nargs,
+                           PyObject* kwnames, char const* const* names, Py_ssize_t count,
+                           Py_ssize_t required, PyObject** out) {
     if (nargs > count) {
-        PyErr_Format(PyExc_TypeError, "%s takes at most %zd argument%s (%zd given)", func, count,
-                     count == 1 ? "" : "s", nargs);
+        PyErr_Format(PyExc_TypeError, "%s takes at most %zd argument%s (%zd given)",
+                     call.text().c_str(), count, count == 1 ? "" : "s", nargs);
         return false;
     }
     for (Py_ssize_t i = 0; i < count; ++i) {
@@ -198,26 +223,36 @@ inline bool bind_arguments(char const* func, PyObject* const* args, Py_ssize_t n
             }
         }
         if (slot < 0) {
-            PyErr_Format(PyExc_TypeError, "%s got an unexpected keyword argument '%U'", func, key);
+            PyErr_Format(PyExc_TypeError, "%s got an unexpected keyword argument '%U'",
+                         call.text().c_str(), key);
             return false;
         }
         if (out[slot] != nullptr) {
-            PyErr_Format(PyExc_TypeError, "%s got multiple values for argument '%s'", func,
-                         names[slot]);
+            PyErr_Format(PyExc_TypeError, "%s got multiple values for argument '%s'",
+                         call.text().c_str(), names[slot]);
             return false;
         }
         out[slot] = args[nargs + k];
     }
     for (Py_ssize_t i = 0; i < required; ++i) {
         if (out[i] == nullptr) {
-            PyErr_Format(PyExc_TypeError, "%s missing required argument '%s' (pos %zd)", func,
-                         names[i], i + 1);
+            PyErr_Format(PyExc_TypeError, "%s missing required argument '%s' (pos %zd)",
+                         call.text().c_str(), names[i], i + 1);
             return false;
         }
     }
     return true;
 }
 
+// One int argument of a fastcall method (set(val), advance_to(value), to_datetime(value)),
+// positional or by keyword.
+inline bool one_u64_argument(where const& call, char const* arg, PyObject* const* args,
+                             Py_ssize_t nargs, PyObject* kwnames, std::uint64_t* out) {
+    char const* const names[] = {arg};
+    PyObject* obj = nullptr;
+    return bind_arguments(call, args, nargs, kwnames, names, 1, 1, &obj) &&
+           to_u64(obj, call, arg, out);
+}
 
 // For the in-process counters (Counter, TimeCounter): their single draws run with the GIL held
 // from start to end, which already serialises all Python callers of one counter, so the cores'
@@ -243,16 +278,13 @@ inline constexpr std::uint64_t max_bulk = static_cast<std::uint64_t>(PY_SSIZE_T_
 class bulk_draw {
 public:
     // Binds and converts n; false with a Python exception set.
-    bool parse(char const* func, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-        static char const* const names[] = {"n"};
-        PyObject* n_obj = nullptr;
-        if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &n_obj) ||
-            !to_u64(n_obj, func, "n", &n_)) {
+    bool parse(where const& call, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+        if (!one_u64_argument(call, "n", args, nargs, kwnames, &n_)) {
             return false;
         }
         if (n_ > max_bulk) {
             PyErr_Format(PyExc_OverflowError, "%s argument 'n' must be in [0, %llu], got %llu",
-                         func, static_cast<unsigned long long>(max_bulk),
+                         call.text().c_str(), static_cast<unsigned long long>(max_bulk),
                          static_cast<unsigned long long>(n_));
             return false;
         }
@@ -281,22 +313,6 @@ private:
     std::uint64_t n_ = 0;
     owned bytes_;
 };
-
-// next_many(n) for a counter that nothing can take away during the call (an in-process one).
-template <class Counter, class OnError>
-PyObject* draw_many(Counter& counter, char const* func, PyObject* const* args, Py_ssize_t nargs,
-                    PyObject* kwnames, OnError on_error, char item = 'Q') {
-    bulk_draw bulk;
-    if (!bulk.parse(func, args, nargs, kwnames)) {
-        return nullptr;
-    }
-    try {
-        counter.next_many(bulk.out(), bulk.size());
-    } catch (...) {
-        return on_error();  // translates the exception being handled
-    }
-    return bulk.result(item);
-}
 
 // ---------------------------------------------------------------------------------------------
 // fork(): a count of the forks this process descends from, raised in the child by a
@@ -351,6 +367,13 @@ inline void free_object_memory(PyObject* self) {
     Py_DECREF(type);  // heap-type instances own a reference to their type
 }
 
+
+// A METH_FASTCALL (or METH_O ...) function as the PyCFunction a PyMethodDef holds; CPython
+// calls it with the signature its flags name.
+template <class Function>
+PyCFunction as_cfunction(Function* function) noexcept {
+    return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(function));
+}
 
 // The spec of a type defined in another source file of the extension.
 PyType_Spec* shared_counter_spec();

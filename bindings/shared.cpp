@@ -17,16 +17,18 @@
 // Unlike Counter, draws are always atomic: other processes share the value, so the GIL excludes
 // nothing.
 #include "common.hpp"
+#include "methods.hpp"
 
 #include <atomic_counter/shared_counter.hpp>
 #include <atomic_counter/shared_time_counter.hpp>
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <exception>
 #include <new>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace {
 
@@ -95,7 +97,100 @@ private:
 #endif
 };
 
-// The object layout both types share.
+// The name argument: a str or an os.PathLike giving one.
+bool to_name(PyObject* obj, where const& call, owned* out, std::string* text) {
+    owned path(PyOS_FSPath(obj));
+    if (!path) {
+        return false;
+    }
+    if (!PyUnicode_Check(path.get())) {
+        PyErr_Format(PyExc_TypeError, "%s argument 'name' must be a str or an os.PathLike of str",
+                     call.text().c_str());
+        return false;
+    }
+    Py_ssize_t size = 0;
+    char const* utf8 = PyUnicode_AsUTF8AndSize(path.get(), &size);
+    if (utf8 == nullptr) {
+        return false;
+    }
+    text->assign(utf8, static_cast<std::size_t>(size));
+    out->reset(path.release());
+    return true;
+}
+
+bool to_optional_bool(PyObject* obj, where const& call, char const* arg, bool* out) {
+    if (obj == nullptr || obj == Py_None) {
+        return true;
+    }
+    if (!PyBool_Check(obj)) {
+        owned type_name(type_name_of(obj));
+        if (type_name) {
+            PyErr_Format(PyExc_TypeError, "%s argument '%s' must be a bool, not %U", call.text().c_str(), arg,
+                         type_name.get());
+        }
+        return false;
+    }
+    *out = obj == Py_True;
+    return true;
+}
+
+// durable (None or bool) and block (None or an int >= 1) to the core's durability.
+bool to_durability(PyObject* durable, PyObject* block, where const& call,
+                   std::uint64_t default_block, ac::durability* out) {
+    if (durable != nullptr && durable != Py_None && !PyBool_Check(durable)) {
+        owned type_name(type_name_of(durable));
+        if (type_name) {
+            PyErr_Format(PyExc_TypeError, "%s argument 'durable' must be a bool or None, not %U",
+                         call.text().c_str(), type_name.get());
+        }
+        return false;
+    }
+    std::optional<std::uint64_t> block_value;
+    if (!to_optional_u64(block, call, "block", &block_value)) {
+        return false;
+    }
+    if (block_value && *block_value == 0) {
+        PyErr_Format(PyExc_ValueError, "%s argument 'block' must be in [1, 2**64 - 1], got 0",
+                     call.text().c_str());
+        return false;
+    }
+    if (block_value && durable != Py_True) {
+        PyErr_Format(PyExc_ValueError, "%s argument 'block' needs durable=True",
+                     call.text().c_str());
+        return false;
+    }
+    *out = durable == Py_True    ? ac::durability::every(block_value.value_or(default_block))
+           : durable == Py_False ? ac::durability::off()
+                                 : ac::durability::as_region();
+    return true;
+}
+
+// mode (an int in [0, 0o777]) and allow_other_owner (a bool) to region_options.
+bool to_region_options(PyObject* mode, PyObject* allow_other_owner, where const& call,
+                       ac::region_options* out) {
+    std::optional<std::uint64_t> mode_value;
+    if (!to_optional_u64(mode, call, "mode", &mode_value)) {
+        return false;
+    }
+    if (mode_value && *mode_value > 0777) {
+        PyErr_Format(PyExc_ValueError, "%s argument 'mode' must be permission bits in [0, 0o777], "
+                     "got %s", call.text().c_str(), ac::detail::os::octal(static_cast<std::uint32_t>(
+                                         *mode_value & 07777)).c_str());
+        return false;
+    }
+    if (mode_value) {
+        out->mode = static_cast<std::uint32_t>(*mode_value);
+    }
+    if (!to_optional_bool(allow_other_owner, call, "allow_other_owner", &out->allow_other_owner)) {
+        return false;
+    }
+    out->run_blocking = run_without_gil;
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What both types share: the object, its hold (a pin), the methods beyond methods.hpp's.
+
 template <class Core>
 struct SharedObject {
     PyObject_HEAD
@@ -110,15 +205,24 @@ SharedObject<Core>* as_shared(PyObject* self) {
     return reinterpret_cast<SharedObject<Core>*>(self);
 }
 
-// Keeps an open object's core alive for the rest of a scope; core() is nullptr, with ValueError
-// set, when the object is closed. Take it only after everything in the method that can run
-// Python code.
-template <class Core>
+// The hold of a shared type: keeps an open object's core alive for the rest of a scope; false,
+// with ValueError set, when the object is closed. Take it only after everything in the method
+// that can run Python code.
+template <class K>
 class pin {
+    using core = typename K::core;
+
 public:
-    pin(PyObject* self, char const* type) : obj_(as_shared<Core>(self)) {
+    pin(PyObject* self, core_use Py_UNUSED(how), char const* method)
+        : obj_(as_shared<core>(self)) {
         if (ATOMIC_COUNTER_UNLIKELY(!obj_->life.pin())) {
-            PyErr_Format(PyExc_ValueError, "%s %R is closed", type, obj_->name);
+            owned subject(PyObject_Repr(obj_->name));
+            char const* text = subject ? PyUnicode_AsUTF8AndSize(subject.get(), nullptr) : nullptr;
+            if (text != nullptr) {
+                const where call(K::name, method == nullptr ? "" : method);
+                PyErr_Format(PyExc_ValueError, "%s: the counter is closed",
+                             call.text(text).c_str());
+            }
             obj_ = nullptr;
         }
     }
@@ -130,138 +234,62 @@ public:
             obj_->core = nullptr;
         }
     }
-    Core* core() const noexcept { return obj_ == nullptr ? nullptr : obj_->core; }
+    explicit operator bool() const noexcept { return obj_ != nullptr; }
+    core& operator*() const noexcept { return *obj_->core; }
+    core* operator->() const noexcept { return obj_->core; }
 
 private:
-    SharedObject<Core>* obj_;
+    SharedObject<core>* obj_;
 };
 
-template <class Core>
+// What a pickle carries: the region's absolute path and id, and the open's parameters.
+struct identity {
+    std::string path;
+    std::string id;
+    std::uint64_t base = 0;
+    std::uint64_t interval = 0;
+    std::uint64_t durable_block = 0;
+};
+
+// What both kinds have in common; each adds its name, how to reopen a pickled region
+// (K::attach) and its repr fields (K::describe).
+template <class Core, class K>
+struct shared_kind : standard_errors {
+    using core = Core;
+    using hold = pin<K>;
+    static std::uint64_t draw(core& c) { return c.next(); }
+    static char bulk_item(core const& Py_UNUSED(c)) noexcept { return 'Q'; }
+};
+
+template <class K>
 void shared_dealloc(PyObject* self) {
-    SharedObject<Core>* obj = as_shared<Core>(self);
+    auto* obj = as_shared<typename K::core>(self);
     delete obj->core;  // no pin can be held: a method in flight holds a reference to self
     Py_XDECREF(obj->name);
     free_object_memory(self);
 }
 
-// The name argument: a str or an os.PathLike giving one.
-bool to_name(PyObject* obj, char const* func, owned* out, std::string* text) {
-    owned path(PyOS_FSPath(obj));
-    if (!path) {
-        return false;
-    }
-    if (!PyUnicode_Check(path.get())) {
-        PyErr_Format(PyExc_TypeError, "%s argument 'name' must be a str or an os.PathLike of str",
-                     func);
-        return false;
-    }
-    Py_ssize_t size = 0;
-    char const* utf8 = PyUnicode_AsUTF8AndSize(path.get(), &size);
-    if (utf8 == nullptr) {
-        return false;
-    }
-    text->assign(utf8, static_cast<std::size_t>(size));
-    out->reset(path.release());
-    return true;
-}
-
-bool to_optional_bool(PyObject* obj, char const* func, char const* arg, bool* out) {
-    if (obj == nullptr || obj == Py_None) {
-        return true;
-    }
-    if (!PyBool_Check(obj)) {
-        owned type_name(PyObject_GetAttrString(reinterpret_cast<PyObject*>(Py_TYPE(obj)),
-                                               "__name__"));
-        if (type_name) {
-            PyErr_Format(PyExc_TypeError, "%s argument '%s' must be a bool, not %U", func, arg,
-                         type_name.get());
-        }
-        return false;
-    }
-    *out = obj == Py_True;
-    return true;
-}
-
-// durable (None or bool) and block (None or an int >= 1) to the core's durable_block:
-// nullopt = the region's, 0 = not durable, n = durable with n per msync.
-bool to_durable_block(PyObject* durable, PyObject* block, char const* func,
-                      std::uint64_t default_block, std::optional<std::uint64_t>* out) {
-    if (durable != nullptr && durable != Py_None && !PyBool_Check(durable)) {
-        owned type_name(
-            PyObject_GetAttrString(reinterpret_cast<PyObject*>(Py_TYPE(durable)), "__name__"));
-        if (type_name) {
-            PyErr_Format(PyExc_TypeError, "%s argument 'durable' must be a bool or None, not %U",
-                         func, type_name.get());
-        }
-        return false;
-    }
-    std::optional<std::uint64_t> block_value;
-    if (!to_optional_u64(block, func, "block", &block_value)) {
-        return false;
-    }
-    if (block_value && *block_value == 0) {
-        PyErr_Format(PyExc_ValueError, "%s argument 'block' must be in [1, 2**64 - 1], got 0", func);
-        return false;
-    }
-    if (durable == Py_True) {
-        *out = block_value.value_or(default_block);
-        return true;
-    }
-    if (block_value) {
-        PyErr_Format(PyExc_ValueError, "%s argument 'block' needs durable=True", func);
-        return false;
-    }
-    if (durable == Py_False) {
-        *out = 0;
-    } else {
-        out->reset();
-    }
-    return true;
-}
-
-// mode (an int in [0, 0o777]) and allow_other_owner (a bool) to region_options.
-bool to_region_options(PyObject* mode, PyObject* allow_other_owner, char const* func,
-                       ac::region_options* out) {
-    std::optional<std::uint64_t> mode_value;
-    if (!to_optional_u64(mode, func, "mode", &mode_value)) {
-        return false;
-    }
-    if (mode_value && *mode_value > 0777) {
-        PyErr_Format(PyExc_ValueError, "%s argument 'mode' must be permission bits in [0, 0o777], "
-                     "got %s", func, ac::detail::os::octal(static_cast<std::uint32_t>(
-                                         *mode_value & 07777)).c_str());
-        return false;
-    }
-    if (mode_value) {
-        out->mode = static_cast<std::uint32_t>(*mode_value);
-    }
-    if (!to_optional_bool(allow_other_owner, func, "allow_other_owner", &out->allow_other_owner)) {
-        return false;
-    }
-    out->run_blocking = run_without_gil;
-    return true;
-}
-
 // Allocates the Python object around a core built by `make` (which may throw). The core is
 // built without the GIL: opening may wait for another process that is creating the region.
-template <class Core, class Make>
-PyObject* new_shared(PyTypeObject* type, char const* func, owned& name,
-                     ac::region_options const& options, Make&& make) {
+template <class K, class Make>
+PyObject* new_shared(PyTypeObject* type, owned& name, ac::region_options const& options,
+                     Make&& make) {
+    using core = typename K::core;
     owned self(PyType_GenericAlloc(type, 0));
     if (!self) {
         return nullptr;
     }
-    SharedObject<Core>* obj = as_shared<Core>(self.get());
+    SharedObject<core>* obj = as_shared<core>(self.get());
     obj->core = nullptr;
     new (&obj->life) lifetime();  // open: nothing reaches it before it is returned
     obj->name = name.release();
     new (&obj->options) ac::region_options(options);
-    Core* core = nullptr;
+    core* made = nullptr;
     std::exception_ptr error;
     Py_BEGIN_ALLOW_THREADS
     gil_released = true;
     try {
-        core = make();
+        made = make();
     } catch (...) {
         error = std::current_exception();
     }
@@ -271,90 +299,16 @@ PyObject* new_shared(PyTypeObject* type, char const* func, owned& name,
         try {
             std::rethrow_exception(error);
         } catch (...) {
-            return set_python_error(func);  // `self` is released by owned, with a null core
+            return set_python_error(where(K::name, ""));  // `self` is freed with a null core
         }
     }
-    obj->core = core;
+    obj->core = made;
     return self.release();
 }
 
-template <class Core>
-PyObject* shared_next(PyObject* self, char const* type, char const* func) {
-    std::uint64_t value = 0;
-    {
-        pin<Core> p(self, type);
-        if (p.core() == nullptr) {
-            return nullptr;
-        }
-        try {
-            value = p.core()->next();
-        } catch (...) {
-            return set_python_error(func);
-        }
-    }
-    return PyLong_FromUnsignedLongLong(value);
-}
-
-template <class Core>
-PyObject* shared_current(PyObject* self, char const* type) {
-    std::uint64_t value = 0;
-    {
-        pin<Core> p(self, type);
-        if (p.core() == nullptr) {
-            return nullptr;
-        }
-        value = p.core()->current();
-    }
-    return PyLong_FromUnsignedLongLong(value);
-}
-
-template <class Core>
-PyObject* shared_next_many(PyObject* self, char const* type, char const* func,
-                           PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    bulk_draw bulk;
-    if (!bulk.parse(func, args, nargs, kwnames)) {
-        return nullptr;
-    }
-    {
-        pin<Core> p(self, type);
-        if (p.core() == nullptr) {
-            return nullptr;
-        }
-        try {
-            p.core()->next_many(bulk.out(), bulk.size());
-        } catch (...) {
-            return set_python_error(func);
-        }
-    }
-    return bulk.result();
-}
-
-// advance_to(value) / set(val): the argument converted first, then the core pinned.
-template <class Core, class Apply>
-PyObject* shared_store(PyObject* self, char const* type, char const* func, char const* arg,
-                       PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, Apply apply) {
-    char const* const names[] = {arg};
-    PyObject* value_obj = nullptr;
-    std::uint64_t value = 0;
-    if (!bind_arguments(func, args, nargs, kwnames, names, 1, 1, &value_obj) ||
-        !to_u64(value_obj, func, arg, &value)) {
-        return nullptr;
-    }
-    pin<Core> p(self, type);
-    if (p.core() == nullptr) {
-        return nullptr;
-    }
-    try {
-        apply(*p.core(), value);
-    } catch (...) {
-        return set_python_error(func);
-    }
-    Py_RETURN_NONE;
-}
-
-template <class Core>
-PyObject* shared_close(PyObject* self) {
-    SharedObject<Core>* obj = as_shared<Core>(self);
+template <class K>
+PyObject* shared_close(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    auto* obj = as_shared<typename K::core>(self);
     if (obj->life.close()) {
         delete obj->core;
         obj->core = nullptr;
@@ -362,55 +316,41 @@ PyObject* shared_close(PyObject* self) {
     Py_RETURN_NONE;
 }
 
-template <class Core>
-PyObject* shared_unlink(PyObject* self, char const* func) {
+template <class K>
+PyObject* shared_exit(PyObject* self, PyObject* const* Py_UNUSED(args),
+                      Py_ssize_t Py_UNUSED(nargs)) {
+    return shared_close<K>(self, nullptr);
+}
+
+PyObject* shared_enter(PyObject* self, PyObject* Py_UNUSED(ignored)) { return Py_NewRef(self); }
+
+template <class K>
+PyObject* shared_unlink(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    const where call(K::name, "unlink");
     std::string name;
     owned unused;
-    if (!to_name(as_shared<Core>(self)->name, func, &unused, &name)) {
+    if (!to_name(as_shared<typename K::core>(self)->name, call, &unused, &name)) {
         return nullptr;
     }
     try {
-        Core::unlink(name);
+        K::core::unlink(name);
     } catch (...) {
-        return set_python_error(func);
+        return set_python_error(call);
     }
     Py_RETURN_NONE;
 }
 
-PyObject* shared_enter(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return Py_NewRef(self);
-}
-
-template <class Core>
-PyObject* shared_exit(PyObject* self, PyObject* const* Py_UNUSED(args),
-                      Py_ssize_t Py_UNUSED(nargs)) {
-    return shared_close<Core>(self);
-}
-
-// What a pickle carries: the region's absolute path and id, and the open's parameters.
-struct identity {
-    std::string path;
-    std::string id;
-    std::uint64_t base;
-    std::uint64_t interval;
-    std::uint64_t durable_block;
-    std::uint32_t mode;
-    bool allow_other_owner;
-};
-
-template <class Core>
-PyObject* shared_reduce(PyObject* self, char const* type, identity (*of)(Core const&)) {
+template <class K>
+PyObject* shared_reduce(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     identity who;
     {
-        pin<Core> p(self, type);
-        if (p.core() == nullptr) {
+        typename K::hold core(self, core_use::read, "__reduce__");
+        if (!core) {
             return nullptr;
         }
-        who = of(*p.core());
+        who = K::identity_of(*core);
     }
-    SharedObject<Core> const* obj = as_shared<Core>(self);
-    who.mode = obj->options.mode;
-    who.allow_other_owner = obj->options.allow_other_owner;
+    auto const* obj = as_shared<typename K::core>(self);
     owned attach(PyObject_GetAttrString(reinterpret_cast<PyObject*>(Py_TYPE(self)), "_attach"));
     if (!attach) {
         return nullptr;
@@ -418,101 +358,183 @@ PyObject* shared_reduce(PyObject* self, char const* type, identity (*of)(Core co
     return Py_BuildValue("(O(ssKKKIO))", attach.get(), who.path.c_str(), who.id.c_str(),
                          static_cast<unsigned long long>(who.base),
                          static_cast<unsigned long long>(who.interval),
-                         static_cast<unsigned long long>(who.durable_block), who.mode,
-                         who.allow_other_owner ? Py_True : Py_False);
+                         static_cast<unsigned long long>(who.durable_block), obj->options.mode,
+                         obj->options.allow_other_owner ? Py_True : Py_False);
 }
 
 // _attach(path, region_id, base, interval, durable_block, mode, allow_other_owner): the
 // unpickler. Opens that region only, with the pickler's rules: never creates one.
-bool parse_attach(char const* func, PyObject* const* args, Py_ssize_t nargs, owned* name,
-                  std::string* path, ac::region_options* options, identity* who) {
+template <class K>
+PyObject* shared_attach(PyObject* cls, PyObject* const* args, Py_ssize_t nargs) {
+    const where call(K::name, "_attach");
     if (nargs != 7) {
         PyErr_Format(PyExc_TypeError, "%s takes (path, region_id, base, interval, durable_block, "
-                     "mode, allow_other_owner)", func);
-        return false;
-    }
-    if (!to_region_options(args[5], args[6], func, options)) {
-        return false;
-    }
-    if (!to_name(args[0], func, name, path) || !PyUnicode_Check(args[1]) ||
-        !to_u64(args[2], func, "base", &who->base) ||
-        !to_u64(args[3], func, "interval", &who->interval) ||
-        !to_u64(args[4], func, "durable_block", &who->durable_block)) {
-        if (!PyErr_Occurred()) {
-            PyErr_Format(PyExc_TypeError, "%s argument 'region_id' must be a str", func);
-        }
-        return false;
-    }
-    char const* id = PyUnicode_AsUTF8AndSize(args[1], nullptr);
-    if (id == nullptr) {
-        return false;
-    }
-    try {
-        options->only_region = ac::region_id::from_string(id);
-    } catch (...) {
-        set_python_error(func);
-        return false;
-    }
-    return true;
-}
-
-template <class Core>
-PyObject* shared_get_name(PyObject* self, void* Py_UNUSED(closure)) {
-    return Py_NewRef(as_shared<Core>(self)->name);
-}
-
-template <class Core>
-PyObject* shared_get_closed(PyObject* self, void* Py_UNUSED(closure)) {
-    return PyBool_FromLong(as_shared<Core>(self)->life.closed());
-}
-
-// A property read off the open core: conv(core) gives the value, made into a Python object
-// after the pin is dropped.
-template <class Core, class Get>
-PyObject* shared_property(PyObject* self, char const* type, Get get) {
-    pin<Core> p(self, type);
-    if (p.core() == nullptr) {
+                     "mode, allow_other_owner)", call.text().c_str());
         return nullptr;
     }
-    return get(*p.core());
-}
-
-template <class Core>
-PyObject* block_of(Core const& core) {
-    if (core.durable_block() == 0) {
-        Py_RETURN_NONE;
+    owned name;
+    std::string path;
+    ac::region_options options;
+    identity who;
+    if (!to_region_options(args[5], args[6], call, &options) ||
+        !to_name(args[0], call, &name, &path) || !to_u64(args[2], call, "base", &who.base) ||
+        !to_u64(args[3], call, "interval", &who.interval) ||
+        !to_u64(args[4], call, "durable_block", &who.durable_block)) {
+        return nullptr;
     }
-    return PyLong_FromUnsignedLongLong(core.durable_block());
+    char const* id = PyUnicode_Check(args[1]) ? PyUnicode_AsUTF8AndSize(args[1], nullptr) : nullptr;
+    if (id == nullptr) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_TypeError, "%s argument 'region_id' must be a str",
+                         call.text().c_str());
+        }
+        return nullptr;
+    }
+    try {
+        options.only_region = ac::region_id::from_string(id);
+    } catch (...) {
+        return set_python_error(call);
+    }
+    return new_shared<K>(reinterpret_cast<PyTypeObject*>(cls), name, options,
+                         [&] { return K::attach(path, who, options); });
 }
 
-#define ATOMIC_COUNTER_SHARED_COMMON_DOCS(TYPE)                                                 \
-    PyDoc_STRVAR(TYPE##_close_doc, "close($self, /)\n--\n\n"                                    \
-                                   "Release the mapping; the region and its value stay. Later "  \
-                                   "calls raise ValueError.");                                   \
-    PyDoc_STRVAR(TYPE##_unlink_doc,                                                             \
-                 "unlink($self, /)\n--\n\n"                                                     \
-                 "Remove the region's name. Processes that have it open keep using it; the "     \
-                 "next\nopen of the name creates a new region. FileNotFoundError when already "   \
-                 "gone.");
+template <class K>
+PyObject* shared_repr(PyObject* self) {
+    auto* obj = as_shared<typename K::core>(self);
+    std::string fields;
+    {
+        typename K::hold core(self, core_use::read, nullptr);
+        if (!core) {
+            PyErr_Clear();  // a closed counter's repr says so
+            return PyUnicode_FromFormat("atomic_counter.%s(%R, closed)", K::name, obj->name);
+        }
+        fields = K::describe(*core);
+    }
+    return PyUnicode_FromFormat("atomic_counter.%s(%R, %s)", K::name, obj->name, fields.c_str());
+}
 
-ATOMIC_COUNTER_SHARED_COMMON_DOCS(SharedCounter)
-ATOMIC_COUNTER_SHARED_COMMON_DOCS(SharedTimeCounter)
+// The properties every shared type has.
+template <class K>
+PyObject* shared_get_name(PyObject* self, void* Py_UNUSED(closure)) {
+    return Py_NewRef(as_shared<typename K::core>(self)->name);
+}
+
+template <class K>
+PyObject* shared_get_closed(PyObject* self, void* Py_UNUSED(closure)) {
+    return PyBool_FromLong(as_shared<typename K::core>(self)->life.closed());
+}
+
+// Python objects for the values the properties read.
+PyObject* to_python(std::string const& text) {
+    return PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+}
+PyObject* to_python(bool flag) { return PyBool_FromLong(flag ? 1 : 0); }
+PyObject* to_python(std::optional<std::uint64_t> value) {
+    return value ? PyLong_FromUnsignedLongLong(*value) : Py_NewRef(Py_None);
+}
+
+// A property read off the open core, made into a Python object after the pin is dropped.
+template <class K, class Get>
+PyObject* shared_property(PyObject* self, Get get) {
+    decltype(get(std::declval<typename K::core const&>())) value{};
+    {
+        typename K::hold core(self, core_use::read, nullptr);
+        if (!core) {
+            return nullptr;
+        }
+        value = get(*core);
+    }
+    return to_python(value);
+}
+
+template <class K>
+PyObject* shared_get_path(PyObject* self, void* Py_UNUSED(closure)) {
+    return shared_property<K>(self, [](typename K::core const& c) { return c.path(); });
+}
+
+template <class K>
+PyObject* shared_get_region_id(PyObject* self, void* Py_UNUSED(closure)) {
+    return shared_property<K>(self,
+                              [](typename K::core const& c) { return c.id().to_string(); });
+}
+
+template <class K>
+PyObject* shared_get_durable(PyObject* self, void* Py_UNUSED(closure)) {
+    return shared_property<K>(self,
+                              [](typename K::core const& c) { return c.durable_block() != 0; });
+}
+
+template <class K>
+PyObject* shared_get_block(PyObject* self, void* Py_UNUSED(closure)) {
+    return shared_property<K>(self, [](typename K::core const& c) {
+        const std::uint64_t block = c.durable_block();
+        return block == 0 ? std::nullopt : std::optional<std::uint64_t>(block);
+    });
+}
+
+PyDoc_STRVAR(shared_close_doc,
+             "close($self, /)\n--\n\n"
+             "Release the mapping; the region and its value stay. Later calls raise ValueError.");
+
+PyDoc_STRVAR(shared_unlink_doc,
+             "unlink($self, /)\n--\n\n"
+             "Remove the region's name. Processes that have it open keep using it; the next\n"
+             "open of the name creates a new region. FileNotFoundError when already gone.");
+
+// The methods after the type's own ones: closing, unlinking, the context manager and pickling.
+#define ATOMIC_COUNTER_SHARED_METHODS(K)                                                        \
+    {"close", shared_close<K>, METH_NOARGS, shared_close_doc},                                  \
+        {"unlink", shared_unlink<K>, METH_NOARGS, shared_unlink_doc},                           \
+        {"__enter__", shared_enter, METH_NOARGS, nullptr},                                      \
+        {"__exit__", as_cfunction(shared_exit<K>), METH_FASTCALL, nullptr},                     \
+        {"__reduce__", shared_reduce<K>, METH_NOARGS, nullptr},                                 \
+        {"_attach", as_cfunction(shared_attach<K>), METH_FASTCALL | METH_CLASS, nullptr},       \
+    {                                                                                           \
+        nullptr, nullptr, 0, nullptr                                                            \
+    }
+
+// The properties both types have, first in their tables.
+#define ATOMIC_COUNTER_SHARED_GETSET(K)                                                          \
+    {"name", shared_get_name<K>, nullptr, "The region's name or path, as given.", nullptr},      \
+        {"path", shared_get_path<K>, nullptr,                                                    \
+         "The absolute path of a file region (as opened), or the shared-memory name.", nullptr}, \
+        {"region_id", shared_get_region_id<K>, nullptr,                                          \
+         "The region's identity: 32 hex digits drawn when it was created.", nullptr},            \
+        {"closed", shared_get_closed<K>, nullptr, "Whether close() was called.", nullptr},       \
+        {"durable", shared_get_durable<K>, nullptr,                                              \
+         "Whether the region msyncs a high-water mark before handing out values past it.",       \
+         nullptr},                                                                               \
+        {"block", shared_get_block<K>, nullptr,                                                  \
+         "Draws reserved per msync in a durable region (for SharedTimeCounter, microseconds "    \
+         "of ids); None otherwise.",                                                             \
+         nullptr}
 
 // ---------------------------------------------------------------------------------------------
 // SharedCounter
 
-using counter_core = ac::shared_counter;
-constexpr char const* counter_type_name = "SharedCounter";
+struct shared_counter_kind : shared_kind<ac::shared_counter, shared_counter_kind> {
+    static constexpr char const* name = "SharedCounter";
 
-identity counter_identity(counter_core const& core) {
-    return {core.path(), core.id().to_string(), core.base(), core.interval(),
-            core.durable_block(), 0, false};
-}
+    static identity identity_of(core const& c) {
+        return {c.path(), c.id().to_string(), c.base(), c.interval(), c.durable_block()};
+    }
+    static core* attach(std::string const& path, identity const& who,
+                        ac::region_options const& options) {
+        return new core(path, who.base, std::nullopt, who.interval,
+                        ac::durability(who.durable_block), options);
+    }
+    static std::string describe(core const& c) {
+        return "current=" + std::to_string(c.current()) + ", base=" + std::to_string(c.base()) +
+               ", interval=" + std::to_string(c.interval());
+    }
+};
 
 PyObject* SharedCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
-    static char const* const names[] = {"name",  "base",  "now",  "interval",         "durable",
-                                        "block", "mode", "allow_other_owner", nullptr};
-    char const* func = "SharedCounter()";
+    static char const* const names[] = {"name",  "base", "now",
+                                        "interval", "durable", "block",
+                                        "mode",  "allow_other_owner", nullptr};
+    const where call(shared_counter_kind::name, "");
     PyObject *name_obj = nullptr, *base_obj = nullptr, *now_obj = nullptr,
              *interval_obj = nullptr, *durable_obj = nullptr, *block_obj = nullptr,
              *mode_obj = nullptr, *other_obj = nullptr;
@@ -524,34 +546,20 @@ PyObject* SharedCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs
     }
     owned name;
     std::string path;
-    std::optional<std::uint64_t> base, now, interval, durable_block;
+    std::optional<std::uint64_t> base, now, interval;
+    ac::durability durable;
     ac::region_options options;
-    if (!to_name(name_obj, func, &name, &path) ||
-        !to_optional_u64(base_obj, func, "base", &base) ||
-        !to_optional_u64(now_obj, func, "now", &now) ||
-        !to_optional_u64(interval_obj, func, "interval", &interval) ||
-        !to_durable_block(durable_obj, block_obj, func, counter_core::default_block,
-                          &durable_block) ||
-        !to_region_options(mode_obj, other_obj, func, &options)) {
+    if (!to_name(name_obj, call, &name, &path) ||
+        !to_optional_u64(base_obj, call, "base", &base) ||
+        !to_optional_u64(now_obj, call, "now", &now) ||
+        !to_optional_u64(interval_obj, call, "interval", &interval) ||
+        !to_durability(durable_obj, block_obj, call, ac::shared_counter::default_block,
+                       &durable) ||
+        !to_region_options(mode_obj, other_obj, call, &options)) {
         return nullptr;
     }
-    return new_shared<counter_core>(type, func, name, options, [&] {
-        return new counter_core(path, base, now, interval, durable_block, options);
-    });
-}
-
-PyObject* SharedCounter_attach(PyObject* cls, PyObject* const* args, Py_ssize_t nargs) {
-    owned name;
-    std::string path;
-    ac::region_options options;
-    identity who;
-    if (!parse_attach("SharedCounter._attach()", args, nargs, &name, &path, &options, &who)) {
-        return nullptr;
-    }
-    return new_shared<counter_core>(reinterpret_cast<PyTypeObject*>(cls), "SharedCounter()", name,
-                                    options, [&] {
-        return new counter_core(path, who.base, std::nullopt, who.interval, who.durable_block,
-                                options);
+    return new_shared<shared_counter_kind>(type, name, options, [&] {
+        return new ac::shared_counter(path, base, now, interval, durable, options);
     });
 }
 
@@ -562,30 +570,12 @@ PyDoc_STRVAR(SharedCounter_next_doc,
              "OverflowError past limit, and OSError if a durable region cannot be synced (the\n"
              "value is then skipped, never reissued).");
 
-PyObject* SharedCounter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_next<counter_core>(self, counter_type_name, "SharedCounter.next()");
-}
-
-PyObject* SharedCounter_iternext(PyObject* self) {
-    return shared_next<counter_core>(self, counter_type_name, "SharedCounter.next()");
-}
-
 PyDoc_STRVAR(SharedCounter_next_many_doc,
              "next_many($self, /, n)\n--\n\n"
              "Draw n values at once, as Counter.next_many(): one atomic step on the shared value.");
 
-PyObject* SharedCounter_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                                  PyObject* kwnames) {
-    return shared_next_many<counter_core>(self, counter_type_name, "SharedCounter.next_many()",
-                                          args, nargs, kwnames);
-}
-
 PyDoc_STRVAR(SharedCounter_current_doc,
              "current($self, /)\n--\n\nReturn the last value any process drew.");
-
-PyObject* SharedCounter_current(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_current<counter_core>(self, counter_type_name);
-}
 
 PyDoc_STRVAR(SharedCounter_set_doc,
              "set($self, /, val)\n--\n\n"
@@ -595,135 +585,27 @@ PyDoc_STRVAR(SharedCounter_set_doc,
              "syncs a mark covering val; values other processes draw meanwhile are never undone:\n"
              "the value then becomes the larger of theirs and val.");
 
-PyObject* SharedCounter_set(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                            PyObject* kwnames) {
-    return shared_store<counter_core>(self, counter_type_name, "SharedCounter.set()", "val", args,
-                                      nargs, kwnames,
-                                      [](counter_core& c, std::uint64_t v) { c.set(v); });
-}
-
 PyDoc_STRVAR(SharedCounter_advance_to_doc,
              "advance_to($self, /, value)\n--\n\n"
              "Raise the shared value to value (an int in [0, limit]) unless it is already there\n"
              "or beyond: an atomic maximum, so the next draw returns more than value and the\n"
              "counter never moves backwards, whatever other processes draw meanwhile.");
 
-PyObject* SharedCounter_advance_to(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                                   PyObject* kwnames) {
-    return shared_store<counter_core>(self, counter_type_name, "SharedCounter.advance_to()",
-                                      "value", args, nargs, kwnames,
-                                      [](counter_core& c, std::uint64_t v) { c.advance_to(v); });
-}
-
-PyObject* SharedCounter_close(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_close<counter_core>(self);
-}
-
-PyObject* SharedCounter_unlink(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_unlink<counter_core>(self, "SharedCounter.unlink()");
-}
-
-PyObject* SharedCounter_reduce(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_reduce<counter_core>(self, counter_type_name, counter_identity);
-}
-
-PyObject* SharedCounter_repr(PyObject* self) {
-    SharedObject<counter_core>* obj = as_shared<counter_core>(self);
-    std::uint64_t current = 0, base = 0, interval = 0;
-    {
-        pin<counter_core> p(self, counter_type_name);
-        if (p.core() == nullptr) {
-            PyErr_Clear();
-            return PyUnicode_FromFormat("atomic_counter.SharedCounter(%R, closed)", obj->name);
-        }
-        current = p.core()->current();
-        base = p.core()->base();
-        interval = p.core()->interval();
-    }
-    return PyUnicode_FromFormat(
-        "atomic_counter.SharedCounter(%R, current=%llu, base=%llu, interval=%llu)", obj->name,
-        static_cast<unsigned long long>(current), static_cast<unsigned long long>(base),
-        static_cast<unsigned long long>(interval));
-}
-
 PyMethodDef SharedCounter_methods[] = {
-    {"next", SharedCounter_next, METH_NOARGS, SharedCounter_next_doc},
-    {"next_many",
-     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(SharedCounter_next_many)),
-     METH_FASTCALL | METH_KEYWORDS, SharedCounter_next_many_doc},
-    {"current", SharedCounter_current, METH_NOARGS, SharedCounter_current_doc},
-    {"set", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(SharedCounter_set)),
-     METH_FASTCALL | METH_KEYWORDS, SharedCounter_set_doc},
-    {"advance_to",
-     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(SharedCounter_advance_to)),
-     METH_FASTCALL | METH_KEYWORDS, SharedCounter_advance_to_doc},
-    {"close", SharedCounter_close, METH_NOARGS, SharedCounter_close_doc},
-    {"unlink", SharedCounter_unlink, METH_NOARGS, SharedCounter_unlink_doc},
-    {"__enter__", shared_enter, METH_NOARGS, nullptr},
-    {"__exit__",
-     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(shared_exit<counter_core>)),
-     METH_FASTCALL, nullptr},
-    {"__reduce__", SharedCounter_reduce, METH_NOARGS, nullptr},
-    {"_attach", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(SharedCounter_attach)),
-     METH_FASTCALL | METH_CLASS, nullptr},
-    {nullptr, nullptr, 0, nullptr},
+    ATOMIC_COUNTER_DRAW_METHODS(shared_counter_kind, SharedCounter),
+    store_method<shared_counter_kind, set_op>(SharedCounter_set_doc),
+    store_method<shared_counter_kind, advance_to_op>(SharedCounter_advance_to_doc),
+    ATOMIC_COUNTER_SHARED_METHODS(shared_counter_kind),
 };
 
-PyObject* SharedCounter_get_base(PyObject* self, void* Py_UNUSED(closure)) {
-    return shared_property<counter_core>(self, counter_type_name, [](counter_core const& c) {
-        return PyLong_FromUnsignedLongLong(c.base());
-    });
-}
-
-PyObject* SharedCounter_get_interval(PyObject* self, void* Py_UNUSED(closure)) {
-    return shared_property<counter_core>(self, counter_type_name, [](counter_core const& c) {
-        return PyLong_FromUnsignedLongLong(c.interval());
-    });
-}
-
-PyObject* SharedCounter_get_limit(PyObject* self, void* Py_UNUSED(closure)) {
-    return shared_property<counter_core>(self, counter_type_name, [](counter_core const& c) {
-        return PyLong_FromUnsignedLongLong(c.limit());
-    });
-}
-
-PyObject* SharedCounter_get_durable(PyObject* self, void* Py_UNUSED(closure)) {
-    return shared_property<counter_core>(self, counter_type_name, [](counter_core const& c) {
-        return PyBool_FromLong(c.durable_block() != 0);
-    });
-}
-
-PyObject* SharedCounter_get_block(PyObject* self, void* Py_UNUSED(closure)) {
-    return shared_property<counter_core>(self, counter_type_name, block_of<counter_core>);
-}
-
-PyObject* SharedCounter_get_path(PyObject* self, void* Py_UNUSED(closure)) {
-    return shared_property<counter_core>(self, counter_type_name, [](counter_core const& c) {
-        return PyUnicode_FromString(c.path().c_str());
-    });
-}
-
-PyObject* SharedCounter_get_region_id(PyObject* self, void* Py_UNUSED(closure)) {
-    return shared_property<counter_core>(self, counter_type_name, [](counter_core const& c) {
-        return PyUnicode_FromString(c.id().to_string().c_str());
-    });
-}
-
 PyGetSetDef SharedCounter_getset[] = {
-    {"name", shared_get_name<counter_core>, nullptr, "The region's name or path, as given.",
-     nullptr},
-    {"path", SharedCounter_get_path, nullptr,
-     "The absolute path of a file region (as opened), or the shared-memory name.", nullptr},
-    {"region_id", SharedCounter_get_region_id, nullptr,
-     "The region's identity: 32 hex digits drawn when it was created.", nullptr},
-    {"closed", shared_get_closed<counter_core>, nullptr, "Whether close() was called.", nullptr},
-    {"base", SharedCounter_get_base, nullptr, "The region's base, in ns since the epoch.", nullptr},
-    {"interval", SharedCounter_get_interval, nullptr, "The region's interval.", nullptr},
-    {"limit", SharedCounter_get_limit, nullptr, "As Counter.limit.", nullptr},
-    {"durable", SharedCounter_get_durable, nullptr,
-     "Whether the region msyncs a high-water mark before handing out values past it.", nullptr},
-    {"block", SharedCounter_get_block, nullptr,
-     "Draws reserved per msync in a durable region; None otherwise.", nullptr},
+    ATOMIC_COUNTER_SHARED_GETSET(shared_counter_kind),
+    {"base", property_u64<shared_counter_kind, &ac::shared_counter::base>, nullptr,
+     "The region's base, in ns since the epoch.", nullptr},
+    {"interval", property_u64<shared_counter_kind, &ac::shared_counter::interval>, nullptr,
+     "The region's interval.", nullptr},
+    {"limit", property_u64<shared_counter_kind, &ac::shared_counter::limit>, nullptr,
+     "As Counter.limit.", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
@@ -746,40 +628,32 @@ PyDoc_STRVAR(
     "ValueError and is left untouched. Pickles attach to this same region, never create one.\n"
     "A context manager that closes on exit.");
 
-PyType_Slot SharedCounter_slots[] = {
-    {Py_tp_doc, const_cast<char*>(SharedCounter_doc)},
-    {Py_tp_new, reinterpret_cast<void*>(SharedCounter_new)},
-    {Py_tp_dealloc, reinterpret_cast<void*>(shared_dealloc<counter_core>)},
-    {Py_tp_repr, reinterpret_cast<void*>(SharedCounter_repr)},
-    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
-    {Py_tp_iternext, reinterpret_cast<void*>(SharedCounter_iternext)},
-    {Py_tp_methods, SharedCounter_methods},
-    {Py_tp_getset, SharedCounter_getset},
-    {0, nullptr},
-};
-
-PyType_Spec SharedCounter_spec = {
-    "atomic_counter.SharedCounter",
-    sizeof(SharedObject<counter_core>),
-    0,
-    Py_TPFLAGS_DEFAULT,
-    SharedCounter_slots,
-};
+type_spec SharedCounter_spec("atomic_counter.SharedCounter", sizeof(SharedObject<ac::shared_counter>),
+                       {SharedCounter_doc, SharedCounter_new, shared_dealloc<shared_counter_kind>, shared_repr<shared_counter_kind>, method_iternext<shared_counter_kind>, SharedCounter_methods, SharedCounter_getset});
 
 // ---------------------------------------------------------------------------------------------
 // SharedTimeCounter
 
-using time_core = ac::shared_time_counter;
-constexpr char const* time_type_name = "SharedTimeCounter";
+struct shared_time_counter_kind : shared_kind<ac::shared_time_counter, shared_time_counter_kind> {
+    static constexpr char const* name = "SharedTimeCounter";
 
-identity time_identity(time_core const& core) {
-    return {core.path(), core.id().to_string(), 0, 0, core.durable_block(), 0, false};
-}
+    static identity identity_of(core const& c) {
+        return {c.path(), c.id().to_string(), 0, 0, c.durable_block()};
+    }
+    static core* attach(std::string const& path, identity const& who,
+                        ac::region_options const& options) {
+        return new core(path, ac::durability(who.durable_block), ac::system_clock{}, options);
+    }
+    static std::string describe(core const& c) {
+        return "current=" + std::to_string(c.current()) +
+               ", lead_us=" + std::to_string(c.lead_us());
+    }
+};
 
 PyObject* SharedTimeCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     static char const* const names[] = {"name", "durable", "block", "mode", "allow_other_owner",
                                         nullptr};
-    char const* func = "SharedTimeCounter()";
+    const where call(shared_time_counter_kind::name, "");
     PyObject *name_obj = nullptr, *durable_obj = nullptr, *block_obj = nullptr,
              *mode_obj = nullptr, *other_obj = nullptr;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$OOOO:SharedTimeCounter",
@@ -789,30 +663,16 @@ PyObject* SharedTimeCounter_new(PyTypeObject* type, PyObject* args, PyObject* kw
     }
     owned name;
     std::string path;
-    std::optional<std::uint64_t> durable_block;
+    ac::durability durable;
     ac::region_options options;
-    if (!to_name(name_obj, func, &name, &path) ||
-        !to_durable_block(durable_obj, block_obj, func, time_core::default_block,
-                          &durable_block) ||
-        !to_region_options(mode_obj, other_obj, func, &options)) {
+    if (!to_name(name_obj, call, &name, &path) ||
+        !to_durability(durable_obj, block_obj, call, ac::shared_time_counter::default_block,
+                       &durable) ||
+        !to_region_options(mode_obj, other_obj, call, &options)) {
         return nullptr;
     }
-    return new_shared<time_core>(type, func, name, options, [&] {
-        return new time_core(path, durable_block, ac::system_clock{}, options);
-    });
-}
-
-PyObject* SharedTimeCounter_attach(PyObject* cls, PyObject* const* args, Py_ssize_t nargs) {
-    owned name;
-    std::string path;
-    ac::region_options options;
-    identity who;
-    if (!parse_attach("SharedTimeCounter._attach()", args, nargs, &name, &path, &options, &who)) {
-        return nullptr;
-    }
-    return new_shared<time_core>(reinterpret_cast<PyTypeObject*>(cls), "SharedTimeCounter()", name,
-                                 options, [&] {
-        return new time_core(path, who.durable_block, ac::system_clock{}, options);
+    return new_shared<shared_time_counter_kind>(type, name, options, [&] {
+        return new ac::shared_time_counter(path, durable, ac::system_clock{}, options);
     });
 }
 
@@ -821,138 +681,32 @@ PyDoc_STRVAR(SharedTimeCounter_next_doc,
              "Return the next id, as TimeCounter.next(): unique across every process and thread\n"
              "drawing from this name, and strictly increasing for each of them.");
 
-PyObject* SharedTimeCounter_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_next<time_core>(self, time_type_name, "SharedTimeCounter.next()");
-}
-
-PyObject* SharedTimeCounter_iternext(PyObject* self) {
-    return shared_next<time_core>(self, time_type_name, "SharedTimeCounter.next()");
-}
-
 PyDoc_STRVAR(SharedTimeCounter_next_many_doc,
              "next_many($self, /, n)\n--\n\n"
              "Draw n consecutive ids at once, as TimeCounter.next_many().");
 
-PyObject* SharedTimeCounter_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                                      PyObject* kwnames) {
-    return shared_next_many<time_core>(self, time_type_name, "SharedTimeCounter.next_many()",
-                                       args, nargs, kwnames);
-}
-
 PyDoc_STRVAR(SharedTimeCounter_current_doc,
              "current($self, /)\n--\n\nReturn the last id any process drew.");
-
-PyObject* SharedTimeCounter_current(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_current<time_core>(self, time_type_name);
-}
 
 PyDoc_STRVAR(SharedTimeCounter_advance_to_doc,
              "advance_to($self, /, value)\n--\n\n"
              "Raise the last id to value unless it is already there or beyond, for every\n"
              "process: the next id is above value, and the counter never moves backwards.");
 
-PyObject* SharedTimeCounter_advance_to(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                                       PyObject* kwnames) {
-    return shared_store<time_core>(self, time_type_name, "SharedTimeCounter.advance_to()",
-                                   "value", args, nargs, kwnames,
-                                   [](time_core& c, std::uint64_t v) { c.advance_to(v); });
-}
-
 PyDoc_STRVAR(SharedTimeCounter_lead_us_doc,
              "lead_us($self, /)\n--\n\n"
              "Return how many microseconds the last id runs ahead of this host's clock.");
 
-PyObject* SharedTimeCounter_lead_us(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_property<time_core>(self, time_type_name, [](time_core const& c) {
-        return PyLong_FromUnsignedLongLong(c.lead_us());
-    });
-}
-
-PyObject* SharedTimeCounter_close(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_close<time_core>(self);
-}
-
-PyObject* SharedTimeCounter_unlink(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_unlink<time_core>(self, "SharedTimeCounter.unlink()");
-}
-
-PyObject* SharedTimeCounter_reduce(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return shared_reduce<time_core>(self, time_type_name, time_identity);
-}
-
-PyObject* SharedTimeCounter_repr(PyObject* self) {
-    SharedObject<time_core>* obj = as_shared<time_core>(self);
-    std::uint64_t current = 0, lead = 0;
-    {
-        pin<time_core> p(self, time_type_name);
-        if (p.core() == nullptr) {
-            PyErr_Clear();
-            return PyUnicode_FromFormat("atomic_counter.SharedTimeCounter(%R, closed)", obj->name);
-        }
-        current = p.core()->current();
-        lead = p.core()->lead_us();
-    }
-    return PyUnicode_FromFormat("atomic_counter.SharedTimeCounter(%R, current=%llu, lead_us=%llu)",
-                                obj->name, static_cast<unsigned long long>(current),
-                                static_cast<unsigned long long>(lead));
-}
-
 PyMethodDef SharedTimeCounter_methods[] = {
-    {"next", SharedTimeCounter_next, METH_NOARGS, SharedTimeCounter_next_doc},
-    {"next_many",
-     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(SharedTimeCounter_next_many)),
-     METH_FASTCALL | METH_KEYWORDS, SharedTimeCounter_next_many_doc},
-    {"current", SharedTimeCounter_current, METH_NOARGS, SharedTimeCounter_current_doc},
-    {"advance_to",
-     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(SharedTimeCounter_advance_to)),
-     METH_FASTCALL | METH_KEYWORDS, SharedTimeCounter_advance_to_doc},
-    {"lead_us", SharedTimeCounter_lead_us, METH_NOARGS, SharedTimeCounter_lead_us_doc},
-    {"close", SharedTimeCounter_close, METH_NOARGS, SharedTimeCounter_close_doc},
-    {"unlink", SharedTimeCounter_unlink, METH_NOARGS, SharedTimeCounter_unlink_doc},
-    {"__enter__", shared_enter, METH_NOARGS, nullptr},
-    {"__exit__",
-     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(shared_exit<time_core>)),
-     METH_FASTCALL, nullptr},
-    {"__reduce__", SharedTimeCounter_reduce, METH_NOARGS, nullptr},
-    {"_attach",
-     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(SharedTimeCounter_attach)),
-     METH_FASTCALL | METH_CLASS, nullptr},
-    {nullptr, nullptr, 0, nullptr},
+    ATOMIC_COUNTER_DRAW_METHODS(shared_time_counter_kind, SharedTimeCounter),
+    store_method<shared_time_counter_kind, advance_to_op>(SharedTimeCounter_advance_to_doc),
+    {"lead_us", method_u64<shared_time_counter_kind, &ac::shared_time_counter::lead_us>,
+     METH_NOARGS, SharedTimeCounter_lead_us_doc},
+    ATOMIC_COUNTER_SHARED_METHODS(shared_time_counter_kind),
 };
 
-PyObject* SharedTimeCounter_get_durable(PyObject* self, void* Py_UNUSED(closure)) {
-    return shared_property<time_core>(self, time_type_name, [](time_core const& c) {
-        return PyBool_FromLong(c.durable_block() != 0);
-    });
-}
-
-PyObject* SharedTimeCounter_get_block(PyObject* self, void* Py_UNUSED(closure)) {
-    return shared_property<time_core>(self, time_type_name, block_of<time_core>);
-}
-
-PyObject* SharedTimeCounter_get_path(PyObject* self, void* Py_UNUSED(closure)) {
-    return shared_property<time_core>(self, time_type_name, [](time_core const& c) {
-        return PyUnicode_FromString(c.path().c_str());
-    });
-}
-
-PyObject* SharedTimeCounter_get_region_id(PyObject* self, void* Py_UNUSED(closure)) {
-    return shared_property<time_core>(self, time_type_name, [](time_core const& c) {
-        return PyUnicode_FromString(c.id().to_string().c_str());
-    });
-}
-
 PyGetSetDef SharedTimeCounter_getset[] = {
-    {"name", shared_get_name<time_core>, nullptr, "The region's name or path, as given.", nullptr},
-    {"path", SharedTimeCounter_get_path, nullptr,
-     "The absolute path of a file region (as opened), or the shared-memory name.", nullptr},
-    {"region_id", SharedTimeCounter_get_region_id, nullptr,
-     "The region's identity: 32 hex digits drawn when it was created.", nullptr},
-    {"closed", shared_get_closed<time_core>, nullptr, "Whether close() was called.", nullptr},
-    {"durable", SharedTimeCounter_get_durable, nullptr,
-     "Whether the region msyncs a high-water mark before handing out ids past it.", nullptr},
-    {"block", SharedTimeCounter_get_block, nullptr,
-     "Microseconds of ids reserved per msync in a durable region; None otherwise.", nullptr},
+    ATOMIC_COUNTER_SHARED_GETSET(shared_time_counter_kind),
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
@@ -967,31 +721,14 @@ PyDoc_STRVAR(
     "(default 1000000), so after a machine crash ids restart at most that far ahead of the\n"
     "clock. Decode ids with the TimeCounter static methods, which this class also has.");
 
-PyType_Slot SharedTimeCounter_slots[] = {
-    {Py_tp_doc, const_cast<char*>(SharedTimeCounter_doc)},
-    {Py_tp_new, reinterpret_cast<void*>(SharedTimeCounter_new)},
-    {Py_tp_dealloc, reinterpret_cast<void*>(shared_dealloc<time_core>)},
-    {Py_tp_repr, reinterpret_cast<void*>(SharedTimeCounter_repr)},
-    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
-    {Py_tp_iternext, reinterpret_cast<void*>(SharedTimeCounter_iternext)},
-    {Py_tp_methods, SharedTimeCounter_methods},
-    {Py_tp_getset, SharedTimeCounter_getset},
-    {0, nullptr},
-};
-
-PyType_Spec SharedTimeCounter_spec = {
-    "atomic_counter.SharedTimeCounter",
-    sizeof(SharedObject<time_core>),
-    0,
-    Py_TPFLAGS_DEFAULT,
-    SharedTimeCounter_slots,
-};
+type_spec SharedTimeCounter_spec("atomic_counter.SharedTimeCounter", sizeof(SharedObject<ac::shared_time_counter>),
+                       {SharedTimeCounter_doc, SharedTimeCounter_new, shared_dealloc<shared_time_counter_kind>, shared_repr<shared_time_counter_kind>, method_iternext<shared_time_counter_kind>, SharedTimeCounter_methods, SharedTimeCounter_getset});
 
 }  // namespace
 
 namespace atomic_counter::python {
 
-PyType_Spec* shared_counter_spec() { return &SharedCounter_spec; }
-PyType_Spec* shared_time_counter_spec() { return &SharedTimeCounter_spec; }
+PyType_Spec* shared_counter_spec() { return SharedCounter_spec.get(); }
+PyType_Spec* shared_time_counter_spec() { return SharedTimeCounter_spec.get(); }
 
 }  // namespace atomic_counter::python

@@ -1,12 +1,13 @@
 // atomic_counter._core's SnowflakeCounter: ids of a Layout (time | node | sequence) for one node,
 // over include/atomic_counter/snowflake_counter.hpp.
 //
-// The Layout itself is a pure-Python frozen dataclass (atomic_counter.layout); the constructor
-// reads its fields once and keeps the object for the `layout` attribute. The lease methods
+// The Layout itself is a pure-Python class (atomic_counter.layout); the constructor reads its
+// fields once and keeps the object for the `layout` attribute. The lease methods
 // (_extend, _revoke, _seal, _limit_lead, _rebind) are for atomic_counter.lease's NodeLease; a
 // counter that no lease governs never reads the monotonic clock. lease_expired becomes atomic_counter's
 // LeaseExpiredError, looked up on the type's module when it is raised.
 #include "common.hpp"
+#include "methods.hpp"
 
 #include <atomic_counter/layout.hpp>
 #include <atomic_counter/snowflake_counter.hpp>
@@ -35,24 +36,62 @@ struct SnowflakeObject {
 
 SnowflakeObject* as_snowflake(PyObject* self) { return reinterpret_cast<SnowflakeObject*>(self); }
 
-// Translates the exception being handled; lease_expired becomes LeaseExpiredError.
-PyObject* set_snowflake_error(PyObject* self, char const* func) noexcept {
-    try {
-        throw;
-    } catch (ac::lease_expired const& e) {
-        PyObject* module = PyType_GetModule(Py_TYPE(self));
-        owned error(module != nullptr ? PyObject_GetAttrString(module, "LeaseExpiredError")
-                                      : nullptr);
-        if (error) {
-            PyErr_SetString(error.get(), python_message(e.what(), func).c_str());
-        }
-        return nullptr;
-    } catch (...) {
-        return set_python_error(func);
-    }
-}
+struct snowflake_kind {
+    static constexpr char const* name = "SnowflakeCounter";
+    using core = ac::snowflake_counter;
 
-void Snowflake_dealloc(PyObject* self) {
+    // Draws in a fork child refuse (RuntimeError): the copy holds the parent's node.
+    class hold {
+    public:
+        hold(PyObject* self, core_use how, char const* method) : core_(as_snowflake(self)->core) {
+            if (how == core_use::draw &&
+                ATOMIC_COUNTER_UNLIKELY(as_snowflake(self)->generation !=
+                                        current_fork_generation())) {
+                PyErr_Format(PyExc_RuntimeError,
+                             "%s: this counter was copied into a child process by fork() and "
+                             "holds the parent's node %llu, so its ids could repeat the "
+                             "parent's; create one with a node of the child's own "
+                             "(lease_node_id())",
+                             where(name, method).text().c_str(),
+                             static_cast<unsigned long long>(core_->node()));
+                core_ = nullptr;
+            }
+        }
+        explicit operator bool() const noexcept { return core_ != nullptr; }
+        core& operator*() const noexcept { return *core_; }
+        core* operator->() const noexcept { return core_; }
+
+    private:
+        core* core_;
+    };
+
+    static std::uint64_t draw(core& c) { return c.next(); }
+
+    // Translates the exception being handled; lease_expired becomes LeaseExpiredError.
+    static PyObject* fail(PyObject* self, where const& call) noexcept {
+        try {
+            throw;
+        } catch (ac::lease_expired const& e) {
+            PyObject* module = PyType_GetModule(Py_TYPE(self));
+            owned error(module != nullptr ? PyObject_GetAttrString(module, "LeaseExpiredError")
+                                          : nullptr);
+            if (error) {
+                PyErr_SetString(error.get(), python_message(e.what(), call).c_str());
+            }
+            return nullptr;
+        } catch (...) {
+            return set_python_error(call);
+        }
+    }
+
+    // Ids of a positive-int64 layout come as int64 ('q'), so NumPy, pandas and pyarrow take them
+    // as the signed column a database wants; the others need all 64 bits ('Q').
+    static char bulk_item(core const& c) noexcept {
+        return c.id_layout().positive_int64() ? 'q' : 'Q';
+    }
+};
+
+void SnowflakeCounter_dealloc(PyObject* self) {
     if (as_snowflake(self)->weakrefs != nullptr) {
         PyObject_ClearWeakRefs(self);
     }
@@ -70,9 +109,9 @@ bool layout_field(PyObject* layout, char const* name, std::uint64_t* out) {
     return to_u64(value.get(), "SnowflakeCounter() layout", name, out);
 }
 
-PyObject* Snowflake_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+PyObject* SnowflakeCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     static char const* const names[] = {"layout", "node", "floor", nullptr};
-    char const* func = "SnowflakeCounter()";
+    const where call(snowflake_kind::name, "");
     PyObject *layout_obj = nullptr, *node_obj = nullptr, *floor_obj = nullptr;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$O:SnowflakeCounter",
                                      const_cast<char**>(names), &layout_obj, &node_obj,
@@ -87,8 +126,8 @@ PyObject* Snowflake_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
         !layout_field(layout_obj, "time_bits", &time_bits) ||
         !layout_field(layout_obj, "node_bits", &node_bits) ||
         !layout_field(layout_obj, "sequence_bits", &sequence_bits) ||
-        !to_u64(node_obj, func, "node", &node) ||
-        !to_optional_u64(floor_obj, func, "floor", &floor)) {
+        !to_u64(node_obj, call, "node", &node) ||
+        !to_optional_u64(floor_obj, call, "floor", &floor)) {
         return nullptr;
     }
     owned positive(PyObject_GetAttrString(layout_obj, "positive_int64"));
@@ -111,12 +150,12 @@ PyObject* Snowflake_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
                                 bits(sequence_bits), positive_int64 != 0);
         obj->core = new ac::snowflake_counter(layout, node, floor.value_or(0));
     } catch (...) {
-        return set_python_error(func);
+        return set_python_error(call);
     }
     return self.release();
 }
 
-PyDoc_STRVAR(Snowflake_next_doc,
+PyDoc_STRVAR(SnowflakeCounter_next_doc,
              "next($self, /)\n--\n\n"
              "Return the next id: (ticks since the layout's epoch, this node, a sequence).\n\n"
              "Strictly increasing for every caller in the process, unique across nodes. When the\n"
@@ -125,166 +164,110 @@ PyDoc_STRVAR(Snowflake_next_doc,
              "layout's time runs out, and LeaseExpiredError when a lease governs the counter\n"
              "and could not be confirmed in time.");
 
-// Whether this process may draw from the counter; RuntimeError when it is a fork child's copy.
-bool drawable(PyObject* self) {
-    SnowflakeObject* obj = as_snowflake(self);
-    if (ATOMIC_COUNTER_UNLIKELY(obj->generation != current_fork_generation())) {
-        PyErr_Format(PyExc_RuntimeError,
-                     "SnowflakeCounter.next(): this counter was copied into a child process by "
-                     "fork() and holds the parent's node %llu, so its ids could repeat the "
-                     "parent's; create one with a node of the child's own (lease_node_id())",
-                     static_cast<unsigned long long>(obj->core->node()));
-        return false;
-    }
-    return true;
-}
-
-PyObject* Snowflake_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    if (!drawable(self)) {
-        return nullptr;
-    }
-    try {
-        return PyLong_FromUnsignedLongLong(as_snowflake(self)->core->next());
-    } catch (...) {
-        return set_snowflake_error(self, "SnowflakeCounter.next()");
-    }
-}
-
-PyObject* Snowflake_iternext(PyObject* self) { return Snowflake_next(self, nullptr); }
-
-PyDoc_STRVAR(Snowflake_next_many_doc,
+PyDoc_STRVAR(SnowflakeCounter_next_many_doc,
              "next_many($self, /, n)\n--\n\n"
              "Draw n ids at once (one atomic step), as a memoryview: of int64 (format 'q') for a\n"
              "layout whose ids stay positive int64 (positive_int64, as every preset but\n"
              "TIME_COUNTER), so numpy, pandas and pyarrow see a signed column; of uint64 ('Q')\n"
              "otherwise.");
 
-PyObject* Snowflake_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                              PyObject* kwnames) {
-    if (!drawable(self)) {
-        return nullptr;
-    }
-    ac::snowflake_counter& core = *as_snowflake(self)->core;
-    // Ids of a positive-int64 layout come as int64 ('q'), so NumPy, pandas and pyarrow take them
-    // as the signed column a database wants; the others need all 64 bits ('Q').
-    return draw_many(core, "SnowflakeCounter.next_many()", args, nargs, kwnames,
-                     [self]() noexcept {
-                         return set_snowflake_error(self, "SnowflakeCounter.next_many()");
-                     },
-                     core.id_layout().positive_int64() ? 'q' : 'Q');
-}
+PyDoc_STRVAR(SnowflakeCounter_current_doc,
+             "current($self, /)\n--\n\nReturn the last id handed out.");
 
-PyDoc_STRVAR(Snowflake_current_doc, "current($self, /)\n--\n\nReturn the last id handed out.");
-
-PyObject* Snowflake_current(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return PyLong_FromUnsignedLongLong(as_snowflake(self)->core->current());
-}
-
-PyDoc_STRVAR(Snowflake_lead_ns_doc,
+PyDoc_STRVAR(SnowflakeCounter_lead_ns_doc,
              "lead_ns($self, /)\n--\n\n"
              "Return how far the last id's time runs ahead of the clock, in nanoseconds.");
 
-PyObject* Snowflake_lead_ns(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return PyLong_FromUnsignedLongLong(as_snowflake(self)->core->lead_ns());
+// The lease's methods (atomic_counter.lease): two ints, or none.
+bool two_u64_arguments(where const& call, char const* first, char const* second,
+                       PyObject* const* args, Py_ssize_t nargs, std::uint64_t* a,
+                       std::uint64_t* b) {
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "%s takes (%s, %s)", call.text().c_str(), first, second);
+        return false;
+    }
+    return to_u64(args[0], call, first, a) && to_u64(args[1], call, second, b);
 }
 
 // _extend(deadline_ns, max_id): the lease's limits (deadline on time.monotonic_ns()'s clock).
-PyObject* Snowflake_extend(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+PyObject* SnowflakeCounter_extend(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
     std::uint64_t deadline = 0, max_id = 0;
-    if (nargs != 2 || !to_u64(args[0], "_extend()", "deadline_ns", &deadline) ||
-        !to_u64(args[1], "_extend()", "max_id", &max_id)) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_TypeError, "_extend() takes (deadline_ns, max_id)");
-        }
+    if (!two_u64_arguments(where(snowflake_kind::name, "_extend"), "deadline_ns", "max_id", args,
+                           nargs, &deadline, &max_id)) {
         return nullptr;
     }
-    as_snowflake(self)->core->extend(deadline, max_id);
+    snowflake_kind::hold(self, core_use::read, "_extend")->extend(deadline, max_id);
     Py_RETURN_NONE;
 }
 
-PyObject* Snowflake_revoke(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    as_snowflake(self)->core->revoke();
+PyObject* SnowflakeCounter_revoke(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    snowflake_kind::hold(self, core_use::read, "_revoke")->revoke();
     Py_RETURN_NONE;
-}
-
-// _seal() -> int: stops the counter for good; the result is at or above every id handed out.
-PyObject* Snowflake_seal(PyObject* self, PyObject* Py_UNUSED(ignored)) {
-    return PyLong_FromUnsignedLongLong(as_snowflake(self)->core->seal());
 }
 
 // _limit_lead(lead_ns): ids never run more than lead_ns ahead of the clock.
-PyObject* Snowflake_limit_lead(PyObject* self, PyObject* arg) {
+PyObject* SnowflakeCounter_limit_lead(PyObject* self, PyObject* arg) {
     std::uint64_t lead = 0;
-    if (!to_u64(arg, "_limit_lead()", "lead_ns", &lead)) {
+    if (!to_u64(arg, where(snowflake_kind::name, "_limit_lead"), "lead_ns", &lead)) {
         return nullptr;
     }
-    as_snowflake(self)->core->limit_lead(lead);
+    snowflake_kind::hold(self, core_use::read, "_limit_lead")->limit_lead(lead);
     Py_RETURN_NONE;
 }
 
 // _rebind(node, floor): move to another node, above everything drawn and above floor.
-PyObject* Snowflake_rebind(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+PyObject* SnowflakeCounter_rebind(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+    const where call(snowflake_kind::name, "_rebind");
     std::uint64_t node = 0, floor = 0;
-    if (nargs != 2 || !to_u64(args[0], "_rebind()", "node", &node) ||
-        !to_u64(args[1], "_rebind()", "floor", &floor)) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_TypeError, "_rebind() takes (node, floor)");
-        }
+    if (!two_u64_arguments(call, "node", "floor", args, nargs, &node, &floor)) {
         return nullptr;
     }
     try {
-        as_snowflake(self)->core->rebind(node, floor);
+        snowflake_kind::hold(self, core_use::read, "_rebind")->rebind(node, floor);
     } catch (...) {
-        return set_snowflake_error(self, "SnowflakeCounter._rebind()");
+        return snowflake_kind::fail(self, call);
     }
     Py_RETURN_NONE;
 }
 
-PyObject* Snowflake_repr(PyObject* self) {
+PyObject* SnowflakeCounter_repr(PyObject* self) {
     SnowflakeObject* obj = as_snowflake(self);
     return PyUnicode_FromFormat("atomic_counter.SnowflakeCounter(%R, node=%llu, current=%llu)",
                                 obj->layout, static_cast<unsigned long long>(obj->core->node()),
                                 static_cast<unsigned long long>(obj->core->current()));
 }
 
-PyObject* Snowflake_get_node(PyObject* self, void* Py_UNUSED(closure)) {
-    return PyLong_FromUnsignedLongLong(as_snowflake(self)->core->node());
-}
-
-PyObject* Snowflake_get_layout(PyObject* self, void* Py_UNUSED(closure)) {
+PyObject* SnowflakeCounter_get_layout(PyObject* self, void* Py_UNUSED(closure)) {
     return Py_NewRef(as_snowflake(self)->layout);
 }
 
-PyMethodDef Snowflake_methods[] = {
-    {"next", Snowflake_next, METH_NOARGS, Snowflake_next_doc},
-    {"next_many",
-     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Snowflake_next_many)),
-     METH_FASTCALL | METH_KEYWORDS, Snowflake_next_many_doc},
-    {"current", Snowflake_current, METH_NOARGS, Snowflake_current_doc},
-    {"lead_ns", Snowflake_lead_ns, METH_NOARGS, Snowflake_lead_ns_doc},
-    {"_extend", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Snowflake_extend)),
-     METH_FASTCALL, nullptr},
-    {"_revoke", Snowflake_revoke, METH_NOARGS, nullptr},
-    {"_seal", Snowflake_seal, METH_NOARGS, nullptr},
-    {"_limit_lead", Snowflake_limit_lead, METH_O, nullptr},
-    {"_rebind", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Snowflake_rebind)),
-     METH_FASTCALL, nullptr},
+PyMethodDef SnowflakeCounter_methods[] = {
+    ATOMIC_COUNTER_DRAW_METHODS(snowflake_kind, SnowflakeCounter),
+    {"lead_ns", method_u64<snowflake_kind, &ac::snowflake_counter::lead_ns>, METH_NOARGS,
+     SnowflakeCounter_lead_ns_doc},
+    {"_extend", as_cfunction(SnowflakeCounter_extend), METH_FASTCALL, nullptr},
+    {"_revoke", SnowflakeCounter_revoke, METH_NOARGS, nullptr},
+    // _seal() -> int: stops the counter for good; the result is at or above every id drawn.
+    {"_seal", method_u64<snowflake_kind, &ac::snowflake_counter::seal>, METH_NOARGS, nullptr},
+    {"_limit_lead", SnowflakeCounter_limit_lead, METH_O, nullptr},
+    {"_rebind", as_cfunction(SnowflakeCounter_rebind), METH_FASTCALL, nullptr},
     {nullptr, nullptr, 0, nullptr},
 };
 
-PyGetSetDef Snowflake_getset[] = {
-    {"node", Snowflake_get_node, nullptr, "The node id in the ids drawn now.", nullptr},
-    {"layout", Snowflake_get_layout, nullptr, "The Layout of the ids.", nullptr},
+PyGetSetDef SnowflakeCounter_getset[] = {
+    {"node", property_u64<snowflake_kind, &ac::snowflake_counter::node>, nullptr,
+     "The node id in the ids drawn now.", nullptr},
+    {"layout", SnowflakeCounter_get_layout, nullptr, "The Layout of the ids.", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
 // The Limited API's way to make instances weak-referenceable.
-PyMemberDef Snowflake_members[] = {
+PyMemberDef SnowflakeCounter_members[] = {
     {"__weaklistoffset__", T_PYSSIZET, offsetof(SnowflakeObject, weakrefs), READONLY, nullptr},
     {nullptr, 0, 0, 0, nullptr},
 };
 
-PyDoc_STRVAR(Snowflake_doc,
+PyDoc_STRVAR(SnowflakeCounter_doc,
              "SnowflakeCounter(layout, node, *, floor=None)\n--\n\n"
              "Snowflake-style ids of a Layout (time | node | sequence) for one node: unique\n"
              "across a fleet whose live processes hold distinct node ids (see lease_node_id()),\n"
@@ -293,31 +276,13 @@ PyDoc_STRVAR(Snowflake_doc,
              "floor, an id of the layout, makes the first id larger than it (a previous\n"
              "holder's high-water mark).");
 
-PyType_Slot Snowflake_slots[] = {
-    {Py_tp_doc, const_cast<char*>(Snowflake_doc)},
-    {Py_tp_new, reinterpret_cast<void*>(Snowflake_new)},
-    {Py_tp_dealloc, reinterpret_cast<void*>(Snowflake_dealloc)},
-    {Py_tp_repr, reinterpret_cast<void*>(Snowflake_repr)},
-    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
-    {Py_tp_iternext, reinterpret_cast<void*>(Snowflake_iternext)},
-    {Py_tp_methods, Snowflake_methods},
-    {Py_tp_getset, Snowflake_getset},
-    {Py_tp_members, Snowflake_members},
-    {0, nullptr},
-};
-
-PyType_Spec Snowflake_spec = {
-    "atomic_counter.SnowflakeCounter",
-    sizeof(SnowflakeObject),
-    0,
-    Py_TPFLAGS_DEFAULT,
-    Snowflake_slots,
-};
+type_spec SnowflakeCounter_spec("atomic_counter.SnowflakeCounter", sizeof(SnowflakeObject),
+                       {SnowflakeCounter_doc, SnowflakeCounter_new, SnowflakeCounter_dealloc, SnowflakeCounter_repr, method_iternext<snowflake_kind>, SnowflakeCounter_methods, SnowflakeCounter_getset, SnowflakeCounter_members});
 
 }  // namespace
 
 namespace atomic_counter::python {
 
-PyType_Spec* snowflake_counter_spec() { return &Snowflake_spec; }
+PyType_Spec* snowflake_counter_spec() { return SnowflakeCounter_spec.get(); }
 
 }  // namespace atomic_counter::python

@@ -13,7 +13,7 @@
 // Invariants
 // - 1 <= time_bits, and time_bits + node_bits + sequence_bits <= 64 (63 when positive_int64),
 //   each field <= 63 bits; tick_ns >= 1. The constructor throws std::invalid_argument otherwise.
-// - encode() and decode() are inverse on every id within the layout's width; a field out of its
+// - pack() and decode() are inverse on every id within the layout's width; a field out of its
 //   range, or an id with bits above the width, is std::invalid_argument, never truncated.
 // - The "compressed" value (ticks << sequence_bits | sequence) orders ids of one node exactly as
 //   the ids themselves: the generator counts in it, so a sequence that overflows within a tick
@@ -80,11 +80,17 @@ public:
     std::uint64_t max_id() const noexcept { return mask(width()); }
     std::uint64_t max_compressed() const noexcept { return mask(time_bits_ + sequence_bits_); }
 
-    std::uint64_t encode(std::uint64_t ticks, std::uint64_t node, std::uint64_t sequence) const {
+    // The id of (ticks since the epoch, node, sequence); Python's Layout.pack.
+    std::uint64_t pack(std::uint64_t ticks, std::uint64_t node, std::uint64_t sequence) const {
         check_field("ticks", ticks, max_ticks());
         check_field("node", node, max_node());
         check_field("sequence", sequence, max_sequence());
         return (ticks << (node_bits_ + sequence_bits_)) | (node << sequence_bits_) | sequence;
+    }
+
+    // pack()'s name in 0.2.
+    std::uint64_t encode(std::uint64_t ticks, std::uint64_t node, std::uint64_t sequence) const {
+        return pack(ticks, node, sequence);
     }
 
     id_parts decode(std::uint64_t id) const {

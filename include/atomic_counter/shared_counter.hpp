@@ -7,8 +7,8 @@
 // crashed process could leave held.
 //
 //   shared_counter ids("orders");                  // POSIX shared memory: /dev/shm/orders
-//   shared_counter ids("/var/lib/app/orders.ctr",  // a file; with a durable block it also
-//                      {}, {}, {}, 65536);         // survives a machine crash
+//   shared_counter ids("/var/lib/app/orders.ctr",  // a file; durable, it also survives a
+//                      {}, {}, {}, durability::every(65536));  // machine crash
 //
 // The first process to open a name creates the region from base, now and interval (defaults as
 // for `counter`); later ones attach, and a base, interval or durability that differs from the
@@ -43,48 +43,52 @@
 
 namespace atomic_counter {
 
-class shared_counter {
+template <class Clock = system_clock>
+class basic_shared_counter {
 public:
+    using clock_type = Clock;
     static constexpr char const* api_name = "atomic_counter::shared_counter";
     // Draws reserved per msync when durability is asked for without a block size.
     static constexpr std::uint64_t default_block = std::uint64_t{1} << 16;
 
     // Opens (creating if needed) the counter `name`. base, now and interval create it (defaults
-    // as for `counter`); when attaching, a given base or interval must match the region's.
-    // durable_block: nullopt accepts the region's (creates a non-durable one), 0 asks for a
-    // non-durable region, n > 0 for a durable one (a file path on a disk-backed file system)
-    // reserving n draws per msync. `options`: the mode of a new region, whether another user's
-    // region is acceptable, attaching only to one region (see region_options).
+    // as for `counter`: now from `clock`); when attaching, a given base or interval must match
+    // the region's. `durable`: see durability (every(n) reserves n draws per msync). `options`:
+    // the mode of a new region, whether another user's region is acceptable, attaching only to
+    // one region (see region_options).
     // Throws std::invalid_argument (bad or mismatched arguments, a region of the other kind, a
     // different region than options.only_region), std::domain_error (a region that is not ours,
     // truncated, corrupt) and std::system_error (open/mmap/msync failures; EACCES for another
     // user's or a world-writable region, ELOOP for a symlink, ENOENT for a name that is gone).
-    explicit shared_counter(std::string name, std::optional<std::uint64_t> base = std::nullopt,
-                            std::optional<std::uint64_t> now = std::nullopt,
-                            std::optional<std::uint64_t> interval = std::nullopt,
-                            std::optional<std::uint64_t> durable_block = std::nullopt,
-                            region_options const& options = {})
-        : region_(validated(std::move(name), base, now, interval, durable_block),
-                  detail::region_params::counter(
-                      base, interval, detail::durability_request::from(durable_block)),
-                  options, api_name, default_base_ns, 1,
+    explicit basic_shared_counter(std::string name,
+                                  std::optional<std::uint64_t> base = std::nullopt,
+                                  std::optional<std::uint64_t> now = std::nullopt,
+                                  std::optional<std::uint64_t> interval = std::nullopt,
+                                  durability durable = durability::as_region(),
+                                  region_options const& options = {}, Clock clock = Clock{})
+        : region_(validated(std::move(name), base, now, interval, durable),
+                  detail::region_params::counter(base, interval, durable), options, api_name,
+                  default_base_ns, 1,
                   [&](std::uint64_t region_base, std::uint64_t region_interval) {
                       return detail::counter_rules(region_interval, api_name)
-                          .start_value(region_base, now ? *now : system_clock{}.now_ns());
+                          .start_value(region_base, now ? *now : clock.now_ns());
                   }),
           rules_(region_.header().interval, api_name),
-          durability_(region_, block_ids(region_.header().durable_block, rules_.interval())) {
-        if (!region_.created() && durability_.enabled()) {
-            durability_.skip_past_reserved(rules_.interval());
+          marks_(region_, block_ids(region_.header().durable_block, rules_.interval())) {
+        if (!region_.created() && marks_.enabled()) {
+            marks_.skip_past_reserved(rules_.interval());
         }
     }
+
+    basic_shared_counter(basic_shared_counter const&) = delete;
+    basic_shared_counter& operator=(basic_shared_counter const&) = delete;
 
     // Adds the interval and returns the new value, unique across every process sharing the
     // region. Throws std::overflow_error past limit() (as counter::next), and std::system_error
     // if a durable region's msync fails (the value is then skipped, never reissued).
     std::uint64_t next() {
         const std::uint64_t value = rules_.next(value_ref());
-        durability_.cover(value, api_name);
+        marks_.cover(value, api_name);
         return value;
     }
 
@@ -92,7 +96,7 @@ public:
     void next_many(std::uint64_t* out, std::size_t n) {
         const std::uint64_t last = rules_.next_many(value_ref(), out, n);
         if (n != 0) {
-            durability_.cover(last, api_name);
+            marks_.cover(last, api_name);
         }
     }
 
@@ -109,7 +113,7 @@ public:
         rules_.check_set(value);
         // Relaxed: as current(); set_unless_moved compares against it.
         const std::uint64_t seen = value_ref().load(std::memory_order_relaxed);
-        durability_.cover(value, api_name);
+        marks_.cover(value, api_name);
         detail::counter_rules::set_unless_moved(value_ref(), seen, value);
     }
 
@@ -117,7 +121,7 @@ public:
     // `value`, never less than it was (durable regions msync a mark covering it first).
     void advance_to(std::uint64_t value) {
         rules_.check_set(value, "advance_to", "value");
-        durability_.cover(value, api_name);
+        marks_.cover(value, api_name);
         detail::counter_rules::advance_to(value_ref(), value);
     }
 
@@ -140,14 +144,13 @@ public:
 private:
     static std::string validated(std::string name, std::optional<std::uint64_t> base,
                                  std::optional<std::uint64_t> now,
-                                 std::optional<std::uint64_t> interval,
-                                 std::optional<std::uint64_t> durable_block) {
+                                 std::optional<std::uint64_t> interval, durability durable) {
         // Checked before the region exists, so a bad argument never creates a bad region.
         const detail::counter_rules rules(interval.value_or(1), api_name);
         if (base && now) {
             rules.start_value(*base, *now);
         }
-        detail::shared_region::check_durable_name(name, durable_block.value_or(0) != 0, api_name);
+        detail::shared_region::check_durable_name(name, durable.durable(), api_name);
         return name;
     }
 
@@ -159,8 +162,10 @@ private:
 
     detail::shared_region region_;
     detail::counter_rules rules_;
-    detail::durability durability_;
+    detail::high_water_mark marks_;
 };
+
+using shared_counter = basic_shared_counter<>;
 
 }  // namespace atomic_counter
 

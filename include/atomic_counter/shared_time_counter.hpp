@@ -36,29 +36,30 @@ public:
     // Microseconds of ids reserved per msync when durability is asked for without a block.
     static constexpr std::uint64_t default_block = 1000000;
 
-    // Opens (creating if needed) the counter `name`. durable_block: nullopt accepts the
-    // region's (creates a non-durable one), 0 asks for a non-durable region, n > 0 for a durable
-    // one (a file path only) reserving n microseconds of ids per msync. Throws as
-    // shared_counter's constructor, and std::overflow_error when the clock is past 2112-09-17.
+    // Opens (creating if needed) the counter `name`. `durable`: see durability (every(n)
+    // reserves n microseconds of ids per msync; a file path only). Throws as
+    // basic_shared_counter's constructor, and std::overflow_error when the clock is past
+    // 2112-09-17.
     explicit basic_shared_time_counter(std::string name,
-                                       std::optional<std::uint64_t> durable_block = std::nullopt,
+                                       durability durable = durability::as_region(),
                                        Clock clock = Clock{}, region_options const& options = {})
         : clock_(std::move(clock)),
-          region_(validated(std::move(name), durable_block),
-                  detail::region_params::time_counter(
-                      detail::durability_request::from(durable_block)),
-                  options, api_name, 0, 0,
+          region_(validated(std::move(name), durable),
+                  detail::region_params::time_counter(durable), options, api_name, 0, 0,
                   [&](std::uint64_t, std::uint64_t) { return rules::start_value(now_us()); }),
-          durability_(region_, block_ids(region_.header().durable_block)) {
-        if (!region_.created() && durability_.enabled()) {
-            durability_.skip_past_reserved(1);
+          marks_(region_, block_ids(region_.header().durable_block)) {
+        if (!region_.created() && marks_.enabled()) {
+            marks_.skip_past_reserved(1);
         }
     }
+
+    basic_shared_time_counter(basic_shared_time_counter const&) = delete;
+    basic_shared_time_counter& operator=(basic_shared_time_counter const&) = delete;
 
     // The next id, unique across every process sharing the region (see time_counter::next).
     std::uint64_t next() {
         const std::uint64_t id = rules::next(value_ref(), now_us());
-        durability_.cover(id, api_name);
+        marks_.cover(id, api_name);
         return id;
     }
 
@@ -66,7 +67,7 @@ public:
     void next_many(std::uint64_t* out, std::size_t n) {
         const std::uint64_t last = rules::next_many(value_ref(), now_us(), out, n);
         if (n != 0) {
-            durability_.cover(last, api_name);
+            marks_.cover(last, api_name);
         }
     }
 
@@ -80,7 +81,7 @@ public:
     // As time_counter::advance_to, for every process sharing the region (durable regions msync
     // a mark covering `id` first, so it survives a crash).
     void advance_to(std::uint64_t id) {
-        durability_.cover(id, api_name);
+        marks_.cover(id, api_name);
         rules::advance_to(value_ref(), id);
     }
 
@@ -94,8 +95,8 @@ public:
     static void unlink(std::string const& name) { detail::shared_region::unlink(name, api_name); }
 
 private:
-    std::string validated(std::string name, std::optional<std::uint64_t> durable_block) const {
-        detail::shared_region::check_durable_name(name, durable_block.value_or(0) != 0, api_name);
+    std::string validated(std::string name, durability durable) const {
+        detail::shared_region::check_durable_name(name, durable.durable(), api_name);
         rules::start_value(now_us());  // a clock past 2112 never creates a region
         return name;
     }
@@ -111,7 +112,7 @@ private:
 
     Clock clock_;
     detail::shared_region region_;
-    detail::durability durability_;
+    detail::high_water_mark marks_;
 };
 
 using shared_time_counter = basic_shared_time_counter<>;

@@ -2,11 +2,11 @@
 // unique across a fleet whose live processes hold distinct node ids, strictly increasing within
 // the process, lock-free across threads.
 //
-// The rules are TimeCounter's, in the layout's "compressed" value (ticks << sequence_bits |
-// sequence, see layout.hpp): a draw returns (now_ticks, node, 0) when the clock's tick is later
-// than the last id's, and the last id's successor otherwise, the sequence carrying into the next
-// tick ("borrowing") instead of failing or sleeping; lead_ns() reports how far that runs ahead.
-// A clock step backwards never makes an id go back.
+// The rule is TimeCounter's (detail/borrow_rule.hpp), in the layout's "compressed" value
+// (ticks << sequence_bits | sequence, see layout.hpp): a draw returns (now_ticks, node, 0) when
+// the clock's tick is later than the last id's, and the last id's successor otherwise, the
+// sequence carrying into the next tick ("borrowing") instead of failing or sleeping; lead_ns()
+// reports how far that runs ahead. A clock step backwards never makes an id go back.
 //
 // Leases (a node id held for a while, e.g. from Redis: atomic_counter/lease.py) add three limits.
 // The lease owner moves two with extend(): a deadline on the monotonic clock after which no id is
@@ -43,17 +43,12 @@
 #include <utility>
 
 #include "clock.hpp"
+#include "detail/atomic_update.hpp"
+#include "detail/borrow_rule.hpp"
 #include "detail/error.hpp"
 #include "layout.hpp"
 
 namespace atomic_counter {
-
-// A leased counter refused to draw: its lease could have expired, or its ids reached the
-// high-water mark recorded for the node's next holder. Python: atomic_counter.LeaseExpiredError.
-class lease_expired : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
 
 namespace detail {
 // CLOCK_MONOTONIC_COARSE where there is one: a few ns to read, a few ms of resolution, which the
@@ -96,13 +91,9 @@ public:
         // Acquire (load and failed exchange): a draw that reads a sealed state sees the limits
         // seal() zeroed before it (see the invariants). Uniqueness and per-thread order come
         // from the compare-exchange's single modification order; nothing else is published.
-        std::uint64_t last = state_.load(std::memory_order_acquire);
-        std::uint64_t id = following(last, fresh, 1);
-        while (!state_.compare_exchange_weak(last, id, std::memory_order_acquire,
-                                             std::memory_order_acquire)) {
-            id = following(last, fresh, 1);
-        }
-        return id;
+        return detail::fetch_update(
+            state_, [&](std::uint64_t last) { return following(last, fresh, 1); },
+            std::memory_order_acquire, std::memory_order_acquire);
     }
 
     // n ids with one compare-exchange, written to out[0, n) in increasing order: the first is
@@ -121,12 +112,9 @@ public:
         check_deadline();
         const std::uint64_t fresh = layout_.ticks_at(clock_.now_ns()) << layout_.sequence_bits();
         // Acquire: as next().
-        std::uint64_t last = state_.load(std::memory_order_acquire);
-        std::uint64_t final_id = following(last, fresh, n);
-        while (!state_.compare_exchange_weak(last, final_id, std::memory_order_acquire,
-                                             std::memory_order_acquire)) {
-            final_id = following(last, fresh, n);
-        }
+        const std::uint64_t final_id = detail::fetch_update(
+            state_, [&](std::uint64_t last) { return following(last, fresh, n); },
+            std::memory_order_acquire, std::memory_order_acquire);
         const std::uint64_t node = layout_.node_of(final_id);
         const std::uint64_t first = layout_.compress(final_id) - (n - 1);
         for (std::size_t i = 0; i < n; ++i) {
@@ -182,19 +170,16 @@ public:
         // Relaxed: published by the release exchange below (draws read state_ with acquire).
         max_id_.store(0, std::memory_order_relaxed);
         deadline_ns_.store(0, std::memory_order_relaxed);
-        std::uint64_t last = state_.load(std::memory_order_relaxed);
-        for (;;) {
-            const std::uint64_t c = layout_.compress(last);
-            if (c >= layout_.max_compressed()) {
-                return last;  // no larger id exists, so no draw can succeed either
-            }
-            const std::uint64_t sealed = layout_.expand(c + 1, layout_.node_of(last));
-            // Release: a draw that reads `sealed` sees the zeroed limits.
-            if (state_.compare_exchange_weak(last, sealed, std::memory_order_release,
-                                             std::memory_order_relaxed)) {
-                return sealed;
-            }
-        }
+        // Release: a draw that reads the sealed state sees the zeroed limits. When no larger
+        // id exists, the state stays as it is (no draw can succeed either).
+        return detail::fetch_update(
+            state_,
+            [&](std::uint64_t last) {
+                const std::uint64_t c = layout_.compress(last);
+                return c >= layout_.max_compressed() ? last
+                                                     : layout_.expand(c + 1, layout_.node_of(last));
+            },
+            std::memory_order_release, std::memory_order_relaxed);
     }
 
     // Moves to another node: the next id is above everything drawn so far (a whole tick later)
@@ -205,18 +190,15 @@ public:
         layout_.decode(floor_id);  // throws for an id wider than the layout
         const std::uint64_t floor = layout_.compress(floor_id);
         // Relaxed: the exchange orders the rebind among the draws.
-        std::uint64_t last = state_.load(std::memory_order_relaxed);
-        std::uint64_t moved;
-        do {
+        detail::fetch_update(state_, [&](std::uint64_t last) {
             const std::uint64_t seq_bits = layout_.sequence_bits();
             const std::uint64_t past_last = ((layout_.compress(last) >> seq_bits) + 1) << seq_bits;
-            moved = past_last > floor ? past_last : floor;
+            const std::uint64_t moved = past_last > floor ? past_last : floor;
             if (moved > layout_.max_compressed()) {
                 on_overflow();
             }
-        } while (!state_.compare_exchange_weak(last, layout_.expand(moved, node),
-                                               std::memory_order_relaxed,
-                                               std::memory_order_relaxed));
+            return layout_.expand(moved, node);
+        });
     }
 
 private:
@@ -250,20 +232,19 @@ private:
 
     // The id after `count` draws following `last` when the clock reads `fresh` (compressed).
     std::uint64_t following(std::uint64_t last, std::uint64_t fresh, std::uint64_t count) const {
-        const std::uint64_t c = layout_.compress(last);
-        const std::uint64_t after = fresh > c ? fresh - 1 : c;
-        // A clock past the layout's end makes `after` itself out of range (found by fuzzing).
-        if (ATOMIC_COUNTER_UNLIKELY(after > layout_.max_compressed() ||
-                                    layout_.max_compressed() - after < count)) {
+        std::uint64_t position = 0;
+        // A clock past the layout's end puts `fresh` itself out of range (found by fuzzing).
+        if (ATOMIC_COUNTER_UNLIKELY(!detail::following_position(
+                layout_.compress(last), fresh, count, layout_.max_compressed(), &position))) {
             on_overflow();
         }
         // Relaxed: see the invariants (the state was read with acquire).
         const std::uint64_t span = lead_span_.load(std::memory_order_relaxed);
-        // after >= fresh - 1 and count >= 1, so the difference never wraps.
-        if (ATOMIC_COUNTER_UNLIKELY(after + count - fresh > span)) {
-            on_lead_exceeded(after + count - fresh);
+        // position >= fresh (the rule never goes below the clock's tick), so this never wraps.
+        if (ATOMIC_COUNTER_UNLIKELY(position - fresh > span)) {
+            on_lead_exceeded(position - fresh);
         }
-        const std::uint64_t id = layout_.expand(after + count, layout_.node_of(last));
+        const std::uint64_t id = layout_.expand(position, layout_.node_of(last));
         if (ATOMIC_COUNTER_UNLIKELY(id > max_id_.load(std::memory_order_relaxed))) {
             on_high_water_mark();
         }
@@ -271,13 +252,13 @@ private:
     }
 
     [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_deadline_passed() {
-        throw lease_expired(
+        detail::on_error_lease_expired(
             "atomic_counter::snowflake_counter: the node lease could not be confirmed before it "
             "could have expired; no id is handed out until it is renewed");
     }
 
     [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_high_water_mark() {
-        throw lease_expired(
+        detail::on_error_lease_expired(
             "atomic_counter::snowflake_counter: ids reached the high-water mark the lease "
             "recorded for this node (or the lease was closed); no id is handed out until the "
             "lease is renewed");
@@ -288,7 +269,7 @@ private:
         const std::uint64_t ticks = ahead >> layout_.sequence_bits();
         const std::uint64_t limit_ticks =
             lead_span_.load(std::memory_order_relaxed) >> layout_.sequence_bits();
-        throw lease_expired(
+        detail::on_error_lease_expired(
             "atomic_counter::snowflake_counter: the next id would run " +
             std::to_string(ticks * layout_.tick_ns() / 1000000) +
             " ms ahead of the clock, past the lease's lead limit of " +

@@ -98,8 +98,13 @@ public:
     static constexpr std::uint64_t decode_sequence(std::uint64_t id) noexcept {
         return rules::decode_sequence(id);
     }
+    // The id of (microseconds since 1970, sequence), both masked to their bits.
+    static constexpr std::uint64_t pack(std::uint64_t us, std::uint64_t sequence) noexcept {
+        return rules::pack(us, sequence);
+    }
+    // pack()'s name in 0.2.
     static constexpr std::uint64_t encode(std::uint64_t us, std::uint64_t sequence) noexcept {
-        return rules::encode(us, sequence);
+        return pack(us, sequence);
     }
 
     clock_type const& clock() const noexcept { return clock_; }

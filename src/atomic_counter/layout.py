@@ -202,6 +202,11 @@ class Layout:
         return self.time_bits + self.node_bits + self.sequence_bits
 
     @property
+    def max_ticks(self) -> int:
+        """The last tick since the epoch that ids of the layout can hold."""
+        return (1 << self.time_bits) - 1
+
+    @property
     def max_node(self) -> int:
         """The largest node id: node ids are in [0, max_node]."""
         return (1 << self.node_bits) - 1
@@ -237,7 +242,7 @@ class Layout:
 
     def pack(self, ticks: int, node: int, sequence: int) -> int:
         """The id of (ticks, node, sequence); ValueError for a field out of its range."""
-        for field, value, top in (("ticks", ticks, (1 << self.time_bits) - 1),
+        for field, value, top in (("ticks", ticks, self.max_ticks),
                                   ("node", node, self.max_node),
                                   ("sequence", sequence, self.max_sequence)):
             if not isinstance(value, int) or not 0 <= value <= top:
@@ -249,7 +254,7 @@ class Layout:
     def ticks_at(self, unix_ns: int) -> int:
         """Ticks since the epoch at a Unix time in ns: 0 before the epoch, the largest tick the
         time bits hold past the end."""
-        return min(max(0, unix_ns - self.epoch_ns) // self.tick_ns, (1 << self.time_bits) - 1)
+        return min(max(0, unix_ns - self.epoch_ns) // self.tick_ns, self.max_ticks)
 
     def decode(self, value: int) -> Decoded:
         """The time (the start of its tick, UTC, to the microsecond), node and sequence of an
@@ -332,12 +337,6 @@ class Layout:
             raise ValueError(f"Layout.range(): [{start.isoformat()}, {end.isoformat()}) holds no "
                              f"tick of the {self.name} layout")
         return self.pack(first, 0, 0), self.pack(last, self.max_node, self.max_sequence)
-
-
-def _ms(year: int, month: int, day: int) -> int:
-    from datetime import datetime, timezone
-
-    return _unix_ns(datetime(year, month, day, tzinfo=timezone.utc))
 
 
 Layout.TIME_COUNTER = Layout(0, "us", 52, 0, 12, positive_int64=False, name="time_counter")

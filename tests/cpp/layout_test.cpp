@@ -4,14 +4,62 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <map>
+#include <sstream>
 #include <stdexcept>
+#include <string>
+
+#include "golden_layouts.hpp"
 
 namespace ac = atomic_counter;
+
+// The C++ presets and packing against tests/golden/layouts.txt, which the Python tests check
+// their own against: the two implementations of the id format agree.
+TEST(Layout, PresetsAndIdsMatchTheGoldenFile) {
+    const std::map<std::string, ac::layout> presets = {
+        {"time_counter", ac::layout::time_counter()}, {"twitter", ac::layout::twitter()},
+        {"discord", ac::layout::discord()},           {"int64", ac::layout::int64()},
+        {"js_safe", ac::layout::js_safe()}};
+    std::istringstream file(golden_layouts);
+    std::string line;
+    int seen_presets = 0, seen_ids = 0;
+    while (std::getline(file, line)) {
+        std::istringstream fields(line);
+        std::string kind, name;
+        fields >> kind >> name;
+        if (kind == "preset") {
+            std::uint64_t epoch_ns = 0, tick_ns = 0;
+            unsigned time_bits = 0, node_bits = 0, sequence_bits = 0, positive = 0;
+            fields >> epoch_ns >> tick_ns >> time_bits >> node_bits >> sequence_bits >> positive;
+            ASSERT_EQ(presets.count(name), 1u) << name;
+            const ac::layout& l = presets.at(name);
+            EXPECT_EQ(l.epoch_ns(), epoch_ns) << name;
+            EXPECT_EQ(l.tick_ns(), tick_ns) << name;
+            EXPECT_EQ(l.time_bits(), time_bits) << name;
+            EXPECT_EQ(l.node_bits(), node_bits) << name;
+            EXPECT_EQ(l.sequence_bits(), sequence_bits) << name;
+            EXPECT_EQ(l.positive_int64(), positive != 0) << name;
+            ++seen_presets;
+        } else if (kind == "id") {
+            std::uint64_t ticks = 0, node = 0, sequence = 0, id = 0;
+            fields >> ticks >> node >> sequence >> id;
+            const ac::layout& l = presets.at(name);
+            EXPECT_EQ(l.pack(ticks, node, sequence), id) << line;
+            const ac::id_parts parts = l.decode(id);
+            EXPECT_EQ(parts.ticks, ticks) << line;
+            EXPECT_EQ(parts.node, node) << line;
+            EXPECT_EQ(parts.sequence, sequence) << line;
+            ++seen_ids;
+        }
+    }
+    EXPECT_EQ(seen_presets, static_cast<int>(presets.size()));  // every preset has a line
+    EXPECT_GE(seen_ids, 10);
+}
 
 TEST(Layout, TimeCounterPresetIsTheSeedLayout) {
     const ac::layout l = ac::layout::time_counter();
     const std::uint64_t us = 1795662617814075ULL;
-    EXPECT_EQ(l.encode(us, 0, 77), ac::time_counter::encode(us, 77));
+    EXPECT_EQ(l.pack(us, 0, 77), ac::time_counter::pack(us, 77));
     const ac::id_parts parts = l.decode(7355034082566451200ULL + 5);
     EXPECT_EQ(parts.ticks, us);
     EXPECT_EQ(parts.node, 0u);
@@ -29,7 +77,7 @@ TEST(Layout, DiscordsDocumentedExample) {
     EXPECT_EQ(parts.node >> 5, 1u);    // worker
     EXPECT_EQ(parts.node & 31u, 0u);   // process
     EXPECT_EQ(parts.sequence, 7u);
-    EXPECT_EQ(l.encode(parts.ticks, parts.node, parts.sequence), 175928847299117063ULL);
+    EXPECT_EQ(l.pack(parts.ticks, parts.node, parts.sequence), 175928847299117063ULL);
 }
 
 TEST(Layout, TwitterShape) {
@@ -40,7 +88,7 @@ TEST(Layout, TwitterShape) {
     EXPECT_EQ(l.max_sequence(), 4095u);
     // Golden: 2020-01-01T00:00:00.001Z on node 1, sequence 0, is (ticks << 22) | (1 << 12).
     const std::uint64_t ticks = 1577836800001ULL - 1288834974657ULL;
-    EXPECT_EQ(l.encode(ticks, 1, 0), 1212161512047644672ULL);
+    EXPECT_EQ(l.pack(ticks, 1, 0), 1212161512047644672ULL);
     EXPECT_EQ(l.decode(1212161512047644672ULL).ticks, ticks);
 }
 
@@ -57,12 +105,12 @@ TEST(Layout, ImpossibleLayoutsAndFieldsAreErrors) {
     EXPECT_THROW(ac::layout(0, 1, 42, 10, 12, true), std::invalid_argument);  // 64 > 63
     EXPECT_NO_THROW(ac::layout(0, 1, 42, 10, 12, false));
     const ac::layout l = ac::layout::twitter();
-    EXPECT_THROW(l.encode(0, 1024, 0), std::invalid_argument);
-    EXPECT_THROW(l.encode(0, 0, 4096), std::invalid_argument);
-    EXPECT_THROW(l.encode(std::uint64_t{1} << 41, 0, 0), std::invalid_argument);
+    EXPECT_THROW(l.pack(0, 1024, 0), std::invalid_argument);
+    EXPECT_THROW(l.pack(0, 0, 4096), std::invalid_argument);
+    EXPECT_THROW(l.pack(std::uint64_t{1} << 41, 0, 0), std::invalid_argument);
     EXPECT_THROW(l.decode(std::uint64_t{1} << 63), std::invalid_argument);
     try {
-        l.encode(0, 1024, 0);
+        l.pack(0, 1024, 0);
     } catch (std::invalid_argument const& e) {
         EXPECT_STREQ(e.what(), "atomic_counter::layout: node must be in [0, 1023], got 1024");
     }
@@ -70,8 +118,8 @@ TEST(Layout, ImpossibleLayoutsAndFieldsAreErrors) {
 
 TEST(Layout, CompressAndExpandSkipTheNode) {
     const ac::layout l = ac::layout::twitter();
-    const std::uint64_t id = l.encode(1000, 513, 4095);
+    const std::uint64_t id = l.pack(1000, 513, 4095);
     EXPECT_EQ(l.compress(id), (1000u << 12) | 4095u);
     EXPECT_EQ(l.node_of(id), 513u);
-    EXPECT_EQ(l.expand(l.compress(id) + 1, 513), l.encode(1001, 513, 0));
+    EXPECT_EQ(l.expand(l.compress(id) + 1, 513), l.pack(1001, 513, 0));
 }

@@ -24,10 +24,10 @@ TEST(SnowflakeCounter, FollowsTheClockWithTheNodeInTheMiddle) {
     ac::manual_clock clock(t0_ns);
     fake_counter c(twitter, 5, 0, clock);
     EXPECT_EQ(c.node(), 5u);
-    EXPECT_EQ(c.next(), twitter.encode(t0_ticks, 5, 1));
-    EXPECT_EQ(c.next(), twitter.encode(t0_ticks, 5, 2));
+    EXPECT_EQ(c.next(), twitter.pack(t0_ticks, 5, 1));
+    EXPECT_EQ(c.next(), twitter.pack(t0_ticks, 5, 2));
     clock.advance_ns(3000000);
-    EXPECT_EQ(c.next(), twitter.encode(t0_ticks + 3, 5, 0));
+    EXPECT_EQ(c.next(), twitter.pack(t0_ticks + 3, 5, 0));
 }
 
 TEST(SnowflakeCounter, ASequenceOverflowBorrowsTheNextTickNotTheNode) {
@@ -68,7 +68,7 @@ TEST(SnowflakeCounter, NodeOutOfRangeNamesTheRange) {
 
 TEST(SnowflakeCounter, FloorStartsAboveThePreviousHolder) {
     ac::manual_clock clock(t0_ns);
-    const std::uint64_t floor = twitter.encode(t0_ticks + 50, 7, 99);  // a holder ahead of us
+    const std::uint64_t floor = twitter.pack(t0_ticks + 50, 7, 99);  // a holder ahead of us
     fake_counter c(twitter, 7, floor, clock);
     EXPECT_EQ(c.next(), floor + 1);
 }
@@ -121,9 +121,9 @@ TEST(SnowflakeCounter, TheLeadLimitCapsHowFarIdsRunAheadOfTheClock) {
                   std::string::npos)
             << e.what();
     }
-    EXPECT_EQ(c.current(), twitter.encode(t0_ticks + 2, 5, 4095));  // refused, kept
+    EXPECT_EQ(c.current(), twitter.pack(t0_ticks + 2, 5, 4095));  // refused, kept
     clock.advance_ns(1000000);  // one tick later, one more tick of room
-    EXPECT_EQ(c.next(), twitter.encode(t0_ticks + 3, 5, 0));  // the sequence carries a tick
+    EXPECT_EQ(c.next(), twitter.pack(t0_ticks + 3, 5, 0));  // the sequence carries a tick
     // A block that could never fit is a caller's mistake, not a wait.
     std::vector<std::uint64_t> big(3 * 4096 + 1);
     EXPECT_THROW(c.next_many(big.data(), big.size()), std::invalid_argument);
@@ -131,7 +131,7 @@ TEST(SnowflakeCounter, TheLeadLimitCapsHowFarIdsRunAheadOfTheClock) {
     clock.rewind_ns(1000000000ULL);
     EXPECT_THROW(c.next(), ac::lease_expired);
     clock.advance_ns(1000000000ULL);
-    EXPECT_GT(c.next(), twitter.encode(t0_ticks + 3, 5, 0));
+    EXPECT_GT(c.next(), twitter.pack(t0_ticks + 3, 5, 0));
 }
 
 TEST(SnowflakeCounter, SealReturnsAnIdAboveEveryIdHandedOut) {
@@ -188,7 +188,7 @@ TEST(SnowflakeCounter, RebindMovesAboveEverythingAndTheFloor) {
     EXPECT_GT(moved, last);
     EXPECT_EQ(c.node(), 3u);
     EXPECT_EQ(twitter.decode(moved).ticks, t0_ticks + 1);
-    const std::uint64_t floor = twitter.encode(t0_ticks + 100, 4, 10);
+    const std::uint64_t floor = twitter.pack(t0_ticks + 100, 4, 10);
     c.rebind(4, floor);
     EXPECT_EQ(c.next(), floor + 1);
     EXPECT_THROW(c.rebind(1024, 0), std::invalid_argument);

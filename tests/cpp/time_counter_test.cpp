@@ -25,10 +25,11 @@ TEST(TimeCounterLayout, GoldenBits) {
     EXPECT_EQ(fake_time_counter::initial_sequence, 2048u);
     // A value the original atomic-counter 0.1.4 produced, decoded: 7355034082566451200 is
     // 2026-11-26T03:10:17.814075Z with sequence 0.
-    EXPECT_EQ(ac::time_counter::encode(t0_us, 0), 7355034082566451200ULL);
+    EXPECT_EQ(ac::time_counter::pack(t0_us, 0), 7355034082566451200ULL);
     EXPECT_EQ(ac::time_counter::decode_timestamp_microseconds(7355034082566451200ULL), t0_us);
     EXPECT_EQ(ac::time_counter::decode_sequence(7355034082566451200ULL + 77), 77u);
-    EXPECT_EQ(ac::time_counter::encode(t0_us, 4096), ac::time_counter::encode(t0_us, 0));
+    EXPECT_EQ(ac::time_counter::pack(t0_us, 4096), ac::time_counter::pack(t0_us, 0));
+    EXPECT_EQ(ac::time_counter::encode(t0_us, 1), ac::time_counter::pack(t0_us, 1));  // 0.2's name
 }
 
 TEST(TimeCounter, StartsAtTheCurrentMicrosecondWithSequence2048) {

@@ -1,5 +1,5 @@
 // libFuzzer target: any layout parameters, any id, any clock. Checks: an impossible layout or
-// out-of-range field is std::invalid_argument; decode inverts encode; a snowflake_counter's ids
+// out-of-range field is std::invalid_argument; decode inverts pack; a snowflake_counter's ids
 // strictly increase, stay on their node and within the layout's width, whatever the clock does;
 // the only other error is overflow when the layout's time has run out.
 #include <atomic_counter/clock.hpp>
@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Round trips of arbitrary fields and ids.
     const std::uint64_t t = in.u64(), n = in.u64() >> (in.u8() % 64), s = in.u64() >> (in.u8() % 64);
     try {
-        const std::uint64_t id = l->encode(t, n, s);
+        const std::uint64_t id = l->pack(t, n, s);
         FUZZ_CHECK(t <= l->max_ticks() && n <= l->max_node() && s <= l->max_sequence());
         FUZZ_CHECK(id <= l->max_id());
         const ac::id_parts p = l->decode(id);
@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint64_t raw = in.u64();
     try {
         const ac::id_parts p = l->decode(raw);
-        FUZZ_CHECK(l->encode(p.ticks, p.node, p.sequence) == raw);
+        FUZZ_CHECK(l->pack(p.ticks, p.node, p.sequence) == raw);
     } catch (std::invalid_argument const&) {
         FUZZ_CHECK(raw > l->max_id());
     }

@@ -58,3 +58,15 @@ def test_help_renders():
         text.append(pydoc.render_doc(getattr(atomic_counter, name), renderer=pydoc.plaintext))
     joined = "\n".join(text)
     assert "borrow" in joined and "shared memory" in joined and "node" in joined
+
+
+def test_the_stub_carries_the_extensions_docstrings():
+    # One source: the C++ sources. tools/stub_docs.py copies them into _core.pyi for editors.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parents[2] / "tools" / "stub_docs.py"
+    proc = subprocess.run([sys.executable, str(tool), "--check"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

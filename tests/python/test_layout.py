@@ -1,6 +1,9 @@
-"""Layouts: presets, decode, encode, and the node-aware SnowflakeCounter without Redis."""
+"""Layouts: presets (against the C++ ones), decode, first_id_at, and the node-aware
+SnowflakeCounter without Redis."""
 
 from datetime import datetime, timedelta, timezone
+
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +17,7 @@ def test_time_counter_preset_decodes_time_counter_ids():
     decoded = Layout.TIME_COUNTER.decode(value)
     assert decoded.datetime == TimeCounter.to_datetime(value)
     assert (decoded.node, decoded.sequence) == (0, value & 0xFFF)
-    assert Layout.TIME_COUNTER.encode(decoded.datetime, sequence=decoded.sequence) == value
+    assert Layout.TIME_COUNTER.first_id_at(decoded.datetime, sequence=decoded.sequence) == value
 
 
 def test_discord_documented_example():
@@ -28,7 +31,8 @@ def test_discord_documented_example():
 def test_twitter_golden():
     # 2020-01-01T00:00:00.001Z on node 1, sequence 0: (ticks << 22) | (1 << 12).
     when = datetime(2020, 1, 1, 0, 0, 0, 1000, tzinfo=UTC)
-    assert Layout.TWITTER.encode(when, node=1) == 1212161512047644672
+    assert Layout.TWITTER.first_id_at(when, node=1) == 1212161512047644672
+    assert Layout.TWITTER.encode(when, node=1) == 1212161512047644672  # 0.2's name
     assert Layout.TWITTER.decode(1212161512047644672).datetime == when
 
 
@@ -59,23 +63,23 @@ def test_time_counter_ids_pass_the_signed_int64_limit_in_2041():
                                                                   tzinfo=UTC)
 
 
-def test_encode_is_the_smallest_id_of_its_time():
+def test_first_id_at_is_the_smallest_id_of_its_time():
     layout = Layout.TWITTER
     midnight = datetime(2026, 11, 26, tzinfo=UTC)
-    lowest = layout.encode(midnight)
+    lowest = layout.first_id_at(midnight)
     assert layout.decode(lowest) == (midnight, 0, 0, lowest >> 22, layout.decode(lowest).unix_ns)
-    assert layout.encode(midnight - timedelta(milliseconds=1), node=1023, sequence=4095) < lowest
+    assert layout.first_id_at(midnight - timedelta(milliseconds=1), node=1023, sequence=4095) < lowest
 
 
-def test_encode_errors():
+def test_first_id_at_errors():
     with pytest.raises(ValueError, match="timezone-aware"):
-        Layout.TWITTER.encode(datetime(2026, 1, 1))
+        Layout.TWITTER.first_id_at(datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="before the twitter layout's epoch"):
-        Layout.TWITTER.encode(datetime(2000, 1, 1, tzinfo=UTC))
+        Layout.TWITTER.first_id_at(datetime(2000, 1, 1, tzinfo=UTC))
     with pytest.raises(ValueError, match="past the js_safe layout's end"):
-        Layout.JS_SAFE.encode(datetime(2100, 1, 1, tzinfo=UTC))
+        Layout.JS_SAFE.first_id_at(datetime(2100, 1, 1, tzinfo=UTC))
     with pytest.raises(ValueError, match="node must be in \\[0, 1023\\]"):
-        Layout.TWITTER.encode(datetime(2026, 1, 1, tzinfo=UTC), node=1024)
+        Layout.TWITTER.first_id_at(datetime(2026, 1, 1, tzinfo=UTC), node=1024)
     with pytest.raises(ValueError, match="sequence must be in \\[0, 63\\]"):
         Layout.JS_SAFE.encode(datetime(2026, 1, 1, tzinfo=UTC), sequence=64)
 
@@ -143,3 +147,27 @@ def test_js_safe_ids_round_trip_through_json_numbers():
     ids = [counter.next() for _ in range(1000)]
     assert all(v < 2**53 and float(v) == v for v in ids)
     assert json.loads(json.dumps(ids)) == ids
+
+
+def test_presets_and_ids_match_the_golden_file():
+    # The same file tests/cpp/layout_test.cpp checks the C++ presets against.
+    golden = Path(__file__).resolve().parents[1] / "golden" / "layouts.txt"
+    presets = ids = 0
+    for line in golden.read_text().splitlines():
+        kind, *fields = line.split()
+        if kind == "preset":
+            name, epoch_ns, tick_ns, time_bits, node_bits, sequence_bits, positive = fields
+            layout = Layout.PRESETS[name]
+            assert (layout.epoch_ns, layout.tick_ns, layout.time_bits, layout.node_bits,
+                    layout.sequence_bits, layout.positive_int64) == (
+                int(epoch_ns), int(tick_ns), int(time_bits), int(node_bits), int(sequence_bits),
+                positive == "1"), name
+            presets += 1
+        elif kind == "id":
+            name, ticks, node, sequence, value = fields[0], *map(int, fields[1:])
+            layout = Layout.PRESETS[name]
+            assert layout.pack(ticks, node, sequence) == value, line
+            decoded = layout.decode(value)
+            assert (decoded.ticks, decoded.node, decoded.sequence) == (ticks, node, sequence)
+            ids += 1
+    assert presets == len(Layout.PRESETS) and ids >= 10

@@ -72,8 +72,9 @@ def use_layouts() -> Decoded:
     first: int = counter.next()
     assert counter.node == 3 and counter.lead_ns() >= 0
     decoded: Decoded = layout.decode(first)
-    lowest: int = layout.encode(decoded.datetime, node=0)
-    assert lowest <= first and layout.end > layout.epoch
+    lowest: int = layout.first_id_at(decoded.datetime, node=0)
+    same: Layout = counter.layout
+    assert lowest <= first and layout.end > layout.epoch and same is layout
     custom = Layout.create(datetime(2025, 1, 1, tzinfo=timezone.utc), "ms", 41, 10, 12)
     assert custom.max_node == 1023
     return decoded

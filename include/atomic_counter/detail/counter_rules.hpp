@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 
+#include "atomic_update.hpp"
 #include "error.hpp"
 #include "fill.hpp"
 
@@ -49,10 +50,9 @@ public:
         if (ATOMIC_COUNTER_UNLIKELY(interval_ > max_headroom_interval)) {
             return next_checked(value);
         }
-        // Relaxed: the counter publishes no other memory, and uniqueness and per-thread order
-        // come from the read-modify-writes' single modification order, whatever their order.
-        // Checking the value the add returns, not a load before it, keeps the hot path at one
-        // locked instruction with no dependency on the previous draw's store.
+        // Relaxed: see atomic_update.hpp (the argument holds for fetch_add too). Checking the
+        // value the add returns, not a load before it, keeps the hot path at one locked
+        // instruction with no dependency on the previous draw's store.
         const std::uint64_t old = value.fetch_add(interval_, std::memory_order_relaxed);
         if (ATOMIC_COUNTER_UNLIKELY(old > limit_)) {
             // Past the limit: take the add back (relaxed, as above) and refuse.
@@ -75,16 +75,14 @@ public:
     // Writes n values to out[0, n) and returns the last; nothing at all if it throws.
     std::uint64_t next_many(std::atomic<std::uint64_t>& value, std::uint64_t* out,
                             std::size_t n) const {
-        // Relaxed: as next(); the block is private to this caller once the exchange succeeds.
-        std::uint64_t old = value.load(std::memory_order_relaxed);
         if (n == 0) {
-            return old;
+            return value.load(std::memory_order_relaxed);  // relaxed: a snapshot
         }
-        while (!value.compare_exchange_weak(old, advance(old, n), std::memory_order_relaxed,
-                                            std::memory_order_relaxed)) {
-        }
-        fill_progression(out, n, old + interval_, interval_);
-        return old + n * interval_;
+        // Relaxed (see atomic_update.hpp); the block is private to this caller once reserved.
+        const std::uint64_t last =
+            fetch_update(value, [&](std::uint64_t old) { return advance(old, n); });
+        fill_progression(out, n, last - (n - 1) * interval_, interval_);
+        return last;
     }
 
     // std::invalid_argument unless v may be stored by set() or advance_to() (v <= limit).
@@ -100,11 +98,7 @@ public:
     // moves the counter backwards, so it never lets a value be drawn twice. v <= limit (checked
     // by the caller with check_set).
     static void advance_to(std::atomic<std::uint64_t>& value, std::uint64_t v) noexcept {
-        // Relaxed: as next(); the compare-exchange works on the latest value.
-        std::uint64_t current = value.load(std::memory_order_relaxed);
-        while (current < v && !value.compare_exchange_weak(current, v, std::memory_order_relaxed,
-                                                           std::memory_order_relaxed)) {
-        }
+        fetch_max(value, v);  // relaxed: see atomic_update.hpp
     }
 
     // set() for a counter other processes draw from while the caller waited (an msync): stores
@@ -133,12 +127,7 @@ private:
 
     // The exact compare-exchange draw, for intervals too large for headroom mode.
     ATOMIC_COUNTER_NOINLINE std::uint64_t next_checked(std::atomic<std::uint64_t>& value) const {
-        // Relaxed: as next().
-        std::uint64_t old = value.load(std::memory_order_relaxed);
-        while (!value.compare_exchange_weak(old, advance(old, 1), std::memory_order_relaxed,
-                                            std::memory_order_relaxed)) {
-        }
-        return old + interval_;
+        return fetch_update(value, [&](std::uint64_t old) { return advance(old, 1); });
     }
 
     // old + count * interval, or std::overflow_error unless the block ends at most where a

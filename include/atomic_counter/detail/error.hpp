@@ -18,6 +18,18 @@
 #define ATOMIC_COUNTER_UNLIKELY(x) (x)
 #endif
 
+namespace atomic_counter {
+
+// A leased counter refused to draw: its lease could have expired, its ids reached the high-water
+// mark recorded for the node's next holder, or they would run past the lease's lead limit.
+// Python: atomic_counter.LeaseExpiredError.
+class lease_expired : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+}  // namespace atomic_counter
+
 namespace atomic_counter::detail {
 
 // Bad argument values (a caller's mistake): std::invalid_argument, ValueError in Python.
@@ -40,6 +52,11 @@ namespace atomic_counter::detail {
 // Data that is not ours, or is damaged: std::domain_error, ValueError in Python.
 [[noreturn]] ATOMIC_COUNTER_NOINLINE inline void on_error_corrupt(std::string const& msg) {
     throw std::domain_error(msg);
+}
+
+// A leased counter that may not draw now: lease_expired, LeaseExpiredError in Python.
+[[noreturn]] ATOMIC_COUNTER_NOINLINE inline void on_error_lease_expired(std::string const& msg) {
+    throw lease_expired(msg);
 }
 
 }  // namespace atomic_counter::detail

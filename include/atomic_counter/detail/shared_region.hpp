@@ -58,6 +58,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "atomic_update.hpp"
 #include "error.hpp"
 #include "region_file.hpp"
 
@@ -128,6 +129,39 @@ struct region_options {
     blocking_runner run_blocking = nullptr;
 };
 
+// What a shared counter asks of its region's durability:
+//   durability::as_region()  attach as the region is (and create a non-durable one): the default
+//   durability::off()        the region must not be durable
+//   durability::every(n)     durable, msyncing a high-water mark n values ahead (a file path on a
+//                            disk-backed file system); when attaching, n must be the region's
+// The form 0.2's constructors took still converts: a std::optional<std::uint64_t> or an int,
+// nullopt as as_region(), 0 as off(), n as every(n).
+class durability {
+public:
+    static durability as_region() noexcept { return {false, 0}; }
+    static durability off() noexcept { return {true, 0}; }
+    static durability every(std::uint64_t block) noexcept { return {true, block}; }
+
+    durability() noexcept : durability(as_region()) {}
+    durability(std::optional<std::uint64_t> block) noexcept  // NOLINT(google-explicit-constructor)
+        : given_(block.has_value()), block_(block.value_or(0)) {}
+    durability(std::uint64_t block) noexcept  // NOLINT(google-explicit-constructor)
+        : given_(true), block_(block) {}
+    durability(std::nullopt_t) noexcept  // NOLINT(google-explicit-constructor)
+        : durability(as_region()) {}
+
+    // Whether the caller asked for something (rather than the region's own).
+    bool given() const noexcept { return given_; }
+    bool durable() const noexcept { return block_ != 0; }
+    // Values (SharedTimeCounter: microseconds of ids) per msync; 0 when not durable.
+    std::uint64_t block() const noexcept { return block_; }
+
+private:
+    durability(bool given, std::uint64_t block) noexcept : given_(given), block_(block) {}
+    bool given_;
+    std::uint64_t block_;
+};
+
 namespace detail {
 
 enum class region_kind : std::uint32_t { counter = 1, time_counter = 2 };
@@ -184,43 +218,20 @@ inline std::uint64_t header_checksum(void const* page) noexcept {
     return hash;
 }
 
-// Whether durability was asked for, and how much: the region's own (attaching as it is), off,
-// or on with a block of values reserved per msync.
-class durability_request {
-public:
-    static durability_request region_default() noexcept { return {false, 0}; }
-    static durability_request off() noexcept { return {true, 0}; }
-    static durability_request on(std::uint64_t block) noexcept { return {true, block}; }
-    // From the public constructors' form: nullopt, 0 or a block.
-    static durability_request from(std::optional<std::uint64_t> block) noexcept {
-        return block ? durability_request{true, *block} : region_default();
-    }
-
-    bool given() const noexcept { return given_; }
-    bool durable() const noexcept { return block_ != 0; }
-    // The block a region created by this request gets (0: not durable).
-    std::uint64_t block() const noexcept { return block_; }
-
-private:
-    durability_request(bool given, std::uint64_t block) noexcept : given_(given), block_(block) {}
-    bool given_;
-    std::uint64_t block_;
-};
-
 // What a creator writes and an attacher checks: the kind, and the parameters a caller gave
 // (an attacher checks only those; a creator uses defaults for the rest).
 struct region_params {
     region_kind kind;
     std::optional<std::uint64_t> base;
     std::optional<std::uint64_t> interval;
-    durability_request durability;
+    atomic_counter::durability durability;
 
     static region_params counter(std::optional<std::uint64_t> base,
                                  std::optional<std::uint64_t> interval,
-                                 durability_request durability) {
+                                 atomic_counter::durability durability) {
         return {region_kind::counter, base, interval, durability};
     }
-    static region_params time_counter(durability_request durability) {
+    static region_params time_counter(atomic_counter::durability durability) {
         return {region_kind::time_counter, std::nullopt, std::nullopt, durability};
     }
 };
@@ -395,6 +406,8 @@ private:
         }
     }
 
+    // The open protocol (see the top of this file): attach to a ready region, or take the
+    // creation lock and initialise it, or wait for the live holder of the lock to finish.
     template <class Start>
     void open_or_initialise(os::region_file& file, region_params const& params,
                             region_options const& options, char const* api,
@@ -404,88 +417,28 @@ private:
         std::uint64_t size = region_bytes(file.facts());
         auto pause = std::chrono::microseconds(50);
         for (;;) {
-            if (size == region_size) {
-                map(file);
-                // Acquire: pairs with the initialiser's release store of state_ready.
-                const std::uint32_t state = header_->state.load(std::memory_order_acquire);
-                check_state(state, api);
-                if (state == state_ready) {
-                    return;
-                }
+            if (size == region_size && attach_if_ready(file, api)) {
+                return;
             }
             const os::lock_result lock = file.try_lock();
             if (lock == os::lock_result::unsupported && file.created()) {
                 // Nothing can lock it, but this process's exclusive create made the name.
                 if (size == 0) {
                     file.resize(region_size);
-                    size = region_size;
                 }
                 map(file);
                 initialise(params, base_default, interval_default, start);
-                created_ = true;
                 return;
             }
             if (lock == os::lock_result::locked) {
-                struct unlock_on_exit {
-                    os::region_file& f;
-                    ~unlock_on_exit() { f.unlock(); }
-                } unlock{file};
-                size = region_bytes(file.facts());
-                if (size == 0) {
-                    if (options.only_region) {
-                        on_error_invalid_argument(describe(api) + ": another region, never "
-                                                                  "initialised, now has the name");
-                    }
-                    file.resize(region_size);
-                    size = region_size;
-                } else if (size != region_size) {
-                    on_error_corrupt(describe(api) + ": changed size (" + std::to_string(size) +
-                                     " bytes) while opening; left untouched");
-                }
-                map(file);
-                // Acquire: as above; a region published before we took the lock is attached.
-                const std::uint32_t state = header_->state.load(std::memory_order_acquire);
-                check_state(state, api);
-                if (state == state_ready) {
-                    return;
-                }
-                if (!initialisable()) {
-                    on_error_corrupt(
-                        describe(api) +
-                        (header_->magic == region_magic
-                             ? ": region format version " + std::to_string(header_->version) +
-                                   ", this library reads version " +
-                                   std::to_string(region_version)
-                             : std::string(": not an atomic_counter region (unknown header)")) +
-                        "; left untouched");
-                }
-                if (options.only_region) {
-                    on_error_invalid_argument(describe(api) + ": another region, never "
-                                                              "initialised, now has the name");
-                }
-                initialise(params, base_default, interval_default, start);
-                created_ = true;
+                initialise_locked(file, params, options, api, base_default, interval_default,
+                                  start);
                 return;
             }
             // The lock is held, so its holder is alive and initialising the region now (or, where
             // nothing locks, the exclusive creator is).
             if (std::chrono::steady_clock::now() > deadline) {
-                if (lock == os::lock_result::busy) {
-                    on_error_corrupt(describe(api) +
-                                     ": another process has held the region's creation lock for "
-                                     "more than " + std::to_string(init_timeout.count()) +
-                                     " ms without finishing; it is alive (a lock dies with its "
-                                     "holder): if it is stopped or hung, resume or end it, then "
-                                     "retry");
-                }
-                const std::uint32_t pid = header_ != nullptr ? header_->creator_pid : 0;
-                on_error_corrupt(describe(api) + ": the process that created it" +
-                                 (pid != 0 ? " (pid " + std::to_string(pid) + ", " +
-                                                 (os::process_alive(pid) ? "alive" : "gone") + ")"
-                                           : std::string()) +
-                                 " has not finished initialising it within " +
-                                 std::to_string(init_timeout.count()) +
-                                 " ms; if it is gone, remove the name (unlink) and retry");
+                on_creator_not_finishing(lock, api);
             }
             std::this_thread::sleep_for(pause);
             pause = (std::min)(pause * 2, std::chrono::microseconds(2000));
@@ -493,6 +446,77 @@ private:
                 size = region_bytes(file.facts());
             }
         }
+    }
+
+    // The attaching half: maps a region of the right size and returns whether it is ready.
+    bool attach_if_ready(os::region_file& file, char const* api) {
+        map(file);
+        // Acquire: pairs with the initialiser's release store of state_ready.
+        const std::uint32_t state = header_->state.load(std::memory_order_acquire);
+        check_state(state, api);
+        return state == state_ready;
+    }
+
+    // The creating half, under the creation lock: attaches to a region published before the
+    // lock was taken, or initialises the region (new, or begun by a creator that died).
+    template <class Start>
+    void initialise_locked(os::region_file& file, region_params const& params,
+                           region_options const& options, char const* api,
+                           std::uint64_t base_default, std::uint64_t interval_default,
+                           Start& start) {
+        struct unlock_on_exit {
+            os::region_file& f;
+            ~unlock_on_exit() { f.unlock(); }
+        } unlock{file};
+        const std::uint64_t size = region_bytes(file.facts());
+        if (size == 0) {
+            refuse_if_only_region(options, api);
+            file.resize(region_size);
+        } else if (size != region_size) {
+            on_error_corrupt(describe(api) + ": changed size (" + std::to_string(size) +
+                             " bytes) while opening; left untouched");
+        }
+        if (attach_if_ready(file, api)) {
+            return;
+        }
+        if (!initialisable()) {
+            on_error_corrupt(
+                describe(api) +
+                (header_->magic == region_magic
+                     ? ": region format version " + std::to_string(header_->version) +
+                           ", this library reads version " + std::to_string(region_version)
+                     : std::string(": not an atomic_counter region (unknown header)")) +
+                "; left untouched");
+        }
+        refuse_if_only_region(options, api);
+        initialise(params, base_default, interval_default, start);
+    }
+
+    // A pickle attaches to one region only; a name whose region was never initialised is another.
+    void refuse_if_only_region(region_options const& options, char const* api) const {
+        if (options.only_region) {
+            on_error_invalid_argument(describe(api) +
+                                      ": another region, never initialised, now has the name");
+        }
+    }
+
+    [[noreturn]] ATOMIC_COUNTER_NOINLINE void on_creator_not_finishing(os::lock_result lock,
+                                                                        char const* api) const {
+        if (lock == os::lock_result::busy) {
+            on_error_corrupt(describe(api) +
+                             ": another process has held the region's creation lock for more "
+                             "than " + std::to_string(init_timeout.count()) +
+                             " ms without finishing; it is alive (a lock dies with its holder): "
+                             "if it is stopped or hung, resume or end it, then retry");
+        }
+        const std::uint32_t pid = header_ != nullptr ? header_->creator_pid : 0;
+        on_error_corrupt(describe(api) + ": the process that created it" +
+                         (pid != 0 ? " (pid " + std::to_string(pid) + ", " +
+                                         (os::process_alive(pid) ? "alive" : "gone") + ")"
+                                   : std::string()) +
+                         " has not finished initialising it within " +
+                         std::to_string(init_timeout.count()) +
+                         " ms; if it is gone, remove the name (unlink) and retry");
     }
 
     template <class Start>
@@ -526,6 +550,7 @@ private:
         h.persisted.store(h.start, std::memory_order_relaxed);
         // Release: a process that reads ready (acquire) sees every field written above.
         h.state.store(state_ready, std::memory_order_release);
+        created_ = true;
     }
 
     void check(region_params const& params, region_options const& options,
@@ -576,7 +601,7 @@ private:
         if (params.interval && *params.interval != h.interval) {
             mismatch("interval", *params.interval, h.interval);
         }
-        const durability_request& d = params.durability;
+        const atomic_counter::durability& d = params.durability;
         if (d.given() && d.block() != h.durable_block) {
             if (!d.durable() || h.durable_block == 0) {
                 on_error_invalid_argument(
@@ -591,7 +616,7 @@ private:
     // obey orderings instead, which damage almost always breaks.
     void check_moving_fields(char const* api) const {
         region_header const& h = *header_;
-        // Relaxed: a snapshot; both only grow, reserved first (see durability).
+        // Relaxed: a snapshot; both only grow, reserved first (see high_water_mark).
         const std::uint64_t persisted = h.persisted.load(std::memory_order_relaxed);
         const std::uint64_t reserved = h.reserved.load(std::memory_order_relaxed);
         const auto corrupt = [&](char const* field, std::string const& why) {
@@ -622,11 +647,11 @@ private:
     bool created_ = false;
 };
 
-// The durability protocol over a region's reserved/persisted fields. `block_ids` is the span of
+// The high-water mark protocol of a durable region, over its reserved/persisted fields. `block_ids` is the span of
 // values reserved per msync (0: not durable).
-class durability {
+class high_water_mark {
 public:
-    durability(shared_region const& region, std::uint64_t block_ids) noexcept
+    high_water_mark(shared_region const& region, std::uint64_t block_ids) noexcept
         : region_(&region), block_ids_(block_ids) {}
 
     bool enabled() const noexcept { return block_ids_ != 0; }
@@ -652,18 +677,16 @@ public:
     // most one block per open.
     void skip_past_reserved(std::uint64_t step) const {
         region_header& h = region_->header();
-        // Relaxed: reserved only grows, and the compare-exchange below works on the latest value.
+        // Relaxed: reserved only grows, and fetch_update works on the latest value.
         const std::uint64_t floor = h.reserved.load(std::memory_order_relaxed);
-        std::uint64_t value = h.value.load(std::memory_order_relaxed);
-        while (value < floor) {
-            const std::uint64_t steps = (floor - value + step - 1) / step;
-            const std::uint64_t lifted =
-                steps > (std::uint64_t(-1) - value) / step ? std::uint64_t(-1) : value + steps * step;
-            if (h.value.compare_exchange_weak(value, lifted, std::memory_order_relaxed,
-                                              std::memory_order_relaxed)) {
-                break;
+        fetch_update(h.value, [&](std::uint64_t value) {
+            if (value >= floor) {
+                return value;
             }
-        }
+            const std::uint64_t steps = (floor - value + step - 1) / step;
+            return steps > (std::uint64_t(-1) - value) / step ? std::uint64_t(-1)
+                                                              : value + steps * step;
+        });
     }
 
 private:
@@ -673,19 +696,11 @@ private:
             last > std::uint64_t(-1) - block_ids_ ? std::uint64_t(-1) : last + block_ids_;
         // Relaxed: the mark only has to reach memory before msync, which is a system call that
         // writes out the page as it stands when it runs.
-        std::uint64_t reserved = h.reserved.load(std::memory_order_relaxed);
-        while (reserved < target &&
-               !h.reserved.compare_exchange_weak(reserved, target, std::memory_order_relaxed,
-                                                 std::memory_order_relaxed)) {
-        }
+        const std::uint64_t reserved = fetch_max(h.reserved, target);
         const std::uint64_t covered = reserved < target ? target : reserved;
         region_->sync(api);
         // Release: a thread that reads persisted >= v (acquire) knows the msync has returned.
-        std::uint64_t persisted = h.persisted.load(std::memory_order_relaxed);
-        while (persisted < covered &&
-               !h.persisted.compare_exchange_weak(persisted, covered, std::memory_order_release,
-                                                  std::memory_order_relaxed)) {
-        }
+        fetch_max(h.persisted, covered, std::memory_order_release);
     }
 
     shared_region const* region_;

@@ -10,6 +10,8 @@
 #include <limits>
 #include <string>
 
+#include "atomic_update.hpp"
+#include "borrow_rule.hpp"
 #include "error.hpp"
 #include "fill.hpp"
 
@@ -26,7 +28,7 @@ struct time_rules {
     static constexpr std::uint64_t initial_sequence = (sequence_mask + 1) / 2;
     static constexpr std::uint64_t max_value = (std::numeric_limits<std::uint64_t>::max)();
 
-    static constexpr std::uint64_t encode(std::uint64_t us, std::uint64_t sequence) noexcept {
+    static constexpr std::uint64_t pack(std::uint64_t us, std::uint64_t sequence) noexcept {
         return ((us & timestamp_mask) << sequence_bits) | (sequence & sequence_mask);
     }
     static constexpr std::uint64_t decode_timestamp_microseconds(std::uint64_t id) noexcept {
@@ -45,17 +47,13 @@ struct time_rules {
         if (ATOMIC_COUNTER_UNLIKELY(now_us > timestamp_mask)) {
             on_clock_past_end();
         }
-        return encode(now_us, initial_sequence);
+        return pack(now_us, initial_sequence);
     }
 
     // Raises the last id to v unless it is already there or beyond (an atomic maximum: the
     // counter never moves backwards), so the next id is above v.
     static void advance_to(std::atomic<std::uint64_t>& value, std::uint64_t v) noexcept {
-        // Relaxed: as next().
-        std::uint64_t last = value.load(std::memory_order_relaxed);
-        while (last < v && !value.compare_exchange_weak(last, v, std::memory_order_relaxed,
-                                                        std::memory_order_relaxed)) {
-        }
+        fetch_max(value, v);  // relaxed: see atomic_update.hpp
     }
 
     // How far the id `last` runs ahead of the microsecond `now_us`.
@@ -66,15 +64,8 @@ struct time_rules {
 
     static std::uint64_t next(std::atomic<std::uint64_t>& value, std::uint64_t now_us) {
         const std::uint64_t fresh = fresh_at(now_us);
-        // Relaxed everywhere: the id is the only state and publishes nothing else; uniqueness
-        // and per-thread order come from the compare-exchange's single modification order.
-        std::uint64_t last = value.load(std::memory_order_relaxed);
-        std::uint64_t id = following(last, fresh, 1);
-        while (!value.compare_exchange_weak(last, id, std::memory_order_relaxed,
-                                            std::memory_order_relaxed)) {
-            id = following(last, fresh, 1);
-        }
-        return id;
+        // Relaxed: see atomic_update.hpp.
+        return fetch_update(value, [fresh](std::uint64_t last) { return following(last, fresh, 1); });
     }
 
     static std::uint64_t next_exclusive(std::atomic<std::uint64_t>& value, std::uint64_t now_us) {
@@ -88,19 +79,15 @@ struct time_rules {
     // Writes n consecutive ids to out[0, n) and returns the last; nothing at all if it throws.
     static std::uint64_t next_many(std::atomic<std::uint64_t>& value, std::uint64_t now_us,
                                    std::uint64_t* out, std::size_t n) {
-        // Relaxed: as next(); the block is private to this caller once the exchange succeeds.
-        std::uint64_t last = value.load(std::memory_order_relaxed);
         if (n == 0) {
-            return last;
+            return value.load(std::memory_order_relaxed);  // relaxed: a snapshot
         }
         const std::uint64_t fresh = fresh_at(now_us);
-        std::uint64_t final_id = following(last, fresh, n);
-        while (!value.compare_exchange_weak(last, final_id, std::memory_order_relaxed,
-                                            std::memory_order_relaxed)) {
-            final_id = following(last, fresh, n);
-        }
-        fill_progression(out, n, final_id - (n - 1), 1);
-        return final_id;
+        // Relaxed (see atomic_update.hpp); the block is private to this caller once reserved.
+        const std::uint64_t last =
+            fetch_update(value, [&](std::uint64_t prior) { return following(prior, fresh, n); });
+        fill_progression(out, n, last - (n - 1), 1);
+        return last;
     }
 
     // The first id of the microsecond now_us (sequence 0), or std::overflow_error when the
@@ -112,14 +99,14 @@ struct time_rules {
         return now_us << sequence_bits;
     }
 
-    // The last of `count` ids drawn after `last` when the clock reads `fresh` (now_us << 12):
-    // the first is fresh if that is later than last, last + 1 otherwise; the rest follow by 1.
+    // The last of `count` ids drawn after `last` when the clock reads `fresh` (now_us << 12), by
+    // the borrowing rule (borrow_rule.hpp); std::overflow_error past 2^64 - 1.
     static std::uint64_t following(std::uint64_t last, std::uint64_t fresh, std::uint64_t count) {
-        const std::uint64_t after = fresh > last ? fresh - 1 : last;
-        if (ATOMIC_COUNTER_UNLIKELY(max_value - after < count)) {
+        std::uint64_t id = 0;
+        if (ATOMIC_COUNTER_UNLIKELY(!following_position(last, fresh, count, max_value, &id))) {
             on_overflow();
         }
-        return after + count;
+        return id;
     }
 
     [[noreturn]] ATOMIC_COUNTER_NOINLINE static void on_clock_past_end() {
