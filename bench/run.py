@@ -151,9 +151,17 @@ def original_python() -> Path | None:
     if not python.exists():
         venv.create(env_dir, with_pip=True)
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         "atomic-counter==0.1.4"],
-        capture_output=True, text=True,
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "atomic-counter==0.1.4",
+        ],
+        capture_output=True,
+        text=True,
     )
     if install.returncode != 0:
         print(f"could not install atomic-counter 0.1.4:\n{install.stderr}", file=sys.stderr)
@@ -166,7 +174,11 @@ def measure_original(python: Path, rounds: int, number: int) -> dict[str, float]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(BUILD), str(ROOT / "bench" / "python")]))
     out = subprocess.run(
         [str(python), str(ROOT / "bench" / "python" / "measure.py"), str(rounds), str(number)],
-        capture_output=True, text=True, env=env, cwd="/", check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd="/",
+        check=True,
     ).stdout
     return json.loads(out)
 
@@ -176,8 +188,13 @@ ONE_ID = "import atomic_counter; print(atomic_counter.TimeCounter().next())"
 
 def import_us(python: Path | str) -> float:
     """Cumulative `-X importtime` of `import atomic_counter` in a fresh interpreter, in us."""
-    err = subprocess.run([str(python), "-X", "importtime", "-c", "import atomic_counter"],
-                         capture_output=True, text=True, check=True, cwd="/").stderr
+    err = subprocess.run(
+        [str(python), "-X", "importtime", "-c", "import atomic_counter"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd="/",
+    ).stderr
     for line in reversed(err.splitlines()):
         fields = [f.strip() for f in line.split("|")]
         if len(fields) == 3 and fields[2] == "atomic_counter":
@@ -205,9 +222,12 @@ def measure_startup(original: Path | None, rounds: int) -> dict[str, float]:
         "python -c 'pass' (ms)": lambda: wall_ms([str(ours), "-c", "print(0)"]),
     }
     if original:
-        probes["original 0.1.4: import atomic_counter (us, cumulative)"] = lambda: import_us(original)
+        probes["original 0.1.4: import atomic_counter (us, cumulative)"] = lambda: import_us(
+            original
+        )
         probes["original 0.1.4: python -c, one id (ms)"] = lambda: wall_ms(
-            [str(original), "-c", ONE_ID])
+            [str(original), "-c", ONE_ID]
+        )
     samples: dict[str, list[float]] = {name: [] for name in probes}
     for name, probe in probes.items():  # warm the page cache
         probe()
@@ -240,17 +260,36 @@ def run_cpp(repetitions: int) -> dict[str, float] | None:
     """Builds bench/cpp and returns the median real time per iteration (ns) by benchmark name."""
     build = ROOT / "build" / "bench-cpp"
     try:
-        subprocess.run(["cmake", "-S", str(ROOT / "bench" / "cpp"), "-B", str(build), "-G", "Ninja",
-                        "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True, text=True)
+        subprocess.run(
+            [
+                "cmake",
+                "-S",
+                str(ROOT / "bench" / "cpp"),
+                "-B",
+                str(build),
+                "-G",
+                "Ninja",
+                "-DCMAKE_BUILD_TYPE=Release",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True, text=True)
     except subprocess.CalledProcessError as exc:
         print(f"C++ benchmarks not built:\n{exc.stdout}\n{exc.stderr}", file=sys.stderr)
         return None
     out = subprocess.run(
-        [str(build / "core_bench"), "--benchmark_format=json",
-         f"--benchmark_repetitions={repetitions}", "--benchmark_enable_random_interleaving=true",
-         "--benchmark_report_aggregates_only=true"],
-        capture_output=True, text=True, check=True,
+        [
+            str(build / "core_bench"),
+            "--benchmark_format=json",
+            f"--benchmark_repetitions={repetitions}",
+            "--benchmark_enable_random_interleaving=true",
+            "--benchmark_report_aggregates_only=true",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     results = {}
     for bench in json.loads(out)["benchmarks"]:
@@ -260,27 +299,44 @@ def run_cpp(repetitions: int) -> dict[str, float] | None:
     return results
 
 
-def targets(py: dict[str, float], original: dict[str, float] | None,
-            cpp: dict[str, float] | None, startup: dict[str, float],
-            decode_ns: float | None) -> list[tuple[str, str, float, bool]]:
+def targets(
+    py: dict[str, float],
+    original: dict[str, float] | None,
+    cpp: dict[str, float] | None,
+    startup: dict[str, float],
+    decode_ns: float | None,
+) -> list[tuple[str, str, float, bool]]:
     """(target, measured as text, ratio, met) for every target of the suite."""
     rows = []
     theirs_import = startup.get("original 0.1.4: import atomic_counter (us, cumulative)")
     if theirs_import:
         ours_import = startup["import atomic_counter (us, cumulative)"]
         r = ours_import / theirs_import
-        rows.append(("import atomic_counter <= the original 0.1.4's (-X importtime, cumulative)",
-                     f"{ours_import / 1e3:.2f} / {theirs_import / 1e3:.2f} ms", r, r <= 1.0))
+        rows.append(
+            (
+                "import atomic_counter <= the original 0.1.4's (-X importtime, cumulative)",
+                f"{ours_import / 1e3:.2f} / {theirs_import / 1e3:.2f} ms",
+                r,
+                r <= 1.0,
+            )
+        )
         theirs_run = startup["original 0.1.4: python -c, one id (ms)"]
         for name in ("python -c: import, draw one id, print (ms)", "atomic-counter next (ms)"):
             # Whole processes: the interpreter's own start-up (python -c 'pass') is most of it.
             r = startup[name] / theirs_run
-            rows.append((f"{name.removesuffix(' (ms)')} <= 1.05 x the original's python -c",
-                         f"{startup[name]:.1f} / {theirs_run:.1f} ms", r, r <= 1.05))
+            rows.append(
+                (
+                    f"{name.removesuffix(' (ms)')} <= 1.05 x the original's python -c",
+                    f"{startup[name]:.1f} / {theirs_run:.1f} ms",
+                    r,
+                    r <= 1.05,
+                )
+            )
     if decode_ns is not None:
         rate = BULK / decode_ns * 1e3
-        rows.append(("Layout.decode_many >= 100 M ids/s", f"{rate:.0f} M ids/s", 100 / rate,
-                     rate >= 100))
+        rows.append(
+            ("Layout.decode_many >= 100 M ids/s", f"{rate:.0f} M ids/s", 100 / rate, rate >= 100)
+        )
 
     def ratio(name: str, a: float, b: float, limit: float, strict: bool = False) -> None:
         r = a / b
@@ -288,24 +344,46 @@ def targets(py: dict[str, float], original: dict[str, float] | None,
 
     ref = py["reference METH_NOARGS"]
     ratio("Counter.next <= 1.10 x reference METH_NOARGS", py["Counter.next"], ref, 1.10)
-    ratio("Counter.next <= itertools.count().__next__", py["Counter.next"],
-          py["itertools.count().__next__"], 1.0)
+    ratio(
+        "Counter.next <= itertools.count().__next__",
+        py["Counter.next"],
+        py["itertools.count().__next__"],
+        1.0,
+    )
     ratio("TimeCounter.next <= 1.0 x time.time_ns", py["TimeCounter.next"], py["time.time_ns"], 1.0)
     if original:
         # The original's figures are ratios to the reference in its own process.
         for name in ("Counter.next", "TimeCounter.next"):
             theirs = original[name] / original["reference"] * ref
             ratio(f"{name} faster than the original 0.1.4's", py[name], theirs, 1.0, strict=True)
-    ratio("SharedCounter.next <= 1.2 x Counter.next", py["SharedCounter.next"],
-          py["Counter.next"], 1.2)
-    ratio("SnowflakeCounter.next leased <= 1.1 x unleased", py["SnowflakeCounter.next (leased)"],
-          py["SnowflakeCounter.next"], 1.1)
+    ratio(
+        "SharedCounter.next <= 1.2 x Counter.next",
+        py["SharedCounter.next"],
+        py["Counter.next"],
+        1.2,
+    )
+    ratio(
+        "SnowflakeCounter.next leased <= 1.1 x unleased",
+        py["SnowflakeCounter.next (leased)"],
+        py["SnowflakeCounter.next"],
+        1.1,
+    )
     locked = py["multiprocessing.Value('Q') + lock"]
     speedup = locked / py["SharedCounter.next"]
-    rows.append(("SharedCounter.next >= 20 x faster than multiprocessing.Value('Q') + lock",
-                 f"{py['SharedCounter.next']:.1f} / {locked:.1f} ns", 1 / speedup, speedup >= 20))
-    ratio("to_datetime <= datetime.fromtimestamp", py["TimeCounter.to_datetime"],
-          py["datetime.fromtimestamp(us / 1e6, tz=utc)"], 1.0)
+    rows.append(
+        (
+            "SharedCounter.next >= 20 x faster than multiprocessing.Value('Q') + lock",
+            f"{py['SharedCounter.next']:.1f} / {locked:.1f} ns",
+            1 / speedup,
+            speedup >= 20,
+        )
+    )
+    ratio(
+        "to_datetime <= datetime.fromtimestamp",
+        py["TimeCounter.to_datetime"],
+        py["datetime.fromtimestamp(us / 1e6, tz=utc)"],
+        1.0,
+    )
     fill = py["reference alloc + memset 8 MB"]
     for name in ("Counter.next_many(1M)", "TimeCounter.next_many(1M)"):
         rate = BULK / py[name] * 1e3  # millions of ids per second
@@ -314,11 +392,19 @@ def targets(py: dict[str, float], original: dict[str, float] | None,
     if cpp:
         for threads in (1, 2):
             suffix = f"/threads:{threads}"
-            ratio(f"C++ counter::next <= 1.2 x fetch_add ({threads} thread{'s' * (threads > 1)})",
-                  cpp["counter_next" + suffix], cpp["floor_fetch_add" + suffix], 1.2)
-            ratio(f"C++ time_counter::next <= 1.3 x clock + CAS ({threads} thread"
-                  f"{'s' * (threads > 1)})",
-                  cpp["time_counter_next" + suffix], cpp["floor_clock_plus_cas" + suffix], 1.3)
+            ratio(
+                f"C++ counter::next <= 1.2 x fetch_add ({threads} thread{'s' * (threads > 1)})",
+                cpp["counter_next" + suffix],
+                cpp["floor_fetch_add" + suffix],
+                1.2,
+            )
+            ratio(
+                f"C++ time_counter::next <= 1.3 x clock + CAS ({threads} thread"
+                f"{'s' * (threads > 1)})",
+                cpp["time_counter_next" + suffix],
+                cpp["floor_clock_plus_cas" + suffix],
+                1.3,
+            )
     return rows
 
 
@@ -334,9 +420,17 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
-def write_report(py: dict[str, float], single_names: list[str], original: dict[str, float] | None,
-                 cpp: dict[str, float] | None, startup: dict[str, float],
-                 decode_ns: float | None, rows: list, rounds: int, out_dir: Path) -> None:
+def write_report(
+    py: dict[str, float],
+    single_names: list[str],
+    original: dict[str, float] | None,
+    cpp: dict[str, float] | None,
+    startup: dict[str, float],
+    decode_ns: float | None,
+    rows: list,
+    rounds: int,
+    out_dir: Path,
+) -> None:
     import atomic_counter
 
     ref = py["reference METH_NOARGS"]
@@ -354,10 +448,16 @@ def write_report(py: dict[str, float], single_names: list[str], original: dict[s
         "| target | measured | ratio | met |",
         "| --- | --- | --- | --- |",
     ]
-    lines += [f"| {name} | {text} | {r:.2f} | {'yes' if ok else '**no**'} |"
-              for name, text, r, ok in rows]
-    lines += ["", "## Python: one id per call", "", "| what | ns per id | x reference |",
-              "| --- | --- | --- |"]
+    lines += [
+        f"| {name} | {text} | {r:.2f} | {'yes' if ok else '**no**'} |" for name, text, r, ok in rows
+    ]
+    lines += [
+        "",
+        "## Python: one id per call",
+        "",
+        "| what | ns per id | x reference |",
+        "| --- | --- | --- |",
+    ]
     singles = {name: py[name] for name in single_names}
     if original:
         # The original's figures, scaled by the reference measured in its own process.
@@ -368,21 +468,41 @@ def write_report(py: dict[str, float], single_names: list[str], original: dict[s
     lines += ["", "## Python: decoding", "", "| what | ns per call |", "| --- | --- |"]
     for name in ("TimeCounter.to_datetime", "datetime.fromtimestamp(us / 1e6, tz=utc)"):
         lines.append(f"| {name} | {py[name]:.1f} |")
-    lines += ["", "## Python: bulk, 1,000,000 ids per call", "",
-              "| what | ms per call | M ids/s |", "| --- | --- | --- |"]
-    for name in ("reference alloc + memset 8 MB", "Counter.next_many(1M)",
-                 "TimeCounter.next_many(1M)"):
+    lines += [
+        "",
+        "## Python: bulk, 1,000,000 ids per call",
+        "",
+        "| what | ms per call | M ids/s |",
+        "| --- | --- | --- |",
+    ]
+    for name in (
+        "reference alloc + memset 8 MB",
+        "Counter.next_many(1M)",
+        "TimeCounter.next_many(1M)",
+    ):
         lines.append(f"| {name} | {py[name] / 1e6:.2f} | {BULK / py[name] * 1e3:.0f} |")
     if decode_ns is not None:
-        lines.append(f"| Layout.INT64.decode_many(1M ids) | {decode_ns / 1e6:.2f} | "
-                     f"{BULK / decode_ns * 1e3:.0f} |")
-    lines += ["", "## Start-up (a fresh interpreter each time; original 0.1.4 in its own "
-              "environment)", "", "| what | median |", "| --- | --- |"]
+        lines.append(
+            f"| Layout.INT64.decode_many(1M ids) | {decode_ns / 1e6:.2f} | "
+            f"{BULK / decode_ns * 1e3:.0f} |"
+        )
+    lines += [
+        "",
+        "## Start-up (a fresh interpreter each time; original 0.1.4 in its own environment)",
+        "",
+        "| what | median |",
+        "| --- | --- |",
+    ]
     for name, value in startup.items():
         lines.append(f"| {name} | {value:.2f} |")
     if cpp:
-        lines += ["", "## C++ (Google Benchmark, real time, one counter shared by the threads)", "",
-                  "| benchmark | ns per iteration |", "| --- | --- |"]
+        lines += [
+            "",
+            "## C++ (Google Benchmark, real time, one counter shared by the threads)",
+            "",
+            "| benchmark | ns per iteration |",
+            "| --- | --- |",
+        ]
         lines += [f"| {name} | {value:.2f} |" for name, value in sorted(cpp.items())]
     (out_dir / "benchmarks.md").write_text("\n".join(lines) + "\n")
     draw_chart(singles, out_dir / "benchmarks.png", ref)
@@ -397,19 +517,35 @@ def draw_chart(singles: dict[str, float], path: Path, ref: float) -> None:
     items = sorted(singles.items(), key=lambda kv: kv[1], reverse=True)
     names = [k for k, _ in items]
     values = [v for _, v in items]
-    ours = {"Counter.next", "next(Counter)", "TimeCounter.next", "SharedCounter.next",
-            "SharedTimeCounter.next", "SnowflakeCounter.next", "SnowflakeCounter.next (leased)"}
-    colors = ["#1f77b4" if n in ours else "#bbbbbb" if "reference" in n else "#ff7f0e"
-              for n in names]
+    ours = {
+        "Counter.next",
+        "next(Counter)",
+        "TimeCounter.next",
+        "SharedCounter.next",
+        "SharedTimeCounter.next",
+        "SnowflakeCounter.next",
+        "SnowflakeCounter.next (leased)",
+    }
+    colors = [
+        "#1f77b4" if n in ours else "#bbbbbb" if "reference" in n else "#ff7f0e" for n in names
+    ]
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(items) + 1.2))
     bars = ax.barh(names, values, color=colors)
     ax.set_xscale("log")
     ax.set_xlabel("ns per id (log scale; lower is better)")
-    ax.set_title(f"One id per call, CPython {platform.python_version()}\n"
-                 "blue: atomic_counter, orange: peers, grey: the C-method floor", fontsize=10)
+    ax.set_title(
+        f"One id per call, CPython {platform.python_version()}\n"
+        "blue: atomic_counter, orange: peers, grey: the C-method floor",
+        fontsize=10,
+    )
     for bar, value in zip(bars, values):
-        ax.text(value * 1.03, bar.get_y() + bar.get_height() / 2, f"{value:.0f}", va="center",
-                fontsize=8)
+        ax.text(
+            value * 1.03,
+            bar.get_y() + bar.get_height() / 2,
+            f"{value:.0f}",
+            va="center",
+            fontsize=8,
+        )
     ax.axvline(ref, color="#888888", linestyle=":", linewidth=1)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -442,8 +578,9 @@ def main() -> int:
     cpp = None if args.no_cpp else run_cpp(max(3, args.rounds // 4))
     rows = targets(py, original, cpp, startup, decode_ns)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_report(py, list(groups["single"]), original, cpp, startup, decode_ns, rows, args.rounds,
-                 args.out)
+    write_report(
+        py, list(groups["single"]), original, cpp, startup, decode_ns, rows, args.rounds, args.out
+    )
     print((args.out / "benchmarks.md").read_text())
     return 0
 

@@ -34,8 +34,14 @@ using namespace atomic_counter::python;
 // Module state: the types and the datetime objects the static methods build values from.
 
 // The module's types, in the order module_exec creates them.
-enum type_index { counter_type, time_counter_type, shared_counter_type, shared_time_counter_type,
-                  snowflake_counter_type, type_count };
+enum type_index {
+    counter_type,
+    time_counter_type,
+    shared_counter_type,
+    shared_time_counter_type,
+    snowflake_counter_type,
+    type_count
+};
 
 struct module_state {
     PyObject* types[type_count];
@@ -87,12 +93,14 @@ PyObject* datetime_api(PyObject* module) {
 // the clock (never below its value), at the child's first draw or store: the copies no longer
 // hand out the parent's next values. Across processes, ids are unique only from a SharedCounter.
 struct CounterObject {
-    PyObject_HEAD
-    std::atomic<unsigned long> generation;  // the fork generation the value belongs to
+    PyObject_HEAD std::atomic<unsigned long>
+        generation;  // the fork generation the value belongs to
     ac::counter value;
 };
 
-CounterObject* as_counter(PyObject* self) { return reinterpret_cast<CounterObject*>(self); }
+CounterObject* as_counter(PyObject* self) {
+    return reinterpret_cast<CounterObject*>(self);
+}
 
 ATOMIC_COUNTER_NOINLINE void restart_after_fork(CounterObject* obj) noexcept {
     ac::counter& c = obj->value;
@@ -155,7 +163,8 @@ PyObject* Counter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     CounterObject* obj = as_counter(self.get());
     new (&obj->generation) std::atomic<unsigned long>(current_fork_generation());
     try {
-        new (&obj->value) ac::counter(base.value_or(ac::default_base_ns), now, interval.value_or(1));
+        new (&obj->value)
+            ac::counter(base.value_or(ac::default_base_ns), now, interval.value_or(1));
     } catch (...) {
         // The C++ object was never constructed: free the memory without running its destructor.
         free_object_memory(self.release());
@@ -236,14 +245,14 @@ PyDoc_STRVAR(
     "values with next().");
 
 type_spec Counter_spec("atomic_counter.Counter", sizeof(CounterObject),
-                       {Counter_doc, Counter_new, Counter_dealloc, Counter_repr, method_iternext<counter_kind>, Counter_methods, Counter_getset});
+                       {Counter_doc, Counter_new, Counter_dealloc, Counter_repr,
+                        method_iternext<counter_kind>, Counter_methods, Counter_getset});
 
 // ---------------------------------------------------------------------------------------------
 // TimeCounter
 
 struct TimeCounterObject {
-    PyObject_HEAD
-    ac::time_counter value;
+    PyObject_HEAD ac::time_counter value;
 };
 
 TimeCounterObject* as_time_counter(PyObject* self) {
@@ -326,8 +335,8 @@ PyDoc_STRVAR(TimeCounter_decode_doc,
              "Return the microseconds since the Unix epoch encoded in a TimeCounter id\n"
              "(value >> 12). value is an int in [0, 2**64 - 1].");
 
-PyObject* TimeCounter_decode(PyObject* Py_UNUSED(unused), PyObject* const* args,
-                             Py_ssize_t nargs, PyObject* kwnames) {
+PyObject* TimeCounter_decode(PyObject* Py_UNUSED(unused), PyObject* const* args, Py_ssize_t nargs,
+                             PyObject* kwnames) {
     std::uint64_t value = 0;
     if (!one_u64_argument(where("TimeCounter", "decode_timestamp_microseconds"), "value", args,
                           nargs, kwnames, &value)) {
@@ -365,7 +374,8 @@ PyDoc_STRVAR(
     "TimeCounter draws ids with next().");
 
 type_spec TimeCounter_spec("atomic_counter.TimeCounter", sizeof(TimeCounterObject),
-                       {TimeCounter_doc, TimeCounter_new, TimeCounter_dealloc, TimeCounter_repr, method_iternext<time_counter_kind>, TimeCounter_methods});
+                           {TimeCounter_doc, TimeCounter_new, TimeCounter_dealloc, TimeCounter_repr,
+                            method_iternext<time_counter_kind>, TimeCounter_methods});
 
 // ---------------------------------------------------------------------------------------------
 // Module functions, also installed as TimeCounter's static methods (the original's API).
@@ -381,10 +391,10 @@ struct civil_date {
 civil_date civil_from_days(long long days) {
     days += 719468;
     const long long era = days / 146097;
-    const long long doe = days - era * 146097;                                   // [0, 146096]
+    const long long doe = days - era * 146097;                                    // [0, 146096]
     const long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
-    const long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               // [0, 365]
-    const long long mp = (5 * doy + 2) / 153;                                    // [0, 11]
+    const long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+    const long long mp = (5 * doy + 2) / 153;                                     // [0, 11]
     const auto day = static_cast<unsigned>(doy - (153 * mp + 2) / 5 + 1);
     const auto month = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
     return {yoe + era * 400 + (month <= 2 ? 1 : 0), month, day};
@@ -552,9 +562,9 @@ int add_static_methods(PyObject* module, PyObject* type, PyObject* time_counter_
     }
     const auto install = [&](PyObject* owner, char const* name) {
         owned function(PyObject_GetAttrString(owner, name));
-        owned wrapped(function ? PyObject_CallFunctionObjArgs(staticmethod.get(), function.get(),
-                                                              nullptr)
-                               : nullptr);
+        owned wrapped(
+            function ? PyObject_CallFunctionObjArgs(staticmethod.get(), function.get(), nullptr)
+                     : nullptr);
         return wrapped ? PyObject_SetAttrString(type, name, wrapped.get()) : -1;
     };
     if (install(module, "to_datetime") < 0 || install(module, "get_timedelta") < 0) {
@@ -589,7 +599,8 @@ int module_exec(PyObject* module) {
         "or its ids reached the high-water mark recorded for the node's next holder.",
         PyExc_RuntimeError, nullptr));
     if (!lease_error || PyModule_AddObjectRef(module, "LeaseExpiredError", lease_error.get()) < 0 ||
-        add_static_methods(module, st->types[time_counter_type], st->types[time_counter_type]) < 0 ||
+        add_static_methods(module, st->types[time_counter_type], st->types[time_counter_type]) <
+            0 ||
         add_static_methods(module, st->types[shared_time_counter_type],
                            st->types[time_counter_type]) < 0) {
         return -1;
@@ -620,7 +631,9 @@ int module_clear(PyObject* module) {
     return 0;
 }
 
-void module_free(void* module) { module_clear(static_cast<PyObject*>(module)); }
+void module_free(void* module) {
+    module_clear(static_cast<PyObject*>(module));
+}
 
 PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, reinterpret_cast<void*>(module_exec)},
@@ -637,20 +650,15 @@ PyDoc_STRVAR(module_doc,
              "from the atomic_counter package.");
 
 PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT,
-    "atomic_counter._core",
-    module_doc,
-    sizeof(module_state),
-    module_methods,
-    module_slots,
-    module_traverse,
-    module_clear,
-    module_free,
+    PyModuleDef_HEAD_INIT, "atomic_counter._core", module_doc,
+    sizeof(module_state),  module_methods,         module_slots,
+    module_traverse,       module_clear,           module_free,
 };
 
 }  // namespace
 
 // The name CPython looks for (reserved by C++, but fixed by the import system).
-PyMODINIT_FUNC PyInit__core(void) {  // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp)
+PyMODINIT_FUNC
+PyInit__core(void) {  // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp)
     return PyModuleDef_Init(&module_def);
 }

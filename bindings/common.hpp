@@ -367,7 +367,6 @@ inline void free_object_memory(PyObject* self) {
     Py_DECREF(type);  // heap-type instances own a reference to their type
 }
 
-
 // A METH_FASTCALL (or METH_O ...) function as the PyCFunction a PyMethodDef holds; CPython
 // calls it with the signature its flags name.
 template <class Function>

@@ -152,8 +152,7 @@ struct advance_to_op {
 };
 
 template <class K, class Op>
-PyObject* method_store(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                       PyObject* kwnames) {
+PyObject* method_store(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
     const where call(K::name, Op::method);
     std::uint64_t value = 0;
     if (!one_u64_argument(call, Op::arg, args, nargs, kwnames, &value)) {
@@ -175,8 +174,8 @@ PyObject* method_store(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
 
 // The method table entries every counter type has: next, next_many and current, documented by
 // <Type>_next_doc, <Type>_next_many_doc and <Type>_current_doc.
-#define ATOMIC_COUNTER_DRAW_METHODS(K, Type)                                                    \
-    next_method<K>(Type##_next_doc), next_many_method<K>(Type##_next_many_doc),                 \
+#define ATOMIC_COUNTER_DRAW_METHODS(K, Type)                                                       \
+    next_method<K>(Type##_next_doc), next_many_method<K>(Type##_next_many_doc),                    \
         current_method<K>(Type##_current_doc)
 
 template <class K>

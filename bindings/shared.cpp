@@ -125,8 +125,8 @@ bool to_optional_bool(PyObject* obj, where const& call, char const* arg, bool* o
     if (!PyBool_Check(obj)) {
         owned type_name(type_name_of(obj));
         if (type_name) {
-            PyErr_Format(PyExc_TypeError, "%s argument '%s' must be a bool, not %U", call.text().c_str(), arg,
-                         type_name.get());
+            PyErr_Format(PyExc_TypeError, "%s argument '%s' must be a bool, not %U",
+                         call.text().c_str(), arg, type_name.get());
         }
         return false;
     }
@@ -173,9 +173,12 @@ bool to_region_options(PyObject* mode, PyObject* allow_other_owner, where const&
         return false;
     }
     if (mode_value && *mode_value > 0777) {
-        PyErr_Format(PyExc_ValueError, "%s argument 'mode' must be permission bits in [0, 0o777], "
-                     "got %s", call.text().c_str(), ac::detail::os::octal(static_cast<std::uint32_t>(
-                                         *mode_value & 07777)).c_str());
+        PyErr_Format(
+            PyExc_ValueError,
+            "%s argument 'mode' must be permission bits in [0, 0o777], "
+            "got %s",
+            call.text().c_str(),
+            ac::detail::os::octal(static_cast<std::uint32_t>(*mode_value & 07777)).c_str());
         return false;
     }
     if (mode_value) {
@@ -193,8 +196,7 @@ bool to_region_options(PyObject* mode, PyObject* allow_other_owner, where const&
 
 template <class Core>
 struct SharedObject {
-    PyObject_HEAD
-    Core* core;                  // nullptr once closed and no longer pinned
+    PyObject_HEAD Core* core;  // nullptr once closed and no longer pinned
     lifetime life;
     PyObject* name;              // str, as given
     ac::region_options options;  // as opened (pickles carry mode and allow_other_owner)
@@ -213,8 +215,7 @@ class pin {
     using core = typename K::core;
 
 public:
-    pin(PyObject* self, core_use Py_UNUSED(how), char const* method)
-        : obj_(as_shared<core>(self)) {
+    pin(PyObject* self, core_use Py_UNUSED(how), char const* method) : obj_(as_shared<core>(self)) {
         if (ATOMIC_COUNTER_UNLIKELY(!obj_->life.pin())) {
             owned subject(PyObject_Repr(obj_->name));
             char const* text = subject ? PyUnicode_AsUTF8AndSize(subject.get(), nullptr) : nullptr;
@@ -286,16 +287,14 @@ PyObject* new_shared(PyTypeObject* type, owned& name, ac::region_options const& 
     new (&obj->options) ac::region_options(options);
     core* made = nullptr;
     std::exception_ptr error;
-    Py_BEGIN_ALLOW_THREADS
-    gil_released = true;
+    Py_BEGIN_ALLOW_THREADS gil_released = true;
     try {
         made = make();
     } catch (...) {
         error = std::current_exception();
     }
     gil_released = false;
-    Py_END_ALLOW_THREADS
-    if (error) {
+    Py_END_ALLOW_THREADS if (error) {
         try {
             std::rethrow_exception(error);
         } catch (...) {
@@ -322,7 +321,9 @@ PyObject* shared_exit(PyObject* self, PyObject* const* Py_UNUSED(args),
     return shared_close<K>(self, nullptr);
 }
 
-PyObject* shared_enter(PyObject* self, PyObject* Py_UNUSED(ignored)) { return Py_NewRef(self); }
+PyObject* shared_enter(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    return Py_NewRef(self);
+}
 
 template <class K>
 PyObject* shared_unlink(PyObject* self, PyObject* Py_UNUSED(ignored)) {
@@ -368,8 +369,10 @@ template <class K>
 PyObject* shared_attach(PyObject* cls, PyObject* const* args, Py_ssize_t nargs) {
     const where call(K::name, "_attach");
     if (nargs != 7) {
-        PyErr_Format(PyExc_TypeError, "%s takes (path, region_id, base, interval, durable_block, "
-                     "mode, allow_other_owner)", call.text().c_str());
+        PyErr_Format(PyExc_TypeError,
+                     "%s takes (path, region_id, base, interval, durable_block, "
+                     "mode, allow_other_owner)",
+                     call.text().c_str());
         return nullptr;
     }
     owned name;
@@ -429,7 +432,9 @@ PyObject* shared_get_closed(PyObject* self, void* Py_UNUSED(closure)) {
 PyObject* to_python(std::string const& text) {
     return PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
 }
-PyObject* to_python(bool flag) { return PyBool_FromLong(flag ? 1 : 0); }
+PyObject* to_python(bool flag) {
+    return PyBool_FromLong(flag ? 1 : 0);
+}
 PyObject* to_python(std::optional<std::uint64_t> value) {
     return value ? PyLong_FromUnsignedLongLong(*value) : Py_NewRef(Py_None);
 }
@@ -455,8 +460,7 @@ PyObject* shared_get_path(PyObject* self, void* Py_UNUSED(closure)) {
 
 template <class K>
 PyObject* shared_get_region_id(PyObject* self, void* Py_UNUSED(closure)) {
-    return shared_property<K>(self,
-                              [](typename K::core const& c) { return c.id().to_string(); });
+    return shared_property<K>(self, [](typename K::core const& c) { return c.id().to_string(); });
 }
 
 template <class K>
@@ -483,32 +487,33 @@ PyDoc_STRVAR(shared_unlink_doc,
              "open of the name creates a new region. FileNotFoundError when already gone.");
 
 // The methods after the type's own ones: closing, unlinking, the context manager and pickling.
-#define ATOMIC_COUNTER_SHARED_METHODS(K)                                                        \
-    {"close", shared_close<K>, METH_NOARGS, shared_close_doc},                                  \
-        {"unlink", shared_unlink<K>, METH_NOARGS, shared_unlink_doc},                           \
-        {"__enter__", shared_enter, METH_NOARGS, nullptr},                                      \
-        {"__exit__", as_cfunction(shared_exit<K>), METH_FASTCALL, nullptr},                     \
-        {"__reduce__", shared_reduce<K>, METH_NOARGS, nullptr},                                 \
-        {"_attach", as_cfunction(shared_attach<K>), METH_FASTCALL | METH_CLASS, nullptr},       \
-    {                                                                                           \
-        nullptr, nullptr, 0, nullptr                                                            \
+#define ATOMIC_COUNTER_SHARED_METHODS(K)                                                           \
+    {"close", shared_close<K>, METH_NOARGS, shared_close_doc},                                     \
+        {"unlink", shared_unlink<K>, METH_NOARGS, shared_unlink_doc},                              \
+        {"__enter__", shared_enter, METH_NOARGS, nullptr},                                         \
+        {"__exit__", as_cfunction(shared_exit<K>), METH_FASTCALL, nullptr},                        \
+        {"__reduce__", shared_reduce<K>, METH_NOARGS, nullptr},                                    \
+        {"_attach", as_cfunction(shared_attach<K>), METH_FASTCALL | METH_CLASS, nullptr}, {        \
+        nullptr, nullptr, 0, nullptr                                                               \
     }
 
 // The properties both types have, first in their tables.
-#define ATOMIC_COUNTER_SHARED_GETSET(K)                                                          \
-    {"name", shared_get_name<K>, nullptr, "The region's name or path, as given.", nullptr},      \
-        {"path", shared_get_path<K>, nullptr,                                                    \
-         "The absolute path of a file region (as opened), or the shared-memory name.", nullptr}, \
-        {"region_id", shared_get_region_id<K>, nullptr,                                          \
-         "The region's identity: 32 hex digits drawn when it was created.", nullptr},            \
-        {"closed", shared_get_closed<K>, nullptr, "Whether close() was called.", nullptr},       \
-        {"durable", shared_get_durable<K>, nullptr,                                              \
-         "Whether the region msyncs a high-water mark before handing out values past it.",       \
-         nullptr},                                                                               \
-        {"block", shared_get_block<K>, nullptr,                                                  \
-         "Draws reserved per msync in a durable region (for SharedTimeCounter, microseconds "    \
-         "of ids); None otherwise.",                                                             \
-         nullptr}
+#define ATOMIC_COUNTER_SHARED_GETSET(K)                                                            \
+    {"name", shared_get_name<K>, nullptr, "The region's name or path, as given.", nullptr},        \
+        {"path", shared_get_path<K>, nullptr,                                                      \
+         "The absolute path of a file region (as opened), or the shared-memory name.", nullptr},   \
+        {"region_id", shared_get_region_id<K>, nullptr,                                            \
+         "The region's identity: 32 hex digits drawn when it was created.", nullptr},              \
+        {"closed", shared_get_closed<K>, nullptr, "Whether close() was called.", nullptr},         \
+        {"durable", shared_get_durable<K>, nullptr,                                                \
+         "Whether the region msyncs a high-water mark before handing out values past it.",         \
+         nullptr},                                                                                 \
+    {                                                                                              \
+        "block", shared_get_block<K>, nullptr,                                                     \
+            "Draws reserved per msync in a durable region (for SharedTimeCounter, microseconds "   \
+            "of ids); None otherwise.",                                                            \
+            nullptr                                                                                \
+    }
 
 // ---------------------------------------------------------------------------------------------
 // SharedCounter
@@ -531,17 +536,16 @@ struct shared_counter_kind : shared_kind<ac::shared_counter, shared_counter_kind
 };
 
 PyObject* SharedCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
-    static char const* const names[] = {"name",  "base", "now",
-                                        "interval", "durable", "block",
-                                        "mode",  "allow_other_owner", nullptr};
+    static char const* const names[] = {"name",    "base",  "now",  "interval",
+                                        "durable", "block", "mode", "allow_other_owner",
+                                        nullptr};
     const where call(shared_counter_kind::name, "");
-    PyObject *name_obj = nullptr, *base_obj = nullptr, *now_obj = nullptr,
-             *interval_obj = nullptr, *durable_obj = nullptr, *block_obj = nullptr,
-             *mode_obj = nullptr, *other_obj = nullptr;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OOO$OOOO:SharedCounter",
-                                     const_cast<char**>(names), &name_obj, &base_obj, &now_obj,
-                                     &interval_obj, &durable_obj, &block_obj, &mode_obj,
-                                     &other_obj)) {
+    PyObject *name_obj = nullptr, *base_obj = nullptr, *now_obj = nullptr, *interval_obj = nullptr,
+             *durable_obj = nullptr, *block_obj = nullptr, *mode_obj = nullptr,
+             *other_obj = nullptr;
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "O|OOO$OOOO:SharedCounter", const_cast<char**>(names), &name_obj,
+            &base_obj, &now_obj, &interval_obj, &durable_obj, &block_obj, &mode_obj, &other_obj)) {
         return nullptr;
     }
     owned name;
@@ -549,12 +553,10 @@ PyObject* SharedCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs
     std::optional<std::uint64_t> base, now, interval;
     ac::durability durable;
     ac::region_options options;
-    if (!to_name(name_obj, call, &name, &path) ||
-        !to_optional_u64(base_obj, call, "base", &base) ||
+    if (!to_name(name_obj, call, &name, &path) || !to_optional_u64(base_obj, call, "base", &base) ||
         !to_optional_u64(now_obj, call, "now", &now) ||
         !to_optional_u64(interval_obj, call, "interval", &interval) ||
-        !to_durability(durable_obj, block_obj, call, ac::shared_counter::default_block,
-                       &durable) ||
+        !to_durability(durable_obj, block_obj, call, ac::shared_counter::default_block, &durable) ||
         !to_region_options(mode_obj, other_obj, call, &options)) {
         return nullptr;
     }
@@ -628,8 +630,11 @@ PyDoc_STRVAR(
     "ValueError and is left untouched. Pickles attach to this same region, never create one.\n"
     "A context manager that closes on exit.");
 
-type_spec SharedCounter_spec("atomic_counter.SharedCounter", sizeof(SharedObject<ac::shared_counter>),
-                       {SharedCounter_doc, SharedCounter_new, shared_dealloc<shared_counter_kind>, shared_repr<shared_counter_kind>, method_iternext<shared_counter_kind>, SharedCounter_methods, SharedCounter_getset});
+type_spec
+    SharedCounter_spec("atomic_counter.SharedCounter", sizeof(SharedObject<ac::shared_counter>),
+                       {SharedCounter_doc, SharedCounter_new, shared_dealloc<shared_counter_kind>,
+                        shared_repr<shared_counter_kind>, method_iternext<shared_counter_kind>,
+                        SharedCounter_methods, SharedCounter_getset});
 
 // ---------------------------------------------------------------------------------------------
 // SharedTimeCounter
@@ -651,14 +656,14 @@ struct shared_time_counter_kind : shared_kind<ac::shared_time_counter, shared_ti
 };
 
 PyObject* SharedTimeCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
-    static char const* const names[] = {"name", "durable", "block", "mode", "allow_other_owner",
-                                        nullptr};
+    static char const* const names[] = {"name", "durable",           "block",
+                                        "mode", "allow_other_owner", nullptr};
     const where call(shared_time_counter_kind::name, "");
-    PyObject *name_obj = nullptr, *durable_obj = nullptr, *block_obj = nullptr,
-             *mode_obj = nullptr, *other_obj = nullptr;
+    PyObject *name_obj = nullptr, *durable_obj = nullptr, *block_obj = nullptr, *mode_obj = nullptr,
+             *other_obj = nullptr;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$OOOO:SharedTimeCounter",
-                                     const_cast<char**>(names), &name_obj, &durable_obj,
-                                     &block_obj, &mode_obj, &other_obj)) {
+                                     const_cast<char**>(names), &name_obj, &durable_obj, &block_obj,
+                                     &mode_obj, &other_obj)) {
         return nullptr;
     }
     owned name;
@@ -721,14 +726,21 @@ PyDoc_STRVAR(
     "(default 1000000), so after a machine crash ids restart at most that far ahead of the\n"
     "clock. Decode ids with the TimeCounter static methods, which this class also has.");
 
-type_spec SharedTimeCounter_spec("atomic_counter.SharedTimeCounter", sizeof(SharedObject<ac::shared_time_counter>),
-                       {SharedTimeCounter_doc, SharedTimeCounter_new, shared_dealloc<shared_time_counter_kind>, shared_repr<shared_time_counter_kind>, method_iternext<shared_time_counter_kind>, SharedTimeCounter_methods, SharedTimeCounter_getset});
+type_spec SharedTimeCounter_spec(
+    "atomic_counter.SharedTimeCounter", sizeof(SharedObject<ac::shared_time_counter>),
+    {SharedTimeCounter_doc, SharedTimeCounter_new, shared_dealloc<shared_time_counter_kind>,
+     shared_repr<shared_time_counter_kind>, method_iternext<shared_time_counter_kind>,
+     SharedTimeCounter_methods, SharedTimeCounter_getset});
 
 }  // namespace
 
 namespace atomic_counter::python {
 
-PyType_Spec* shared_counter_spec() { return SharedCounter_spec.get(); }
-PyType_Spec* shared_time_counter_spec() { return SharedTimeCounter_spec.get(); }
+PyType_Spec* shared_counter_spec() {
+    return SharedCounter_spec.get();
+}
+PyType_Spec* shared_time_counter_spec() {
+    return SharedTimeCounter_spec.get();
+}
 
 }  // namespace atomic_counter::python

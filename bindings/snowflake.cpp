@@ -4,8 +4,8 @@
 // The Layout itself is a pure-Python class (atomic_counter.layout); the constructor reads its
 // fields once and keeps the object for the `layout` attribute. The lease methods
 // (_extend, _revoke, _seal, _limit_lead, _rebind) are for atomic_counter.lease's NodeLease; a
-// counter that no lease governs never reads the monotonic clock. lease_expired becomes atomic_counter's
-// LeaseExpiredError, looked up on the type's module when it is raised.
+// counter that no lease governs never reads the monotonic clock. lease_expired becomes
+// atomic_counter's LeaseExpiredError, looked up on the type's module when it is raised.
 #include "common.hpp"
 #include "methods.hpp"
 
@@ -27,14 +27,15 @@ using namespace atomic_counter::python;
 // the child drew could be one the parent draws too. Its draws there raise RuntimeError: the
 // child needs a node of its own (lease_node_id(), or another node id).
 struct SnowflakeObject {
-    PyObject_HEAD
-    unsigned long generation;  // the fork generation of the process that created it
+    PyObject_HEAD unsigned long generation;  // the fork generation of the process that created it
     ac::snowflake_counter* core;
     PyObject* layout;
     PyObject* weakrefs;  // a lease keeps weak references to its counters
 };
 
-SnowflakeObject* as_snowflake(PyObject* self) { return reinterpret_cast<SnowflakeObject*>(self); }
+SnowflakeObject* as_snowflake(PyObject* self) {
+    return reinterpret_cast<SnowflakeObject*>(self);
+}
 
 struct snowflake_kind {
     static constexpr char const* name = "SnowflakeCounter";
@@ -44,9 +45,8 @@ struct snowflake_kind {
     class hold {
     public:
         hold(PyObject* self, core_use how, char const* method) : core_(as_snowflake(self)->core) {
-            if (how == core_use::draw &&
-                ATOMIC_COUNTER_UNLIKELY(as_snowflake(self)->generation !=
-                                        current_fork_generation())) {
+            if (how == core_use::draw && ATOMIC_COUNTER_UNLIKELY(as_snowflake(self)->generation !=
+                                                                 current_fork_generation())) {
                 PyErr_Format(PyExc_RuntimeError,
                              "%s: this counter was copied into a child process by fork() and "
                              "holds the parent's node %llu, so its ids could repeat the "
@@ -277,12 +277,17 @@ PyDoc_STRVAR(SnowflakeCounter_doc,
              "holder's high-water mark).");
 
 type_spec SnowflakeCounter_spec("atomic_counter.SnowflakeCounter", sizeof(SnowflakeObject),
-                       {SnowflakeCounter_doc, SnowflakeCounter_new, SnowflakeCounter_dealloc, SnowflakeCounter_repr, method_iternext<snowflake_kind>, SnowflakeCounter_methods, SnowflakeCounter_getset, SnowflakeCounter_members});
+                                {SnowflakeCounter_doc, SnowflakeCounter_new,
+                                 SnowflakeCounter_dealloc, SnowflakeCounter_repr,
+                                 method_iternext<snowflake_kind>, SnowflakeCounter_methods,
+                                 SnowflakeCounter_getset, SnowflakeCounter_members});
 
 }  // namespace
 
 namespace atomic_counter::python {
 
-PyType_Spec* snowflake_counter_spec() { return SnowflakeCounter_spec.get(); }
+PyType_Spec* snowflake_counter_spec() {
+    return SnowflakeCounter_spec.get();
+}
 
 }  // namespace atomic_counter::python

@@ -17,8 +17,9 @@ def main() -> None:
         first = orders.next()
         midnight = datetime.fromtimestamp(orders.base / 1e9, tz)
         since = timedelta(microseconds=first // 1000)
-        print(f"{exchange}: day began {midnight.isoformat()}, order id {first} "
-              f"({since} into the day)")
+        print(
+            f"{exchange}: day began {midnight.isoformat()}, order id {first} ({since} into the day)"
+        )
 
 
 if __name__ == "__main__":

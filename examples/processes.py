@@ -16,7 +16,9 @@ def draw(counter: SharedCounter | SharedTimeCounter) -> list[int]:
 def main() -> None:
     name = f"atomic-counter-example-{os.getpid()}"
     counters: list[SharedCounter | SharedTimeCounter] = [
-        SharedCounter(name), SharedTimeCounter(name + "-time")]
+        SharedCounter(name),
+        SharedTimeCounter(name + "-time"),
+    ]
     try:
         with multiprocessing.get_context("spawn").Pool(4) as pool:
             for counter in counters:

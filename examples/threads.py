@@ -27,8 +27,10 @@ def main() -> None:
         union = [v for run in results for v in run]
         assert len(set(union)) == len(union), "duplicate id"
         assert all(all(a < b for a, b in zip(run, run[1:])) for run in results)
-        print(f"{type(counter).__name__}: {THREADS} threads x {DRAWS} ids, all unique, "
-              f"each thread increasing")
+        print(
+            f"{type(counter).__name__}: {THREADS} threads x {DRAWS} ids, all unique, "
+            f"each thread increasing"
+        )
 
 
 if __name__ == "__main__":

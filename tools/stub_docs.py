@@ -61,13 +61,21 @@ def edits(tree: ast.Module, core: object) -> list[tuple[int, int, list[str], boo
             return
         indent = node.col_offset + 4
         first = node.body[0]
-        has_doc = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                   and isinstance(first.value.value, str))
+        has_doc = (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        )
         if has_doc:
-            found.append((first.lineno, first.end_lineno or first.lineno, render(doc, indent),
-                          True))
-        elif isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
-                and first.value.value is Ellipsis and first.lineno == node.body[-1].end_lineno:
+            found.append(
+                (first.lineno, first.end_lineno or first.lineno, render(doc, indent), True)
+            )
+        elif (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and first.value.value is Ellipsis
+            and first.lineno == node.body[-1].end_lineno
+        ):
             found.append((first.lineno, first.lineno, render(doc, indent), False))
 
     for node in tree.body:
@@ -79,13 +87,13 @@ def apply(text: str, core: object) -> str:
     lines = text.splitlines(keepends=True)
     for first, end, doc, replace in edits(ast.parse(text), core):
         if replace:
-            lines[first - 1:end] = doc
+            lines[first - 1 : end] = doc
         else:
             # `def f(self) -> int: ...` becomes the signature, then the docstring as its body.
             line = lines[first - 1]
             head = line.rstrip("\n")
             assert head.endswith(": ..."), head
-            lines[first - 1:first] = [head[:-len(" ...")] + "\n", *doc]
+            lines[first - 1 : first] = [head[: -len(" ...")] + "\n", *doc]
     return "".join(lines)
 
 
@@ -102,9 +110,15 @@ def main() -> int:
     if args.check:
         import difflib
 
-        sys.stdout.writelines(difflib.unified_diff(
-            text.splitlines(keepends=True), wanted.splitlines(keepends=True), str(STUB),
-            "from the extension's docstrings", n=1))
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                text.splitlines(keepends=True),
+                wanted.splitlines(keepends=True),
+                str(STUB),
+                "from the extension's docstrings",
+                n=1,
+            )
+        )
         print(f"\n{STUB} differs from the extension's docstrings: run python tools/stub_docs.py")
         return 1
     STUB.write_text(wanted, encoding="utf-8")

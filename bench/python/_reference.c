@@ -9,30 +9,29 @@
 
 /* A heap type like atomic_counter's, so `obj.next()` goes through the same method lookup. */
 typedef struct {
-    PyObject_HEAD
-    unsigned long long value;
+    PyObject_HEAD unsigned long long value;
 } ReferenceObject;
 
-static PyObject *reference_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+static PyObject* reference_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     (void)args;
     (void)kwargs;
-    ReferenceObject *self = (ReferenceObject *)PyType_GenericAlloc(type, 0);
+    ReferenceObject* self = (ReferenceObject*)PyType_GenericAlloc(type, 0);
     if (self != NULL) {
         self->value = 217808073997074796ULL; /* a Counter-sized value */
     }
-    return (PyObject *)self;
+    return (PyObject*)self;
 }
 
-static void reference_dealloc(PyObject *self) {
-    PyTypeObject *type = Py_TYPE(self);
+static void reference_dealloc(PyObject* self) {
+    PyTypeObject* type = Py_TYPE(self);
     freefunc free_fn = (freefunc)PyType_GetSlot(type, Py_tp_free);
     free_fn(self);
     Py_DECREF(type);
 }
 
-static PyObject *reference_next(PyObject *self, PyObject *unused) {
+static PyObject* reference_next(PyObject* self, PyObject* unused) {
     (void)unused;
-    return PyLong_FromUnsignedLongLong(++((ReferenceObject *)self)->value);
+    return PyLong_FromUnsignedLongLong(++((ReferenceObject*)self)->value);
 }
 
 static PyMethodDef reference_methods[] = {
@@ -41,8 +40,8 @@ static PyMethodDef reference_methods[] = {
 };
 
 static PyType_Slot reference_slots[] = {
-    {Py_tp_new, (void *)reference_new},
-    {Py_tp_dealloc, (void *)reference_dealloc},
+    {Py_tp_new, (void*)reference_new},
+    {Py_tp_dealloc, (void*)reference_dealloc},
     {Py_tp_methods, reference_methods},
     {0, NULL},
 };
@@ -50,23 +49,23 @@ static PyType_Slot reference_slots[] = {
 static PyType_Spec reference_spec = {"_reference.Reference", sizeof(ReferenceObject), 0,
                                      Py_TPFLAGS_DEFAULT, reference_slots};
 
-static PyObject *reference_fill(PyObject *self, PyObject *arg) {
+static PyObject* reference_fill(PyObject* self, PyObject* arg) {
     (void)self;
     Py_ssize_t n = PyLong_AsSsize_t(arg);
     if (n < 0 && PyErr_Occurred()) {
         return NULL;
     }
-    PyObject *bytes = PyByteArray_FromStringAndSize(NULL, n * 8);
+    PyObject* bytes = PyByteArray_FromStringAndSize(NULL, n * 8);
     if (bytes == NULL) {
         return NULL;
     }
     memset(PyByteArray_AsString(bytes), 0x5a, (size_t)n * 8);
-    PyObject *view = PyMemoryView_FromObject(bytes);
+    PyObject* view = PyMemoryView_FromObject(bytes);
     Py_DECREF(bytes);
     if (view == NULL) {
         return NULL;
     }
-    PyObject *cast = PyObject_CallMethod(view, "cast", "s", "Q");
+    PyObject* cast = PyObject_CallMethod(view, "cast", "s", "Q");
     Py_DECREF(view);
     return cast;
 }
@@ -76,15 +75,15 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_reference", NULL, 0, methods,
-                                    NULL, NULL, NULL, NULL};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_reference", NULL, 0, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__reference(void) {
-    PyObject *m = PyModule_Create(&module);
+    PyObject* m = PyModule_Create(&module);
     if (m == NULL) {
         return NULL;
     }
-    PyObject *type = PyType_FromSpec(&reference_spec);
+    PyObject* type = PyType_FromSpec(&reference_spec);
     if (type == NULL || PyModule_AddObject(m, "Reference", type) < 0) {
         Py_XDECREF(type);
         Py_DECREF(m);

@@ -32,9 +32,12 @@ def main() -> None:
         engine = create_engine(url)
         frame.head(10_000).to_sql("events", engine, if_exists="replace", index=False)
         with engine.connect() as connection:
-            kind = connection.execute(text(
-                "SELECT data_type FROM information_schema.columns "
-                "WHERE table_name = 'events' AND column_name = 'id'")).scalar()
+            kind = connection.execute(
+                text(
+                    "SELECT data_type FROM information_schema.columns "
+                    "WHERE table_name = 'events' AND column_name = 'id'"
+                )
+            ).scalar()
             count = connection.execute(text("SELECT count(*) FROM events")).scalar()
         print(f"PostgreSQL: {count} rows, id column {kind}")
 

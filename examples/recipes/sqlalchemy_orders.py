@@ -40,9 +40,12 @@ def main() -> None:
         midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         low, high = Layout.INT64.range(midnight, midnight + timedelta(days=1))
         today = session.scalars(
-            select(Order).where(Order.id.between(low, high)).order_by(Order.id)).all()
-        print(f"{len(today)} orders today, in the order they were made: "
-              f"{[o.item for o in today] == [f'item {i}' for i in range(5)]}")
+            select(Order).where(Order.id.between(low, high)).order_by(Order.id)
+        ).all()
+        print(
+            f"{len(today)} orders today, in the order they were made: "
+            f"{[o.item for o in today] == [f'item {i}' for i in range(5)]}"
+        )
         first = Layout.INT64.decode(today[0].id)
         print(f"first: id {today[0].id}, made {first.datetime:%Y-%m-%d} by node {first.node}")
 

@@ -78,9 +78,8 @@ inline constexpr int digit_value(id_format form, char c) noexcept {
     return -1;
 }
 
-[[noreturn]] ATOMIC_COUNTER_NOINLINE inline void on_bad_id_text(id_format form,
-                                                                 std::string_view text,
-                                                                 char const* why) {
+[[noreturn]] ATOMIC_COUNTER_NOINLINE inline void
+on_bad_id_text(id_format form, std::string_view text, char const* why) {
     std::string shown(text.substr(0, 40));
     if (text.size() > 40) {
         shown += "...";
@@ -102,7 +101,9 @@ inline std::string format_id(std::uint64_t value, id_format form) {
     }
     const std::size_t width = detail::format_width(form);
     std::string text(width, '0');
-    const std::uint64_t radix = form == id_format::base32 ? 32 : form == id_format::base62 ? 62 : 16;
+    const std::uint64_t radix = form == id_format::base32   ? 32
+                                : form == id_format::base62 ? 62
+                                                            : 16;
     char const* digits = form == id_format::base32   ? detail::base32_digits
                          : form == id_format::base62 ? detail::base62_digits
                                                      : detail::hex_digits;

@@ -29,7 +29,7 @@
 namespace atomic_counter {
 
 struct id_parts {
-    std::uint64_t ticks;     // time units since the layout's epoch
+    std::uint64_t ticks;  // time units since the layout's epoch
     std::uint64_t node;
     std::uint64_t sequence;
 };
@@ -131,8 +131,8 @@ private:
     static void check_field(char const* what, std::uint64_t value, std::uint64_t max) {
         if (value > max) {
             detail::on_error_invalid_argument(std::string("atomic_counter::layout: ") + what +
-                                              " must be in [0, " + std::to_string(max) +
-                                              "], got " + std::to_string(value));
+                                              " must be in [0, " + std::to_string(max) + "], got " +
+                                              std::to_string(value));
         }
     }
 

@@ -44,8 +44,8 @@ public:
                                        durability durable = durability::as_region(),
                                        Clock clock = Clock{}, region_options const& options = {})
         : clock_(std::move(clock)),
-          region_(validated(std::move(name), durable),
-                  detail::region_params::time_counter(durable), options, api_name, 0, 0,
+          region_(validated(std::move(name), durable), detail::region_params::time_counter(durable),
+                  options, api_name, 0, 0,
                   [&](std::uint64_t, std::uint64_t) { return rules::start_value(now_us()); }),
           marks_(region_, block_ids(region_.header().durable_block)) {
         if (!region_.created() && marks_.enabled()) {

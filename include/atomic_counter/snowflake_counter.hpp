@@ -77,8 +77,7 @@ public:
     // floor_id is not an id of the layout. The first id is above floor_id's time and sequence.
     basic_snowflake_counter(layout const& l, std::uint64_t node, std::uint64_t floor_id = 0,
                             Clock clock = Clock{})
-        : layout_(checked(l, node)), clock_(std::move(clock)),
-          state_(start_id(node, floor_id)) {}
+        : layout_(checked(l, node)), clock_(std::move(clock)), state_(start_id(node, floor_id)) {}
 
     basic_snowflake_counter(basic_snowflake_counter const&) = delete;
     basic_snowflake_counter& operator=(basic_snowflake_counter const&) = delete;
@@ -225,7 +224,8 @@ private:
     void check_deadline() const {
         // Acquire: pairs with extend(), so the max_id read by following() is the new one.
         const std::uint64_t deadline = deadline_ns_.load(std::memory_order_acquire);
-        if (deadline != no_deadline && ATOMIC_COUNTER_UNLIKELY(detail::monotonic_ns() >= deadline)) {
+        if (deadline != no_deadline &&
+            ATOMIC_COUNTER_UNLIKELY(detail::monotonic_ns() >= deadline)) {
             on_deadline_passed();
         }
     }

@@ -75,7 +75,9 @@ public:
     // is what next() would return; the rest follow it by 1, borrowing from later microseconds
     // (n / 4096 of them at most, visible in lead_us()). Throws std::overflow_error, writing
     // nothing, if the last id would pass 2^64 - 1.
-    void next_many(std::uint64_t* out, std::size_t n) { rules::next_many(value_, now_us(), out, n); }
+    void next_many(std::uint64_t* out, std::size_t n) {
+        rules::next_many(value_, now_us(), out, n);
+    }
 
     // Raises the last id to `id` unless it is already there or beyond, so that every later id
     // is above it: for continuing above ids handed out elsewhere (a previous run's, restored

@@ -54,8 +54,9 @@ class Counter:
     values with next().
     """
 
-    def __new__(cls, base: int | None = None, now: int | None = None,
-                interval: int | None = None) -> Self: ...
+    def __new__(
+        cls, base: int | None = None, now: int | None = None, interval: int | None = None
+    ) -> Self: ...
     def next(self) -> int:
         """Add the interval to the counter and return the new value.
 
@@ -184,10 +185,18 @@ class SharedCounter:
     A context manager that closes on exit.
     """
 
-    def __new__(cls, name: str | PathLike[str], base: int | None = None, now: int | None = None,
-                interval: int | None = None, *, durable: bool | None = None,
-                block: int | None = None, mode: int = 0o600,
-                allow_other_owner: bool = False) -> Self: ...
+    def __new__(
+        cls,
+        name: str | PathLike[str],
+        base: int | None = None,
+        now: int | None = None,
+        interval: int | None = None,
+        *,
+        durable: bool | None = None,
+        block: int | None = None,
+        mode: int = 0o600,
+        allow_other_owner: bool = False,
+    ) -> Self: ...
     def next(self) -> int:
         """Add the interval and return the new value: unique across every process and thread
         drawing from this name, and strictly increasing for each of them. Raises
@@ -217,8 +226,17 @@ class SharedCounter:
         open of the name creates a new region. FileNotFoundError when already gone.
         """
     @classmethod
-    def _attach(cls, path: str, region_id: str, base: int, interval: int, durable_block: int,
-                mode: int, allow_other_owner: bool, /) -> Self: ...
+    def _attach(
+        cls,
+        path: str,
+        region_id: str,
+        base: int,
+        interval: int,
+        durable_block: int,
+        mode: int,
+        allow_other_owner: bool,
+        /,
+    ) -> Self: ...
     @property
     def name(self) -> str:
         """The region's name or path, as given."""
@@ -247,8 +265,12 @@ class SharedCounter:
     def block(self) -> int | None:
         """Draws reserved per msync in a durable region (for SharedTimeCounter, microseconds of ids); None otherwise."""
     def __enter__(self) -> Self: ...
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
     def __iter__(self) -> Self: ...
     def __next__(self) -> int: ...
@@ -263,9 +285,15 @@ class SharedTimeCounter:
     clock. Decode ids with the TimeCounter static methods, which this class also has.
     """
 
-    def __new__(cls, name: str | PathLike[str], *, durable: bool | None = None,
-                block: int | None = None, mode: int = 0o600,
-                allow_other_owner: bool = False) -> Self: ...
+    def __new__(
+        cls,
+        name: str | PathLike[str],
+        *,
+        durable: bool | None = None,
+        block: int | None = None,
+        mode: int = 0o600,
+        allow_other_owner: bool = False,
+    ) -> Self: ...
     def next(self) -> int:
         """Return the next id, as TimeCounter.next(): unique across every process and thread
         drawing from this name, and strictly increasing for each of them.
@@ -287,8 +315,17 @@ class SharedTimeCounter:
         open of the name creates a new region. FileNotFoundError when already gone.
         """
     @classmethod
-    def _attach(cls, path: str, region_id: str, base: int, interval: int, durable_block: int,
-                mode: int, allow_other_owner: bool, /) -> Self: ...
+    def _attach(
+        cls,
+        path: str,
+        region_id: str,
+        base: int,
+        interval: int,
+        durable_block: int,
+        mode: int,
+        allow_other_owner: bool,
+        /,
+    ) -> Self: ...
     @property
     def name(self) -> str:
         """The region's name or path, as given."""
@@ -323,8 +360,12 @@ class SharedTimeCounter:
         earlier is the later id). Both are TimeCounter ids, ints in [0, 2**64 - 1].
         """
     def __enter__(self) -> Self: ...
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
     def __iter__(self) -> Self: ...
     def __next__(self) -> int: ...

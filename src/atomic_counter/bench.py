@@ -32,9 +32,14 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
     shared.unlink()
     shared_time.unlink()
     ns: dict[str, Any] = {
-        "c": Counter(), "t": TimeCounter(), "sc": shared, "st": shared_time,
+        "c": Counter(),
+        "t": TimeCounter(),
+        "sc": shared,
+        "st": shared_time,
         "sf": SnowflakeCounter(Layout.TWITTER, 1),
-        "count_next": itertools.count().__next__, "time_ns": time.time_ns, "uuid4": uuid.uuid4,
+        "count_next": itertools.count().__next__,
+        "time_ns": time.time_ns,
+        "uuid4": uuid.uuid4,
     }
     table = {
         "Counter.next": "c.next()",
@@ -79,14 +84,21 @@ def measure(rounds: int, number: int) -> dict[str, float]:
 
 def main(rounds: int, number: int, as_json: bool, out: IO[str]) -> None:
     results = measure(rounds, number)
-    meta = {"atomic_counter": __version__, "python": platform.python_version(),
-            "machine": platform.machine(), "rounds": rounds, "number": number}
+    meta = {
+        "atomic_counter": __version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "rounds": rounds,
+        "number": number,
+    }
     if as_json:
         json.dump({**meta, "ns_per_call": results}, out)
         out.write("\n")
         return
-    out.write(f"atomic_counter {__version__}, CPython {meta['python']}, {meta['machine']}, "
-              f"medians of {rounds} rounds of {number} calls\n\n")
+    out.write(
+        f"atomic_counter {__version__}, CPython {meta['python']}, {meta['machine']}, "
+        f"medians of {rounds} rounds of {number} calls\n\n"
+    )
     width = max(len(label) for label in results)
     out.write(f"{'what':<{width}}  ns per id\n")
     for label, value in sorted(results.items(), key=lambda kv: kv[1]):

@@ -61,8 +61,14 @@ def _choice(choices: Sequence[str]) -> Callable[[str], str]:
 class Option:
     """One option of a subcommand: a flag (no value) when convert is None."""
 
-    def __init__(self, flag: str, help: str, convert: Callable[[str], Any] | None = str,
-                 default: Any = None, metavar: str = "") -> None:
+    def __init__(
+        self,
+        flag: str,
+        help: str,
+        convert: Callable[[str], Any] | None = str,
+        default: Any = None,
+        metavar: str = "",
+    ) -> None:
         self.flag = flag
         self.dest = flag.lstrip("-").replace("-", "_")
         self.help = help
@@ -72,9 +78,14 @@ class Option:
 
 
 class Command:
-    def __init__(self, name: str, summary: str, options: list[Option],
-                 run: Callable[[dict[str, Any], TextIO], None],
-                 positional: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        summary: str,
+        options: list[Option],
+        run: Callable[[dict[str, Any], TextIO], None],
+        positional: tuple[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.summary = summary
         self.options = {o.flag: o for o in options}
@@ -90,8 +101,14 @@ class Command:
         return " ".join(parts)
 
     def help(self) -> str:
-        lines = [self.usage(), "", self.summary, "", "options:",
-                 "  -h, --help            show this help and exit"]
+        lines = [
+            self.usage(),
+            "",
+            self.summary,
+            "",
+            "options:",
+            "  -h, --help            show this help and exit",
+        ]
         for o in self.options.values():
             head = o.flag if o.convert is None else f"{o.flag} {o.metavar}"
             lines.append(f"  {head:<21} {o.help}")
@@ -145,6 +162,7 @@ def _looks_negative(word: str) -> bool:
 
 # --------------------------------------------------------------------------------------------
 # next
+
 
 def _counter(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     kind = args["kind"]
@@ -214,6 +232,7 @@ def _next(args: dict[str, Any], out: TextIO) -> None:
 # --------------------------------------------------------------------------------------------
 # decode
 
+
 def _layout(name: str) -> Any:
     from .layout import Layout
 
@@ -236,8 +255,10 @@ def _read_id(word: str, form: str | None) -> int:
                 raise UsageError(f"not an id: {word!r}") from None
         form = {13: "base32", 11: "base62", 16: "hex"}.get(len(word))
         if form is None:
-            raise UsageError(f"not an id: {word!r} (ids are decimal, or 13 characters of "
-                             f"base32, 11 of base62 or 16 of hex)")
+            raise UsageError(
+                f"not an id: {word!r} (ids are decimal, or 13 characters of "
+                f"base32, 11 of base62 or 16 of hex)"
+            )
     try:
         return parse_id(word, form)
     except ValueError as exc:
@@ -281,49 +302,96 @@ def _decode(args: dict[str, Any], out: TextIO) -> None:
 def _bench(args: dict[str, Any], out: TextIO) -> None:
     from .bench import main as bench_main
 
-    bench_main(rounds=max(1, args["rounds"]), number=max(1, args["number"]),
-               as_json=args["json"], out=out)
+    bench_main(
+        rounds=max(1, args["rounds"]), number=max(1, args["number"]), as_json=args["json"], out=out
+    )
 
 
-COMMANDS = {c.name: c for c in (
-    Command("next", "Draw ids and print them, one a line.", [
-        Option("--kind", "which counter (default time, a TimeCounter)", _choice(KINDS), "time"),
-        Option("-n", "how many ids (default 1)", _count, 1, "N"),
-        Option("--format", "decimal (default), base32, base62 or hex: fixed-width strings that "
-                           "sort like the ids", _choice(FORMATS), "decimal", "FORM"),
-        Option("--base", "counter/shared: the base, ns since 1970", _int),
-        Option("--now", "counter/shared: the start time, ns since 1970", _int),
-        Option("--interval", "counter/shared: the step (default 1)", _int),
-        Option("--tz", "daily: the time zone whose midnight starts the day (an IANA name such "
-                       "as America/New_York; default UTC)"),
-        Option("--name", "shared/shared-time: the region's name or path"),
-        Option("--layout", f"snowflake: a preset layout ({', '.join(PRESETS)}; default "
-                           f"twitter)", _choice(PRESETS)),
-        Option("--node", "snowflake: this node's id (default 0)", _int),
-        Option("--json", "one JSON object a line (JSON Lines)", None),
-    ], _next),
-    Command("decode", "Decode ids; with no ID (or '-'), read them from stdin, a line at a time.",
+COMMANDS = {
+    c.name: c
+    for c in (
+        Command(
+            "next",
+            "Draw ids and print them, one a line.",
             [
-        Option("--layout", f"the ids' layout ({', '.join(PRESETS)}; default time_counter)",
-               _choice(PRESETS), "time_counter"),
-        Option("--format", "how the ids are written: auto (default: digits are decimal, other "
-                           "words base32, base62 or hex by their length), decimal, base32, "
-                           "base62, hex", _choice(("auto", *FORMATS)), "auto", "FORM"),
-        Option("--json", "one JSON object a line (JSON Lines)", None),
-    ], _decode, ("ids", "ids in any form")),
-    Command("bench", "Time one id per call from this package and from the peers that are "
-                     "installed; print a table.", [
-        Option("--rounds", "interleaved rounds (median; default 7)", _count, 7),
-        Option("--number", "calls per round (default 100000)", _count, 100_000),
-        Option("--json", "one JSON document", None),
-    ], _bench),
-)}
+                Option(
+                    "--kind", "which counter (default time, a TimeCounter)", _choice(KINDS), "time"
+                ),
+                Option("-n", "how many ids (default 1)", _count, 1, "N"),
+                Option(
+                    "--format",
+                    "decimal (default), base32, base62 or hex: fixed-width strings that "
+                    "sort like the ids",
+                    _choice(FORMATS),
+                    "decimal",
+                    "FORM",
+                ),
+                Option("--base", "counter/shared: the base, ns since 1970", _int),
+                Option("--now", "counter/shared: the start time, ns since 1970", _int),
+                Option("--interval", "counter/shared: the step (default 1)", _int),
+                Option(
+                    "--tz",
+                    "daily: the time zone whose midnight starts the day (an IANA name such "
+                    "as America/New_York; default UTC)",
+                ),
+                Option("--name", "shared/shared-time: the region's name or path"),
+                Option(
+                    "--layout",
+                    f"snowflake: a preset layout ({', '.join(PRESETS)}; default twitter)",
+                    _choice(PRESETS),
+                ),
+                Option("--node", "snowflake: this node's id (default 0)", _int),
+                Option("--json", "one JSON object a line (JSON Lines)", None),
+            ],
+            _next,
+        ),
+        Command(
+            "decode",
+            "Decode ids; with no ID (or '-'), read them from stdin, a line at a time.",
+            [
+                Option(
+                    "--layout",
+                    f"the ids' layout ({', '.join(PRESETS)}; default time_counter)",
+                    _choice(PRESETS),
+                    "time_counter",
+                ),
+                Option(
+                    "--format",
+                    "how the ids are written: auto (default: digits are decimal, other "
+                    "words base32, base62 or hex by their length), decimal, base32, "
+                    "base62, hex",
+                    _choice(("auto", *FORMATS)),
+                    "auto",
+                    "FORM",
+                ),
+                Option("--json", "one JSON object a line (JSON Lines)", None),
+            ],
+            _decode,
+            ("ids", "ids in any form"),
+        ),
+        Command(
+            "bench",
+            "Time one id per call from this package and from the peers that are "
+            "installed; print a table.",
+            [
+                Option("--rounds", "interleaved rounds (median; default 7)", _count, 7),
+                Option("--number", "calls per round (default 100000)", _count, 100_000),
+                Option("--json", "one JSON document", None),
+            ],
+            _bench,
+        ),
+    )
+}
 
 
 def _usage() -> str:
-    lines = [f"usage: {PROG} [-h] [--version] {{{','.join(COMMANDS)}}} ...", "",
-             "Unique, monotonically increasing 64-bit ids: draw, decode and benchmark.", "",
-             "commands:"]
+    lines = [
+        f"usage: {PROG} [-h] [--version] {{{','.join(COMMANDS)}}} ...",
+        "",
+        "Unique, monotonically increasing 64-bit ids: draw, decode and benchmark.",
+        "",
+        "commands:",
+    ]
     lines += [f"  {c.name:<8} {c.summary}" for c in COMMANDS.values()]
     lines += ["", f"'{PROG} COMMAND --help' shows a command's options."]
     return "\n".join(lines) + "\n"
@@ -350,8 +418,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command = COMMANDS.get(first)
     if command is None:
-        _fail(PROG, f"unknown command {first!r} (choose from {', '.join(COMMANDS)})",
-              _usage().splitlines()[0])
+        _fail(
+            PROG,
+            f"unknown command {first!r} (choose from {', '.join(COMMANDS)})",
+            _usage().splitlines()[0],
+        )
     where = f"{PROG} {command.name}"
     try:
         args = command.parse(argv[1:])

@@ -53,8 +53,9 @@ class Decoded(tuple):  # type: ignore[type-arg]
     __slots__ = ()
     _fields = ("datetime", "node", "sequence", "ticks", "unix_ns")
 
-    def __new__(cls, datetime: datetime, node: int, sequence: int, ticks: int,
-                unix_ns: int) -> Decoded:
+    def __new__(
+        cls, datetime: datetime, node: int, sequence: int, ticks: int, unix_ns: int
+    ) -> Decoded:
         return tuple.__new__(cls, (datetime, node, sequence, ticks, unix_ns))
 
     @property
@@ -98,8 +99,15 @@ class Layout:
     hashable; two layouts are equal when every field but the name is.
     """
 
-    __slots__ = ("epoch_ns", "unit", "time_bits", "node_bits", "sequence_bits",
-                 "positive_int64", "name")
+    __slots__ = (
+        "epoch_ns",
+        "unit",
+        "time_bits",
+        "node_bits",
+        "sequence_bits",
+        "positive_int64",
+        "name",
+    )
 
     epoch_ns: int
     unit: str
@@ -116,10 +124,22 @@ class Layout:
     JS_SAFE: Layout
     PRESETS: dict[str, Layout]
 
-    def __init__(self, epoch_ns: int, unit: str, time_bits: int, node_bits: int,
-                 sequence_bits: int, positive_int64: bool = True, name: str = "custom") -> None:
-        for field, value in (("epoch_ns", epoch_ns), ("time_bits", time_bits),
-                             ("node_bits", node_bits), ("sequence_bits", sequence_bits)):
+    def __init__(
+        self,
+        epoch_ns: int,
+        unit: str,
+        time_bits: int,
+        node_bits: int,
+        sequence_bits: int,
+        positive_int64: bool = True,
+        name: str = "custom",
+    ) -> None:
+        for field, value in (
+            ("epoch_ns", epoch_ns),
+            ("time_bits", time_bits),
+            ("node_bits", node_bits),
+            ("sequence_bits", sequence_bits),
+        ):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise TypeError(f"Layout {field} must be an int, not {type(value).__name__}")
         if not 0 <= epoch_ns <= 2**64 - 1:
@@ -132,11 +152,17 @@ class Layout:
             raise ValueError(
                 f"Layout time_bits ({time_bits}) + node_bits ({node_bits}) + sequence_bits "
                 f"({sequence_bits}) must be in [1, {width}] with time_bits >= 1"
-                + (" (the top bit stays 0)" if positive_int64 else ""))
+                + (" (the top bit stays 0)" if positive_int64 else "")
+            )
         fields: tuple[tuple[str, object], ...] = (
-            ("epoch_ns", epoch_ns), ("unit", unit), ("time_bits", time_bits),
-            ("node_bits", node_bits), ("sequence_bits", sequence_bits),
-            ("positive_int64", bool(positive_int64)), ("name", name))
+            ("epoch_ns", epoch_ns),
+            ("unit", unit),
+            ("time_bits", time_bits),
+            ("node_bits", node_bits),
+            ("sequence_bits", sequence_bits),
+            ("positive_int64", bool(positive_int64)),
+            ("name", name),
+        )
         for field, setting in fields:
             object.__setattr__(self, field, setting)
 
@@ -147,8 +173,14 @@ class Layout:
         raise AttributeError(f"Layout is immutable: cannot delete {name!r}")
 
     def _key(self) -> tuple[int, str, int, int, int, bool]:
-        return (self.epoch_ns, self.unit, self.time_bits, self.node_bits, self.sequence_bits,
-                self.positive_int64)
+        return (
+            self.epoch_ns,
+            self.unit,
+            self.time_bits,
+            self.node_bits,
+            self.sequence_bits,
+            self.positive_int64,
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Layout):
@@ -165,16 +197,25 @@ class Layout:
         preset = Layout.PRESETS.get(self.name) if hasattr(Layout, "PRESETS") else None
         if preset is not None and preset == self:
             return f"Layout.{self.name.upper()}"
-        return (f"Layout(epoch_ns={self.epoch_ns}, unit={self.unit!r}, time_bits={self.time_bits}, "
-                f"node_bits={self.node_bits}, sequence_bits={self.sequence_bits}, "
-                f"positive_int64={self.positive_int64}, name={self.name!r})")
+        return (
+            f"Layout(epoch_ns={self.epoch_ns}, unit={self.unit!r}, time_bits={self.time_bits}, "
+            f"node_bits={self.node_bits}, sequence_bits={self.sequence_bits}, "
+            f"positive_int64={self.positive_int64}, name={self.name!r})"
+        )
 
     @classmethod
-    def create(cls, epoch: datetime, unit: str, time_bits: int, node_bits: int,
-               sequence_bits: int, positive_int64: bool = True, name: str = "custom") -> Layout:
+    def create(
+        cls,
+        epoch: datetime,
+        unit: str,
+        time_bits: int,
+        node_bits: int,
+        sequence_bits: int,
+        positive_int64: bool = True,
+        name: str = "custom",
+    ) -> Layout:
         """A layout from an aware datetime epoch."""
-        return cls(_unix_ns(epoch), unit, time_bits, node_bits, sequence_bits, positive_int64,
-                   name)
+        return cls(_unix_ns(epoch), unit, time_bits, node_bits, sequence_bits, positive_int64, name)
 
     @classmethod
     def preset(cls, name: str) -> Layout:
@@ -235,21 +276,29 @@ class Layout:
     def fingerprint(self) -> str:
         """The fields that decide what an id means, as one string: two layouts with the same
         fingerprint read every id the same way (the name is left out)."""
-        return (f"{self.epoch_ns}/{self.tick_ns}/{self.time_bits}/{self.node_bits}/"
-                f"{self.sequence_bits}/{int(self.positive_int64)}")
+        return (
+            f"{self.epoch_ns}/{self.tick_ns}/{self.time_bits}/{self.node_bits}/"
+            f"{self.sequence_bits}/{int(self.positive_int64)}"
+        )
 
     # -- the id format: packing and unpacking ------------------------------------------------
 
     def pack(self, ticks: int, node: int, sequence: int) -> int:
         """The id of (ticks, node, sequence); ValueError for a field out of its range."""
-        for field, value, top in (("ticks", ticks, self.max_ticks),
-                                  ("node", node, self.max_node),
-                                  ("sequence", sequence, self.max_sequence)):
+        for field, value, top in (
+            ("ticks", ticks, self.max_ticks),
+            ("node", node, self.max_node),
+            ("sequence", sequence, self.max_sequence),
+        ):
             if not isinstance(value, int) or not 0 <= value <= top:
-                raise ValueError(f"{field} must be in [0, {top}] for the {self.name} layout, "
-                                 f"got {value!r}")
-        return ((ticks << (self.node_bits + self.sequence_bits)) | (node << self.sequence_bits)
-                | sequence)
+                raise ValueError(
+                    f"{field} must be in [0, {top}] for the {self.name} layout, got {value!r}"
+                )
+        return (
+            (ticks << (self.node_bits + self.sequence_bits))
+            | (node << self.sequence_bits)
+            | sequence
+        )
 
     def ticks_at(self, unix_ns: int) -> int:
         """Ticks since the epoch at a Unix time in ns: 0 before the epoch, the largest tick the
@@ -268,8 +317,13 @@ class Layout:
             )
         ticks = value >> (self.node_bits + self.sequence_bits)
         unix_ns = self.epoch_ns + ticks * self.tick_ns
-        return Decoded(_utc_from_unix_ns(unix_ns), (value >> self.sequence_bits) & self.max_node,
-                       value & self.max_sequence, ticks, unix_ns)
+        return Decoded(
+            _utc_from_unix_ns(unix_ns),
+            (value >> self.sequence_bits) & self.max_node,
+            value & self.max_sequence,
+            ticks,
+            unix_ns,
+        )
 
     def decode_many(self, ids: Any) -> tuple[Any, Any, Any]:
         """Decodes an array of ids (anything numpy.asarray takes: a next_many() buffer, a
@@ -279,8 +333,9 @@ class Layout:
         try:
             import numpy as np
         except ImportError as exc:  # pragma: no cover - exercised without numpy
-            raise ImportError("Layout.decode_many() needs numpy: "
-                              "pip install atomic-counter[numpy]") from exc
+            raise ImportError(
+                "Layout.decode_many() needs numpy: pip install atomic-counter[numpy]"
+            ) from exc
         values = np.asarray(ids)
         if values.dtype.kind not in "iu":
             raise TypeError(f"Layout.decode_many() needs integer ids, not {values.dtype}")
@@ -288,8 +343,9 @@ class Layout:
         # layout's max_id (below 2**63 when positive_int64) and fails the one range check.
         u = values.view(np.uint64) if values.dtype.itemsize == 8 else values.astype(np.uint64)
         if u.size and int(u.max()) > self.max_id:
-            raise ValueError(f"Layout.decode_many() ids must be in [0, {self.max_id}] for the "
-                             f"{self.name} layout")
+            raise ValueError(
+                f"Layout.decode_many() ids must be in [0, {self.max_id}] for the {self.name} layout"
+            )
         us = (u >> np.uint64(self.node_bits + self.sequence_bits)).view(np.int64)
         if self.tick_ns % 1000 == 0:
             us *= self.tick_ns // 1000
@@ -308,12 +364,15 @@ class Layout:
     def _ticks_of(self, when: datetime, *, round_up: bool = False) -> int:
         ns = _unix_ns(when) - self.epoch_ns
         if ns < 0:
-            raise ValueError(f"{when.isoformat()} is before the {self.name} layout's epoch "
-                             f"{self.epoch.isoformat()}")
+            raise ValueError(
+                f"{when.isoformat()} is before the {self.name} layout's epoch "
+                f"{self.epoch.isoformat()}"
+            )
         ticks = -(-ns // self.tick_ns) if round_up else ns // self.tick_ns
         if ticks >> self.time_bits:
-            raise ValueError(f"{when.isoformat()} is past the {self.name} layout's end "
-                             f"{self.end.isoformat()}")
+            raise ValueError(
+                f"{when.isoformat()} is past the {self.name} layout's end {self.end.isoformat()}"
+            )
         return ticks
 
     def first_id_at(self, when: datetime, node: int = 0, sequence: int = 0) -> int:
@@ -334,8 +393,10 @@ class Layout:
         first = self._ticks_of(start, round_up=True)
         last = self._ticks_of(end, round_up=True) - 1
         if last < first:
-            raise ValueError(f"Layout.range(): [{start.isoformat()}, {end.isoformat()}) holds no "
-                             f"tick of the {self.name} layout")
+            raise ValueError(
+                f"Layout.range(): [{start.isoformat()}, {end.isoformat()}) holds no "
+                f"tick of the {self.name} layout"
+            )
         return self.pack(first, 0, 0), self.pack(last, self.max_node, self.max_sequence)
 
 
@@ -346,6 +407,11 @@ Layout.INT64 = Layout(1704067200000 * 1_000_000, "ms", 41, 10, 12, name="int64")
 Layout.JS_SAFE = Layout(1704067200000 * 1_000_000, "ms", 41, 6, 6, name="js_safe")
 Layout.PRESETS = {
     layout.name: layout
-    for layout in (Layout.TIME_COUNTER, Layout.TWITTER, Layout.DISCORD, Layout.INT64,
-                   Layout.JS_SAFE)
+    for layout in (
+        Layout.TIME_COUNTER,
+        Layout.TWITTER,
+        Layout.DISCORD,
+        Layout.INT64,
+        Layout.JS_SAFE,
+    )
 }

@@ -84,7 +84,9 @@ end
 # ARGV: token, ttl ms, node count, layout fingerprint, highest generation this lease has seen.
 # -> {'ok', node, hwm, floor ms, suspicion ('' when none), now ms, generation, longest ttl ms,
 #     run id} | {'full'} | {'layout', stored} | {'eviction', policy}
-_CLAIM = _PRELUDE + """
+_CLAIM = (
+    _PRELUDE
+    + """
 local token, ttl, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local layout, seen = ARGV[4], tonumber(ARGV[5])
 local suspicion = ''
@@ -121,10 +123,13 @@ for i = 0, count - 1 do
 end
 return {'full'}
 """
+)
 
 # ARGV: token, node, ttl ms, high-water mark, highest generation seen.
 # -> {'ok' | 'rolled back', now ms, generation, run id} | {'lost'} | {'eviction', policy}
-_RENEW = _PRELUDE + """
+_RENEW = (
+    _PRELUDE
+    + """
 local token, node, ttl, mark, seen = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 if redis.call('HGET', key, 'owner:' .. node) ~= token then return {'lost'} end
 local status = 'ok'
@@ -137,11 +142,14 @@ raise_hwm(node, mark)
 local gen = redis.call('HINCRBY', key, 'gen', 1)
 return {status, tostring(now), gen, run_id}
 """
+)
 
 # After a claimant's wait: the namespace is whole again on this server.
 # ARGV: token, node, run id at the claim, floor ms. -> {'ok', floor ms, generation} | {'lost'}
 #   | {'restarted'} | {'eviction', policy}
-_CONFIRM = _PRELUDE + """
+_CONFIRM = (
+    _PRELUDE
+    + """
 local token, node, claimed_on, floor = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 if redis.call('HGET', key, 'owner:' .. node) ~= token then return {'lost'} end
 if run_id ~= claimed_on then return {'restarted'} end
@@ -151,10 +159,13 @@ redis.call('HSET', key, 'incarnation', run_id)
 local gen = redis.call('HINCRBY', key, 'gen', 1)
 return {'ok', tostring(floor), gen}
 """
+)
 
 # Lets the node go. ARGV: token, node, high-water mark ('' to leave it as it is: a node given
 # back before anything was drawn on it). -> {1} | {0} (not ours) | {'eviction', policy}
-_RELEASE = _PRELUDE + """
+_RELEASE = (
+    _PRELUDE
+    + """
 local token, node, mark = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('HGET', key, 'owner:' .. node) ~= token then return {0} end
 -- The sealed counter's mark is at or above every id this holder drew, and its renewals recorded
@@ -164,10 +175,19 @@ redis.call('HDEL', key, 'owner:' .. node, 'expires:' .. node)
 redis.call('HINCRBY', key, 'gen', 1)
 return {1}
 """
+)
 
 # Redis errors worth retrying: the server is loading, busy, failing over or unreachable.
-_TRANSIENT_PREFIXES = ("BUSY", "LOADING", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN",
-                       "NOREPLICAS", "OOM")
+_TRANSIENT_PREFIXES = (
+    "BUSY",
+    "LOADING",
+    "MASTERDOWN",
+    "READONLY",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "NOREPLICAS",
+    "OOM",
+)
 
 
 def _transient(exc: BaseException) -> bool:
@@ -187,6 +207,7 @@ def _text(value: Any) -> str:
 # --------------------------------------------------------------------------------------------
 # The protocol, free of I/O: generators that yield the Redis calls and sleeps they need and
 # receive the replies. NodeLease drives them in a thread, AsyncNodeLease in an asyncio task.
+
 
 @dataclass(frozen=True)
 class _Eval:
@@ -213,29 +234,55 @@ class _Again(Exception):
 class _LeaseBase:
     """State and protocol shared by NodeLease and AsyncNodeLease."""
 
-    def __init__(self, namespace: str, layout: Layout, ttl: float, max_nodes: int | None,
-                 max_skew: float, max_lead: float) -> None:
-        if not isinstance(namespace, str) or not namespace or len(namespace) > 200 or \
-                any(c in namespace for c in "{}"):
-            raise ValueError("lease_node_id() argument 'namespace' must be a non-empty str of at "
-                             "most 200 characters without '{' or '}'")
+    def __init__(
+        self,
+        namespace: str,
+        layout: Layout,
+        ttl: float,
+        max_nodes: int | None,
+        max_skew: float,
+        max_lead: float,
+    ) -> None:
+        if (
+            not isinstance(namespace, str)
+            or not namespace
+            or len(namespace) > 200
+            or any(c in namespace for c in "{}")
+        ):
+            raise ValueError(
+                "lease_node_id() argument 'namespace' must be a non-empty str of at "
+                "most 200 characters without '{' or '}'"
+            )
         if not isinstance(layout, Layout):
-            raise TypeError(f"lease_node_id() argument 'layout' must be a Layout, not "
-                            f"{type(layout).__name__}")
-        for name, value, low, high in (("ttl", ttl, 0.5, 86400.0),
-                                       ("max_skew", max_skew, 0.0, 86400.0),
-                                       ("max_lead", max_lead, layout.tick_ns / 1e9, 3600.0)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or \
-                    not low <= value <= high:
-                raise ValueError(f"lease_node_id() argument '{name}' must be in [{low:g}, "
-                                 f"{high:g}] seconds, got {value!r}")
+            raise TypeError(
+                f"lease_node_id() argument 'layout' must be a Layout, not {type(layout).__name__}"
+            )
+        for name, value, low, high in (
+            ("ttl", ttl, 0.5, 86400.0),
+            ("max_skew", max_skew, 0.0, 86400.0),
+            ("max_lead", max_lead, layout.tick_ns / 1e9, 3600.0),
+        ):
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or not low <= value <= high
+            ):
+                raise ValueError(
+                    f"lease_node_id() argument '{name}' must be in [{low:g}, "
+                    f"{high:g}] seconds, got {value!r}"
+                )
         limit = layout.max_node + 1
         if max_nodes is None:
             max_nodes = limit
-        if not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or \
-                not 1 <= max_nodes <= limit:
-            raise ValueError(f"lease_node_id() argument 'max_nodes' must be in [1, {limit}] for "
-                             f"the {layout.name} layout, got {max_nodes!r}")
+        if (
+            not isinstance(max_nodes, int)
+            or isinstance(max_nodes, bool)
+            or not 1 <= max_nodes <= limit
+        ):
+            raise ValueError(
+                f"lease_node_id() argument 'max_nodes' must be in [1, {limit}] for "
+                f"the {layout.name} layout, got {max_nodes!r}"
+            )
         self.layout = layout
         self.namespace = namespace
         self.ttl = float(ttl)
@@ -267,8 +314,10 @@ class _LeaseBase:
         holds, above every previous holder's, handed out only while the lease is confirmed."""
         with self._lock:
             if self._state == "forked":
-                raise RuntimeError("this lease belongs to the parent process (it was copied by "
-                                   "fork()); take a lease of the child's own")
+                raise RuntimeError(
+                    "this lease belongs to the parent process (it was copied by "
+                    "fork()); take a lease of the child's own"
+                )
             if self._state == "closed":
                 raise ValueError(f"the lease of {self.namespace!r} is closed")
             return self._counter
@@ -311,8 +360,10 @@ class _LeaseBase:
         offset = middle - redis_ms * 1_000_000
         if abs(offset) <= allowed:
             return None
-        return (f"this host's clock is {offset / 1e9:+.3f} s from Redis's, beyond max_skew="
-                f"{self.max_skew:g} s: ids could repeat if Redis then lost data")
+        return (
+            f"this host's clock is {offset / 1e9:+.3f} s from Redis's, beyond max_skew="
+            f"{self.max_skew:g} s: ids could repeat if Redis then lost data"
+        )
 
     def _ensure_open(self) -> None:
         if self._state in ("closed", "forked"):
@@ -338,7 +389,8 @@ class _LeaseBase:
                     return
                 failure: BaseException = NoFreeNodeError(
                     f"all {self.max_nodes} node ids of namespace {self.namespace!r} are held by "
-                    f"live leases")
+                    f"live leases"
+                )
             except _Again:
                 if self.node >= 0:  # nothing was drawn on it: give it back as it is
                     yield from self._abandon(self.node)
@@ -349,8 +401,9 @@ class _LeaseBase:
             except Exception as exc:  # noqa: BLE001 - decided by _transient below
                 if not _transient(exc):
                     raise
-                log.warning("claim in %r failed (%s: %s); retrying", self.namespace,
-                            type(exc).__name__, exc)
+                log.warning(
+                    "claim in %r failed (%s: %s); retrying", self.namespace, type(exc).__name__, exc
+                )
                 failure = exc
             if time.monotonic() >= give_up:
                 raise failure
@@ -359,8 +412,10 @@ class _LeaseBase:
 
     def _try_claim(self) -> Generator[Any, Any, bool]:
         before = time.time_ns()
-        reply = yield _Eval(_CLAIM, (self._token, self._ttl_ms, self.max_nodes,
-                                     self.layout.fingerprint, self._seen_gen))
+        reply = yield _Eval(
+            _CLAIM,
+            (self._token, self._ttl_ms, self.max_nodes, self.layout.fingerprint, self._seen_gen),
+        )
         received_mono = time.monotonic_ns()
         received = time.time_ns()
         status = _text(reply[0])
@@ -369,8 +424,12 @@ class _LeaseBase:
         self._refuse_on(status, reply)
         node = int(reply[1])
         hwm, floor_ms, suspicion = int(_text(reply[2])), int(_text(reply[3])), _text(reply[4])
-        redis_ms, gen, max_ttl_ms, run_id = (int(_text(reply[5])), int(reply[6]),
-                                             int(_text(reply[7])), _text(reply[8]))
+        redis_ms, gen, max_ttl_ms, run_id = (
+            int(_text(reply[5])),
+            int(reply[6]),
+            int(_text(reply[7])),
+            _text(reply[8]),
+        )
         self._seen_gen = gen
         self._run_id = run_id
         self._max_ttl = max(self.ttl, max_ttl_ms / 1000)
@@ -385,11 +444,11 @@ class _LeaseBase:
             yield from self._abandon(node)
             raise LeaseRefusedError(
                 f"namespace {self.namespace!r} is damaged: node {node}'s high-water mark {hwm} "
-                f"is not an id of the {self.layout.name} layout")
+                f"is not an id of the {self.layout.name} layout"
+            )
         floor = max(hwm, self._id_after(floor_ms * 1_000_000, node) if floor_ms else 0)
         if suspicion:
-            floor = max(floor, (yield from self._sit_out(node, suspicion, received_mono,
-                                                         received)))
+            floor = max(floor, (yield from self._sit_out(node, suspicion, received_mono, received)))
         try:
             self._set_counter(lambda c: c._rebind(node, floor))
         except (ValueError, OverflowError):
@@ -401,15 +460,23 @@ class _LeaseBase:
         if ahead_ns > 0:
             cap = self._max_ttl + self.max_skew + self.max_lead
             if ahead_ns / 1e9 <= cap:
-                log.info("lease of %r node %d: waiting %.3f s for the clock to come within "
-                         "half of max_lead of the node's floor", self.namespace, node,
-                         ahead_ns / 1e9)
+                log.info(
+                    "lease of %r node %d: waiting %.3f s for the clock to come within "
+                    "half of max_lead of the node's floor",
+                    self.namespace,
+                    node,
+                    ahead_ns / 1e9,
+                )
                 yield from self._hold(node, time.monotonic_ns() + ahead_ns)
             else:
-                log.error("lease of %r node %d: its high-water mark is %.1f s ahead of this "
-                          "host's clock (a clock set back, or a holder whose clock ran ahead); "
-                          "the counter refuses until the clock catches up", self.namespace,
-                          node, ahead_ns / 1e9)
+                log.error(
+                    "lease of %r node %d: its high-water mark is %.1f s ahead of this "
+                    "host's clock (a clock set back, or a holder whose clock ran ahead); "
+                    "the counter refuses until the clock catches up",
+                    self.namespace,
+                    node,
+                    ahead_ns / 1e9,
+                )
         if (yield from self._renew(extend=True)) != "ok":
             raise _Again
         log.info("lease of %r: holding node %d (ids above %d)", self.namespace, node, floor)
@@ -420,34 +487,49 @@ class _LeaseBase:
             raise LeaseRefusedError(
                 f"Redis may evict the lease's keys (maxmemory-policy {_text(reply[1])}): a "
                 f"forgotten high-water mark would let ids repeat. Use noeviction or a volatile-* "
-                f"policy (the lease's hash has no expiry)")
+                f"policy (the lease's hash has no expiry)"
+            )
         if status == "layout":
             raise ValueError(
                 f"namespace {self.namespace!r} holds ids of another layout ({_text(reply[1])}), "
-                f"not {self.layout.fingerprint} ({self.layout.name}); use another namespace")
+                f"not {self.layout.fingerprint} ({self.layout.name}); use another namespace"
+            )
 
-    def _sit_out(self, node: int, suspicion: str, received_mono: int,
-                 received: int) -> Generator[Any, Any, int]:
+    def _sit_out(
+        self, node: int, suspicion: str, received_mono: int, received: int
+    ) -> Generator[Any, Any, int]:
         """Redis may have forgotten live holders: hold the node without drawing until all of
         them have passed their deadlines, then confirm the namespace. Returns the floor id."""
         wait_s = self._max_ttl + self.max_skew
         floor_ns = received + int((self._max_ttl + self.max_skew + self.max_lead) * 1e9)
-        reasons = {"missing": "the namespace is new, or Redis lost it",
-                   "restarted": "Redis restarted or failed over since it was confirmed",
-                   "unconfirmed": "a previous wait was not confirmed",
-                   "rolled back": "a holder saw Redis's data go back"}
-        log.warning("lease of %r: %s; holding node %d without drawing for %.1f s (longest ttl "
-                    "%.1f s + max_skew %.1f s) so that every holder Redis may have forgotten has "
-                    "stopped", self.namespace, reasons.get(suspicion, suspicion), node, wait_s,
-                    self._max_ttl, self.max_skew)
+        reasons = {
+            "missing": "the namespace is new, or Redis lost it",
+            "restarted": "Redis restarted or failed over since it was confirmed",
+            "unconfirmed": "a previous wait was not confirmed",
+            "rolled back": "a holder saw Redis's data go back",
+        }
+        log.warning(
+            "lease of %r: %s; holding node %d without drawing for %.1f s (longest ttl "
+            "%.1f s + max_skew %.1f s) so that every holder Redis may have forgotten has "
+            "stopped",
+            self.namespace,
+            reasons.get(suspicion, suspicion),
+            node,
+            wait_s,
+            self._max_ttl,
+            self.max_skew,
+        )
         yield from self._hold(node, received_mono + int(wait_s * 1e9))
         floor_ms = -(-floor_ns // 1_000_000)
         reply = yield _Eval(_CONFIRM, (self._token, node, self._run_id, floor_ms))
         status = _text(reply[0])
         self._refuse_on(status, reply)
         if status != "ok":
-            log.warning("lease of %r: %s during the wait; claiming again", self.namespace,
-                        "node lost" if status == "lost" else "Redis restarted")
+            log.warning(
+                "lease of %r: %s during the wait; claiming again",
+                self.namespace,
+                "node lost" if status == "lost" else "Redis restarted",
+            )
             raise _Again
         self._seen_gen = int(reply[2])
         return self._id_after(int(_text(reply[1])) * 1_000_000, node)
@@ -464,8 +546,11 @@ class _LeaseBase:
             except Exception as exc:  # noqa: BLE001 - a transient error keeps the wait going
                 if not _transient(exc):
                     raise
-                log.warning("lease of %r: renewal during the wait failed (%s); retrying",
-                            self.namespace, exc)
+                log.warning(
+                    "lease of %r: renewal during the wait failed (%s); retrying",
+                    self.namespace,
+                    exc,
+                )
                 if time.monotonic_ns() - confirmed > self._ttl_ms * 1_000_000 - self._margin_ns:
                     raise _Again from exc  # the node may have expired meanwhile
                 continue
@@ -481,28 +566,36 @@ class _LeaseBase:
         before = time.time_ns()
         node = self.node
         mark = self._reservation(before)
-        reply = yield _Eval(_RENEW, (self._token, node, self._ttl_ms, str(mark),
-                                     self._seen_gen))
+        reply = yield _Eval(_RENEW, (self._token, node, self._ttl_ms, str(mark), self._seen_gen))
         after = time.time_ns()
         status = _text(reply[0])
         if status == "eviction":
             self._revoke()
-            log.error("lease of %r: Redis now evicts keys (maxmemory-policy %s); the counter "
-                      "refuses", self.namespace, _text(reply[1]))
+            log.error(
+                "lease of %r: Redis now evicts keys (maxmemory-policy %s); the counter refuses",
+                self.namespace,
+                _text(reply[1]),
+            )
             return "skewed"
         if status == "lost":
             return "lost"
         redis_ms, gen, run_id = int(_text(reply[1])), int(reply[2]), _text(reply[3])
         self._seen_gen = gen
         if status == "rolled back":
-            log.warning("lease of %r: Redis's data went back (generation below %d); the "
-                        "namespace will be confirmed again before new claims draw",
-                        self.namespace, gen)
+            log.warning(
+                "lease of %r: Redis's data went back (generation below %d); the "
+                "namespace will be confirmed again before new claims draw",
+                self.namespace,
+                gen,
+            )
         if run_id != self._run_id:
             if self._state == "waiting":
                 return "restarted"
-            log.info("lease of %r: Redis restarted or failed over; node %d is still ours",
-                     self.namespace, node)
+            log.info(
+                "lease of %r: Redis restarted or failed over; node %d is still ours",
+                self.namespace,
+                node,
+            )
             self._run_id = run_id
         skew = self._check_skew(redis_ms, before, after)
         if skew is not None:
@@ -528,8 +621,13 @@ class _LeaseBase:
         try:
             yield _Eval(_RELEASE, (self._token, node, ""))
         except Exception as exc:  # noqa: BLE001 - it expires on its own
-            log.warning("lease of %r: could not give back node %d (%s); it expires in %.1f s",
-                        self.namespace, node, exc, self.ttl)
+            log.warning(
+                "lease of %r: could not give back node %d (%s); it expires in %.1f s",
+                self.namespace,
+                node,
+                exc,
+                self.ttl,
+            )
 
     def _revoke(self) -> None:
         with self._lock:
@@ -545,15 +643,24 @@ class _LeaseBase:
         except _Closed:
             raise
         except Exception as exc:  # noqa: BLE001 - the counter stops at its deadline meanwhile
-            log.warning("lease of %r: renewal failed (%s: %s); the counter stops in %.2f s "
-                        "unless a retry succeeds", self.namespace, type(exc).__name__, exc,
-                        max(0.0, (self._deadline_ns - time.monotonic_ns()) / 1e9))
+            log.warning(
+                "lease of %r: renewal failed (%s: %s); the counter stops in %.2f s "
+                "unless a retry succeeds",
+                self.namespace,
+                type(exc).__name__,
+                exc,
+                max(0.0, (self._deadline_ns - time.monotonic_ns()) / 1e9),
+            )
             return min(0.2, self.ttl / 10)
         if status == "ok":
             return self.ttl / 4
         if status == "lost":
-            log.warning("lease of %r: node %d was lost (expired, or Redis forgot it); the "
-                        "counter stops, claiming again", self.namespace, self.node)
+            log.warning(
+                "lease of %r: node %d was lost (expired, or Redis forgot it); the "
+                "counter stops, claiming again",
+                self.namespace,
+                self.node,
+            )
             with self._lock:
                 self._ensure_open()
                 self._state = "lost"
@@ -572,8 +679,12 @@ class _LeaseBase:
                 if self._state not in ("closed", "forked"):
                     self._state = "lost"
             self._revoke()
-            log.warning("lease of %r: claiming again failed (%s: %s); retrying",
-                        self.namespace, type(exc).__name__, exc)
+            log.warning(
+                "lease of %r: claiming again failed (%s: %s); retrying",
+                self.namespace,
+                type(exc).__name__,
+                exc,
+            )
             return 1.0 if isinstance(exc, LeaseRefusedError) else min(0.2, self.ttl / 10)
         return self.ttl / 4
 
@@ -617,9 +728,11 @@ if hasattr(os, "register_at_fork"):
 # --------------------------------------------------------------------------------------------
 # The synchronous lease.
 
+
 def _is_async_client(client: Any) -> bool:
-    return type(client).__module__.startswith("redis.asyncio") or \
-        inspect.iscoroutinefunction(getattr(client, "eval", None))
+    return type(client).__module__.startswith("redis.asyncio") or inspect.iscoroutinefunction(
+        getattr(client, "eval", None)
+    )
 
 
 class NodeLease(_LeaseBase):
@@ -642,8 +755,10 @@ class NodeLease(_LeaseBase):
             client = _client_from_url(client, self.ttl, asynchronous=False)
         elif _is_async_client(client):
             _LIVE.discard(self)
-            raise TypeError("lease_node_id() needs a synchronous redis client; for a "
-                            "redis.asyncio client use alease_node_id()")
+            raise TypeError(
+                "lease_node_id() needs a synchronous redis client; for a "
+                "redis.asyncio client use alease_node_id()"
+            )
         self._redis = client
         self._stop = threading.Event()
         self._refuse_legacy()
@@ -652,8 +767,9 @@ class NodeLease(_LeaseBase):
         except BaseException:
             self._give_back_now()
             raise
-        self._thread = threading.Thread(target=self._renew_loop, daemon=True,
-                                        name=f"atomic-counter-lease-{namespace}")
+        self._thread = threading.Thread(
+            target=self._renew_loop, daemon=True, name=f"atomic-counter-lease-{namespace}"
+        )
         self._thread.start()
         atexit.register(self.close)
 
@@ -673,11 +789,17 @@ class NodeLease(_LeaseBase):
                 try:
                     self._call(_RELEASE, (self._token, node, str(mark)))
                 except Exception as exc:  # noqa: BLE001 - Redis down: the lease expires
-                    log.warning("lease of %r: could not give back node %d (%s); it expires "
-                                "in %.1f s", self.namespace, node, exc, self.ttl)
+                    log.warning(
+                        "lease of %r: could not give back node %d (%s); it expires in %.1f s",
+                        self.namespace,
+                        node,
+                        exc,
+                        self.ttl,
+                    )
 
-            helper = threading.Thread(target=give_back, daemon=True,
-                                      name=f"atomic-counter-release-{self.namespace}")
+            helper = threading.Thread(
+                target=give_back, daemon=True, name=f"atomic-counter-release-{self.namespace}"
+            )
             helper.start()
             helper.join(timeout=limit)
         thread = getattr(self, "_thread", None)
@@ -736,7 +858,8 @@ class NodeLease(_LeaseBase):
             raise LeaseRefusedError(
                 f"namespace {self.namespace!r} is in use by atomic-counter 0.2 (key {legacy} "
                 f"exists), whose leases do not see this version's: stop them and delete "
-                f"atomic_counter:{self.namespace}:*, or use another namespace")
+                f"atomic_counter:{self.namespace}:*, or use another namespace"
+            )
 
     def _give_back_now(self) -> None:
         """A claim failed part-way: stop and give back whatever node it holds."""
@@ -755,8 +878,9 @@ def _client_from_url(url: str, ttl: float, *, asynchronous: bool) -> Any:
         else:
             import redis as module  # type: ignore[no-redef]
     except ImportError as exc:  # pragma: no cover - exercised without the extra
-        raise ImportError("lease_node_id() with a URL needs redis-py: "
-                          "pip install atomic-counter[redis]") from exc
+        raise ImportError(
+            "lease_node_id() with a URL needs redis-py: pip install atomic-counter[redis]"
+        ) from exc
     timeout = min(ttl / 2, 5.0)
     return module.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
@@ -790,27 +914,46 @@ def lease_node_id(
     node. Raises NoFreeNodeError, LeaseRefusedError (Redis may evict keys, a clock beyond
     ``max_skew``, a damaged or 0.2 namespace), ValueError (arguments, another layout).
     """
-    return NodeLease(client, namespace, layout=layout, ttl=ttl, max_nodes=max_nodes, wait=wait,
-                     max_skew=max_skew, max_lead=max_lead)
+    return NodeLease(
+        client,
+        namespace,
+        layout=layout,
+        ttl=ttl,
+        max_nodes=max_nodes,
+        wait=wait,
+        max_skew=max_skew,
+        max_lead=max_lead,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # The asyncio lease.
 
+
 class AsyncNodeLease(_LeaseBase):
     """A node id held in Redis for this process, renewed by an asyncio task; see
     :func:`alease_node_id`. Use ``await lease.aclose()`` or ``async with``."""
 
-    def __init__(self, client: Any, namespace: str, *, layout: Layout = Layout.TWITTER,
-                 ttl: float = 10.0, max_nodes: int | None = None, max_skew: float = 1.0,
-                 max_lead: float = 2.0) -> None:
+    def __init__(
+        self,
+        client: Any,
+        namespace: str,
+        *,
+        layout: Layout = Layout.TWITTER,
+        ttl: float = 10.0,
+        max_nodes: int | None = None,
+        max_skew: float = 1.0,
+        max_lead: float = 2.0,
+    ) -> None:
         super().__init__(namespace, layout, ttl, max_nodes, max_skew, max_lead)
         if isinstance(client, str):
             client = _client_from_url(client, self.ttl, asynchronous=True)
         elif not _is_async_client(client):
             _LIVE.discard(self)
-            raise TypeError("alease_node_id() needs a redis.asyncio client; for a synchronous "
-                            "client use lease_node_id()")
+            raise TypeError(
+                "alease_node_id() needs a redis.asyncio client; for a synchronous "
+                "client use lease_node_id()"
+            )
         self._redis = client
         self._task: Any = None
         self._closing: Any = None
@@ -826,8 +969,10 @@ class AsyncNodeLease(_LeaseBase):
             found = 0
         if found:
             _LIVE.discard(self)
-            raise LeaseRefusedError(f"namespace {self.namespace!r} is in use by atomic-counter "
-                                    f"0.2 (key {legacy} exists); use another namespace")
+            raise LeaseRefusedError(
+                f"namespace {self.namespace!r} is in use by atomic-counter "
+                f"0.2 (key {legacy} exists); use another namespace"
+            )
         try:
             await self._drive(self._claim(wait))
         except BaseException:
@@ -851,11 +996,17 @@ class AsyncNodeLease(_LeaseBase):
         limit = min(self.ttl, 2.0) if timeout is None else timeout
         if sealed is not None:
             try:
-                await asyncio.wait_for(self._call(_RELEASE, (self._token, sealed[0],
-                                                              str(sealed[1]))), limit)
+                await asyncio.wait_for(
+                    self._call(_RELEASE, (self._token, sealed[0], str(sealed[1]))), limit
+                )
             except Exception as exc:  # noqa: BLE001 - Redis down: the lease expires
-                log.warning("lease of %r: could not give back node %d (%s); it expires in "
-                            "%.1f s", self.namespace, sealed[0], exc, self.ttl)
+                log.warning(
+                    "lease of %r: could not give back node %d (%s); it expires in %.1f s",
+                    self.namespace,
+                    sealed[0],
+                    exc,
+                    self.ttl,
+                )
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
             try:
@@ -932,7 +1083,14 @@ async def alease_node_id(
     protocol and guarantees, renewed by a task on the running event loop. Close it with
     ``await lease.aclose()`` or ``async with``; at interpreter exit it is not freed (no loop
     runs then), so its node expires after the ttl."""
-    lease = AsyncNodeLease(client, namespace, layout=layout, ttl=ttl, max_nodes=max_nodes,
-                           max_skew=max_skew, max_lead=max_lead)
+    lease = AsyncNodeLease(
+        client,
+        namespace,
+        layout=layout,
+        ttl=ttl,
+        max_nodes=max_nodes,
+        max_skew=max_skew,
+        max_lead=max_lead,
+    )
     await lease._start(wait)
     return lease

@@ -12,8 +12,14 @@ namespace ac = atomic_counter;
 
 TEST(Fill, EveryLengthAndStepMatchesThePlainLoop) {
     constexpr std::uint64_t sentinel = 0x5a5a5a5a5a5a5a5aULL;
-    const std::uint64_t steps[] = {1, 2, 3, 1000, std::uint64_t{1} << 31, std::uint64_t{1} << 40,
-                                   (std::uint64_t{1} << 63) + 1, ~std::uint64_t{0}};
+    const std::uint64_t steps[] = {1,
+                                   2,
+                                   3,
+                                   1000,
+                                   std::uint64_t{1} << 31,
+                                   std::uint64_t{1} << 40,
+                                   (std::uint64_t{1} << 63) + 1,
+                                   ~std::uint64_t{0}};
     const std::uint64_t firsts[] = {0, 7, 2048, ~std::uint64_t{0} - 5};
     for (std::size_t n = 0; n <= 70; ++n) {
         for (std::uint64_t step : steps) {

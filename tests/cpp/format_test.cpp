@@ -13,8 +13,8 @@
 namespace ac = atomic_counter;
 
 namespace {
-constexpr ac::id_format forms[] = {ac::id_format::base32, ac::id_format::base62,
-                                   ac::id_format::hex, ac::id_format::decimal};
+constexpr ac::id_format forms[] = {ac::id_format::base32, ac::id_format::base62, ac::id_format::hex,
+                                   ac::id_format::decimal};
 }
 
 TEST(Format, KnownValues) {
@@ -79,6 +79,5 @@ TEST(Format, MalformedTextIsAnErrorNamingTheForm) {
     EXPECT_NE(message("18446744073709551616", ac::id_format::decimal).find("above"),
               std::string::npos);
     EXPECT_NE(message("", ac::id_format::decimal).find("wrong length"), std::string::npos);
-    EXPECT_NE(message("-1", ac::id_format::decimal).find("is not a decimal id"),
-              std::string::npos);
+    EXPECT_NE(message("-1", ac::id_format::decimal).find("is not a decimal id"), std::string::npos);
 }

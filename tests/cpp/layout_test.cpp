@@ -16,10 +16,11 @@ namespace ac = atomic_counter;
 // The C++ presets and packing against tests/golden/layouts.txt, which the Python tests check
 // their own against: the two implementations of the id format agree.
 TEST(Layout, PresetsAndIdsMatchTheGoldenFile) {
-    const std::map<std::string, ac::layout> presets = {
-        {"time_counter", ac::layout::time_counter()}, {"twitter", ac::layout::twitter()},
-        {"discord", ac::layout::discord()},           {"int64", ac::layout::int64()},
-        {"js_safe", ac::layout::js_safe()}};
+    const std::map<std::string, ac::layout> presets = {{"time_counter", ac::layout::time_counter()},
+                                                       {"twitter", ac::layout::twitter()},
+                                                       {"discord", ac::layout::discord()},
+                                                       {"int64", ac::layout::int64()},
+                                                       {"js_safe", ac::layout::js_safe()}};
     std::istringstream file(golden_layouts);
     std::string line;
     int seen_presets = 0, seen_ids = 0;
@@ -74,8 +75,8 @@ TEST(Layout, DiscordsDocumentedExample) {
     const ac::layout l = ac::layout::discord();
     const ac::id_parts parts = l.decode(175928847299117063ULL);
     EXPECT_EQ(l.epoch_ns() / 1000000 + parts.ticks, 1462015105796ULL);
-    EXPECT_EQ(parts.node >> 5, 1u);    // worker
-    EXPECT_EQ(parts.node & 31u, 0u);   // process
+    EXPECT_EQ(parts.node >> 5, 1u);   // worker
+    EXPECT_EQ(parts.node & 31u, 0u);  // process
     EXPECT_EQ(parts.sequence, 7u);
     EXPECT_EQ(l.pack(parts.ticks, parts.node, parts.sequence), 175928847299117063ULL);
 }

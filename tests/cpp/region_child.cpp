@@ -22,9 +22,8 @@ int main(int argc, char** argv) {
             v = counter.next();
         }
         std::FILE* out = std::fopen(argv[3], "wb");
-        if (out == nullptr ||
-            std::fwrite(values.data(), sizeof(std::uint64_t), values.size(), out) !=
-                values.size()) {
+        if (out == nullptr || std::fwrite(values.data(), sizeof(std::uint64_t), values.size(),
+                                          out) != values.size()) {
             return 3;
         }
         std::fclose(out);

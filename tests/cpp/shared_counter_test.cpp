@@ -98,7 +98,9 @@ TEST_F(SharedCounter, TruncatedWrongSizeAndForeignFilesAreLeftUntouched) {
 
 TEST_F(SharedCounter, CorruptedHeadersAreDetected) {
     const std::string file = path("c");
-    { ac::shared_counter c(file, 0, 0); }
+    {
+        ac::shared_counter c(file, 0, 0);
+    }
     const std::string good = read_file(file);
     const auto corrupt = [&](std::size_t offset, char value, char const* expect) {
         std::string bad = good;
@@ -133,7 +135,9 @@ TEST_F(SharedCounter, ReadOnlyFileIsPermissionDenied) {
         GTEST_SKIP() << "root may write any file; the Python suite checks this as another user";
     }
     const std::string file = path("ro");
-    { ac::shared_counter c(file, 0, 0); }
+    {
+        ac::shared_counter c(file, 0, 0);
+    }
     chmod(file.c_str(), 0444);
     try {
         ac::shared_counter c(file);
@@ -146,7 +150,9 @@ TEST_F(SharedCounter, ReadOnlyFileIsPermissionDenied) {
 
 #if !defined(_WIN32)  // POSIX processes, permissions or names
 TEST_F(SharedCounter, UnlinkRemovesTheName) {
-    { ac::shared_counter c(name_, 0, 0); }
+    {
+        ac::shared_counter c(name_, 0, 0);
+    }
     ac::shared_counter::unlink(name_);
     EXPECT_THROW(ac::shared_counter::unlink(name_), std::system_error);
     ac::shared_counter fresh(name_, 0, 7);
@@ -238,7 +244,9 @@ TEST_F(SharedCounter, DurableReopenStartsAboveTheHighWaterMark) {
 #if !defined(_WIN32)  // POSIX processes, permissions or names
 TEST_F(SharedCounter, DurableSurvivesAKilledProcess) {
     const std::string file = path("killed");
-    { ac::shared_counter c(file, 0, 0, 1, 1000); }
+    {
+        ac::shared_counter c(file, 0, 0, 1, 1000);
+    }
     int fd[2];
     ASSERT_EQ(pipe(fd), 0);
     const pid_t pid = fork();

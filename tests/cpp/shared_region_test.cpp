@@ -71,15 +71,21 @@ void poke(std::string const& file, std::size_t offset, std::uint64_t value) {
 TEST_F(SharedRegion, NewRegionsAreTheOwnersAloneWhateverTheUmask) {
     const mode_t old = umask(0);
     const std::string file = path("private");
-    { ac::shared_counter c(file, 0, 0); }
+    {
+        ac::shared_counter c(file, 0, 0);
+    }
     EXPECT_EQ(mode_of(file), 0600u);
-    { ac::shared_counter shm(name_, 0, 0); }
+    {
+        ac::shared_counter shm(name_, 0, 0);
+    }
     EXPECT_EQ(mode_of("/dev/shm/" + name_), 0600u);
     umask(077);  // a mode asked for is applied exactly, not narrowed by the umask
     const std::string group = path("group");
     ac::region_options options;
     options.mode = 0660;
-    { ac::shared_counter c(group, 0, 0, std::nullopt, std::nullopt, options); }
+    {
+        ac::shared_counter c(group, 0, 0, std::nullopt, std::nullopt, options);
+    }
     EXPECT_EQ(mode_of(group), 0660u);
     umask(old);
 }
@@ -88,12 +94,15 @@ TEST_F(SharedRegion, NewRegionsAreTheOwnersAloneWhateverTheUmask) {
 #if !defined(_WIN32)  // POSIX processes, permissions or names
 TEST_F(SharedRegion, AWorldWritableRegionIsRefusedUnlessTheModeGrantsIt) {
     const std::string file = path("open");
-    { ac::shared_counter c(file, 0, 0); }
+    {
+        ac::shared_counter c(file, 0, 0);
+    }
     chmod(file.c_str(), 0666);
     const std::string before = read_file(file);
     EXPECT_EQ(errno_of([&] { ac::shared_counter c(file); }), EACCES);
-    EXPECT_NE(error_of([&] { ac::shared_counter c(file); }).find("writable by every user (mode "
-                                                                 "0o666)"),
+    EXPECT_NE(error_of([&] { ac::shared_counter c(file); })
+                  .find("writable by every user (mode "
+                        "0o666)"),
               std::string::npos);
     EXPECT_EQ(read_file(file), before);
     ac::region_options options;
@@ -120,7 +129,9 @@ TEST_F(SharedRegion, ASymlinkIsNeverFollowed) {
 #if !defined(_WIN32)  // POSIX processes, permissions or names
 TEST_F(SharedRegion, AFileWithAnotherHardLinkOrOfAnotherTypeIsRefused) {
     const std::string file = path("linked");
-    { ac::shared_counter c(file, 0, 0); }
+    {
+        ac::shared_counter c(file, 0, 0);
+    }
     std::filesystem::create_hard_link(file, path("second-name"));
     EXPECT_EQ(errno_of([&] { ac::shared_counter c(file); }), EPERM);
     const std::string fifo = path("fifo");
@@ -136,7 +147,9 @@ TEST_F(SharedRegion, AnotherUsersRegionIsRefusedUnlessAllowed) {
         GTEST_SKIP() << "needs root to give a file to another user";
     }
     const std::string file = path("planted");
-    { ac::shared_counter c(file, 0, 1000); }
+    {
+        ac::shared_counter c(file, 0, 1000);
+    }
     ASSERT_EQ(chown(file.c_str(), 65534, 65534), 0);  // as if `nobody` had planted it
     const std::string before = read_file(file);
     const std::string message = error_of([&] { ac::shared_counter c(file); });
@@ -211,7 +224,9 @@ TEST_F(SharedRegion, ALiveCreatorHoldingTheLockIsWaitedForThenNamed) {
 
 TEST_F(SharedRegion, DamageToAnyFixedFieldIsCaughtByTheChecksum) {
     const std::string file = path("sum");
-    { ac::shared_counter c(file, 0, 0, 3, 100); }
+    {
+        ac::shared_counter c(file, 0, 0, 3, 100);
+    }
     const std::string good = read_file(file);
     struct field {
         std::size_t offset;
@@ -230,7 +245,9 @@ TEST_F(SharedRegion, DamageToAnyFixedFieldIsCaughtByTheChecksum) {
 
 TEST_F(SharedRegion, MovingFieldsOutOfOrderAreRefusedNamingTheField) {
     const std::string file = path("moving");
-    { ac::shared_counter c(file, 0, 1000); }
+    {
+        ac::shared_counter c(file, 0, 1000);
+    }
     const std::string good = read_file(file);
     const auto refused = [&](std::size_t offset, std::uint64_t value, char const* expect) {
         write_file(file, good);
@@ -307,7 +324,9 @@ TEST_F(SharedRegion, DurableOnAFileSystemInRamIsRefused) {
 
 TEST_F(SharedRegion, AFormatVersionOneRegionIsNamedAndLeftAlone) {
     const std::string file = path("old");
-    { ac::shared_counter c(file, 0, 0); }
+    {
+        ac::shared_counter c(file, 0, 0);
+    }
     std::string bytes = read_file(file);
     bytes[8] = 1;
     write_file(file, bytes);

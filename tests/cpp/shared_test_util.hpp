@@ -60,8 +60,8 @@ protected:
 #if !defined(_WIN32)
 // Forks `processes` children; each runs draw(i) `draws` times and sends the values back through
 // a pipe. Returns every child's values, in the order it drew them.
-inline std::vector<std::vector<std::uint64_t>> draw_in_processes(
-    int processes, std::size_t draws, std::function<std::uint64_t()> const& draw) {
+inline std::vector<std::vector<std::uint64_t>>
+draw_in_processes(int processes, std::size_t draws, std::function<std::uint64_t()> const& draw) {
     std::vector<std::vector<std::uint64_t>> results(static_cast<std::size_t>(processes));
     std::vector<int> fds;
     std::vector<pid_t> pids;

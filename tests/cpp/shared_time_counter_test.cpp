@@ -115,7 +115,9 @@ TEST_F(SharedTimeCounter, DurableReopenStartsAboveTheMark) {
 TEST_F(SharedTimeCounter, ThreadsAndProcessesWhileEveryClockJumps) {
     // Three processes, each with two drawing threads and its own clock jumping back and forth
     // (as separate hosts' processes would see different clocks), all on one shared counter.
-    { ac::shared_time_counter create(name_); }
+    {
+        ac::shared_time_counter create(name_);
+    }
     const std::string name = name_;
     const auto runs = draw_in_processes(3, 2 * 50000, [name] {
         static std::vector<std::uint64_t> mine;
@@ -162,4 +164,3 @@ TEST_F(SharedTimeCounter, ThreadsAndProcessesWhileEveryClockJumps) {
     expect_unique_and_increasing(runs);
 }
 #endif
-

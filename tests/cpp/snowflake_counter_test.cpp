@@ -122,7 +122,7 @@ TEST(SnowflakeCounter, TheLeadLimitCapsHowFarIdsRunAheadOfTheClock) {
             << e.what();
     }
     EXPECT_EQ(c.current(), twitter.pack(t0_ticks + 2, 5, 4095));  // refused, kept
-    clock.advance_ns(1000000);  // one tick later, one more tick of room
+    clock.advance_ns(1000000);                              // one tick later, one more tick of room
     EXPECT_EQ(c.next(), twitter.pack(t0_ticks + 3, 5, 0));  // the sequence carries a tick
     // A block that could never fit is a caller's mistake, not a wait.
     std::vector<std::uint64_t> big(3 * 4096 + 1);

@@ -71,7 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 for (std::size_t i = 0; i < n; ++i) {
                     FUZZ_CHECK(block[i] == before + (i + 1) * interval);
                 }
-                FUZZ_CHECK(n == 0 || (c->current() == block.back() && block.back() <= limit + interval));
+                FUZZ_CHECK(n == 0 ||
+                           (c->current() == block.back() && block.back() <= limit + interval));
                 break;
             }
             default: {

@@ -28,12 +28,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         l.emplace(epoch, tick, time_bits, node_bits, seq_bits, positive);
     } catch (std::invalid_argument const&) {
         const unsigned width = positive ? 63 : 64;
-        FUZZ_CHECK(tick == 0 || time_bits == 0 || time_bits > 63 || node_bits > 63 || seq_bits > 63 ||
-              time_bits + node_bits + seq_bits > width);
+        FUZZ_CHECK(tick == 0 || time_bits == 0 || time_bits > 63 || node_bits > 63 ||
+                   seq_bits > 63 || time_bits + node_bits + seq_bits > width);
         return 0;
     }
     // Round trips of arbitrary fields and ids.
-    const std::uint64_t t = in.u64(), n = in.u64() >> (in.u8() % 64), s = in.u64() >> (in.u8() % 64);
+    const std::uint64_t t = in.u64(), n = in.u64() >> (in.u8() % 64),
+                        s = in.u64() >> (in.u8() % 64);
     try {
         const std::uint64_t id = l->pack(t, n, s);
         FUZZ_CHECK(t <= l->max_ticks() && n <= l->max_node() && s <= l->max_sequence());

@@ -15,7 +15,6 @@
 
 #include "fuzz_util.hpp"
 
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     namespace ac = atomic_counter;
     using tc = ac::basic_time_counter<ac::manual_clock>;
@@ -49,11 +48,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (op % 2) {
                 const std::uint64_t id = counter.next();
                 FUZZ_CHECK(last != ~std::uint64_t{0} && id == expected && id > last);
-                FUZZ_CHECK(tc::pack(tc::decode_timestamp_microseconds(id), tc::decode_sequence(id)) ==
-                      id);
-                FUZZ_CHECK(counter.lead_us() == (tc::decode_timestamp_microseconds(id) > now_us
-                                                ? tc::decode_timestamp_microseconds(id) - now_us
-                                                : 0));
+                FUZZ_CHECK(
+                    tc::pack(tc::decode_timestamp_microseconds(id), tc::decode_sequence(id)) == id);
+                FUZZ_CHECK(counter.lead_us() ==
+                           (tc::decode_timestamp_microseconds(id) > now_us
+                                ? tc::decode_timestamp_microseconds(id) - now_us
+                                : 0));
             } else {
                 block.assign(count, 0);
                 counter.next_many(block.data(), count);

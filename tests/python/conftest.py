@@ -8,12 +8,14 @@ import pytest
 LINUX = sys.platform.startswith("linux")
 # For the suite's Linux-specific parts, when cibuildwheel runs it on macOS and Windows.
 linux_only = pytest.mark.skipif(
-    not LINUX, reason="POSIX shared memory in /dev/shm, fork, LD_PRELOAD shims or a second "
-                      "user: Linux only")
+    not LINUX,
+    reason="POSIX shared memory in /dev/shm, fork, LD_PRELOAD shims or a second user: Linux only",
+)
 # For the lease tests, when no redis-server is installed (cibuildwheel's containers).
 needs_redis_server = pytest.mark.skipif(
     shutil.which("redis-server") is None,
-    reason="redis-server is not installed (tools/test.sh installs it)")
+    reason="redis-server is not installed (tools/test.sh installs it)",
+)
 
 
 @pytest.fixture

@@ -64,11 +64,13 @@ def call_sites(name: str) -> dict:
         "SnowflakeCounter.next_many": lambda: sf.next_many(3),
         "SnowflakeCounter.attributes": lambda: (sf.node, sf.layout, sf.current(), sf.lead_ns()),
         "repr(SnowflakeCounter)": lambda: repr(sf),
-        "SnowflakeCounter() ValueError": raises(ValueError,
-                                                lambda: SnowflakeCounter(Layout.TWITTER, 5000)),
+        "SnowflakeCounter() ValueError": raises(
+            ValueError, lambda: SnowflakeCounter(Layout.TWITTER, 5000)
+        ),
         "SnowflakeCounter LeaseExpiredError": raises(LeaseExpiredError, revoked.next),
-        "SnowflakeCounter.next_many LeaseExpiredError": raises(LeaseExpiredError,
-                                                               lambda: revoked.next_many(2)),
+        "SnowflakeCounter.next_many LeaseExpiredError": raises(
+            LeaseExpiredError, lambda: revoked.next_many(2)
+        ),
         "Counter()": lambda: Counter(0, 0, 2),
         "Counter.next": c.next,
         "next(Counter)": lambda: next(c),
@@ -96,7 +98,9 @@ def call_sites(name: str) -> dict:
         "TimeCounter.lead_us": t.lead_us,
         "repr(TimeCounter)": lambda: repr(t),
         "TimeCounter.to_datetime": lambda: TimeCounter.to_datetime(v),
-        "TimeCounter.decode_timestamp_microseconds": lambda: TimeCounter.decode_timestamp_microseconds(v),
+        "TimeCounter.decode_timestamp_microseconds": lambda: (
+            TimeCounter.decode_timestamp_microseconds(v)
+        ),
         "TimeCounter.get_timedelta": lambda: TimeCounter.get_timedelta(v, 0),
         "TimeCounter() TypeError": raises(TypeError, lambda: TimeCounter(1)),
         "to_datetime OverflowError": raises(OverflowError, lambda: TimeCounter.to_datetime(-1)),
@@ -107,16 +111,23 @@ def call_sites(name: str) -> dict:
         "SharedCounter.current": sc.current,
         "SharedCounter.set": lambda: sc.set(5),
         "SharedCounter.advance_to": lambda: sc.advance_to(3),
-        "SharedCounter.advance_to ValueError": raises(ValueError,
-                                                      lambda: sc.advance_to(2**64 - 1)),
+        "SharedCounter.advance_to ValueError": raises(ValueError, lambda: sc.advance_to(2**64 - 1)),
         "SharedCounter identity": lambda: (sc.path, sc.region_id),
         "pickle round trip (attach)": lambda: pickle.loads(pickle.dumps(sc)).close(),
         "SharedTimeCounter.advance_to": lambda: st.advance_to(5),
         "SharedCounter() other owner TypeError": raises(
-            TypeError, lambda: SharedCounter(name, allow_other_owner=1)),
+            TypeError, lambda: SharedCounter(name, allow_other_owner=1)
+        ),
         "Counter.advance_to": lambda: c.advance_to(5),
-        "SharedCounter.attributes": lambda: (sc.name, sc.base, sc.interval, sc.limit, sc.durable,
-                                             sc.block, sc.closed),
+        "SharedCounter.attributes": lambda: (
+            sc.name,
+            sc.base,
+            sc.interval,
+            sc.limit,
+            sc.durable,
+            sc.block,
+            sc.closed,
+        ),
         "repr(SharedCounter)": lambda: repr(sc),
         "SharedCounter.__reduce__": sc.__reduce__,
         "SharedTimeCounter.next": st.next,
@@ -133,9 +144,13 @@ def call_sites(name: str) -> dict:
 
 # Calls that create or map whole objects are slower: fewer of them still show a leak of one
 # object per call as megabytes.
-SLOW = {"SharedCounter() attach+close", "SharedCounter() mismatch ValueError",
-        "pickle round trip (attach)",
-        "SharedCounter() kind ValueError", "daily()"}
+SLOW = {
+    "SharedCounter() attach+close",
+    "SharedCounter() mismatch ValueError",
+    "pickle round trip (attach)",
+    "SharedCounter() kind ValueError",
+    "daily()",
+}
 
 
 def main() -> None:
@@ -157,12 +172,18 @@ def main() -> None:
             gc.collect()
             traced_after = tracemalloc.get_traced_memory()[0]
             tracemalloc.stop()
-            print(json.dumps({
-                "call": label, "calls": n,
-                "traced": traced_after - traced_before,
-                "blocks": sys.getallocatedblocks() - blocks_before,
-                "rss": rss() - rss_before,
-            }), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "call": label,
+                        "calls": n,
+                        "traced": traced_after - traced_before,
+                        "blocks": sys.getallocatedblocks() - blocks_before,
+                        "rss": rss() - rss_before,
+                    }
+                ),
+                flush=True,
+            )
     finally:
         SharedCounter(name).unlink()
         SharedTimeCounter(name + "-t").unlink()

@@ -18,14 +18,26 @@ HOLDER = Path(__file__).with_name("lease_holder.py")
 class Holder:
     """A lease_holder.py process drawing ids into its own file."""
 
-    def __init__(self, url: str, namespace: str, out: Path, *, env: dict[str, str] | None = None,
-                 **options: object) -> None:
+    def __init__(
+        self,
+        url: str,
+        namespace: str,
+        out: Path,
+        *,
+        env: dict[str, str] | None = None,
+        **options: object,
+    ) -> None:
         self.out = out
         args = [sys.executable, str(HOLDER), url, namespace, str(out)]
         for key, value in options.items():
             args += [f"--{key.replace('_', '-')}", str(value)]
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True, env={**os.environ, **(env or {})})
+        self.process = subprocess.Popen(
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
         self.lines: list[str] = []
         self.errors: list[str] = []
         self._ready = threading.Event()

@@ -43,9 +43,15 @@ def main() -> None:
     lease = None
     while lease is None:
         try:
-            lease = lease_node_id(args.url, args.namespace, layout=Layout.preset(args.layout),
-                                  ttl=args.ttl, max_skew=args.max_skew, max_lead=args.max_lead,
-                                  wait=3600)
+            lease = lease_node_id(
+                args.url,
+                args.namespace,
+                layout=Layout.preset(args.layout),
+                ttl=args.ttl,
+                max_skew=args.max_skew,
+                max_lead=args.max_lead,
+                wait=3600,
+            )
         except Exception as exc:  # noqa: BLE001 - Redis down, clock refused: try again
             print(f"claim failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             if stopping:

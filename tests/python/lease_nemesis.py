@@ -72,10 +72,17 @@ class Nemesis:
         clock = ClockOffset(self.dir / f"holder{n}.clock")
         clock.set(self.rng.uniform(-SKEW / 2, SKEW / 2) * 0.9)
         full_speed = n % 2 == 0
-        holder = Holder(self.proxy.url, NAMESPACE, self.dir / f"holder{n}.bin",
-                        env=preload(self.shim, AC_SHIM_CLOCK_FILE=str(clock.path)),
-                        layout="js_safe", batch=64 if full_speed else 1, ttl=TTL,
-                        max_skew=SKEW, max_lead=LEAD)
+        holder = Holder(
+            self.proxy.url,
+            NAMESPACE,
+            self.dir / f"holder{n}.bin",
+            env=preload(self.shim, AC_SHIM_CLOCK_FILE=str(clock.path)),
+            layout="js_safe",
+            batch=64 if full_speed else 1,
+            ttl=TTL,
+            max_skew=SKEW,
+            max_lead=LEAD,
+        )
         if slot is None:
             self.holders.append(holder)
             self.clocks.append(clock)
@@ -130,8 +137,10 @@ class Nemesis:
 
     def failover(self) -> None:
         missed = self.rng.uniform(0.1, 1.0)
-        self.say(f"the replica stops replicating; {missed:.2f} s of writes later the primary "
-                 "dies and the replica is promoted")
+        self.say(
+            f"the replica stops replicating; {missed:.2f} s of writes later the primary "
+            "dies and the replica is promoted"
+        )
         self.replica.promote()
         time.sleep(missed)
         self.primary.kill()
@@ -173,9 +182,21 @@ class Nemesis:
         time.sleep(seconds)
         self.redis_clock.set(0.0)
 
-    FAULTS = ("pause_holder", "kill_holder", "pause_redis", "restart_empty", "restart_with_aof",
-              "restart_from_snapshot", "snapshot", "failover", "flushall", "evict", "skew_clock",
-              "step_clock", "jump_redis_clock")
+    FAULTS = (
+        "pause_holder",
+        "kill_holder",
+        "pause_redis",
+        "restart_empty",
+        "restart_with_aof",
+        "restart_from_snapshot",
+        "snapshot",
+        "failover",
+        "flushall",
+        "evict",
+        "skew_clock",
+        "step_clock",
+        "jump_redis_clock",
+    )
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -199,9 +220,14 @@ class Nemesis:
         backwards = sum(int(np.count_nonzero(r[1:] <= r[:-1])) for r in runs)
         everything = np.sort(np.concatenate(runs)) if runs else np.array([], dtype=np.uint64)
         duplicates = int(np.count_nonzero(everything[1:] == everything[:-1]))
-        return {"ids": int(everything.size), "duplicates": duplicates, "backwards": backwards,
-                "holders": len(runs), "per_holder": [int(r.size) for r in runs],
-                "faults": dict(self.actions)}
+        return {
+            "ids": int(everything.size),
+            "duplicates": duplicates,
+            "backwards": backwards,
+            "holders": len(runs),
+            "per_holder": [int(r.size) for r in runs],
+            "faults": dict(self.actions),
+        }
 
     def close(self) -> None:
         for h in self.holders:
@@ -215,8 +241,9 @@ class Nemesis:
                 server.kill()
 
 
-def run(seconds: float, seed: int, workdir: Path | None = None,
-        log: bool = True) -> dict[str, object]:
+def run(
+    seconds: float, seed: int, workdir: Path | None = None, log: bool = True
+) -> dict[str, object]:
     own = workdir is None
     directory = Path(tempfile.mkdtemp(prefix="ac-nemesis-")) if own else workdir
     nemesis = Nemesis(directory, seed, log)

@@ -24,8 +24,10 @@ TOOLS = ("initdb", "postgres", "pg_isready", "createdb")
 def server_bin() -> Path | None:
     """A directory holding every server program we use: Debian keeps them off PATH, in a
     versioned directory (the newest wins); otherwise PATH's."""
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
-                      key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    versions = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"),
+        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0,
+    )
     on_path = shutil.which("initdb")
     candidates = [Path(v) for v in reversed(versions)]
     if on_path:
@@ -46,13 +48,25 @@ class PostgresServer:
         # Outside pytest's private temporary directory: the server may run as another user.
         self.root = Path(tempfile.mkdtemp(prefix="ac-postgres-"))
         self.data = self.root / "data"
-        self.user: pwd.struct_passwd | None = pwd.getpwnam("postgres") if os.geteuid() == 0 \
-            else None
+        self.user: pwd.struct_passwd | None = (
+            pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        )
         if self.user is not None:
             os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
         self.process: subprocess.Popen[bytes] | None = None
-        self._run(["initdb", "-D", str(self.data), "-U", "app", "--auth=trust",
-                   "--no-instructions", "-E", "UTF8"])
+        self._run(
+            [
+                "initdb",
+                "-D",
+                str(self.data),
+                "-U",
+                "app",
+                "--auth=trust",
+                "--no-instructions",
+                "-E",
+                "UTF8",
+            ]
+        )
 
     @property
     def url(self) -> str:
@@ -68,21 +82,49 @@ class PostgresServer:
         return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
 
     def _run(self, args: list[str]) -> None:
-        subprocess.run([str(self.bin / args[0]), *args[1:]], check=True, capture_output=True,
-                       timeout=120, **self._as_user())  # type: ignore[call-overload]
+        subprocess.run(
+            [str(self.bin / args[0]), *args[1:]],
+            check=True,
+            capture_output=True,
+            timeout=120,
+            **self._as_user(),
+        )  # type: ignore[call-overload]
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
-             "-c", "max_connections=100"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **self._as_user(),
+            [
+                str(self.bin / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.root}",
+                "-c",
+                "max_connections=100",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            **self._as_user(),
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            ready = subprocess.run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p",
-                                    str(self.port), "-U", "app", "-d", "postgres"],
-                                   capture_output=True)
+            ready = subprocess.run(
+                [
+                    str(self.bin / "pg_isready"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    "app",
+                    "-d",
+                    "postgres",
+                ],
+                capture_output=True,
+            )
             if ready.returncode == 0:
                 return
             if self.process.poll() is not None:
@@ -92,8 +134,21 @@ class PostgresServer:
         raise RuntimeError(f"postgres on port {self.port} did not start")
 
     def create_database(self, name: str) -> str:
-        subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                        "-U", "app", name], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                str(self.bin / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "app",
+                name,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         return name
 
     def stop(self) -> None:

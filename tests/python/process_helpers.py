@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
-def run_processes(ctx: Any, target: Callable[..., None], args: Sequence[tuple[Any, ...]],
-                  timeout: float = 120) -> list[Any]:
+def run_processes(
+    ctx: Any, target: Callable[..., None], args: Sequence[tuple[Any, ...]], timeout: float = 120
+) -> list[Any]:
     """Runs target(*a, results) in one process per `a` and returns the results they put on the
     queue, in arrival order; each process must exit with status 0."""
     results = ctx.Queue()

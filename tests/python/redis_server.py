@@ -49,8 +49,15 @@ class RedisServer:
     """One redis-server. persistence: "aof" (append-only file, fsync always: a restart keeps
     every acknowledged write) or "none" (a restart loses everything)."""
 
-    def __init__(self, directory: Path, *, persistence: str = "aof", port: int | None = None,
-                 extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        persistence: str = "aof",
+        port: int | None = None,
+        extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (tools/test.sh installs it)")
@@ -69,16 +76,35 @@ class RedisServer:
 
     def args(self, *, appendonly: bool | None = None) -> list[str]:
         aof = self.persistence == "aof" if appendonly is None else appendonly
-        return [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.directory), "--save", "", "--protected-mode", "no",
-                "--appendonly", "yes" if aof else "no", "--appendfsync", "always",
-                "--dbfilename", "dump.rdb", *self.extra]
+        return [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+            "--appendonly",
+            "yes" if aof else "no",
+            "--appendfsync",
+            "always",
+            "--dbfilename",
+            "dump.rdb",
+            *self.extra,
+        ]
 
     def start(self, *, appendonly: bool | None = None, extra: tuple[str, ...] = ()) -> None:
         env = {**os.environ, **self.env} if self.env else None
-        self.process = subprocess.Popen(self.args(appendonly=appendonly) + list(extra),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        env=env)
+        self.process = subprocess.Popen(
+            self.args(appendonly=appendonly) + list(extra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if _ping(self.port):

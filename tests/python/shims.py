@@ -18,8 +18,10 @@ def build_shim(name: str, directory: Path) -> Path:
     if compiler is None:
         raise RuntimeError("no C compiler to build the test shims (tools/test.sh installs g++)")
     out = directory / f"{name}.so"
-    subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(out),
-                    str(SHIMS / f"{name}.c"), "-ldl"], check=True)
+    subprocess.run(
+        [compiler, "-shared", "-fPIC", "-O1", "-o", str(out), str(SHIMS / f"{name}.c"), "-ldl"],
+        check=True,
+    )
     return out
 
 

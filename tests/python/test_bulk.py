@@ -54,8 +54,16 @@ def test_overflow_draws_nothing():
     assert c.next_many(5).tolist()[-1] == limit + 2
 
 
-@pytest.mark.parametrize("n, exc", [(-1, OverflowError), (2**60, OverflowError), (1.0, TypeError),
-                                    (None, TypeError), ("3", TypeError)])
+@pytest.mark.parametrize(
+    "n, exc",
+    [
+        (-1, OverflowError),
+        (2**60, OverflowError),
+        (1.0, TypeError),
+        (None, TypeError),
+        ("3", TypeError),
+    ],
+)
 def test_bad_n(n, exc):
     for counter, name in ((Counter(), "Counter"), (TimeCounter(), "TimeCounter")):
         with pytest.raises(exc, match=f"{name}.next_many\\(\\) argument 'n'"):

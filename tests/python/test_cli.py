@@ -20,8 +20,9 @@ def script() -> list[str]:
 
 def cli(*args: str, stdin: str | None = None, module: bool = False):
     command = [sys.executable, "-m", "atomic_counter"] if module else script()
-    return subprocess.run([*command, *args], input=stdin, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [*command, *args], input=stdin, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_version():
@@ -52,10 +53,21 @@ def json_lines(text: str) -> list[dict]:
 
 
 def test_next_json_lines_and_kinds(tmp_path):
-    proc = cli("next", "--kind", "counter", "--base", "100", "--now", "150", "--interval", "5",
-               "-n", "2", "--json")
-    assert json_lines(proc.stdout) == [{"id": 55, "kind": "counter"},
-                                       {"id": 60, "kind": "counter"}]
+    proc = cli(
+        "next",
+        "--kind",
+        "counter",
+        "--base",
+        "100",
+        "--now",
+        "150",
+        "--interval",
+        "5",
+        "-n",
+        "2",
+        "--json",
+    )
+    assert json_lines(proc.stdout) == [{"id": 55, "kind": "counter"}, {"id": 60, "kind": "counter"}]
     proc = cli("next", "--kind", "daily", "--tz", "Asia/Tokyo", "--json")
     [doc] = json_lines(proc.stdout)
     assert doc["kind"] == "daily" and doc["id"] > 0 and doc["base"] > 0
@@ -72,12 +84,19 @@ def test_next_json_lines_and_kinds(tmp_path):
 def test_decode_arguments_and_stdin():
     value = (1_795_662_617_814_075 << 12) | 9
     proc = cli("decode", str(value), hex(value))
-    assert proc.stdout.splitlines() == ["%d 2026-11-26T03:10:17.814075+00:00 sequence=9" % value,
-                                        "%d 2026-11-26T03:10:17.814075+00:00 sequence=9" % value]
+    assert proc.stdout.splitlines() == [
+        "%d 2026-11-26T03:10:17.814075+00:00 sequence=9" % value,
+        "%d 2026-11-26T03:10:17.814075+00:00 sequence=9" % value,
+    ]
     proc = cli("decode", "--layout", "discord", "--json", stdin="175928847299117063\n")
-    assert json_lines(proc.stdout) == [{
-        "id": 175928847299117063, "datetime": "2016-04-30T11:18:25.796000+00:00", "node": 32,
-        "sequence": 7}]
+    assert json_lines(proc.stdout) == [
+        {
+            "id": 175928847299117063,
+            "datetime": "2016-04-30T11:18:25.796000+00:00",
+            "node": 32,
+            "sequence": 7,
+        }
+    ]
 
 
 def test_string_forms_in_and_out():
@@ -85,17 +104,19 @@ def test_string_forms_in_and_out():
         texts = cli("next", "-n", "3", "--format", form).stdout.split()
         assert [len(t) for t in texts] == [width] * 3 and texts == sorted(texts)
         decoded = cli("decode", *texts).stdout.splitlines()  # every form read back, unasked
-        assert [int(line.split()[0]) for line in decoded] == \
-            [int(line.split()[0]) for line in cli("decode", "--format", form, *texts)
-             .stdout.splitlines()]
+        assert [int(line.split()[0]) for line in decoded] == [
+            int(line.split()[0])
+            for line in cli("decode", "--format", form, *texts).stdout.splitlines()
+        ]
         [record] = json_lines(cli("next", "--format", form, "--json").stdout)
         assert len(record[form]) == width and record["id"] > 0
     assert cli("decode", "--format", "hex", "0000000000003039").stdout.startswith("12345 ")
 
 
 def test_a_stream_stays_a_stream():
-    proc = subprocess.Popen([*script(), "decode", "--json"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*script(), "decode", "--json"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     proc.stdin.write("7355046520290336768\n")
     proc.stdin.flush()
     first = json.loads(proc.stdout.readline())  # answered before the input ends
@@ -130,7 +151,10 @@ def test_next_piped_into_decode():
         (["decode", "--format", "base32", "ZZZZZZZZZZZZZ"], "is not a base32 id (above 2**64"),
         (["decode", "--layout", "nope", "1"], "--layout: invalid choice 'nope'"),
         (["decode", "--layout", "twitter", str(2**63)], "must be in [0, 9223372036854775807]"),
-        (["next", "--kind", "counter", "--base", "10", "--now", "5"], "now (5) must be >= base (10)"),
+        (
+            ["next", "--kind", "counter", "--base", "10", "--now", "5"],
+            "now (5) must be >= base (10)",
+        ),
         (["next", "--kind", "counter", "--interval", "0"], "interval must be in [1, 2**64 - 1]"),
         (["next", "--kind", "counter", "--base", "-1"], "argument 'base' must be in"),
         (["next", "--kind", "daily", "--tz", "Nowhere/Else"], "unknown time zone 'Nowhere/Else'"),
@@ -165,8 +189,13 @@ def test_bench_prints_a_table():
     proc = cli("bench", "--rounds", "1", "--number", "2000", "--json")
     doc = json.loads(proc.stdout)
     assert doc["atomic_counter"] == __version__
-    for name in ("Counter.next", "TimeCounter.next", "SharedCounter.next", "time.time_ns",
-                 "uuid.uuid4"):
+    for name in (
+        "Counter.next",
+        "TimeCounter.next",
+        "SharedCounter.next",
+        "time.time_ns",
+        "uuid.uuid4",
+    ):
         assert doc["ns_per_call"][name] > 0
     text = cli("bench", "--rounds", "1", "--number", "2000").stdout
     assert "ns per id" in text and "Counter.next" in text

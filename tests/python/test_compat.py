@@ -44,9 +44,21 @@ def test_exports():
     # The original's exports, plus the rungs of the ladder beyond it.
     assert {"Counter", "TimeCounter", "daily"} <= set(atomic_counter.__all__)
     assert set(atomic_counter.__all__) - {"Counter", "TimeCounter", "daily"} == {
-        "SharedCounter", "SharedTimeCounter", "SnowflakeCounter", "Layout", "Decoded",
-        "lease_node_id", "NodeLease", "LeaseExpiredError", "NoFreeNodeError",
-        "alease_node_id", "AsyncNodeLease", "LeaseRefusedError", "format_id", "parse_id"}
+        "SharedCounter",
+        "SharedTimeCounter",
+        "SnowflakeCounter",
+        "Layout",
+        "Decoded",
+        "lease_node_id",
+        "NodeLease",
+        "LeaseExpiredError",
+        "NoFreeNodeError",
+        "alease_node_id",
+        "AsyncNodeLease",
+        "LeaseRefusedError",
+        "format_id",
+        "parse_id",
+    }
     for name in atomic_counter.__all__:
         assert getattr(atomic_counter, name).__module__.startswith("atomic_counter")
     assert atomic_counter._BASE == 1577854800000000000
@@ -71,9 +83,18 @@ def original_python(tmp_path_factory):
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         "atomic-counter==0.1.4"],
-        capture_output=True, text=True, timeout=300,
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "atomic-counter==0.1.4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if install.returncode != 0:
         if os.environ.get("CI"):
@@ -90,7 +111,11 @@ def _last_ids(python: Path) -> list[int]:
         " *[d.next() for _ in range(1000)][-1:])\n"
     )
     out = subprocess.run(
-        [str(python), "-c", code], capture_output=True, text=True, timeout=60, check=True,
+        [str(python), "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
         cwd="/",
     ).stdout
     return [int(v) for v in out.split()]

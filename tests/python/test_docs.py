@@ -24,7 +24,11 @@ def test_every_public_name_is_documented(name):
     assert (obj.__doc__ or "").strip(), f"{name} has no docstring"
     if inspect.isclass(obj) and not issubclass(obj, BaseException) and name != "Decoded":
         for member, value in members(obj):
-            doc = inspect.getdoc(getattr(obj, member)) if not isinstance(value, property) else value.__doc__
+            doc = (
+                inspect.getdoc(getattr(obj, member))
+                if not isinstance(value, property)
+                else value.__doc__
+            )
             assert (doc or "").strip(), f"{name}.{member} has no docstring"
 
 
@@ -35,11 +39,15 @@ def test_every_public_name_is_documented(name):
         (atomic_counter.Counter.next, "(self, /)"),
         (atomic_counter.Counter.next_many, "(self, /, n)"),
         (atomic_counter.TimeCounter.lead_us, "(self, /)"),
-        (atomic_counter.SharedCounter,
-         "(name, base=None, now=None, interval=None, *, durable=None, block=None, mode=384, "
-         "allow_other_owner=False)"),
-        (atomic_counter.SharedTimeCounter,
-         "(name, *, durable=None, block=None, mode=384, allow_other_owner=False)"),
+        (
+            atomic_counter.SharedCounter,
+            "(name, base=None, now=None, interval=None, *, durable=None, block=None, mode=384, "
+            "allow_other_owner=False)",
+        ),
+        (
+            atomic_counter.SharedTimeCounter,
+            "(name, *, durable=None, block=None, mode=384, allow_other_owner=False)",
+        ),
         (atomic_counter.Counter.advance_to, "(self, /, value)"),
         (atomic_counter.SnowflakeCounter, "(layout, node, *, floor=None)"),
         (atomic_counter.TimeCounter.to_datetime, "(value)"),
@@ -67,6 +75,7 @@ def test_the_stub_carries_the_extensions_docstrings():
     from pathlib import Path
 
     tool = Path(__file__).resolve().parents[2] / "tools" / "stub_docs.py"
-    proc = subprocess.run([sys.executable, str(tool), "--check"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(tool), "--check"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

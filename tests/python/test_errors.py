@@ -21,12 +21,24 @@ class GoodIndex:
 @pytest.mark.parametrize(
     "value, exc, message",
     [
-        (1.5, TypeError, r"Counter\(\) argument '{}' must be an int in \[0, 2\*\*64 - 1\], not float"),
+        (
+            1.5,
+            TypeError,
+            r"Counter\(\) argument '{}' must be an int in \[0, 2\*\*64 - 1\], not float",
+        ),
         ("12", TypeError, r"argument '{}' must be an int in \[0, 2\*\*64 - 1\], not str"),
         (b"1", TypeError, r"argument '{}' must be an int .*, not bytes"),
         ([], TypeError, r"argument '{}' must be an int .*, not list"),
-        (-1, OverflowError, r"Counter\(\) argument '{}' must be in \[0, 2\*\*64 - 1\], got a negative int"),
-        (2**64, OverflowError, r"argument '{}' must be in \[0, 2\*\*64 - 1\], got an int above 2\*\*64 - 1"),
+        (
+            -1,
+            OverflowError,
+            r"Counter\(\) argument '{}' must be in \[0, 2\*\*64 - 1\], got a negative int",
+        ),
+        (
+            2**64,
+            OverflowError,
+            r"argument '{}' must be in \[0, 2\*\*64 - 1\], got an int above 2\*\*64 - 1",
+        ),
         (10**5000, OverflowError, r"argument '{}' .* got an int above 2\*\*64 - 1"),
         (-(10**5000), OverflowError, r"argument '{}' .* got a negative int"),
     ],

@@ -29,6 +29,7 @@ u64 = st.integers(min_value=0, max_value=2**64 - 1)
 
 # -- string forms ----------------------------------------------------------------------------
 
+
 @given(u64, st.sampled_from(sorted(FORMS)))
 def test_every_form_round_trips_at_its_fixed_width(value, form):
     text = format_id(value, form)
@@ -56,13 +57,16 @@ def test_known_values_and_the_default_form():
     assert parse_id("000000000000L") == parse_id("000000000000I") == 1
 
 
-@pytest.mark.parametrize("text, form, message", [
-    ("ZZZZZZZZZZZZZ", "base32", "above 2**64 - 1"),
-    ("000000000000U", "base32", "outside the alphabet"),
-    ("123", "base62", "wrong length"),
-    ("g000000000000000", "hex", "outside the alphabet"),
-    ("", "decimal", "wrong length"),
-])
+@pytest.mark.parametrize(
+    "text, form, message",
+    [
+        ("ZZZZZZZZZZZZZ", "base32", "above 2**64 - 1"),
+        ("000000000000U", "base32", "outside the alphabet"),
+        ("123", "base62", "wrong length"),
+        ("g000000000000000", "hex", "outside the alphabet"),
+        ("", "decimal", "wrong length"),
+    ],
+)
 def test_malformed_strings_are_value_errors_naming_the_form(text, form, message):
     with pytest.raises(ValueError) as info:
         parse_id(text, form)
@@ -80,6 +84,7 @@ def test_bad_form_and_types():
 
 
 # -- int64 where it is promised --------------------------------------------------------------
+
 
 def test_positive_int64_layouts_give_int64_buffers():
     np = pytest.importorskip("numpy")
@@ -101,6 +106,7 @@ def test_pandas_and_pyarrow_take_them_as_int64():
 
 # -- ranges and columns ----------------------------------------------------------------------
 
+
 def test_range_selects_exactly_the_ids_of_a_window():
     layout = Layout.INT64
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -116,15 +122,19 @@ def test_range_selects_exactly_the_ids_of_a_window():
 
 def test_range_rounds_a_window_inside_one_tick_to_nothing():
     with pytest.raises(ValueError, match="holds no tick"):
-        Layout.INT64.range(datetime(2026, 1, 1, 0, 0, 0, 100, tzinfo=UTC),
-                           datetime(2026, 1, 1, 0, 0, 0, 200, tzinfo=UTC))
+        Layout.INT64.range(
+            datetime(2026, 1, 1, 0, 0, 0, 100, tzinfo=UTC),
+            datetime(2026, 1, 1, 0, 0, 0, 200, tzinfo=UTC),
+        )
 
 
 def test_decode_many_matches_decode():
     np = pytest.importorskip("numpy")
-    for layout, counter in ((Layout.INT64, SnowflakeCounter(Layout.INT64, 9)),
-                            (Layout.TIME_COUNTER, TimeCounter()),
-                            (Layout.JS_SAFE, SnowflakeCounter(Layout.JS_SAFE, 3))):
+    for layout, counter in (
+        (Layout.INT64, SnowflakeCounter(Layout.INT64, 9)),
+        (Layout.TIME_COUNTER, TimeCounter()),
+        (Layout.JS_SAFE, SnowflakeCounter(Layout.JS_SAFE, 3)),
+    ):
         ids = counter.next_many(5000)
         times, nodes, sequences = layout.decode_many(ids)
         assert times.dtype == np.dtype("datetime64[us]")
@@ -142,16 +152,23 @@ def test_decode_many_matches_decode():
 
 # -- Python names in Python errors ------------------------------------------------------------
 
-@pytest.mark.parametrize("call, exc, message", [
-    (lambda: Counter(10, 5), ValueError, "Counter(): now (5) must be >= base (10)"),
-    (lambda: Counter(0, 0, 0), ValueError, "Counter(): interval must be in [1, 2**64 - 1]"),
-    (lambda: Counter(0, 0).set(2**64 - 1), ValueError, "Counter.set(): val ("),
-    (lambda: Counter(0, 0).advance_to(2**64 - 1), ValueError, "Counter.advance_to(): value ("),
-    (lambda: SnowflakeCounter(Layout.INT64, 5000), ValueError,
-     "SnowflakeCounter(): node must be in [0, 1023]"),
-    (lambda: SharedCounter("x" * 300), ValueError, "SharedCounter(): name must be 1 to 255"),
-    (lambda: parse_id("?"), ValueError, "parse_id(): '?' is not a base32 id"),
-])
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (lambda: Counter(10, 5), ValueError, "Counter(): now (5) must be >= base (10)"),
+        (lambda: Counter(0, 0, 0), ValueError, "Counter(): interval must be in [1, 2**64 - 1]"),
+        (lambda: Counter(0, 0).set(2**64 - 1), ValueError, "Counter.set(): val ("),
+        (lambda: Counter(0, 0).advance_to(2**64 - 1), ValueError, "Counter.advance_to(): value ("),
+        (
+            lambda: SnowflakeCounter(Layout.INT64, 5000),
+            ValueError,
+            "SnowflakeCounter(): node must be in [0, 1023]",
+        ),
+        (lambda: SharedCounter("x" * 300), ValueError, "SharedCounter(): name must be 1 to 255"),
+        (lambda: parse_id("?"), ValueError, "parse_id(): '?' is not a base32 id"),
+    ],
+)
 def test_messages_name_the_python_call(call, exc, message):
     with pytest.raises(exc) as info:
         call()
@@ -169,14 +186,30 @@ def test_a_region_error_names_the_region_in_the_call(tmp_path):
 
 # -- what importing costs ---------------------------------------------------------------------
 
-HEAVY = ("dataclasses", "inspect", "enum", "re", "typing", "logging", "uuid", "argparse",
-         "json", "datetime", "atomic_counter.layout", "atomic_counter.lease")
+HEAVY = (
+    "dataclasses",
+    "inspect",
+    "enum",
+    "re",
+    "typing",
+    "logging",
+    "uuid",
+    "argparse",
+    "json",
+    "datetime",
+    "atomic_counter.layout",
+    "atomic_counter.lease",
+)
 
 
 def loaded(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport json, sys\n"
-                          "print(json.dumps(sorted(sys.modules)))"],
-                         capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return set(json.loads(out.stdout.splitlines()[-1]))
 
 
@@ -189,8 +222,10 @@ def test_importing_the_package_loads_only_its_core():
 
 
 def test_the_command_line_loads_only_what_next_needs():
-    code = ("import io, contextlib\nfrom atomic_counter.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n    main(['next', '-n', '3'])")
+    code = (
+        "import io, contextlib\nfrom atomic_counter.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    main(['next', '-n', '3'])"
+    )
     baseline = loaded("import io, contextlib")
     extra = (loaded(code) - baseline) & set(HEAVY)
     assert not extra, sorted(extra)

@@ -58,8 +58,6 @@ def shim(tmp_path_factory) -> Path:
     return build_region_shim(tmp_path_factory.mktemp("shim"))
 
 
-
-
 @pytest.fixture
 def shared_dir():
     """A world-writable sticky directory, as /tmp is, that `nobody` can reach."""
@@ -81,17 +79,27 @@ os.setuid({uid})
 """
 
 
-def run(code: str, *, env: dict[str, str] | None = None, user: int | None = None,
-        timeout: float = 120, check: bool = True, args: tuple[str, ...] = ()
-        ) -> subprocess.CompletedProcess[str]:
+def run(
+    code: str,
+    *,
+    env: dict[str, str] | None = None,
+    user: int | None = None,
+    timeout: float = 120,
+    check: bool = True,
+    args: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
     """Runs code in a fresh interpreter (as `user` when given), so that a crash in native code is
     a failed test, not a dead test run."""
     source = textwrap.dedent(code)
     if user is not None:
         source = AS_USER.format(uid=user) + source
     proc = subprocess.run(
-        [sys.executable, "-c", source, *args], capture_output=True, text=True,
-        timeout=timeout, env={**os.environ, **(env or {})}, cwd="/",
+        [sys.executable, "-c", source, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd="/",
     )
     if check:
         assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
@@ -129,10 +137,16 @@ print("ok")
 """
 
 
-@pytest.mark.parametrize("kind, method", [
-    ("counter", "set"), ("counter", "advance_to"), ("counter", "next_many"),
-    ("time", "advance_to"), ("time", "next_many"),
-])
+@pytest.mark.parametrize(
+    "kind, method",
+    [
+        ("counter", "set"),
+        ("counter", "advance_to"),
+        ("counter", "next_many"),
+        ("time", "advance_to"),
+        ("time", "next_many"),
+    ],
+)
 def test_an_argument_that_closes_the_counter_never_reaches_its_core(shm_name, kind, method):
     out = run(CLOSE_IN_INDEX, args=(kind, method, shm_name))
     assert out.stdout.strip() == "ok"
@@ -163,22 +177,30 @@ print("ok")
 
 
 def test_close_from_another_thread_while_draws_wait_on_msync(tmp_path, shim):
-    out = run(CLOSE_FROM_ANOTHER_THREAD, args=(str(tmp_path / "r"),),
-              env=preload(shim, AC_SHIM_MSYNC_DELAY_MS="2"))
+    out = run(
+        CLOSE_FROM_ANOTHER_THREAD,
+        args=(str(tmp_path / "r"),),
+        env=preload(shim, AC_SHIM_MSYNC_DELAY_MS="2"),
+    )
     assert out.stdout.strip() == "ok"
 
 
 # -------------------------------------------------------------------------------------------
 # 2. Other local users.
 
+
 @as_root
 def test_a_region_another_user_planted_is_refused(shm_name):
-    run("""
+    run(
+        """
         import os, sys
         from atomic_counter import SharedCounter
         SharedCounter(sys.argv[1], 0, 10**15)  # ids of the planter's choosing
         os.chmod("/dev/shm/" + sys.argv[1], 0o666)  # ... and anyone may rewind them
-    """, user=NOBODY, args=(shm_name,))
+    """,
+        user=NOBODY,
+        args=(shm_name,),
+    )
     before = Path(f"/dev/shm/{shm_name}").read_bytes()
     with pytest.raises(PermissionError, match=r"owned by user 65534 \(nobody\).*allow_other_owner"):
         SharedCounter(shm_name)
@@ -192,13 +214,17 @@ def test_a_region_another_user_planted_is_refused(shm_name):
 
 @as_root
 def test_a_region_planted_half_created_by_another_user_fails_at_once(shm_name):
-    run("""
+    run(
+        """
         import os, sys
         page = bytearray(4096)
         page[64] = 1  # "initialising", forever
         fd = os.open("/dev/shm/" + sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
         os.write(fd, bytes(page))
-    """, user=NOBODY, args=(shm_name,))
+    """,
+        user=NOBODY,
+        args=(shm_name,),
+    )
     started = time.monotonic()
     with pytest.raises(PermissionError, match="owned by user 65534"):
         SharedCounter(shm_name)
@@ -210,10 +236,14 @@ def test_a_symlink_planted_in_a_shared_directory_is_never_followed(shared_dir, t
     victim = tmp_path / "victim"
     victim.write_bytes(b"")
     link = shared_dir / "orders.ctr"
-    run("""
+    run(
+        """
         import os, sys
         os.symlink(sys.argv[1], sys.argv[2])
-    """, user=NOBODY, args=(str(victim), str(link)))
+    """,
+        user=NOBODY,
+        args=(str(victim), str(link)),
+    )
     for open_ in (lambda: SharedCounter(link, 0, 0), lambda: SharedTimeCounter(link)):
         with pytest.raises(OSError, match="symbolic link") as info:
             open_()
@@ -223,39 +253,52 @@ def test_a_symlink_planted_in_a_shared_directory_is_never_followed(shared_dir, t
 
 @as_root
 def test_another_user_cannot_open_a_region_made_under_umask_zero(shm_name):
-    out = run("""
+    out = run(
+        """
         import os, stat, sys
         from atomic_counter import SharedCounter
         os.umask(0)
         SharedCounter(sys.argv[1], 0, 0)
         print(oct(stat.S_IMODE(os.stat("/dev/shm/" + sys.argv[1]).st_mode)))
-    """, args=(shm_name,))
+    """,
+        args=(shm_name,),
+    )
     assert out.stdout.split() == ["0o600"]
-    attempt = run("""
+    attempt = run(
+        """
         import sys
         from atomic_counter import SharedCounter
         try:
             SharedCounter(sys.argv[1])
         except PermissionError as exc:
             print("PermissionError", exc.errno)
-    """, user=NOBODY, args=(shm_name,))
+    """,
+        user=NOBODY,
+        args=(shm_name,),
+    )
     assert attempt.stdout.split() == ["PermissionError", "13"]
 
 
 def test_mode_is_applied_exactly_whatever_the_umask(shm_name):
-    out = run("""
+    out = run(
+        """
         import os, stat, sys
         from atomic_counter import SharedCounter
         os.umask(0o077)
         SharedCounter(sys.argv[1], 0, 0, mode=0o640)
         print(oct(stat.S_IMODE(os.stat("/dev/shm/" + sys.argv[1]).st_mode)))
-    """, args=(shm_name,))
+    """,
+        args=(shm_name,),
+    )
     assert out.stdout.split() == ["0o640"]
 
 
 def test_mode_is_validated(shm_name):
-    with pytest.raises(ValueError, match=r"'mode' must be permission bits in \[0, 0o777\], got "
-                                         r"0o1777"):
+    with pytest.raises(
+        ValueError,
+        match=r"'mode' must be permission bits in \[0, 0o777\], got "
+        r"0o1777",
+    ):
         SharedCounter(shm_name, mode=0o1777)
     with pytest.raises(TypeError, match="'allow_other_owner' must be a bool, not int"):
         SharedTimeCounter(shm_name, allow_other_owner=1)
@@ -264,6 +307,7 @@ def test_mode_is_validated(shm_name):
 
 # -------------------------------------------------------------------------------------------
 # 3. Pickling attaches to the same region, never creates one.
+
 
 def test_unpickling_after_unlink_raises_instead_of_creating(shm_name):
     counter = SharedCounter(shm_name, 0, 0)
@@ -419,7 +463,9 @@ def test_set_on_a_durable_region_never_undoes_draws_made_during_its_msync(tmp_pa
     first = [c.next() for _ in range(5)]
     gate = tmp_path / "gate"
     setter = subprocess.Popen(
-        [sys.executable, "-c", SETTER, str(path), "100"], stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", SETTER, str(path), "100"],
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, **preload(shim, AC_SHIM_MSYNC_GATE=str(gate))},
     )
     deadline = time.monotonic() + 60
@@ -427,8 +473,14 @@ def test_set_on_a_durable_region_never_undoes_draws_made_during_its_msync(tmp_pa
         assert time.monotonic() < deadline and setter.poll() is None, "set() never synced"
         time.sleep(0.01)
     # set(100) is inside its msync now: another process draws 500 values past 100.
-    drawn = unpack(subprocess.run([sys.executable, "-c", DRAWER, str(path), "500"],
-                                  capture_output=True, check=True, timeout=60).stdout)
+    drawn = unpack(
+        subprocess.run(
+            [sys.executable, "-c", DRAWER, str(path), "500"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    )
     Path(f"{gate}.go").touch()
     assert setter.wait(timeout=60) == 0
     after = [c.next() for _ in range(100)]
@@ -441,13 +493,18 @@ def test_set_on_a_durable_region_never_undoes_draws_made_during_its_msync(tmp_pa
 
 
 def test_advance_to_never_moves_backwards(shm_name, tmp_path):
-    for counter in (Counter(0, 0), SharedCounter(shm_name, 0, 0),
-                    SharedCounter(tmp_path / "d", 0, 0, durable=True, block=5)):
+    for counter in (
+        Counter(0, 0),
+        SharedCounter(shm_name, 0, 0),
+        SharedCounter(tmp_path / "d", 0, 0, durable=True, block=5),
+    ):
         counter.advance_to(100)
         assert counter.next() == 101
         counter.advance_to(7)
         assert counter.next() == 102
-        with pytest.raises(ValueError, match=r"advance_to\(\): value \(\d+\) must be in \[0, \d+\]"):
+        with pytest.raises(
+            ValueError, match=r"advance_to\(\): value \(\d+\) must be in \[0, \d+\]"
+        ):
             counter.advance_to(counter.limit + 1)
     for timer in (TimeCounter(), SharedTimeCounter(shm_name + "-b")):
         ahead = timer.current() + (10**6 << 12)
@@ -466,7 +523,7 @@ def test_a_durable_advance_survives_a_crash(tmp_path):
     with SharedCounter(path, 0, 0, durable=True, block=10) as c:
         c.advance_to(1_000_000)
     data = bytearray(path.read_bytes())
-    data[VALUE_OFFSET:VALUE_OFFSET + 8] = (0).to_bytes(8, sys.byteorder)  # the value lost
+    data[VALUE_OFFSET : VALUE_OFFSET + 8] = (0).to_bytes(8, sys.byteorder)  # the value lost
     path.write_bytes(bytes(data))
     with SharedCounter(path) as again:
         assert again.next() > 1_000_000
@@ -475,20 +532,28 @@ def test_a_durable_advance_survives_a_crash(tmp_path):
 # -------------------------------------------------------------------------------------------
 # 6. Header integrity.
 
-@pytest.mark.parametrize("offset, message", [
-    (16, "checksum"), (24, "checksum"), (32, "checksum"), (40, "checksum"), (48, "checksum"),
-    (RESERVED_OFFSET, "persisted \\(\\d+\\) is above reserved"),
-    (PERSISTED_OFFSET, "persisted \\(\\d+\\) is above reserved"),
-])
+
+@pytest.mark.parametrize(
+    "offset, message",
+    [
+        (16, "checksum"),
+        (24, "checksum"),
+        (32, "checksum"),
+        (40, "checksum"),
+        (48, "checksum"),
+        (RESERVED_OFFSET, "persisted \\(\\d+\\) is above reserved"),
+        (PERSISTED_OFFSET, "persisted \\(\\d+\\) is above reserved"),
+    ],
+)
 def test_damage_to_the_header_is_refused_and_left_untouched(tmp_path, offset, message):
     path = tmp_path / "region"
     SharedCounter(path, 0, 1000, interval=3, durable=True, block=50).close()
     data = bytearray(path.read_bytes())
     if offset == RESERVED_OFFSET:  # reserved dropped below persisted
-        data[offset:offset + 8] = (1000).to_bytes(8, sys.byteorder)
-        data[PERSISTED_OFFSET:PERSISTED_OFFSET + 8] = (2000).to_bytes(8, sys.byteorder)
+        data[offset : offset + 8] = (1000).to_bytes(8, sys.byteorder)
+        data[PERSISTED_OFFSET : PERSISTED_OFFSET + 8] = (2000).to_bytes(8, sys.byteorder)
     elif offset == PERSISTED_OFFSET:  # persisted raised past reserved
-        data[offset:offset + 8] = (10**9).to_bytes(8, sys.byteorder)
+        data[offset : offset + 8] = (10**9).to_bytes(8, sys.byteorder)
     else:
         data[offset] ^= 0x10
     path.write_bytes(bytes(data))
@@ -502,7 +567,7 @@ def test_a_non_durable_region_whose_marks_moved_is_refused(tmp_path):
     SharedTimeCounter(path).close()
     data = bytearray(path.read_bytes())
     start = int.from_bytes(data[40:48], sys.byteorder)
-    data[RESERVED_OFFSET:RESERVED_OFFSET + 8] = (start + 5).to_bytes(8, sys.byteorder)
+    data[RESERVED_OFFSET : RESERVED_OFFSET + 8] = (start + 5).to_bytes(8, sys.byteorder)
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="reserved .* moved in a region that is not durable"):
         SharedTimeCounter(path)
@@ -548,8 +613,11 @@ print(json.dumps({"took": took, "max_gap": max(gaps), "outcome": outcome}))
 def test_other_threads_run_during_a_slow_msync(tmp_path, shim):
     import json
 
-    out = run(HEARTBEAT, args=(str(tmp_path / "slow"), "msync"),
-              env=preload(shim, AC_SHIM_MSYNC_DELAY_MS="300"))
+    out = run(
+        HEARTBEAT,
+        args=(str(tmp_path / "slow"), "msync"),
+        env=preload(shim, AC_SHIM_MSYNC_DELAY_MS="300"),
+    )
     result = json.loads(out.stdout)
     assert result["took"] > 0.55  # draws 1 and 3 pass the mark (block=1): two slow msyncs
     assert result["max_gap"] < 0.25, f"the heartbeat stopped for {result['max_gap']:.3f} s"
@@ -568,8 +636,11 @@ def test_other_threads_run_while_waiting_for_a_stuck_creator(tmp_path):
     import json
 
     path = tmp_path / "stuck"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDS_THE_CREATION_LOCK, str(path)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDS_THE_CREATION_LOCK, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "holding"
         holder.send_signal(signal.SIGSTOP)  # a creator stopped mid-way, alive
@@ -601,16 +672,24 @@ def test_a_creator_that_died_mid_way_is_replaced_at_once(tmp_path):
 # -------------------------------------------------------------------------------------------
 # 8. The far future is refused, not wrapped (libfaketime moves the clock of a child process).
 
+
 def faketime(when: str) -> dict[str, str]:
-    lib = next((p for p in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-                            "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1")
-                if os.path.exists(p)), None)
+    lib = next(
+        (
+            p
+            for p in (
+                "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+            )
+            if os.path.exists(p)
+        ),
+        None,
+    )
     if lib is None:
         pytest.skip("libfaketime is not installed (tools/test.sh installs it)")
     if "libasan" in os.environ.get("LD_PRELOAD", ""):
         pytest.skip("libfaketime deadlocks under AddressSanitizer; the plain run covers it")
-    return preload(lib, FAKETIME=when, FAKETIME_DONT_RESET="1",
-                   FAKETIME_DONT_FAKE_MONOTONIC="1")
+    return preload(lib, FAKETIME=when, FAKETIME_DONT_RESET="1", FAKETIME_DONT_FAKE_MONOTONIC="1")
 
 
 FAR_FUTURE = """
@@ -656,6 +735,7 @@ def test_a_time_counter_refuses_once_the_clock_passes_2112():
 # -------------------------------------------------------------------------------------------
 # 9. Durability only where it is real; the directory synced; no "unlink it" advice.
 
+
 def test_durable_on_a_ram_file_system_is_refused(shm_name):
     path = f"/dev/shm/{shm_name}.ctr"
     with pytest.raises(ValueError, match="durable=True on tmpfs"):
@@ -667,13 +747,17 @@ def test_durable_on_a_ram_file_system_is_refused(shm_name):
 
 def test_a_new_durable_file_has_its_directory_synced(tmp_path, shim):
     log = tmp_path / "fsync.log"
-    run("""
+    run(
+        """
         import sys
         from atomic_counter import SharedCounter, SharedTimeCounter
         SharedCounter(sys.argv[1] + "/a.ctr", durable=True).next()
         SharedCounter(sys.argv[1] + "/a.ctr").next()  # attaching: nothing to sync
         SharedTimeCounter(sys.argv[1] + "/plain")  # not durable: nothing to sync
-    """, args=(str(tmp_path),), env=preload(shim, AC_SHIM_FSYNC_LOG=str(log)))
+    """,
+        args=(str(tmp_path),),
+        env=preload(shim, AC_SHIM_FSYNC_LOG=str(log)),
+    )
     assert log.read_text().splitlines() == [str(tmp_path)]
 
 
@@ -708,8 +792,12 @@ def test_what_held_still_holds_many_processes_mixing_draws(shm_name):
     """
     for kind, name in (("c", shm_name), ("t", shm_name + "-b")):
         SharedCounter(name, 0, 0) if kind == "c" else SharedTimeCounter(name)
-        procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), kind, name],
-                                  stdout=subprocess.PIPE) for _ in range(3)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", textwrap.dedent(code), kind, name], stdout=subprocess.PIPE
+            )
+            for _ in range(3)
+        ]
         values = []
         for p in procs:
             out, _ = p.communicate(timeout=120)

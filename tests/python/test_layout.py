@@ -59,8 +59,9 @@ def test_int64_preset_lasts_sixty_years():
 
 def test_time_counter_ids_pass_the_signed_int64_limit_in_2041():
     assert Layout.TIME_COUNTER.decode(2**63 - 1).datetime.year == 2041
-    assert Layout.TIME_COUNTER.decode(2**63).datetime == datetime(2041, 5, 10, 11, 56, 53, 685248,
-                                                                  tzinfo=UTC)
+    assert Layout.TIME_COUNTER.decode(2**63).datetime == datetime(
+        2041, 5, 10, 11, 56, 53, 685248, tzinfo=UTC
+    )
 
 
 def test_first_id_at_is_the_smallest_id_of_its_time():
@@ -68,7 +69,9 @@ def test_first_id_at_is_the_smallest_id_of_its_time():
     midnight = datetime(2026, 11, 26, tzinfo=UTC)
     lowest = layout.first_id_at(midnight)
     assert layout.decode(lowest) == (midnight, 0, 0, lowest >> 22, layout.decode(lowest).unix_ns)
-    assert layout.first_id_at(midnight - timedelta(milliseconds=1), node=1023, sequence=4095) < lowest
+    assert (
+        layout.first_id_at(midnight - timedelta(milliseconds=1), node=1023, sequence=4095) < lowest
+    )
 
 
 def test_first_id_at_errors():
@@ -158,10 +161,21 @@ def test_presets_and_ids_match_the_golden_file():
         if kind == "preset":
             name, epoch_ns, tick_ns, time_bits, node_bits, sequence_bits, positive = fields
             layout = Layout.PRESETS[name]
-            assert (layout.epoch_ns, layout.tick_ns, layout.time_bits, layout.node_bits,
-                    layout.sequence_bits, layout.positive_int64) == (
-                int(epoch_ns), int(tick_ns), int(time_bits), int(node_bits), int(sequence_bits),
-                positive == "1"), name
+            assert (
+                layout.epoch_ns,
+                layout.tick_ns,
+                layout.time_bits,
+                layout.node_bits,
+                layout.sequence_bits,
+                layout.positive_int64,
+            ) == (
+                int(epoch_ns),
+                int(tick_ns),
+                int(time_bits),
+                int(node_bits),
+                int(sequence_bits),
+                positive == "1",
+            ), name
             presets += 1
         elif kind == "id":
             name, ticks, node, sequence, value = fields[0], *map(int, fields[1:])

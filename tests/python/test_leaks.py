@@ -20,11 +20,16 @@ def test_memory_stays_flat():
     name = f"ac-leak-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     proc = subprocess.run(
         [sys.executable, str(script), str(CALLS), name],
-        capture_output=True, text=True, timeout=1800,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     assert proc.returncode == 0, proc.stderr
     results = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(results) >= 55, "every call site must report"
-    leaks = [r for r in results
-             if r["traced"] > 64 * 1024 or r["blocks"] > 1000 or r["rss"] > 4 * 1024 * 1024]
+    leaks = [
+        r
+        for r in results
+        if r["traced"] > 64 * 1024 or r["blocks"] > 1000 or r["rss"] > 4 * 1024 * 1024
+    ]
     assert not leaks, json.dumps(leaks, indent=1)

@@ -75,6 +75,7 @@ def run_holders_then_stop(holders: list[Holder], seconds: float) -> list[list[in
 # -------------------------------------------------------------------------------------------
 # 1. One lease, one counter.
 
+
 def test_one_lease_has_one_counter(server, namespace):
     with lease_node_id(server.url, namespace, **FAST) as lease:
         a, b = lease.counter(), lease.counter()
@@ -132,15 +133,24 @@ lease.close()
 
 
 def test_a_fork_child_neither_draws_nor_frees_the_parents_node(server, namespace):
-    out = subprocess.run([sys.executable, "-c", FORK, server.url, namespace],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", FORK, server.url, namespace],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["refused refused node1", "valid", "node 0 held",
-                                       "0 duplicates"]
+    assert out.stdout.splitlines() == [
+        "refused refused node1",
+        "valid",
+        "node 0 held",
+        "0 duplicates",
+    ]
 
 
 # -------------------------------------------------------------------------------------------
 # 3. Ids running ahead of the clock, then Redis restarting empty.
+
 
 def test_ids_ahead_of_the_clock_then_redis_restarting_empty(tmp_path, namespace):
     srv = RedisServer(tmp_path / "redis", persistence="none")
@@ -163,6 +173,7 @@ def test_ids_ahead_of_the_clock_then_redis_restarting_empty(tmp_path, namespace)
 
 # -------------------------------------------------------------------------------------------
 # 4. Failover to an asynchronous replica that missed the claim.
+
 
 def test_failover_to_a_replica_that_missed_the_claim(tmp_path, namespace):
     primary = RedisServer(tmp_path / "primary")
@@ -194,6 +205,7 @@ def test_failover_to_a_replica_that_missed_the_claim(tmp_path, namespace):
 
 # -------------------------------------------------------------------------------------------
 # 5. A restart from an RDB snapshot older than the current claim.
+
 
 def test_restart_from_a_snapshot_older_than_the_claim(tmp_path, server, namespace):
     lease_node_id(server.url, namespace, **FAST).close()
@@ -247,16 +259,18 @@ def test_a_busy_redis_during_the_wait_does_not_cut_it_short(tmp_path, namespace)
         time.sleep(TTL / 4 + 0.2)
         srv.client().eval(BUSY_SCRIPT, 0, 4 * 10**7)
         deadline = time.monotonic() + 30
-        while not any(ok and when > lost for when, ok in events[-5:]) or \
-                not any(not ok for when, ok in events if when > lost):
+        while not any(ok and when > lost for when, ok in events[-5:]) or not any(
+            not ok for when, ok in events if when > lost
+        ):
             assert time.monotonic() < deadline, "the counter never resumed"
             time.sleep(0.05)
         stop.set()
         thread.join()
         refused = next(when for when, ok in events if when > lost and not ok)
         resumed = next(when for when, ok in events if when > refused and ok)
-        assert resumed - refused >= TTL + SKEW - 0.1, \
+        assert resumed - refused >= TTL + SKEW - 0.1, (
             f"drew again {resumed - refused:.2f} s after the lease stopped"
+        )
         assert drawn == sorted(set(drawn))
         lease.close()
     finally:
@@ -265,6 +279,7 @@ def test_a_busy_redis_during_the_wait_does_not_cut_it_short(tmp_path, namespace)
 
 # -------------------------------------------------------------------------------------------
 # 7. A rebind that fails leaves no counter drawing on a node the lease does not hold.
+
 
 def test_a_failed_rebind_leaves_nothing_drawing(server, namespace):
     lease = lease_node_id(server.url, namespace, **FAST)
@@ -277,8 +292,13 @@ def test_a_failed_rebind_leaves_nothing_drawing(server, namespace):
     def someone_else_holds_node_0() -> None:  # as a live holder that took node 0 over
         while not stop.is_set():
             seconds, micros = client.time()
-            client.hset(key(namespace), mapping={
-                "owner:0": "someone-else", "expires:0": str(seconds * 1000 + micros // 1000 + 900)})
+            client.hset(
+                key(namespace),
+                mapping={
+                    "owner:0": "someone-else",
+                    "expires:0": str(seconds * 1000 + micros // 1000 + 900),
+                },
+            )
             time.sleep(0.1)
 
     other = threading.Thread(target=someone_else_holds_node_0)
@@ -290,8 +310,9 @@ def test_a_failed_rebind_leaves_nothing_drawing(server, namespace):
                 counter.next()  # neither on node 0, which it lost, nor on node 1
             time.sleep(0.05)
         assert not lease.valid
-        assert client.hget(key(namespace), "owner:1") != lease._token.encode(), \
+        assert client.hget(key(namespace), "owner:1") != lease._token.encode(), (
             "the lease kept a node it cannot use"
+        )
     finally:
         stop.set()
         other.join()
@@ -301,9 +322,11 @@ def test_a_failed_rebind_leaves_nothing_drawing(server, namespace):
 # -------------------------------------------------------------------------------------------
 # 8. Eviction.
 
+
 def test_a_redis_that_may_evict_keys_is_refused(tmp_path, namespace):
-    srv = RedisServer(tmp_path / "redis", extra=("--maxmemory", "100mb", "--maxmemory-policy",
-                                                  "allkeys-lru"))
+    srv = RedisServer(
+        tmp_path / "redis", extra=("--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru")
+    )
     srv.start()
     try:
         with pytest.raises(LeaseRefusedError, match="maxmemory-policy allkeys-lru"):
@@ -323,6 +346,7 @@ def test_a_redis_that_may_evict_keys_is_refused(tmp_path, namespace):
 
 # -------------------------------------------------------------------------------------------
 # 9. Waits after a loss use the longest ttl the namespace has seen.
+
 
 def test_a_wait_after_a_loss_uses_the_longest_ttl(tmp_path, namespace):
     primary = RedisServer(tmp_path / "primary")
@@ -358,14 +382,22 @@ def test_a_wait_after_a_loss_uses_the_longest_ttl(tmp_path, namespace):
 # -------------------------------------------------------------------------------------------
 # 10. Clock skew within max_skew, combined with a data loss.
 
+
 def test_skewed_clocks_within_max_skew_and_a_data_loss(tmp_path, namespace, clock_shim):
     srv = RedisServer(tmp_path / "redis", persistence="none")
     srv.start()
     ahead = ClockOffset(tmp_path / "ahead.clock")
     ahead.set(SKEW * 0.9)  # this host's clock runs 0.18 s fast: inside the bound
     try:
-        a = Holder(srv.url, namespace, tmp_path / "a.bin", batch=64, layout="js_safe",
-                   env=preload(clock_shim, AC_SHIM_CLOCK_FILE=str(ahead.path)), **FAST)
+        a = Holder(
+            srv.url,
+            namespace,
+            tmp_path / "a.bin",
+            batch=64,
+            layout="js_safe",
+            env=preload(clock_shim, AC_SHIM_CLOCK_FILE=str(ahead.path)),
+            **FAST,
+        )
         a.wait_ready()
         wait_for_ids(a, 50_000)
         srv.restart_empty()
@@ -388,16 +420,26 @@ def test_a_clock_beyond_max_skew_is_refused(tmp_path, server, namespace, clock_s
         except LeaseRefusedError as exc:
             print(exc)
     """
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                         text=True, timeout=60, env={**os.environ, **env})
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
     assert "clock is +5.0" in out.stdout and "beyond max_skew=0.2 s" in out.stdout, out.stderr
 
 
-def test_a_clock_stepped_forward_under_a_holder_stops_it(tmp_path, server, namespace,
-                                                         clock_shim):
+def test_a_clock_stepped_forward_under_a_holder_stops_it(tmp_path, server, namespace, clock_shim):
     offset = ClockOffset(tmp_path / "step.clock")
-    a = Holder(server.url, namespace, tmp_path / "a.bin", batch=16,
-               env=preload(clock_shim, AC_SHIM_CLOCK_FILE=str(offset.path)), **FAST)
+    a = Holder(
+        server.url,
+        namespace,
+        tmp_path / "a.bin",
+        batch=16,
+        env=preload(clock_shim, AC_SHIM_CLOCK_FILE=str(offset.path)),
+        **FAST,
+    )
     a.wait_ready()
     wait_for_ids(a, 10_000)
     offset.set(3600.0)  # +1 h
@@ -413,10 +455,13 @@ def test_a_clock_stepped_forward_under_a_holder_stops_it(tmp_path, server, names
 # -------------------------------------------------------------------------------------------
 # Liveness.
 
+
 def test_a_redis_clock_that_was_an_hour_fast_stalls_nothing(tmp_path, namespace, clock_shim):
     offset = ClockOffset(tmp_path / "redis.clock")
-    srv = RedisServer(tmp_path / "redis", env={"LD_PRELOAD": str(clock_shim),
-                                               "AC_SHIM_CLOCK_FILE": str(offset.path)})
+    srv = RedisServer(
+        tmp_path / "redis",
+        env={"LD_PRELOAD": str(clock_shim), "AC_SHIM_CLOCK_FILE": str(offset.path)},
+    )
     srv.start()
     try:
         a = Holder(srv.url, namespace, tmp_path / "a.bin", **FAST)
@@ -447,8 +492,12 @@ def test_exit_never_hangs_while_redis_is_unreachable(server, namespace):
         print("ready", flush=True)
         sys.stdin.readline()
     """
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "ready"
     server.pause()  # connections hang: no reply, no error
     try:
@@ -486,8 +535,10 @@ def test_the_wait_of_a_first_claim_is_logged(server, namespace, caplog):
         assert time.monotonic() - started >= TTL + SKEW
         assert lease.valid
     messages = [r.getMessage() for r in caplog.records if r.name == "atomic_counter.lease"]
-    assert any("the namespace is new, or Redis lost it; holding node 0 without drawing for "
-               "1.2 s" in m for m in messages), messages
+    assert any(
+        "the namespace is new, or Redis lost it; holding node 0 without drawing for 1.2 s" in m
+        for m in messages
+    ), messages
     assert any("holding node 0 (ids above" in m for m in messages)
 
 
@@ -538,6 +589,7 @@ def test_a_namespace_of_version_0_2_is_refused(server, namespace):
 # -------------------------------------------------------------------------------------------
 # asyncio.
 
+
 def test_the_asyncio_lease(server, namespace):
     import redis.asyncio
 
@@ -572,22 +624,42 @@ def test_the_asyncio_lease(server, namespace):
 # -------------------------------------------------------------------------------------------
 # Redis Cluster.
 
+
 @pytest.fixture
 def cluster(tmp_path):
     if shutil.which("redis-cli") is None:
         pytest.skip("redis-cli is not installed")
     nodes = []
     for i in range(3):
-        srv = RedisServer(tmp_path / f"node{i}", port=free_cluster_port(), extra=(
-            "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{i}.conf",
-            "--cluster-node-timeout", "2000"))
+        srv = RedisServer(
+            tmp_path / f"node{i}",
+            port=free_cluster_port(),
+            extra=(
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                f"nodes-{i}.conf",
+                "--cluster-node-timeout",
+                "2000",
+            ),
+        )
         srv.start()
         nodes.append(srv)
     try:
-        subprocess.run(["redis-cli", "--cluster", "create",
-                        *[f"127.0.0.1:{n.port}" for n in nodes],
-                        "--cluster-replicas", "0", "--cluster-yes"],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *[f"127.0.0.1:{n.port}" for n in nodes],
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         deadline = time.monotonic() + 30
         while nodes[0].client().cluster("info").get("cluster_state") != "ok":
             assert time.monotonic() < deadline, "the cluster never became ready"
@@ -615,8 +687,10 @@ def test_leases_on_a_three_master_cluster(cluster, tmp_path):
         a = lease_node_id(client, ns, **FAST)
         b = lease_node_id(client, ns, **FAST)
         assert (a.node, b.node) == (0, 1)
-        runs += [[a.counter().next() for _ in range(2000)],
-                 [b.counter().next() for _ in range(2000)]]
+        runs += [
+            [a.counter().next() for _ in range(2000)],
+            [b.counter().next() for _ in range(2000)],
+        ]
         a.close()
         b.close()
     check_no_duplicates(runs)

@@ -13,6 +13,8 @@ from atomic_counter import Counter, SharedCounter, SharedTimeCounter, TimeCounte
 MAX64 = 2**64 - 1
 u64 = st.integers(min_value=0, max_value=MAX64)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 class RaisingIndex:
     def __index__(self):
         raise RuntimeError("__index__ failed")
@@ -127,17 +129,22 @@ def test_static_methods_on_arbitrary_values(value):
 
 @settings(max_examples=150, deadline=None)
 @given(
-    base=anything, now=anything, interval=anything,
+    base=anything,
+    now=anything,
+    interval=anything,
     durable=st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=2)),
-    block=anything, file=st.booleans(),
+    block=anything,
+    file=st.booleans(),
 )
 def test_shared_constructors_on_arbitrary_arguments(base, now, interval, durable, block, file):
     name = f"ac-hyp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     if file:
         name = f"/tmp/{name}"
     try:
-        for make in (lambda: SharedCounter(name, base, now, interval, durable=durable, block=block),
-                     lambda: SharedTimeCounter(name, durable=durable, block=block)):
+        for make in (
+            lambda: SharedCounter(name, base, now, interval, durable=durable, block=block),
+            lambda: SharedTimeCounter(name, durable=durable, block=block),
+        ):
             try:
                 counter = make()
             except (TypeError, OverflowError, ValueError, RuntimeError) as exc:

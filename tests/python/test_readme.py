@@ -59,8 +59,7 @@ def test_readme_example(line, body, tmp_path, monkeypatch, request):
 
     parser = doctest.DocTestParser()
     test = parser.get_doctest(body, {}, f"README.md:{line}", str(README), line)
-    runner = doctest.DocTestRunner(
-        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     report: list[str] = []
     try:
         runner.run(test, out=report.append)

@@ -38,22 +38,33 @@ def database(postgres):
 
 
 def run(script: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **(env or {})}, cwd=cwd)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
 
 def test_every_recipe_is_tested():
     assert sorted(p.name for p in RECIPES.iterdir()) == [
-        "dataframes.py", "django_orders", "pydantic_ids.py", "sqlalchemy_orders.py"]
+        "dataframes.py",
+        "django_orders",
+        "pydantic_ids.py",
+        "sqlalchemy_orders.py",
+    ]
 
 
 def test_sqlalchemy_bigint_primary_keys_and_a_range_query_by_time(postgres, database):
     pytest.importorskip("sqlalchemy")
     pytest.importorskip("psycopg")
-    out = run(RECIPES / "sqlalchemy_orders.py",
-              {"DATABASE_URL": postgres.url_for(database, "psycopg")})
+    out = run(
+        RECIPES / "sqlalchemy_orders.py", {"DATABASE_URL": postgres.url_for(database, "psycopg")}
+    )
     lines = out.splitlines()
     assert lines[0] == "5 orders today, in the order they were made: True"
     assert lines[1].startswith("first: id ") and lines[1].endswith("by node 1")
@@ -64,11 +75,20 @@ def test_django_migrations_serialize_the_default(postgres, database, tmp_path):
     pytest.importorskip("psycopg")
     project = tmp_path / "django_orders"
     shutil.copytree(RECIPES / "django_orders", project)
-    env = {"DATABASE_URL": postgres.url_for(database), "DJANGO_SETTINGS_MODULE": "settings",
-           "PYTHONPATH": str(project)}
+    env = {
+        "DATABASE_URL": postgres.url_for(database),
+        "DJANGO_SETTINGS_MODULE": "settings",
+        "PYTHONPATH": str(project),
+    }
     for command in (["makemigrations", "orders"], ["migrate"]):
-        proc = subprocess.run([sys.executable, "-m", "django", *command], capture_output=True,
-                              text=True, timeout=300, cwd=project, env={**os.environ, **env})
+        proc = subprocess.run(
+            [sys.executable, "-m", "django", *command],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=project,
+            env={**os.environ, **env},
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
     migration = next((project / "orders" / "migrations").glob("0001_*.py")).read_text()
     assert "default=orders.ids.next_order_id" in migration
@@ -78,8 +98,10 @@ def test_django_migrations_serialize_the_default(postgres, database, tmp_path):
 def test_pydantic_ids_travel_as_strings():
     pytest.importorskip("pydantic")
     out = run(RECIPES / "pydantic_ids.py")
-    assert out.splitlines() == ['{"id":"<id>","kind":"click"}',
-                                "round trip: decimal string, base32 and int all read back as int"]
+    assert out.splitlines() == [
+        '{"id":"<id>","kind":"click"}',
+        "round trip: decimal string, base32 and int all read back as int",
+    ]
 
 
 def test_dataframes_get_int64_columns_and_postgres_bigint(postgres, database):

@@ -123,13 +123,22 @@ def test_bad_arguments(shm_name, tmp_path):
 
 def test_close_unlink_and_repr(shm_name):
     counter = SharedCounter(shm_name, 0, 5)
-    assert repr(counter) == f"atomic_counter.SharedCounter('{shm_name}', current=5, base=0, interval=1)"
+    assert (
+        repr(counter)
+        == f"atomic_counter.SharedCounter('{shm_name}', current=5, base=0, interval=1)"
+    )
     counter.close()
     counter.close()  # idempotent
     assert counter.closed
     assert repr(counter) == f"atomic_counter.SharedCounter('{shm_name}', closed)"
-    for call in (counter.next, counter.current, lambda: counter.set(1), lambda: counter.base,
-                 lambda: counter.next_many(1), lambda: next(counter)):
+    for call in (
+        counter.next,
+        counter.current,
+        lambda: counter.set(1),
+        lambda: counter.base,
+        lambda: counter.next_many(1),
+        lambda: next(counter),
+    ):
         with pytest.raises(ValueError, match="is closed"):
             call()
     counter.unlink()
@@ -229,7 +238,8 @@ def test_processes_killed_mid_draw_never_cause_a_duplicate(shm_name, tmp_path, k
             out = tmp_path / f"g{generation}-{i}.bin"
             proc = subprocess.Popen(
                 [sys.executable, "-c", KILL_WORKER, kind, shm_name, str(out)],
-                stdout=subprocess.PIPE, text=True,
+                stdout=subprocess.PIPE,
+                text=True,
             )
             procs.append((proc, out))
         for proc, _ in procs:
@@ -263,8 +273,12 @@ def test_truncated_wrong_size_and_foreign_files_are_left_untouched(tmp_path):
 
 @pytest.mark.parametrize(
     "offset, byte, message",
-    [(0, 0x5A, "bad magic"), (8, 9, "format version 9"), (12, 7, "unknown kind \\(7\\)"),
-     (64, 5, "corrupt header \\(state 5\\)")],
+    [
+        (0, 0x5A, "bad magic"),
+        (8, 9, "format version 9"),
+        (12, 7, "unknown kind \\(7\\)"),
+        (64, 5, "corrupt header \\(state 5\\)"),
+    ],
 )
 def test_corrupted_header(tmp_path, offset, byte, message):
     path = tmp_path / "region"
@@ -298,7 +312,9 @@ def test_read_only_file_is_permission_error(tmp_path):
     before = path.read_bytes()
     out = subprocess.run(
         [sys.executable, "-c", READ_ONLY_CHECK, str(path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["PermissionError", "13"]
@@ -323,14 +339,16 @@ def test_durable_counter_continues_above_a_killed_process(tmp_path):
     counter.close()
     proc = subprocess.run(
         [sys.executable, "-c", DURABLE_WORKER, str(path), "25000"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == -signal.SIGKILL
     last = int(proc.stdout)
     # A machine crash could lose the value's latest page; only what was msync'ed is certain.
     # Simulate the worst case: the value field back at the start.
     data = bytearray(path.read_bytes())
-    data[VALUE_OFFSET:VALUE_OFFSET + 8] = (0).to_bytes(8, sys.byteorder)
+    data[VALUE_OFFSET : VALUE_OFFSET + 8] = (0).to_bytes(8, sys.byteorder)
     path.write_bytes(bytes(data))
     reopened = SharedCounter(path)
     first = reopened.next()
@@ -347,7 +365,7 @@ def test_durable_time_counter(tmp_path):
         last = timer.next_many(10_000).tolist()[-1]
         assert timer.block == 2000
     data = bytearray(path.read_bytes())
-    data[VALUE_OFFSET:VALUE_OFFSET + 8] = (0).to_bytes(8, sys.byteorder)
+    data[VALUE_OFFSET : VALUE_OFFSET + 8] = (0).to_bytes(8, sys.byteorder)
     path.write_bytes(bytes(data))
     with SharedTimeCounter(path) as timer:
         assert timer.next() > last

@@ -132,4 +132,6 @@ def test_is_an_iterator_with_a_repr():
 @pytest.mark.parametrize("value", [0, 1, 4095, 4096, 2**63, 2**64 - 1])
 def test_to_datetime_roundtrip(value):
     dt = TimeCounter.to_datetime(value)
-    assert (dt - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) == value >> 12
+    assert (dt - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(
+        microseconds=1
+    ) == value >> 12

@@ -13,8 +13,13 @@ pytest.importorskip("mypy")
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
-                          cwd=ROOT / "tests" / "python", timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT / "tests" / "python",
+        timeout=600,
+    )
 
 
 def test_mypy_strict_on_examples_and_every_public_name():
@@ -35,8 +40,12 @@ def test_stubs_match_the_extension():
 
 
 def test_typing_usage_runs():
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "python" / "typing_usage.py")],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "python" / "typing_usage.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
 
 

@@ -90,8 +90,16 @@ def lease_type(lease: NodeLease) -> SnowflakeCounter:
 def lease_call(url: str) -> NodeLease:
     """Not run (it needs Redis); type-checked."""
     try:
-        return lease_node_id(url, "orders", layout=Layout.TWITTER, ttl=10.0, max_nodes=8,
-                             wait=1.0, max_skew=1.0, max_lead=2.0)
+        return lease_node_id(
+            url,
+            "orders",
+            layout=Layout.TWITTER,
+            ttl=10.0,
+            max_nodes=8,
+            wait=1.0,
+            max_skew=1.0,
+            max_lead=2.0,
+        )
     except (NoFreeNodeError, LeaseRefusedError):
         raise
 

@@ -10,5 +10,6 @@ from atomic_counter import Layout  # noqa: E402
 
 made = [Order.objects.create(item=f"item {i}") for i in range(3)]
 back = list(Order.objects.order_by("id"))
-print([o.item for o in back] == ["item 0", "item 1", "item 2"],
-      Layout.INT64.decode(back[0].id).node)
+print(
+    [o.item for o in back] == ["item 0", "item 1", "item 2"], Layout.INT64.decode(back[0].id).node
+)

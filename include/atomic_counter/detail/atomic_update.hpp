@@ -39,8 +39,7 @@ std::uint64_t fetch_update(std::atomic<std::uint64_t>& value, Next&& next,
 inline std::uint64_t fetch_max(std::atomic<std::uint64_t>& value, std::uint64_t v,
                                std::memory_order success = std::memory_order_relaxed) noexcept {
     std::uint64_t seen = value.load(std::memory_order_relaxed);
-    while (seen < v &&
-           !value.compare_exchange_weak(seen, v, success, std::memory_order_relaxed)) {
+    while (seen < v && !value.compare_exchange_weak(seen, v, success, std::memory_order_relaxed)) {
     }
     return seen;
 }

@@ -134,7 +134,8 @@ private:
     // single draw from limit_ would (limit_ + interval, never past 2^64 - 1), which keeps the
     // headroom for racing single draws.
     std::uint64_t advance(std::uint64_t old, std::uint64_t count) const {
-        if (ATOMIC_COUNTER_UNLIKELY(old > limit_ || (limit_ + interval_ - old) / interval_ < count)) {
+        if (ATOMIC_COUNTER_UNLIKELY(old > limit_ ||
+                                    (limit_ + interval_ - old) / interval_ < count)) {
             on_overflow(old, count);
         }
         return old + count * interval_;

@@ -48,7 +48,9 @@ namespace atomic_counter::detail {
 
 namespace os {
 
-inline std::uint32_t current_pid() noexcept { return static_cast<std::uint32_t>(getpid()); }
+inline std::uint32_t current_pid() noexcept {
+    return static_cast<std::uint32_t>(getpid());
+}
 
 // Whether a process with this pid exists (EPERM: it exists, but is another user's).
 inline bool process_alive(std::uint32_t pid) noexcept {
@@ -106,10 +108,9 @@ inline void random_bytes(void* out, std::size_t size) {
         }
         ::close(fd);
     }
-    std::uint64_t state = static_cast<std::uint64_t>(
-                              std::chrono::steady_clock::now().time_since_epoch().count()) ^
-                          (static_cast<std::uint64_t>(getpid()) << 32) ^
-                          reinterpret_cast<std::uintptr_t>(&state);
+    std::uint64_t state =
+        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+        (static_cast<std::uint64_t>(getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(&state);
     for (; got < size; ++got) {
         state += 0x9E3779B97F4A7C15ULL;
         std::uint64_t z = state;
@@ -161,11 +162,11 @@ struct file_facts {
     std::uint64_t size_rounding;  // sizes are reported rounded up to this (1: exact)
     bool regular;
     std::uint64_t links;
-    bool owned_by_me;             // owned by this process's effective user
-    std::string owner;            // who owns it, for messages
-    std::string me;               // this process's user, for messages
-    bool writable_by_others;      // every user of the machine may write it
-    std::uint32_t mode;           // permission bits, for messages
+    bool owned_by_me;         // owned by this process's effective user
+    std::string owner;        // who owns it, for messages
+    std::string me;           // this process's user, for messages
+    bool writable_by_others;  // every user of the machine may write it
+    std::uint32_t mode;       // permission bits, for messages
 };
 
 enum class lock_result { locked, busy, unsupported };
@@ -337,8 +338,8 @@ public:
 
 private:
     [[noreturn]] void fail_open(int err) const {
-        on_error_system(err, what_ + (err == ELOOP ? ": is a symbolic link; refused (a link "
-                                                     "could point the region at any file)"
+        on_error_system(err, what_ + (err == ELOOP    ? ": is a symbolic link; refused (a link "
+                                                        "could point the region at any file)"
                                       : err == ENOENT ? ": no such region"
                                                       : ": cannot open for reading and writing"));
     }
@@ -357,7 +358,9 @@ private:
 };
 
 // Whether a name is a file path rather than a shared-memory name.
-inline bool names_file(std::string const& name) { return name.find('/') != std::string::npos; }
+inline bool names_file(std::string const& name) {
+    return name.find('/') != std::string::npos;
+}
 
 inline void unlink(std::string const& name, bool is_path, std::string const& what) {
     const int rc = is_path ? ::unlink(name.c_str()) : shm_unlink(shm_object_name(name).c_str());

@@ -42,8 +42,8 @@ inline std::wstring widen(std::string const& text) {
     if (text.empty()) {
         return {};
     }
-    const int n = MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()),
-                                      nullptr, 0);
+    const int n =
+        MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), nullptr, 0);
     std::wstring wide(static_cast<std::size_t>(n), L'\0');
     MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), wide.data(), n);
     return wide;
@@ -136,10 +136,10 @@ inline void random_bytes(void* out, std::size_t size) {
                         BCRYPT_USE_SYSTEM_PREFERRED_RNG) >= 0) {
         return;
     }
-    std::uint64_t state = static_cast<std::uint64_t>(
-                              std::chrono::steady_clock::now().time_since_epoch().count()) ^
-                          (static_cast<std::uint64_t>(GetCurrentProcessId()) << 32) ^
-                          reinterpret_cast<std::uintptr_t>(&state);
+    std::uint64_t state =
+        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+        (static_cast<std::uint64_t>(GetCurrentProcessId()) << 32) ^
+        reinterpret_cast<std::uintptr_t>(&state);
     for (std::size_t i = 0; i < size; ++i) {
         state += 0x9E3779B97F4A7C15ULL;
         std::uint64_t z = state;
@@ -184,7 +184,9 @@ public:
         owner_ = query(token, TokenOwner);
         CloseHandle(token);
     }
-    PSID user() const noexcept { return reinterpret_cast<TOKEN_USER const*>(user_.data())->User.Sid; }
+    PSID user() const noexcept {
+        return reinterpret_cast<TOKEN_USER const*>(user_.data())->User.Sid;
+    }
     PSID owner() const noexcept {
         return reinterpret_cast<TOKEN_OWNER const*>(owner_.data())->Owner;
     }
@@ -338,17 +340,16 @@ public:
         }
         PSID owner = nullptr;
         PSECURITY_DESCRIPTOR descriptor = nullptr;
-        const DWORD rc = GetSecurityInfo(is_path_ ? file_ : section_,
-                                         is_path_ ? SE_FILE_OBJECT : SE_KERNEL_OBJECT,
-                                         OWNER_SECURITY_INFORMATION, &owner, nullptr, nullptr,
-                                         nullptr, &descriptor);
+        const DWORD rc = GetSecurityInfo(
+            is_path_ ? file_ : section_, is_path_ ? SE_FILE_OBJECT : SE_KERNEL_OBJECT,
+            OWNER_SECURITY_INFORMATION, &owner, nullptr, nullptr, nullptr, &descriptor);
         if (rc != ERROR_SUCCESS) {
             SetLastError(rc);
             fail(what_ + ": cannot read its owner");
         }
         const bool mine = EqualSid(owner, me_.user()) || EqualSid(owner, me_.owner());
-        file_facts facts{bytes, 1, true, links, mine, describe_sid(owner),
-                         describe_sid(me_.user()), false, 0};
+        file_facts facts{bytes, 1, true, links, mine, describe_sid(owner), describe_sid(me_.user()),
+                         false, 0};
         LocalFree(descriptor);
         return facts;
     }
@@ -429,8 +430,8 @@ private:
         const DWORD flags = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT;
         for (int attempt = 0; attempt < 100; ++attempt) {
             if (may_create) {
-                file_ = CreateFileW(path.c_str(), access, share, security, CREATE_NEW, flags,
-                                    nullptr);
+                file_ =
+                    CreateFileW(path.c_str(), access, share, security, CREATE_NEW, flags, nullptr);
                 if (file_ != INVALID_HANDLE_VALUE) {
                     created_ = true;
                     return;
@@ -439,8 +440,8 @@ private:
                     fail(what_ + ": cannot create it");
                 }
             }
-            file_ = CreateFileW(path.c_str(), access, share, nullptr, OPEN_EXISTING, flags,
-                                nullptr);
+            file_ =
+                CreateFileW(path.c_str(), access, share, nullptr, OPEN_EXISTING, flags, nullptr);
             if (file_ != INVALID_HANDLE_VALUE) {
                 BY_HANDLE_FILE_INFORMATION info{};
                 if (GetFileInformationByHandle(file_, &info) &&

@@ -85,8 +85,8 @@ struct region_id {
     static region_id from_string(std::string const& text) {
         region_id id;
         if (text.size() != 32) {
-            detail::on_error_invalid_argument("atomic_counter::region_id: expected 32 hex digits, got '" +
-                                      text + "'");
+            detail::on_error_invalid_argument(
+                "atomic_counter::region_id: expected 32 hex digits, got '" + text + "'");
         }
         for (std::size_t i = 0; i < 32; ++i) {
             const char c = text[i];
@@ -95,8 +95,10 @@ struct region_id {
                               : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                                      : -1;
             if (digit < 0) {
-                detail::on_error_invalid_argument("atomic_counter::region_id: expected 32 hex digits, "
-                                          "got '" + text + "'");
+                detail::on_error_invalid_argument(
+                    "atomic_counter::region_id: expected 32 hex digits, "
+                    "got '" +
+                    text + "'");
             }
             std::uint64_t& half = i < 16 ? id.high : id.low;
             half = (half << 4) | static_cast<std::uint64_t>(digit);
@@ -246,10 +248,8 @@ public:
     shared_region(std::string name, region_params const& params, region_options const& options,
                   char const* api, std::uint64_t base_default, std::uint64_t interval_default,
                   Start&& start)
-        : name_(std::move(name)),
-          is_path_(names_file(name_)),
-          path_(is_path_ ? os::absolute_path(name_) : name_),
-          run_blocking_(options.run_blocking) {
+        : name_(std::move(name)), is_path_(names_file(name_)),
+          path_(is_path_ ? os::absolute_path(name_) : name_), run_blocking_(options.run_blocking) {
         validate_name(api);
         if (params.durability.durable() && is_path_) {
             std::string fs;
@@ -365,14 +365,15 @@ private:
         }
         if (facts.writable_by_others && (options.mode & 0002u) == 0) {
             on_error_system(EACCES, describe(api) + ": writable by every user (mode " +
-                                        os::octal(facts.mode) + "), which mode=" +
-                                        os::octal(options.mode) +
+                                        os::octal(facts.mode) +
+                                        "), which mode=" + os::octal(options.mode) +
                                         " does not grant; any user could set its value");
         }
         const std::uint64_t size = region_bytes(facts);
         if (size != 0 && size != region_size) {
-            on_error_corrupt(describe(api) + ": " + (size < region_size ? "truncated" : "wrong size") +
-                             " (" + std::to_string(size) + " bytes, expected " +
+            on_error_corrupt(describe(api) + ": " +
+                             (size < region_size ? "truncated" : "wrong size") + " (" +
+                             std::to_string(size) + " bytes, expected " +
                              std::to_string(region_size) + "); left untouched");
         }
     }
@@ -398,11 +399,12 @@ private:
     // is known to be foreign, the magic (nobody of ours is writing it then).
     void check_state(std::uint32_t state, char const* api) const {
         if (state != state_empty && state != state_initialising && state != state_ready) {
-            on_error_corrupt(describe(api) +
-                             (header_->magic == region_magic
-                                  ? ": corrupt header (state " + std::to_string(state) + ")"
-                                  : std::string(": not an atomic_counter region (unknown header)")) +
-                             "; left untouched");
+            on_error_corrupt(
+                describe(api) +
+                (header_->magic == region_magic
+                     ? ": corrupt header (state " + std::to_string(state) + ")"
+                     : std::string(": not an atomic_counter region (unknown header)")) +
+                "; left untouched");
         }
     }
 
@@ -501,11 +503,12 @@ private:
     }
 
     [[noreturn]] ATOMIC_COUNTER_NOINLINE void on_creator_not_finishing(os::lock_result lock,
-                                                                        char const* api) const {
+                                                                       char const* api) const {
         if (lock == os::lock_result::busy) {
             on_error_corrupt(describe(api) +
                              ": another process has held the region's creation lock for more "
-                             "than " + std::to_string(init_timeout.count()) +
+                             "than " +
+                             std::to_string(init_timeout.count()) +
                              " ms without finishing; it is alive (a lock dies with its holder): "
                              "if it is stopped or hung, resume or end it, then retry");
         }
@@ -553,8 +556,7 @@ private:
         created_ = true;
     }
 
-    void check(region_params const& params, region_options const& options,
-               char const* api) const {
+    void check(region_params const& params, region_options const& options, char const* api) const {
         region_header const& h = *header_;
         if (h.magic != region_magic) {
             on_error_corrupt(describe(api) + ": not an atomic_counter region (bad magic); left "
@@ -589,7 +591,8 @@ private:
                 return k == 1 ? std::string("a SharedCounter") : std::string("a SharedTimeCounter");
             };
             on_error_invalid_argument(describe(api) + ": the region holds " + kind_name(h.kind) +
-                                      ", not " + kind_name(static_cast<std::uint32_t>(params.kind)));
+                                      ", not " +
+                                      kind_name(static_cast<std::uint32_t>(params.kind)));
         }
         const auto mismatch = [&](char const* what, std::uint64_t asked, std::uint64_t has) {
             on_error_invalid_argument(describe(api) + ": " + what + " " + std::to_string(asked) +
@@ -604,9 +607,10 @@ private:
         const atomic_counter::durability& d = params.durability;
         if (d.given() && d.block() != h.durable_block) {
             if (!d.durable() || h.durable_block == 0) {
-                on_error_invalid_argument(
-                    describe(api) + ": durable=" + (d.durable() ? "True" : "False") +
-                    " differs from the region's durable=" + (h.durable_block != 0 ? "True" : "False"));
+                on_error_invalid_argument(describe(api) +
+                                          ": durable=" + (d.durable() ? "True" : "False") +
+                                          " differs from the region's durable=" +
+                                          (h.durable_block != 0 ? "True" : "False"));
             }
             mismatch("block", d.block(), h.durable_block);
         }
@@ -647,8 +651,8 @@ private:
     bool created_ = false;
 };
 
-// The high-water mark protocol of a durable region, over its reserved/persisted fields. `block_ids` is the span of
-// values reserved per msync (0: not durable).
+// The high-water mark protocol of a durable region, over its reserved/persisted fields. `block_ids`
+// is the span of values reserved per msync (0: not durable).
 class high_water_mark {
 public:
     high_water_mark(shared_region const& region, std::uint64_t block_ids) noexcept
@@ -665,8 +669,8 @@ public:
             return;
         }
         // Acquire: pairs with the release store below, made only after msync returned.
-        if (ATOMIC_COUNTER_UNLIKELY(last > region_->header().persisted.load(
-                                               std::memory_order_acquire))) {
+        if (ATOMIC_COUNTER_UNLIKELY(last >
+                                    region_->header().persisted.load(std::memory_order_acquire))) {
             persist_through(last, api);
         }
     }

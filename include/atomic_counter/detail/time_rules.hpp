@@ -65,7 +65,8 @@ struct time_rules {
     static std::uint64_t next(std::atomic<std::uint64_t>& value, std::uint64_t now_us) {
         const std::uint64_t fresh = fresh_at(now_us);
         // Relaxed: see atomic_update.hpp.
-        return fetch_update(value, [fresh](std::uint64_t last) { return following(last, fresh, 1); });
+        return fetch_update(value,
+                            [fresh](std::uint64_t last) { return following(last, fresh, 1); });
     }
 
     static std::uint64_t next_exclusive(std::atomic<std::uint64_t>& value, std::uint64_t now_us) {
