@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "bench"
 sys.path.insert(0, str(ROOT / "bench" / "python"))
 
-from measure import measure, original_candidates  # noqa: E402
+from measure import measure  # noqa: E402
 
 BULK = 1_000_000
 
@@ -229,7 +229,7 @@ def measure_startup(original: Path | None, rounds: int) -> dict[str, float]:
             [str(original), "-c", ONE_ID]
         )
     samples: dict[str, list[float]] = {name: [] for name in probes}
-    for name, probe in probes.items():  # warm the page cache
+    for probe in probes.values():  # warm the page cache
         probe()
     for _ in range(rounds):
         for name, probe in probes.items():
@@ -538,7 +538,7 @@ def draw_chart(singles: dict[str, float], path: Path, ref: float) -> None:
         "blue: atomic_counter, orange: peers, grey: the C-method floor",
         fontsize=10,
     )
-    for bar, value in zip(bars, values):
+    for bar, value in zip(bars, values, strict=True):
         ax.text(
             value * 1.03,
             bar.get_y() + bar.get_height() / 2,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test (what CI runs):
+#   0. clang-format and ruff (check and format): any change they would make fails the run;
 #   1. the C++ suites (GoogleTest under CTest) built with g++ and with clang, warnings as errors;
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer, and under ThreadSanitizer;
-#   3. clang-tidy on every public header, every template instantiated (.clang-tidy);
+#   3. clang-tidy on every public header, every template instantiated, and on the bindings
+#      (.clang-tidy);
 #   4. libFuzzer on the counter arithmetic, the TimeCounter rule, the shared-region header,
 #      the layouts with the snowflake generator and the string forms of ids,
 #      ATOMIC_COUNTER_FUZZ_SECONDS each (default 60);
@@ -19,11 +21,33 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 apt_install libgtest-dev clang clang-tidy g++ redis-server faketime postgresql \
   mingw-w64 wine64 qemu-user-static g++-aarch64-linux-gnu googletest
-# The extension, too, builds with warnings as errors here.
-export SKBUILD_CMAKE_DEFINE="ATOMIC_COUNTER_WERROR=ON"
+# The extension, too, builds with warnings as errors here (and leaves its compile commands for
+# clang-tidy).
+export SKBUILD_CMAKE_DEFINE="ATOMIC_COUNTER_WERROR=ON;CMAKE_EXPORT_COMPILE_COMMANDS=ON"
 setup_venv test
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check cmake ninja
 export PATH="$VENV/bin:$PATH"
+
+# The tracked sources of the given patterns (every file below ROOT outside a git checkout).
+sources() {
+  if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git -C "$ROOT" ls-files -- "$@"
+  else
+    local pattern
+    for pattern in "$@"; do
+      find "$ROOT" -path "$ROOT/build" -prune -o -path "$ROOT/.venv" -prune -o \
+        -name "$pattern" -type f -print
+    done
+  fi
+}
+
+echo "==> Format and lint: clang-format and ruff (pinned in pyproject.toml) change nothing"
+(
+  cd "$ROOT"
+  sources '*.c' '*.h' '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+  ruff check .
+  ruff format --check .
+)
 
 # cpp_suite NAME COMPILER [CMAKE ARGS...]: configures, builds and runs the C++ tests.
 cpp_suite() {
@@ -46,9 +70,12 @@ ATOMIC_COUNTER_STRESS_DRAWS=200000 cpp_suite asan-ubsan clang++ \
 ATOMIC_COUNTER_STRESS_DRAWS=100000 TSAN_OPTIONS="halt_on_error=1" cpp_suite tsan clang++ \
   -DATOMIC_COUNTER_SANITIZE=thread
 
-echo "==> clang-tidy on the public headers"
+echo "==> clang-tidy on the public headers and the bindings"
 clang-tidy -p "$ROOT/build/cpp-clang" --quiet "$ROOT/tests/cpp/include_test.cpp" \
   "$ROOT"/build/cpp-clang/tests/cpp/include_*.cpp
+# The extension's compile commands, from its build by setup_venv (build/<wheel tag>).
+extension_build="$(dirname "$(ls "$ROOT"/build/cp*-abi3-*/compile_commands.json | head -n 1)")"
+clang-tidy -p "$extension_build" --quiet "$ROOT"/bindings/*.cpp
 
 echo "==> libFuzzer, ${ATOMIC_COUNTER_FUZZ_SECONDS:=60} s per target"
 fuzz_build="$ROOT/build/fuzz"

@@ -19,7 +19,7 @@ def measure(candidates: dict[str, tuple[str, dict]], rounds: int, number: int) -
     loop, so each pays the same loop overhead."""
     timers = {label: timeit.Timer(stmt, globals=ns) for label, (stmt, ns) in candidates.items()}
     samples: dict[str, list[float]] = {label: [] for label in timers}
-    for label, timer in timers.items():  # warm-up
+    for timer in timers.values():  # warm-up
         timer.timeit(max(1, number // 10))
     for _ in range(rounds):
         for label, timer in timers.items():
@@ -31,6 +31,7 @@ def original_candidates() -> dict[str, tuple[str, dict]]:
     """The candidates measured in the original's environment: its two counters beside the
     reference, so its figures become ratios to a floor measured in the same process."""
     import _reference
+
     from atomic_counter import Counter, TimeCounter
 
     ns = {"c": Counter(), "t": TimeCounter(), "ref": _reference.Reference()}

@@ -14,6 +14,22 @@ so that `import atomic_counter` costs no more than the original's.
 
 from __future__ import annotations
 
+# Module attributes of the original atomic-counter kept outside __all__, as there.
+from ._core import _BASE as _BASE
+from ._core import (
+    Counter,
+    LeaseExpiredError,
+    SharedCounter,
+    SharedTimeCounter,
+    SnowflakeCounter,
+    TimeCounter,
+    format_id,
+    parse_id,
+)
+from ._core import __version__ as __version__
+from ._core import get_timedelta as get_timedelta
+from ._core import to_datetime as to_datetime
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import tzinfo
@@ -28,22 +44,6 @@ if TYPE_CHECKING:
         lease_node_id,
     )
 
-from ._core import (
-    Counter,
-    LeaseExpiredError,
-    SharedCounter,
-    SharedTimeCounter,
-    SnowflakeCounter,
-    TimeCounter,
-    format_id,
-    parse_id,
-)
-
-# Module attributes of the original atomic-counter kept outside __all__, as there.
-from ._core import _BASE as _BASE
-from ._core import __version__ as __version__
-from ._core import get_timedelta as get_timedelta
-from ._core import to_datetime as to_datetime
 
 __all__ = [
     "AsyncNodeLease",

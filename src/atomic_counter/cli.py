@@ -222,7 +222,7 @@ def _next(args: dict[str, Any], out: TextIO) -> None:
     if args["json"]:
         import json
 
-        for value, text in zip(ids, texts):
+        for value, text in zip(ids, texts, strict=True):
             record = {"id": value, **({} if form == "decimal" else {form: text}), **info}
             out.write(json.dumps(record) + "\n")
     else:

@@ -79,10 +79,12 @@ class Decoded(tuple):  # type: ignore[type-arg]
         return self[4]  # type: ignore[no-any-return]
 
     def _asdict(self) -> dict[str, Any]:
-        return dict(zip(self._fields, self))
+        return dict(zip(self._fields, self, strict=True))
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self))
+        inner = ", ".join(
+            f"{name}={value!r}" for name, value in zip(self._fields, self, strict=True)
+        )
         return f"Decoded({inner})"
 
     def __getnewargs__(self) -> tuple[Any, ...]:
@@ -101,12 +103,12 @@ class Layout:
 
     __slots__ = (
         "epoch_ns",
-        "unit",
-        "time_bits",
-        "node_bits",
-        "sequence_bits",
-        "positive_int64",
         "name",
+        "node_bits",
+        "positive_int64",
+        "sequence_bits",
+        "time_bits",
+        "unit",
     )
 
     epoch_ns: int

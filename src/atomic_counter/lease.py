@@ -27,6 +27,7 @@ run on Redis Cluster too). redis-py is optional: ``pip install atomic-counter[re
 from __future__ import annotations
 
 import atexit
+import contextlib
 import inspect
 import logging
 import os
@@ -117,8 +118,9 @@ for i = 0, count - 1 do
   if not owner or expires <= now or expires > now + max_ttl then
     redis.call('HSET', key, 'owner:' .. i, token, 'expires:' .. i, tostring(now + ttl))
     local gen = redis.call('HINCRBY', key, 'gen', 1)
-    return {'ok', i, redis.call('HGET', key, 'hwm:' .. i) or '0', redis.call('HGET', key, 'floor_ms'),
-            suspicion, tostring(now), gen, tostring(max_ttl), run_id}
+    return {'ok', i, redis.call('HGET', key, 'hwm:' .. i) or '0',
+            redis.call('HGET', key, 'floor_ms'), suspicion, tostring(now), gen, tostring(max_ttl),
+            run_id}
   end
 end
 return {'full'}
@@ -398,7 +400,7 @@ class _LeaseBase:
                 continue
             except (_Closed, LeaseRefusedError, ValueError, TypeError):
                 raise
-            except Exception as exc:  # noqa: BLE001 - decided by _transient below
+            except Exception as exc:
                 if not _transient(exc):
                     raise
                 log.warning(
@@ -543,7 +545,7 @@ class _LeaseBase:
             self._ensure_open()
             try:
                 status = yield from self._renew(extend=False)
-            except Exception as exc:  # noqa: BLE001 - a transient error keeps the wait going
+            except Exception as exc:
                 if not _transient(exc):
                     raise
                 log.warning(
@@ -620,7 +622,7 @@ class _LeaseBase:
                 self.node = -1
         try:
             yield _Eval(_RELEASE, (self._token, node, ""))
-        except Exception as exc:  # noqa: BLE001 - it expires on its own
+        except Exception as exc:
             log.warning(
                 "lease of %r: could not give back node %d (%s); it expires in %.1f s",
                 self.namespace,
@@ -642,7 +644,7 @@ class _LeaseBase:
             status = yield from self._renew(extend=True)
         except _Closed:
             raise
-        except Exception as exc:  # noqa: BLE001 - the counter stops at its deadline meanwhile
+        except Exception as exc:
             log.warning(
                 "lease of %r: renewal failed (%s: %s); the counter stops in %.2f s "
                 "unless a retry succeeds",
@@ -674,7 +676,7 @@ class _LeaseBase:
             yield from self._claim(wait=0.0)
         except _Closed:
             raise
-        except Exception as exc:  # noqa: BLE001 - no free node, Redis down, refused: retry
+        except Exception as exc:
             with self._lock:
                 if self._state not in ("closed", "forked"):
                     self._state = "lost"
@@ -788,7 +790,7 @@ class NodeLease(_LeaseBase):
             def give_back() -> None:
                 try:
                     self._call(_RELEASE, (self._token, node, str(mark)))
-                except Exception as exc:  # noqa: BLE001 - Redis down: the lease expires
+                except Exception as exc:
                     log.warning(
                         "lease of %r: could not give back node %d (%s); it expires in %.1f s",
                         self.namespace,
@@ -832,7 +834,7 @@ class NodeLease(_LeaseBase):
                         error = _Closed()
                 else:
                     reply = self._call(step.script, step.args)
-            except Exception as exc:  # noqa: BLE001 - handed to the protocol to decide
+            except Exception as exc:
                 error = exc
 
     def _renew_loop(self) -> None:
@@ -842,7 +844,7 @@ class NodeLease(_LeaseBase):
                 interval = self._drive(self._renew_step())
             except _Closed:
                 return
-            except Exception as exc:  # noqa: BLE001 - e.g. refused: keep trying, logged
+            except Exception as exc:
                 log.error("lease of %r: %s", self.namespace, exc)
                 self._revoke()
                 interval = min(1.0, self.ttl / 4)
@@ -851,7 +853,7 @@ class NodeLease(_LeaseBase):
         legacy = f"atomic_counter:{self.namespace}:safe_after"
         try:
             found = self._redis.exists(legacy)
-        except Exception:  # noqa: BLE001 - the claim reports Redis errors
+        except Exception:
             return
         if found:
             _LIVE.discard(self)
@@ -865,10 +867,8 @@ class NodeLease(_LeaseBase):
         """A claim failed part-way: stop and give back whatever node it holds."""
         sealed = self._seal_for_close()
         if sealed is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._call(_RELEASE, (self._token, sealed[0], str(sealed[1])))
-            except Exception:  # noqa: BLE001 - it expires on its own
-                pass
 
 
 def _client_from_url(url: str, ttl: float, *, asynchronous: bool) -> Any:
@@ -965,7 +965,7 @@ class AsyncNodeLease(_LeaseBase):
         legacy = f"atomic_counter:{self.namespace}:safe_after"
         try:
             found = await self._redis.exists(legacy)
-        except Exception:  # noqa: BLE001 - the claim reports Redis errors
+        except Exception:
             found = 0
         if found:
             _LIVE.discard(self)
@@ -978,10 +978,8 @@ class AsyncNodeLease(_LeaseBase):
         except BaseException:
             sealed = self._seal_for_close()
             if sealed is not None:
-                try:
+                with contextlib.suppress(Exception):
                     await self._call(_RELEASE, (self._token, sealed[0], str(sealed[1])))
-                except Exception:  # noqa: BLE001 - it expires on its own
-                    pass
             raise
         self._task = asyncio.get_running_loop().create_task(self._renew_loop())
 
@@ -999,7 +997,7 @@ class AsyncNodeLease(_LeaseBase):
                 await asyncio.wait_for(
                     self._call(_RELEASE, (self._token, sealed[0], str(sealed[1]))), limit
                 )
-            except Exception as exc:  # noqa: BLE001 - Redis down: the lease expires
+            except Exception as exc:
                 log.warning(
                     "lease of %r: could not give back node %d (%s); it expires in %.1f s",
                     self.namespace,
@@ -1009,10 +1007,8 @@ class AsyncNodeLease(_LeaseBase):
                 )
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
 
     async def __aenter__(self) -> AsyncNodeLease:
         return self
@@ -1045,7 +1041,7 @@ class AsyncNodeLease(_LeaseBase):
                     reply = await self._call(step.script, step.args)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - handed to the protocol to decide
+            except Exception as exc:
                 error = exc
 
     async def _renew_loop(self) -> None:
@@ -1062,7 +1058,7 @@ class AsyncNodeLease(_LeaseBase):
                 interval = await self._drive(self._renew_step())
             except _Closed:
                 return
-            except Exception as exc:  # noqa: BLE001 - refused: keep trying, logged
+            except Exception as exc:
                 log.error("lease of %r: %s", self.namespace, exc)
                 self._revoke()
                 interval = min(1.0, self.ttl / 4)

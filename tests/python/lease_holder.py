@@ -52,7 +52,7 @@ def main() -> None:
                 max_lead=args.max_lead,
                 wait=3600,
             )
-        except Exception as exc:  # noqa: BLE001 - Redis down, clock refused: try again
+        except Exception as exc:
             print(f"claim failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             if stopping:
                 return

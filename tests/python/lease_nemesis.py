@@ -29,9 +29,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from lease_harness import Holder  # noqa: E402
-from redis_server import Proxy, RedisServer  # noqa: E402
-from shims import ClockOffset, build_shim, preload  # noqa: E402
+from lease_harness import Holder
+from redis_server import Proxy, RedisServer
+from shims import ClockOffset, build_shim, preload
 
 TTL, SKEW, LEAD = 1.0, 0.2, 0.5
 NAMESPACE = "nemesis"
@@ -237,7 +237,7 @@ class Nemesis:
         for server in (self.primary, self.replica):
             try:
                 server.stop()
-            except Exception:  # noqa: BLE001 - a paused or dead server at teardown
+            except Exception:
                 server.kill()
 
 

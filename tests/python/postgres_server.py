@@ -17,7 +17,6 @@ from pathlib import Path
 
 from redis_server import free_port
 
-
 TOOLS = ("initdb", "postgres", "pg_isready", "createdb")
 
 
@@ -76,10 +75,18 @@ class PostgresServer:
         scheme = f"postgresql+{driver}" if driver else "postgresql"
         return f"{scheme}://app@127.0.0.1:{self.port}/{database}"
 
+    @staticmethod
+    def _env() -> dict[str, str]:
+        # The server is not what is under test: it runs without the suite's preloads (the
+        # ASan run's libasan makes `postgres -V` hang in initdb).
+        return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
+
     def _as_user(self) -> dict[str, object]:
+        # As root, the server runs as `postgres` (initdb refuses root).
         if self.user is None:
-            return {}
-        return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
+            return {"env": self._env()}
+        user = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
+        return {**user, "env": self._env()}
 
     def _run(self, args: list[str]) -> None:
         subprocess.run(
@@ -124,6 +131,8 @@ class PostgresServer:
                     "postgres",
                 ],
                 capture_output=True,
+                timeout=30,
+                env=self._env(),
             )
             if ready.returncode == 0:
                 return
@@ -148,6 +157,7 @@ class PostgresServer:
             check=True,
             capture_output=True,
             timeout=60,
+            env=self._env(),
         )
         return name
 

@@ -4,6 +4,7 @@ sends back, and check the union."""
 from __future__ import annotations
 
 import array
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +34,6 @@ def unpack(data: bytes) -> list[int]:
 def check_runs(runs: list[list[int]]) -> None:
     """Each run strictly increases and no value appears twice across all of them."""
     for i, run in enumerate(runs):
-        assert all(a < b for a, b in zip(run, run[1:])), f"process {i} went backwards"
+        assert all(a < b for a, b in itertools.pairwise(run)), f"process {i} went backwards"
     union = [v for run in runs for v in run]
     assert len(set(union)) == len(union), f"{len(union) - len(set(union))} duplicates"

@@ -5,6 +5,7 @@ front lets clients be switched to another server, as a failover does."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -138,7 +139,7 @@ class RedisServer:
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGCONT)
 
-    def client(self, **kwargs: object):  # noqa: ANN201 - redis-py is imported lazily
+    def client(self, **kwargs: object):
         import redis
 
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5, **kwargs)
@@ -217,10 +218,8 @@ class Proxy:
             pairs, self._pairs = self._pairs, []
         for a, b in pairs:
             for s in (a, b):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
 
     def close(self) -> None:
@@ -253,7 +252,5 @@ class Proxy:
         except OSError:
             pass
         for s in (src, dst):
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

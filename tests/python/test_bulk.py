@@ -1,5 +1,6 @@
 """next_many: n ids at once, in a buffer NumPy wraps without a copy."""
 
+import itertools
 import threading
 
 import pytest
@@ -92,6 +93,6 @@ def test_bulk_and_single_draws_from_many_threads_never_overlap(make):
         t.join(timeout=120)
     for run in results:
         assert len(run) == 50_000
-        assert all(a < b for a, b in zip(run, run[1:]))
+        assert all(a < b for a, b in itertools.pairwise(run))
     union = [v for run in results for v in run]
     assert len(set(union)) == len(union)

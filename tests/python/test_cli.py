@@ -85,8 +85,8 @@ def test_decode_arguments_and_stdin():
     value = (1_795_662_617_814_075 << 12) | 9
     proc = cli("decode", str(value), hex(value))
     assert proc.stdout.splitlines() == [
-        "%d 2026-11-26T03:10:17.814075+00:00 sequence=9" % value,
-        "%d 2026-11-26T03:10:17.814075+00:00 sequence=9" % value,
+        f"{value} 2026-11-26T03:10:17.814075+00:00 sequence=9",
+        f"{value} 2026-11-26T03:10:17.814075+00:00 sequence=9",
     ]
     proc = cli("decode", "--layout", "discord", "--json", stdin="175928847299117063\n")
     assert json_lines(proc.stdout) == [

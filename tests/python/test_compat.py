@@ -125,7 +125,7 @@ def test_ids_continue_above_the_originals(original_python):
     """Switching from the original never sends ids backwards: same base, same layout."""
     original = _last_ids(original_python)
     ours = _last_ids(Path(sys.executable))
-    for name, old, new in zip(["Counter", "TimeCounter", "daily"], original, ours):
+    for name, old, new in zip(["Counter", "TimeCounter", "daily"], original, ours, strict=True):
         assert new > old, f"{name}: ours {new} is not above the original's {old}"
         # Same scale: within a minute of each other, not a different unit or base.
         scale = 60 * 10**9 if name != "TimeCounter" else (60 * 10**6) << 12

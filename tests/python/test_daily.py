@@ -22,7 +22,7 @@ def test_first_value_is_nanoseconds_since_utc_midnight():
     assert before <= value <= after + 1000 + 1
     # the original's bound: between 1 s and the seconds elapsed since midnight, in ns
     if before > 1_000_000_000:
-        assert 1_000_000_000 < value
+        assert value > 1_000_000_000
 
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Asia/Tokyo", "Asia/Kolkata", "UTC"])
@@ -46,5 +46,5 @@ def test_keyword_and_fixed_offsets():
 
 
 def test_bad_tz():
-    with pytest.raises(TypeError, match="daily\\(\\) argument 'tz' must be a datetime.tzinfo"):
+    with pytest.raises(TypeError, match=r"daily\(\) argument 'tz' must be a datetime\.tzinfo"):
         daily("America/New_York")

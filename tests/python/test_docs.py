@@ -7,7 +7,7 @@ import pytest
 
 import atomic_counter
 
-PUBLIC = sorted(atomic_counter.__all__) + ["to_datetime", "get_timedelta"]
+PUBLIC = [*sorted(atomic_counter.__all__), "to_datetime", "get_timedelta"]
 
 
 def members(obj):

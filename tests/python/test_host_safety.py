@@ -17,16 +17,14 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-
-from conftest import linux_only  # noqa: E402
-
-pytestmark = linux_only
+from conftest import linux_only
+from process_helpers import unpack
+from shims import build_region_shim, preload
 
 from atomic_counter import (
     Counter,
@@ -36,8 +34,8 @@ from atomic_counter import (
     SnowflakeCounter,
     TimeCounter,
 )
-from process_helpers import unpack
-from shims import build_region_shim, preload
+
+pytestmark = linux_only
 
 NOBODY = 65534
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
@@ -569,7 +567,7 @@ def test_a_non_durable_region_whose_marks_moved_is_refused(tmp_path):
     start = int.from_bytes(data[40:48], sys.byteorder)
     data[RESERVED_OFFSET : RESERVED_OFFSET + 8] = (start + 5).to_bytes(8, sys.byteorder)
     path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="reserved .* moved in a region that is not durable"):
+    with pytest.raises(ValueError, match=r"reserved .* moved in a region that is not durable"):
         SharedTimeCounter(path)
 
 

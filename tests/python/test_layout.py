@@ -1,8 +1,8 @@
 """Layouts: presets (against the C++ ones), decode, first_id_at, and the node-aware
 SnowflakeCounter without Redis."""
 
+import itertools
 from datetime import datetime, timedelta, timezone
-
 from pathlib import Path
 
 import pytest
@@ -117,13 +117,13 @@ def test_snowflake_counter_ids():
     counter = SnowflakeCounter(Layout.TWITTER, 17)
     before = datetime.now(UTC)
     ids = [counter.next() for _ in range(10_000)]
-    assert all(a < b for a, b in zip(ids, ids[1:]))
+    assert all(a < b for a, b in itertools.pairwise(ids))
     decoded = Layout.TWITTER.decode(ids[0])
     assert decoded.node == 17 and counter.node == 17
     assert before - timedelta(milliseconds=1) <= decoded.datetime <= datetime.now(UTC)
     assert counter.layout is Layout.TWITTER
     block = counter.next_many(5000).tolist()
-    assert block[0] > ids[-1] and all(a < b for a, b in zip(block, block[1:]))
+    assert block[0] > ids[-1] and all(a < b for a, b in itertools.pairwise(block))
     assert {Layout.TWITTER.decode(v).node for v in block} == {17}
     assert counter.lead_ns() >= 0
     assert next(counter) > block[-1]

@@ -7,8 +7,7 @@ import os
 import random
 
 import pytest
-
-from conftest import linux_only, needs_redis_server  # noqa: E402
+from conftest import linux_only, needs_redis_server
 
 pytestmark = [needs_redis_server, linux_only]
 

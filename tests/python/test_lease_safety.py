@@ -20,24 +20,23 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from conftest import linux_only, needs_redis_server  # noqa: E402
+from conftest import linux_only, needs_redis_server
 
 pytestmark = [needs_redis_server, linux_only]
 
 redis = pytest.importorskip("redis")
 
+from lease_harness import Holder, check_no_duplicates, wait_for_ids  # noqa: E402
+from redis_server import Proxy, RedisServer, free_cluster_port  # noqa: E402
+from shims import ClockOffset, build_shim, preload  # noqa: E402
+
 from atomic_counter import (  # noqa: E402
     Layout,
     LeaseExpiredError,
     LeaseRefusedError,
-    NoFreeNodeError,
     alease_node_id,
     lease_node_id,
 )
-from lease_harness import Holder, check_no_duplicates, wait_for_ids  # noqa: E402
-from redis_server import Proxy, RedisServer, free_cluster_port  # noqa: E402
-from shims import ClockOffset, build_shim, preload  # noqa: E402
 
 TTL, SKEW, LEAD = 1.0, 0.2, 0.5
 FAST = {"ttl": TTL, "max_skew": SKEW, "max_lead": LEAD}
@@ -370,7 +369,7 @@ def test_a_wait_after_a_loss_uses_the_longest_ttl(tmp_path, namespace):
         waited = time.monotonic() - started
         ids = [lease.counter().next() for _ in range(50_000)]
         lease.close()
-        runs = run_holders_then_stop([a], 0.5) + [ids]
+        runs = [*run_holders_then_stop([a], 0.5), ids]
     finally:
         proxy.close()
         replica.stop()
@@ -582,7 +581,7 @@ def test_bad_arguments(server, namespace):
 
 def test_a_namespace_of_version_0_2_is_refused(server, namespace):
     server.client().set(f"atomic_counter:{namespace}:safe_after", "1")
-    with pytest.raises(LeaseRefusedError, match="in use by atomic-counter 0.2"):
+    with pytest.raises(LeaseRefusedError, match=r"in use by atomic-counter 0\.2"):
         lease_node_id(server.url, namespace, **FAST)
 
 
@@ -617,7 +616,7 @@ def test_the_asyncio_lease(server, namespace):
     async def sync_client_to_async_api() -> None:
         await alease_node_id(redis.Redis(host="127.0.0.1", port=server.port), namespace)
 
-    with pytest.raises(TypeError, match="needs a redis.asyncio client"):
+    with pytest.raises(TypeError, match=r"needs a redis\.asyncio client"):
         asyncio.run(sync_client_to_async_api())
 
 

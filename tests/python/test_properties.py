@@ -1,12 +1,11 @@
 """Property tests: for any arguments, a valid value or a clear exception, never a wrap."""
 
+import os
+import uuid
 from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import os
-import uuid
 
 from atomic_counter import Counter, SharedCounter, SharedTimeCounter, TimeCounter
 

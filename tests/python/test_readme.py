@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import linux_only
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import linux_only
 
 pytestmark = linux_only

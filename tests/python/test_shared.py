@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import pathlib
@@ -15,13 +16,12 @@ import time
 import uuid
 
 import pytest
-
-from conftest import linux_only  # noqa: E402
-
-pytestmark = linux_only
+from conftest import linux_only
+from process_helpers import check_runs, run_processes, unpack
 
 from atomic_counter import Counter, SharedCounter, SharedTimeCounter, TimeCounter
-from process_helpers import check_runs, run_processes, unpack
+
+pytestmark = linux_only
 
 REGION_SIZE = 4096
 VALUE_OFFSET = 128
@@ -31,10 +31,8 @@ VALUE_OFFSET = 128
 def shm_name():
     name = f"ac-pytest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     yield name
-    try:
+    with contextlib.suppress(FileNotFoundError, ValueError):
         SharedCounter(name).unlink()
-    except (FileNotFoundError, ValueError):
-        pass
     if os.path.exists(f"/dev/shm/{name}"):
         os.unlink(f"/dev/shm/{name}")
 
