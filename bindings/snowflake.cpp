@@ -44,16 +44,11 @@ struct snowflake_kind {
     // Draws in a fork child refuse (RuntimeError): the copy holds the parent's node.
     class hold {
     public:
-        hold(PyObject* self, core_use how, char const* method) : core_(as_snowflake(self)->core) {
+        hold(PyObject* self, core_use how, char const* method) noexcept
+            : core_(as_snowflake(self)->core) {
             if (how == core_use::draw && ATOMIC_COUNTER_UNLIKELY(as_snowflake(self)->generation !=
                                                                  current_fork_generation())) {
-                PyErr_Format(PyExc_RuntimeError,
-                             "%s: this counter was copied into a child process by fork() and "
-                             "holds the parent's node %llu, so its ids could repeat the "
-                             "parent's; create one with a node of the child's own "
-                             "(lease_node_id())",
-                             where(name, method).text().c_str(),
-                             static_cast<unsigned long long>(core_->node()));
+                refuse_in_child(method, core_->node());
                 core_ = nullptr;
             }
         }
@@ -62,6 +57,22 @@ struct snowflake_kind {
         core* operator->() const noexcept { return core_; }
 
     private:
+        // Out of line, so the draws that inline the hold stay small.
+        ATOMIC_COUNTER_NOINLINE static void refuse_in_child(char const* method,
+                                                            std::uint64_t node) noexcept {
+            try {
+                PyErr_Format(PyExc_RuntimeError,
+                             "%s: this counter was copied into a child process by fork() and "
+                             "holds the parent's node %llu, so its ids could repeat the "
+                             "parent's; create one with a node of the child's own "
+                             "(lease_node_id())",
+                             where(name, method).text().c_str(),
+                             static_cast<unsigned long long>(node));
+            } catch (...) {
+                PyErr_NoMemory();
+            }
+        }
+
         core* core_;
     };
 
