@@ -13,21 +13,14 @@
 //   0                                        limit()       2^64 - 1
 //   |---------------- values handed out --------|-- headroom --|
 //
-// Invariants
+// Invariants (the arithmetic is detail/counter_rules.hpp's, shared with shared_counter; the
+// headroom argument is in docs/design.md, "Counter")
 // - `value_` only changes by draws (which add interval_ per value), set() and advance_to().
 // - A draw starts only from a value <= limit_ (checked), else it throws std::overflow_error and
 //   changes nothing. So no caller ever receives a wrapped value, i.e. a value twice.
-// The arithmetic lives in detail/counter_rules.hpp, shared with shared_counter.
-// - Single draws are one fetch_add when the interval is at most 2^31 ("headroom mode"), checked
-//   afterwards: a draw whose add started past limit_ takes its add back (fetch_sub) and throws.
-//   Once one draw carries the value past limit_, every later add starts past it and is taken
-//   back, so the value never drops to limit_ or below again (short of set()), and it exceeds
-//   limit_ + interval by at most (threads between their add and its undo) x interval. limit_
-//   leaves 2^32 intervals of headroom: more than the 2^22 tasks Linux allows (PID_MAX_LIMIT),
-//   so the value never wraps. set() accepts only values <= limit_ for the same reason.
-// - With a larger interval the headroom would not fit: every draw is then a compare-exchange
-//   loop checked exactly, and limit_ is 2^64 - 1 - interval.
-// - Bulk draws are a compare-exchange (a block must be checked as a whole before it is taken).
+// - Single draws are one fetch_add for intervals up to 2^31 ("headroom mode"), checked and
+//   taken back afterwards; larger intervals, and bulk draws, are an exactly checked
+//   compare-exchange (fetch_update).
 // - All draws are read-modify-writes of one atomic, which form a single modification order: no
 //   two draws start from the same value, and each caller's values strictly increase.
 #ifndef ATOMIC_COUNTER_COUNTER_HPP
