@@ -7,8 +7,11 @@ Runs with the project's environment (tools/bench.sh sets it up):
   3. measures the original atomic-counter 0.1.4 in a virtual environment of its own, as ratios
      to the reference measured in that same process, and the start-up of both (import time
      with -X importtime, whole processes drawing one id, our command line),
-  4. builds and runs the C++ Google Benchmark suite (bench/cpp),
-  5. writes docs/benchmarks.md (tables, targets, machine, Python, date) and docs/benchmarks.png.
+  4. measures SegmentCounter against a PostgreSQL it starts (bench/python/segments.py): per id
+     beside Counter.next() and SELECT nextval(), ids a second from 8 processes, next() latency
+     while the database is slowed,
+  5. builds and runs the C++ Google Benchmark suite (bench/cpp),
+  6. writes docs/benchmarks.md (tables, targets, machine, Python, date) and docs/benchmarks.png.
 
 Every target is a ratio of medians from one run, never an absolute time.
 """
@@ -36,6 +39,7 @@ BUILD = ROOT / "build" / "bench"
 sys.path.insert(0, str(ROOT / "bench" / "python"))
 
 from measure import measure  # noqa: E402
+from segments import PROCESSES, measure_segments  # noqa: E402
 
 BULK = 1_000_000
 
@@ -305,6 +309,7 @@ def targets(
     cpp: dict[str, float] | None,
     startup: dict[str, float],
     decode_ns: float | None,
+    segments: dict[str, float] | None = None,
 ) -> list[tuple[str, str, float, bool]]:
     """(target, measured as text, ratio, met) for every target of the suite."""
     rows = []
@@ -389,6 +394,34 @@ def targets(
         rate = BULK / py[name] * 1e3  # millions of ids per second
         rows.append((f"{name} >= 300 M ids/s", f"{rate:.0f} M ids/s", 300 / rate, rate >= 300))
         ratio(f"{name} <= 2 x alloc + memset 8 MB", py[name], fill, 2.0)
+    if segments:
+        ratio(
+            "SegmentCounter.next (a block at hand) <= 1.1 x Counter.next",
+            segments["SegmentCounter.next(), block 2,000,000 (ns per id)"],
+            segments["Counter.next() (ns per id)"],
+            1.1,
+        )
+        ours = segments[f"{PROCESSES} processes: SegmentCounter, block 100,000 (ids/s)"]
+        theirs = segments[f"{PROCESSES} processes: nextval() per id (ids/s)"]
+        rows.append(
+            (
+                f"SegmentCounter >= 100 x nextval() per id, ids/s from {PROCESSES} processes",
+                f"{ours / 1e6:.1f} M / {theirs / 1e3:.1f} k ids/s",
+                100 * theirs / ours,
+                ours >= 100 * theirs,
+            )
+        )
+        waited = segments[
+            "20k ids/s, block 50,000, +50 ms each way: next() calls that waited (count)"
+        ]
+        rows.append(
+            (
+                "no next() waits on a database slowed by 50 ms each way (20k ids/s, block 50,000)",
+                f"{waited:.0f} waited",
+                waited,
+                waited == 0,
+            )
+        )
     if cpp:
         for threads in (1, 2):
             suffix = f"/threads:{threads}"
@@ -430,6 +463,7 @@ def write_report(
     rows: list,
     rounds: int,
     out_dir: Path,
+    segments: dict[str, float] | None = None,
 ) -> None:
     import atomic_counter
 
@@ -495,6 +529,18 @@ def write_report(
     ]
     for name, value in startup.items():
         lines.append(f"| {name} | {value:.2f} |")
+    if segments:
+        lines += [
+            "",
+            "## SegmentCounter (PostgreSQL on loopback, started by the benchmark)",
+            "",
+            "| what | figure |",
+            "| --- | --- |",
+        ]
+        for name, value in segments.items():
+            lines.append(
+                f"| {name} | {value:,.1f} |" if value < 1000 else f"| {name} | {value:,.0f} |"
+            )
     if cpp:
         lines += [
             "",
@@ -558,6 +604,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where the report goes")
     parser.add_argument("--no-cpp", action="store_true", help="skip the C++ benchmarks")
     parser.add_argument("--no-original", action="store_true", help="skip atomic-counter 0.1.4")
+    parser.add_argument(
+        "--no-segments", action="store_true", help="skip SegmentCounter (needs PostgreSQL)"
+    )
     args = parser.parse_args()
 
     build_reference()
@@ -575,11 +624,22 @@ def main() -> int:
     original = measure_original(theirs, args.rounds, args.number) if theirs else None
     print("start-up", file=sys.stderr)
     startup = measure_startup(theirs, args.rounds)
+    print("SegmentCounter against PostgreSQL", file=sys.stderr)
+    segments = None if args.no_segments else measure_segments(args.rounds, args.number)
     cpp = None if args.no_cpp else run_cpp(max(3, args.rounds // 4))
-    rows = targets(py, original, cpp, startup, decode_ns)
+    rows = targets(py, original, cpp, startup, decode_ns, segments)
     args.out.mkdir(parents=True, exist_ok=True)
     write_report(
-        py, list(groups["single"]), original, cpp, startup, decode_ns, rows, args.rounds, args.out
+        py,
+        list(groups["single"]),
+        original,
+        cpp,
+        startup,
+        decode_ns,
+        rows,
+        args.rounds,
+        args.out,
+        segments,
     )
     print((args.out / "benchmarks.md").read_text())
     return 0

@@ -40,6 +40,7 @@ enum type_index {
     shared_counter_type,
     shared_time_counter_type,
     snowflake_counter_type,
+    segment_counter_type,
     type_count
 };
 
@@ -581,9 +582,9 @@ int module_exec(PyObject* module) {
     install_fork_handler();
     module_state* st = state_of(module);
     new (&st->datetime_api) std::atomic<PyObject*>(nullptr);
-    PyType_Spec* const specs[type_count] = {Counter_spec.get(), TimeCounter_spec.get(),
-                                            shared_counter_spec(), shared_time_counter_spec(),
-                                            snowflake_counter_spec()};
+    PyType_Spec* const specs[type_count] = {Counter_spec.get(),       TimeCounter_spec.get(),
+                                            shared_counter_spec(),    shared_time_counter_spec(),
+                                            snowflake_counter_spec(), segment_counter_spec()};
     for (int i = 0; i < type_count; ++i) {
         st->types[i] = PyType_FromModuleAndSpec(module, specs[i], nullptr);
         // The spec's name is "atomic_counter.<Name>": the module gets <Name>.

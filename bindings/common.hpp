@@ -378,6 +378,7 @@ PyCFunction as_cfunction(Function* function) noexcept {
 PyType_Spec* shared_counter_spec();
 PyType_Spec* shared_time_counter_spec();
 PyType_Spec* snowflake_counter_spec();
+PyType_Spec* segment_counter_spec();
 
 }  // namespace atomic_counter::python
 

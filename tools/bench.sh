@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
-apt_install libbenchmark-dev g++
+apt_install libbenchmark-dev g++ postgresql
 setup_venv bench
 export PATH="$VENV/bin:$PATH"
 exec "$VENV/bin/python" "$ROOT/bench/run.py" "$@"

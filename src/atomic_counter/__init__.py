@@ -6,7 +6,9 @@ interval per draw; ``TimeCounter`` ids are (microseconds since the Unix epoch <<
 Both are safe to share between threads. ``SharedCounter`` and ``SharedTimeCounter`` are the same
 counters in shared memory: one sequence for every process on the host that opens the same name.
 ``SnowflakeCounter`` draws time | node | sequence ids of a ``Layout`` for one node, and
-``lease_node_id`` leases node ids from Redis so that a whole fleet never collides.
+``lease_node_id`` leases node ids from Redis or PostgreSQL so that a whole fleet never
+collides. ``SegmentCounter`` hands out a dense sequence shared by a fleet from blocks reserved
+in PostgreSQL or Redis.
 
 Importing the package loads only the native core: the layouts and the leases load on first use,
 so that `import atomic_counter` costs no more than the original's.
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
         alease_node_id,
         lease_node_id,
     )
+    from .segment import SegmentCounter, SegmentRefusedError
 
 
 __all__ = [
@@ -54,6 +57,8 @@ __all__ = [
     "LeaseRefusedError",
     "NoFreeNodeError",
     "NodeLease",
+    "SegmentCounter",
+    "SegmentRefusedError",
     "SharedCounter",
     "SharedTimeCounter",
     "SnowflakeCounter",
@@ -75,6 +80,8 @@ _LAZY = {
     "NoFreeNodeError": "lease",
     "alease_node_id": "lease",
     "lease_node_id": "lease",
+    "SegmentCounter": "segment",
+    "SegmentRefusedError": "segment",
 }
 
 

@@ -1,34 +1,37 @@
-"""Node ids leased from Redis, for SnowflakeCounter ids that never repeat across a fleet.
+"""Node ids leased from Redis or PostgreSQL, for SnowflakeCounter ids that never repeat across a
+fleet.
 
 ``lease_node_id()`` claims the lowest node id of a namespace that no live process holds,
 renews it in a background thread, and lets it go on ``close()`` or at exit. Ids come from
 ``lease.counter()``, the lease's one SnowflakeCounter. ``alease_node_id()`` does the same for a
-``redis.asyncio`` client, renewing in an asyncio task.
+``redis.asyncio`` client or a ``psycopg.AsyncConnection``, renewing in an asyncio task.
 
-The safety argument (assumptions, invariants, and why no failure of Redis, the network, the
+The safety argument (assumptions, invariants, and why no failure of the store, the network, the
 clocks or the process yields a duplicate) is in docs/design.md, "Leases". In short:
 
 - Each holder draws only before a deadline (a ttl, less a margin, after the start of its last
   confirmed renewal, on its monotonic clock), never above the high-water mark its renewal
   recorded for the node, and never more than ``max_lead`` ahead of its clock.
 - A claimant starts above the node's recorded high-water mark and the namespace's floor.
-- When Redis may have lost or rolled back the namespace (it is missing, the server restarted
-  or failed over since the namespace was last confirmed, or a holder saw its generation go
-  back), a claimant holds its node without drawing for the longest ttl plus ``max_skew``, so
-  every holder Redis forgot has passed its deadline, and starts above anything they could have
-  drawn: its clock + longest ttl + ``max_skew`` + ``max_lead``.
-- Every claim and renewal compares this host's clock with Redis's: beyond ``max_skew`` the
+- When the store may have lost or rolled back the namespace (it is missing; Redis restarted or
+  failed over, or PostgreSQL moved to a new timeline, since the namespace was last confirmed; a
+  holder saw its generation go back), a claimant holds its node without drawing for the longest
+  ttl plus ``max_skew``, so every holder the store forgot has passed its deadline, and starts
+  above anything they could have drawn: its clock + longest ttl + ``max_skew`` + ``max_lead``.
+  PostgreSQL's committed writes survive a restart or a crash, so those cost no wait there.
+- Every claim and renewal compares this host's clock with the store's: beyond ``max_skew`` the
   lease refuses instead of drawing.
 
-The namespace is one Redis hash, ``atomic_counter:{<namespace>}`` (a hash tag, so the scripts
-run on Redis Cluster too). redis-py is optional: ``pip install atomic-counter[redis]``.
+In Redis a namespace is one hash, ``atomic_counter:{<namespace>}`` (a hash tag, so the scripts
+run on Redis Cluster too); in PostgreSQL two tables, created on first use
+(``atomic_counter_lease_namespaces`` and ``atomic_counter_lease_nodes``). Both clients are
+optional: ``pip install atomic-counter[redis]`` or ``atomic-counter[postgres]``.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import inspect
 import logging
 import os
 import threading
@@ -37,8 +40,9 @@ import uuid
 import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from . import _stores
 from ._core import LeaseExpiredError, SnowflakeCounter
 from .layout import Layout
 
@@ -61,8 +65,9 @@ class NoFreeNodeError(RuntimeError):
 
 class LeaseRefusedError(RuntimeError):
     """The lease cannot be made safe here: Redis may evict its keys, this host's clock is
-    further from Redis's than ``max_skew``, the namespace's data is damaged, or it is used by
-    an older version of atomic-counter. Raised by claims; counters raise LeaseExpiredError."""
+    further from the store's than ``max_skew``, the namespace's data is damaged, it is used by
+    an older version of atomic-counter, or PostgreSQL refuses the tables (permissions, a
+    standby). Raised by claims; counters raise LeaseExpiredError."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,41 +184,418 @@ return {1}
 """
 )
 
-# Redis errors worth retrying: the server is loading, busy, failing over or unreachable.
-_TRANSIENT_PREFIXES = (
-    "BUSY",
-    "LOADING",
-    "MASTERDOWN",
-    "READONLY",
-    "TRYAGAIN",
-    "CLUSTERDOWN",
-    "NOREPLICAS",
-    "OOM",
-)
-
-
-def _transient(exc: BaseException) -> bool:
-    try:
-        import redis.exceptions as errors
-    except ImportError:  # pragma: no cover - the lease cannot exist without redis-py
-        return False
-    if isinstance(exc, (errors.ConnectionError, errors.TimeoutError, OSError)):
-        return True
-    return isinstance(exc, errors.ResponseError) and str(exc).startswith(_TRANSIENT_PREFIXES)
-
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _redis_reply(op: str, reply: Any) -> tuple[Any, ...]:
+    """A script's reply in the protocol's terms: ints as ints, strings as str."""
+    status = _text(reply[0])
+    if status == "eviction" or status == "layout":
+        return (status, _text(reply[1]))
+    if op == "claim" and status == "ok":
+        return (
+            "ok",
+            int(reply[1]),
+            int(_text(reply[2])),
+            int(_text(reply[3])),
+            _text(reply[4]),
+            int(_text(reply[5])),
+            int(reply[6]),
+            int(_text(reply[7])),
+            _text(reply[8]),
+        )
+    if op == "renew" and status in ("ok", "rolled back"):
+        return (status, int(_text(reply[1])), int(reply[2]), _text(reply[3]))
+    if op == "confirm" and status == "ok":
+        return ("ok", int(_text(reply[1])), int(reply[2]))
+    if op == "release":
+        return (int(reply[0]),)
+    return (status,)
+
+
+class _RedisStore:
+    """A namespace in one Redis hash, through the scripts above (a redis-py client)."""
+
+    name = "Redis"
+    _scripts: ClassVar[dict[str, str]] = {
+        "claim": _CLAIM,
+        "renew": _RENEW,
+        "confirm": _CONFIRM,
+        "release": _RELEASE,
+    }
+
+    def __init__(self, client: Any, namespace: str) -> None:
+        self.client = client
+        self.key = f"atomic_counter:{{{namespace}}}"
+        self.legacy = f"atomic_counter:{namespace}:safe_after"
+
+    def call(self, op: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _redis_reply(op, self.client.eval(self._scripts[op], 1, self.key, *args))
+
+    def uses_legacy_namespace(self) -> bool:
+        try:
+            return bool(self.client.exists(self.legacy))
+        except Exception:
+            return False  # the claim reports Redis's errors
+
+    def close(self) -> None:
+        pass  # redis-py's pool closes its connections with the client
+
+    async def aclose(self) -> None:
+        pass
+
+    @staticmethod
+    def transient(exc: BaseException) -> bool:
+        return _stores.redis_transient(exc)
+
+
+class _AsyncRedisStore(_RedisStore):
+    async def call(self, op: str, args: tuple[Any, ...]) -> tuple[Any, ...]:  # type: ignore[override]
+        return _redis_reply(op, await self.client.eval(self._scripts[op], 1, self.key, *args))
+
+    async def uses_legacy_namespace(self) -> bool:  # type: ignore[override]
+        try:
+            return bool(await self.client.exists(self.legacy))
+        except Exception:
+            return False
+
+
 # --------------------------------------------------------------------------------------------
-# The protocol, free of I/O: generators that yield the Redis calls and sleeps they need and
+# PostgreSQL: the same operations as the scripts, each one transaction that locks the
+# namespace's row, on the database's clock (clock_timestamp()). A server's incarnation is its
+# system identifier and timeline: a restart or a crash keeps both, and a committed write
+# survives them (the transactions insist on synchronous_commit), so only a promoted standby or
+# a restored backup (a new timeline) makes claims wait. The operations are written once, as
+# generators of (sql, parameters) that receive (rows, rowcount), for a connection of either kind.
+
+_PG_NAMESPACES = "atomic_counter_lease_namespaces"
+_PG_NODES = "atomic_counter_lease_nodes"
+
+_PG_SCHEMA = (
+    f"""CREATE TABLE IF NOT EXISTS {_PG_NAMESPACES} (
+    namespace text PRIMARY KEY,
+    version integer NOT NULL,
+    layout text NOT NULL,
+    incarnation text NOT NULL,
+    gen bigint NOT NULL,
+    floor_ms bigint NOT NULL,
+    max_ttl_ms bigint NOT NULL
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {_PG_NODES} (
+    namespace text NOT NULL REFERENCES {_PG_NAMESPACES} ON DELETE CASCADE,
+    node integer NOT NULL,
+    owner text,
+    expires_ms bigint NOT NULL DEFAULT 0,
+    hwm numeric(20, 0) NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, node)
+)""",
+)
+
+_PG_NOW = _stores.POSTGRES_NOW
+
+# A holder saw the data go back: every later claim waits until one confirms the namespace.
+_PG_UNCONFIRM = f"UPDATE {_PG_NAMESPACES} SET incarnation = '' WHERE namespace = %s"
+
+_PgOp = Generator[tuple[str, tuple[Any, ...]], tuple[list[Any], int], tuple[Any, ...]]
+
+
+def _pg_lock(namespace: str) -> Generator[Any, Any, Any]:
+    rows, _ = yield (
+        f"SELECT layout, incarnation, gen, floor_ms, max_ttl_ms FROM {_PG_NAMESPACES} "
+        "WHERE namespace = %s FOR UPDATE",
+        (namespace,),
+    )
+    return rows[0] if rows else None
+
+
+def _pg_owner(namespace: str, node: int) -> Generator[Any, Any, Any]:
+    rows, _ = yield (
+        f"SELECT owner FROM {_PG_NODES} WHERE namespace = %s AND node = %s",
+        (namespace, node),
+    )
+    return rows[0][0] if rows else None
+
+
+def _pg_next_gen(namespace: str) -> Generator[Any, Any, int]:
+    rows, _ = yield (
+        f"UPDATE {_PG_NAMESPACES} SET gen = gen + 1 WHERE namespace = %s RETURNING gen",
+        (namespace,),
+    )
+    return int(rows[0][0])
+
+
+def _pg_claim(namespace: str, token: str, ttl: int, count: int, layout: str, seen: int) -> _PgOp:
+    (now, run_id), *_ = (yield (_PG_NOW, ()))[0]
+    _, created = yield (
+        f"INSERT INTO {_PG_NAMESPACES} VALUES (%s, 2, %s, '', 0, 0, %s) "
+        "ON CONFLICT (namespace) DO NOTHING",
+        (namespace, layout, ttl),
+    )
+    stored, incarnation, gen, floor_ms, max_ttl = yield from _pg_lock(namespace)
+    suspicion = "missing" if created else ""
+    if not created:
+        if stored != layout:
+            return ("layout", stored)
+        if incarnation == "":
+            suspicion = "unconfirmed"
+        elif incarnation != run_id:
+            suspicion = "restarted"
+        if gen < seen:
+            suspicion = "rolled back"
+            yield (_PG_UNCONFIRM, (namespace,))
+        if ttl > max_ttl:
+            max_ttl = ttl
+            yield (
+                f"UPDATE {_PG_NAMESPACES} SET max_ttl_ms = %s WHERE namespace = %s",
+                (ttl, namespace),
+            )
+    rows, _ = yield (
+        f"SELECT node, owner, expires_ms, hwm FROM {_PG_NODES} WHERE namespace = %s AND node < %s",
+        (namespace, count),
+    )
+    held = {int(node): (owner, int(expires), int(hwm)) for node, owner, expires, hwm in rows}
+    for i in range(count):
+        owner, expires, hwm = held.get(i, (None, 0, 0))
+        # An expiry further away than the longest ttl means the server's clock went back: the
+        # holder's own deadline (its monotonic clock) has passed, and the node's mark fences it.
+        if owner is None or expires <= now or expires > now + max_ttl:
+            yield (
+                f"INSERT INTO {_PG_NODES} (namespace, node, owner, expires_ms) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (namespace, node) DO UPDATE "
+                "SET owner = EXCLUDED.owner, expires_ms = EXCLUDED.expires_ms",
+                (namespace, i, token, now + ttl),
+            )
+            gen = yield from _pg_next_gen(namespace)
+            return ("ok", i, hwm, int(floor_ms), suspicion, int(now), gen, int(max_ttl), run_id)
+    return ("full",)
+
+
+def _pg_renew(namespace: str, token: str, node: int, ttl: int, mark: str, seen: int) -> _PgOp:
+    (now, run_id), *_ = (yield (_PG_NOW, ()))[0]
+    locked = yield from _pg_lock(namespace)
+    if locked is None or (yield from _pg_owner(namespace, node)) != token:
+        return ("lost",)
+    status = "ok"
+    if locked[2] < seen:
+        status = "rolled back"
+        yield (_PG_UNCONFIRM, (namespace,))
+    yield (
+        f"UPDATE {_PG_NODES} SET expires_ms = %s, hwm = GREATEST(hwm, %s::numeric) "
+        "WHERE namespace = %s AND node = %s",
+        (now + ttl, mark, namespace, node),
+    )
+    gen = yield from _pg_next_gen(namespace)
+    return (status, int(now), gen, run_id)
+
+
+def _pg_confirm(namespace: str, token: str, node: int, claimed_on: str, floor: int) -> _PgOp:
+    (_now, run_id), *_ = (yield (_PG_NOW, ()))[0]
+    locked = yield from _pg_lock(namespace)
+    if locked is None or (yield from _pg_owner(namespace, node)) != token:
+        return ("lost",)
+    if run_id != claimed_on:
+        return ("restarted",)
+    floor = max(floor, int(locked[3]))
+    yield (
+        f"UPDATE {_PG_NAMESPACES} SET floor_ms = %s, incarnation = %s WHERE namespace = %s",
+        (floor, run_id, namespace),
+    )
+    gen = yield from _pg_next_gen(namespace)
+    return ("ok", floor, gen)
+
+
+def _pg_release(namespace: str, token: str, node: int, mark: str) -> _PgOp:
+    if (yield from _pg_lock(namespace)) is None:
+        return (0,)
+    if (yield from _pg_owner(namespace, node)) != token:
+        return (0,)
+    # The sealed counter's mark is at or above every id this holder drew, and its renewals
+    # recorded more (a reservation): the exact mark lets the next holder start right above it.
+    if mark:
+        yield (
+            f"UPDATE {_PG_NODES} SET hwm = %s::numeric WHERE namespace = %s AND node = %s",
+            (mark, namespace, node),
+        )
+    yield (
+        f"UPDATE {_PG_NODES} SET owner = NULL, expires_ms = 0 WHERE namespace = %s AND node = %s",
+        (namespace, node),
+    )
+    yield from _pg_next_gen(namespace)
+    return (1,)
+
+
+_PG_OPS: dict[str, Callable[..., _PgOp]] = {
+    "claim": _pg_claim,
+    "renew": _pg_renew,
+    "confirm": _pg_confirm,
+    "release": _pg_release,
+}
+
+
+def _pg_refusal(exc: BaseException) -> LeaseRefusedError | None:
+    """A clear refusal for what retrying cannot fix: privileges, a read-only server."""
+    try:
+        from psycopg import errors
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return LeaseRefusedError(
+            f"PostgreSQL refused the lease's tables ({exc}): the role needs CREATE on the "
+            f"schema the first time, then SELECT, INSERT and UPDATE on {_PG_NAMESPACES} and "
+            f"{_PG_NODES}, and EXECUTE on pg_control_system() and pg_current_wal_lsn()"
+        )
+    if isinstance(exc, (errors.ReadOnlySqlTransaction, errors.ObjectNotInPrerequisiteState)):
+        return LeaseRefusedError(
+            f"PostgreSQL cannot hold leases here ({exc}): connect to the primary, not a standby"
+        )
+    return None
+
+
+class _PostgresStore:
+    """A namespace in two PostgreSQL tables (a psycopg 3 connection, or a URL to open one)."""
+
+    name = "PostgreSQL"
+
+    def __init__(self, connect: Callable[[], Any], namespace: str, *, owned: bool = True) -> None:
+        self._connect = connect
+        self._conn: Any = None
+        self._owned = owned  # opened from a URL: closed with the lease
+        self._schema_ready = False
+        self._lock = threading.Lock()  # a connection runs one transaction at a time
+        self.namespace = namespace
+
+    def close(self) -> None:
+        if self._owned and self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+
+    def _connection(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            self._conn = self._connect()
+            self._schema_ready = False
+        return self._conn
+
+    def _run(self, conn: Any, op: _PgOp) -> tuple[Any, ...]:
+        with conn.transaction():
+            # Committed means on disk (and on synchronous standbys) before the lease acts on it.
+            conn.execute("SET LOCAL synchronous_commit = on")
+            reply: Any = None
+            while True:
+                try:
+                    sql, params = op.send(reply)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                cursor = conn.execute(sql, params)
+                rows = cursor.fetchall() if cursor.description is not None else []
+                reply = (rows, cursor.rowcount)
+
+    def _ensure_schema(self, conn: Any) -> None:
+        if self._schema_ready:
+            return
+        with conn.transaction():
+            # Two first users at once: the second waits here instead of failing on a race.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('atomic_counter lease schema'))")
+            for statement in _PG_SCHEMA:
+                conn.execute(statement)
+        self._schema_ready = True
+
+    def call(self, op: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        with self._lock:
+            try:
+                conn = self._connection()
+                self._ensure_schema(conn)
+                return self._run(conn, _PG_OPS[op](self.namespace, *args))
+            except Exception as exc:
+                self._drop_if_broken()
+                refusal = _pg_refusal(exc)
+                if refusal is not None:
+                    raise refusal from exc
+                raise
+
+    def _drop_if_broken(self) -> None:
+        if self._conn is not None and self._conn.broken:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def uses_legacy_namespace(self) -> bool:
+        return False
+
+    @staticmethod
+    def transient(exc: BaseException) -> bool:
+        return _stores.postgres_transient(exc)
+
+
+class _AsyncPostgresStore(_PostgresStore):
+    """_PostgresStore over a psycopg AsyncConnection."""
+
+    def __init__(self, connect: Callable[[], Any], namespace: str, *, owned: bool = True) -> None:
+        super().__init__(connect, namespace, owned=owned)
+        self._alock: Any = None
+
+    async def aclose(self) -> None:
+        if self._owned and self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+
+    async def _aconnection(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            self._conn = await self._connect()
+            self._schema_ready = False
+        return self._conn
+
+    async def call(self, op: str, args: tuple[Any, ...]) -> tuple[Any, ...]:  # type: ignore[override]
+        import asyncio
+
+        if self._alock is None:
+            self._alock = asyncio.Lock()
+        async with self._alock:
+            try:
+                conn = await self._aconnection()
+                if not self._schema_ready:
+                    async with conn.transaction():
+                        await conn.execute(
+                            "SELECT pg_advisory_xact_lock(hashtext('atomic_counter lease schema'))"
+                        )
+                        for statement in _PG_SCHEMA:
+                            await conn.execute(statement)
+                    self._schema_ready = True
+                steps = _PG_OPS[op](self.namespace, *args)
+                async with conn.transaction():
+                    await conn.execute("SET LOCAL synchronous_commit = on")
+                    reply: Any = None
+                    while True:
+                        try:
+                            sql, params = steps.send(reply)
+                        except StopIteration as stop:
+                            return stop.value  # type: ignore[no-any-return]
+                        cursor = await conn.execute(sql, params)
+                        rows = await cursor.fetchall() if cursor.description is not None else []
+                        reply = (rows, cursor.rowcount)
+            except Exception as exc:
+                if self._conn is not None and self._conn.broken:
+                    with contextlib.suppress(Exception):
+                        await self._conn.close()
+                    self._conn = None
+                refusal = _pg_refusal(exc)
+                if refusal is not None:
+                    raise refusal from exc
+                raise
+
+    async def uses_legacy_namespace(self) -> bool:  # type: ignore[override]
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# The protocol, free of I/O: generators that yield the store calls and sleeps they need and
 # receive the replies. NodeLease drives them in a thread, AsyncNodeLease in an asyncio task.
 
 
 @dataclass(frozen=True)
-class _Eval:
-    script: str
+class _Call:
+    op: str  # claim, renew, confirm, release
     args: tuple[Any, ...]
 
 
@@ -222,7 +604,7 @@ class _Sleep:
     seconds: float
 
 
-_Steps = Generator["_Eval | _Sleep", Any, Any]
+_Steps = Generator["_Call | _Sleep", Any, Any]
 
 
 class _Closed(Exception):
@@ -230,11 +612,13 @@ class _Closed(Exception):
 
 
 class _Again(Exception):
-    """The claim must start over: the node was lost, or Redis restarted again, meanwhile."""
+    """The claim must start over: the node was lost, or the store restarted again, meanwhile."""
 
 
 class _LeaseBase:
     """State and protocol shared by NodeLease and AsyncNodeLease."""
+
+    _store: Any  # _RedisStore or _PostgresStore (or their asyncio kinds), set by the subclass
 
     def __init__(
         self,
@@ -292,7 +676,6 @@ class _LeaseBase:
         self.max_skew = float(max_skew)
         self.max_lead = float(max_lead)
         self.node: int = -1
-        self._key = f"atomic_counter:{{{namespace}}}"
         self._token = uuid.uuid4().hex
         self._ttl_ms = int(self.ttl * 1000)
         # Stop handing out ids this long before the lease could expire: absorbs the coarse
@@ -354,17 +737,17 @@ class _LeaseBase:
         ahead = int((self.ttl + self.max_lead) * 1e9)
         return self._id_after(wall_ns + ahead, self.node)
 
-    def _check_skew(self, redis_ms: int, before_ns: int, after_ns: int) -> str | None:
-        """A message when this host's clock and Redis's differ by more than max_skew (plus
+    def _check_skew(self, store_ms: int, before_ns: int, after_ns: int) -> str | None:
+        """A message when this host's clock and the store's differ by more than max_skew (plus
         half the round trip), else None."""
         middle = (before_ns + after_ns) // 2
         allowed = self.max_skew * 1e9 + (after_ns - before_ns) / 2 + 1e6
-        offset = middle - redis_ms * 1_000_000
+        offset = middle - store_ms * 1_000_000
         if abs(offset) <= allowed:
             return None
         return (
-            f"this host's clock is {offset / 1e9:+.3f} s from Redis's, beyond max_skew="
-            f"{self.max_skew:g} s: ids could repeat if Redis then lost data"
+            f"this host's clock is {offset / 1e9:+.3f} s from {self._store.name}'s, beyond "
+            f"max_skew={self.max_skew:g} s: ids could repeat if the store then lost data"
         )
 
     def _ensure_open(self) -> None:
@@ -401,7 +784,7 @@ class _LeaseBase:
             except (_Closed, LeaseRefusedError, ValueError, TypeError):
                 raise
             except Exception as exc:
-                if not _transient(exc):
+                if not self._store.transient(exc):
                     raise
                 log.warning(
                     "claim in %r failed (%s: %s); retrying", self.namespace, type(exc).__name__, exc
@@ -414,31 +797,24 @@ class _LeaseBase:
 
     def _try_claim(self) -> Generator[Any, Any, bool]:
         before = time.time_ns()
-        reply = yield _Eval(
-            _CLAIM,
+        reply = yield _Call(
+            "claim",
             (self._token, self._ttl_ms, self.max_nodes, self.layout.fingerprint, self._seen_gen),
         )
         received_mono = time.monotonic_ns()
         received = time.time_ns()
-        status = _text(reply[0])
+        status = reply[0]
         if status == "full":
             return False
         self._refuse_on(status, reply)
-        node = int(reply[1])
-        hwm, floor_ms, suspicion = int(_text(reply[2])), int(_text(reply[3])), _text(reply[4])
-        redis_ms, gen, max_ttl_ms, run_id = (
-            int(_text(reply[5])),
-            int(reply[6]),
-            int(_text(reply[7])),
-            _text(reply[8]),
-        )
+        _, node, hwm, floor_ms, suspicion, store_ms, gen, max_ttl_ms, run_id = reply
         self._seen_gen = gen
         self._run_id = run_id
         self._max_ttl = max(self.ttl, max_ttl_ms / 1000)
         with self._lock:
             self.node = node
             self._state = "waiting" if suspicion else "claiming"
-        skew = self._check_skew(redis_ms, before, received)
+        skew = self._check_skew(store_ms, before, received)
         if skew is not None:
             yield from self._abandon(node)
             raise LeaseRefusedError(f"lease of {self.namespace!r} refused: {skew}")
@@ -487,32 +863,38 @@ class _LeaseBase:
     def _refuse_on(self, status: str, reply: Any) -> None:
         if status == "eviction":
             raise LeaseRefusedError(
-                f"Redis may evict the lease's keys (maxmemory-policy {_text(reply[1])}): a "
+                f"Redis may evict the lease's keys (maxmemory-policy {reply[1]}): a "
                 f"forgotten high-water mark would let ids repeat. Use noeviction or a volatile-* "
                 f"policy (the lease's hash has no expiry)"
             )
         if status == "layout":
             raise ValueError(
-                f"namespace {self.namespace!r} holds ids of another layout ({_text(reply[1])}), "
+                f"namespace {self.namespace!r} holds ids of another layout ({reply[1]}), "
                 f"not {self.layout.fingerprint} ({self.layout.name}); use another namespace"
             )
 
     def _sit_out(
         self, node: int, suspicion: str, received_mono: int, received: int
     ) -> Generator[Any, Any, int]:
-        """Redis may have forgotten live holders: hold the node without drawing until all of
-        them have passed their deadlines, then confirm the namespace. Returns the floor id."""
+        """The store may have forgotten live holders: hold the node without drawing until all
+        of them have passed their deadlines, then confirm the namespace. Returns the floor id."""
         wait_s = self._max_ttl + self.max_skew
         floor_ns = received + int((self._max_ttl + self.max_skew + self.max_lead) * 1e9)
+        store = self._store.name
         reasons = {
-            "missing": "the namespace is new, or Redis lost it",
-            "restarted": "Redis restarted or failed over since it was confirmed",
+            "missing": f"the namespace is new, or {store} lost it",
+            "restarted": (
+                "PostgreSQL is on a new timeline (a promoted standby or a restored backup)"
+                if store == "PostgreSQL"
+                else "Redis restarted or failed over"
+            )
+            + " since the namespace was confirmed",
             "unconfirmed": "a previous wait was not confirmed",
-            "rolled back": "a holder saw Redis's data go back",
+            "rolled back": f"a holder saw {store}'s data go back",
         }
         log.warning(
             "lease of %r: %s; holding node %d without drawing for %.1f s (longest ttl "
-            "%.1f s + max_skew %.1f s) so that every holder Redis may have forgotten has "
+            "%.1f s + max_skew %.1f s) so that every holder the store may have forgotten has "
             "stopped",
             self.namespace,
             reasons.get(suspicion, suspicion),
@@ -523,22 +905,22 @@ class _LeaseBase:
         )
         yield from self._hold(node, received_mono + int(wait_s * 1e9))
         floor_ms = -(-floor_ns // 1_000_000)
-        reply = yield _Eval(_CONFIRM, (self._token, node, self._run_id, floor_ms))
-        status = _text(reply[0])
+        reply = yield _Call("confirm", (self._token, node, self._run_id, floor_ms))
+        status = reply[0]
         self._refuse_on(status, reply)
         if status != "ok":
             log.warning(
                 "lease of %r: %s during the wait; claiming again",
                 self.namespace,
-                "node lost" if status == "lost" else "Redis restarted",
+                "node lost" if status == "lost" else f"{self._store.name} restarted",
             )
             raise _Again
-        self._seen_gen = int(reply[2])
-        return self._id_after(int(_text(reply[1])) * 1_000_000, node)
+        self._seen_gen = reply[2]
+        return self._id_after(reply[1] * 1_000_000, node)
 
     def _hold(self, node: int, until_mono_ns: int) -> _Steps:
         """Keeps the node (renewing without letting the counter draw) until the monotonic
-        clock reaches until_mono_ns. _Again when the node is lost or Redis restarted."""
+        clock reaches until_mono_ns. _Again when the node is lost or the store restarted."""
         confirmed = time.monotonic_ns()
         while (left := until_mono_ns - time.monotonic_ns()) > 0:
             yield _Sleep(min(left / 1e9, self.ttl / 4))
@@ -546,7 +928,7 @@ class _LeaseBase:
             try:
                 status = yield from self._renew(extend=False)
             except Exception as exc:
-                if not _transient(exc):
+                if not self._store.transient(exc):
                     raise
                 log.warning(
                     "lease of %r: renewal during the wait failed (%s); retrying",
@@ -562,44 +944,46 @@ class _LeaseBase:
                 confirmed = time.monotonic_ns()
 
     def _renew(self, extend: bool) -> Generator[Any, Any, str]:
-        """One renewal: 'ok', 'lost', 'restarted' (Redis restarted during a wait), or 'skewed'.
-        Extends the counter when `extend` and Redis confirmed in time."""
+        """One renewal: 'ok', 'lost', 'restarted' (the store restarted during a wait), or
+        'skewed'. Extends the counter when `extend` and the store confirmed in time."""
         started_mono = time.monotonic_ns()
         before = time.time_ns()
         node = self.node
         mark = self._reservation(before)
-        reply = yield _Eval(_RENEW, (self._token, node, self._ttl_ms, str(mark), self._seen_gen))
+        reply = yield _Call("renew", (self._token, node, self._ttl_ms, str(mark), self._seen_gen))
         after = time.time_ns()
-        status = _text(reply[0])
+        status = reply[0]
         if status == "eviction":
             self._revoke()
             log.error(
                 "lease of %r: Redis now evicts keys (maxmemory-policy %s); the counter refuses",
                 self.namespace,
-                _text(reply[1]),
+                reply[1],
             )
             return "skewed"
         if status == "lost":
             return "lost"
-        redis_ms, gen, run_id = int(_text(reply[1])), int(reply[2]), _text(reply[3])
+        _, store_ms, gen, run_id = reply
         self._seen_gen = gen
         if status == "rolled back":
             log.warning(
-                "lease of %r: Redis's data went back (generation below %d); the "
+                "lease of %r: %s's data went back (generation below %d); the "
                 "namespace will be confirmed again before new claims draw",
                 self.namespace,
+                self._store.name,
                 gen,
             )
         if run_id != self._run_id:
             if self._state == "waiting":
                 return "restarted"
             log.info(
-                "lease of %r: Redis restarted or failed over; node %d is still ours",
+                "lease of %r: %s restarted or failed over; node %d is still ours",
                 self.namespace,
+                self._store.name,
                 node,
             )
             self._run_id = run_id
-        skew = self._check_skew(redis_ms, before, after)
+        skew = self._check_skew(store_ms, before, after)
         if skew is not None:
             log.error("lease of %r: %s; not extending the counter", self.namespace, skew)
             return "skewed"
@@ -621,7 +1005,7 @@ class _LeaseBase:
             if self.node == node:
                 self.node = -1
         try:
-            yield _Eval(_RELEASE, (self._token, node, ""))
+            yield _Call("release", (self._token, node, ""))
         except Exception as exc:
             log.warning(
                 "lease of %r: could not give back node %d (%s); it expires in %.1f s",
@@ -658,10 +1042,11 @@ class _LeaseBase:
             return self.ttl / 4
         if status == "lost":
             log.warning(
-                "lease of %r: node %d was lost (expired, or Redis forgot it); the "
+                "lease of %r: node %d was lost (expired, or %s forgot it); the "
                 "counter stops, claiming again",
                 self.namespace,
                 self.node,
+                self._store.name,
             )
             with self._lock:
                 self._ensure_open()
@@ -707,7 +1092,7 @@ class _LeaseBase:
 
     def _forked(self) -> None:
         """In a fork child: the lease and its counter are the parent's; forget them without a
-        word to Redis (the parent still holds the node)."""
+        word to the store (the parent still holds the node)."""
         self._lock = threading.RLock()  # another thread may have held the parent's
         self._state = "forked"
         self._deadline_ns = 0
@@ -731,14 +1116,51 @@ if hasattr(os, "register_at_fork"):
 # The synchronous lease.
 
 
-def _is_async_client(client: Any) -> bool:
-    return type(client).__module__.startswith("redis.asyncio") or inspect.iscoroutinefunction(
-        getattr(client, "eval", None)
-    )
+def _store_for(client: Any, namespace: str, ttl: float, *, asynchronous: bool) -> Any:
+    """The store behind a client or URL: Redis or PostgreSQL."""
+    func = "alease_node_id()" if asynchronous else "lease_node_id()"
+    timeout = min(ttl / 2, 5.0)
+    if isinstance(client, str):
+        if client.startswith(_stores.POSTGRES_SCHEMES):
+            connect = _stores.postgres_connector(
+                client,
+                timeout,
+                func=func,
+                application="atomic-counter lease",
+                asynchronous=asynchronous,
+            )
+            return (_AsyncPostgresStore if asynchronous else _PostgresStore)(connect, namespace)
+        if client.startswith(_stores.REDIS_SCHEMES):
+            redis_client = _stores.redis_client(
+                client, timeout, func=func, asynchronous=asynchronous
+            )
+            return (_AsyncRedisStore if asynchronous else _RedisStore)(redis_client, namespace)
+        raise _stores.url_error(func, client)
+    if _stores.is_async_client(client) != asynchronous:
+        if asynchronous:
+            raise TypeError(
+                "alease_node_id() needs a redis.asyncio client or a psycopg.AsyncConnection; "
+                "for a synchronous client use lease_node_id()"
+            )
+        raise TypeError(
+            "lease_node_id() needs a synchronous redis client or psycopg connection; for a "
+            "redis.asyncio client or a psycopg.AsyncConnection use alease_node_id()"
+        )
+    if _stores.is_postgres_client(client):
+        # A connection given is the lease's own from then on, used as it is (a URL lets the
+        # lease reconnect after the server or the network drops it).
+        if asynchronous:
+
+            async def given() -> Any:
+                return client
+
+            return _AsyncPostgresStore(given, namespace, owned=False)
+        return _PostgresStore(lambda: client, namespace, owned=False)
+    return (_AsyncRedisStore if asynchronous else _RedisStore)(client, namespace)
 
 
 class NodeLease(_LeaseBase):
-    """A node id held in Redis for this process; see :func:`lease_node_id`."""
+    """A node id held in Redis or PostgreSQL for this process; see :func:`lease_node_id`."""
 
     def __init__(
         self,
@@ -753,15 +1175,11 @@ class NodeLease(_LeaseBase):
         max_lead: float = 2.0,
     ) -> None:
         super().__init__(namespace, layout, ttl, max_nodes, max_skew, max_lead)
-        if isinstance(client, str):
-            client = _client_from_url(client, self.ttl, asynchronous=False)
-        elif _is_async_client(client):
+        try:
+            self._store = _store_for(client, namespace, self.ttl, asynchronous=False)
+        except BaseException:
             _LIVE.discard(self)
-            raise TypeError(
-                "lease_node_id() needs a synchronous redis client; for a "
-                "redis.asyncio client use alease_node_id()"
-            )
-        self._redis = client
+            raise
         self._stop = threading.Event()
         self._refuse_legacy()
         try:
@@ -777,9 +1195,9 @@ class NodeLease(_LeaseBase):
 
     def close(self, timeout: float | None = None) -> None:
         """Stops the counter for good, records the last id it handed out as the node's
-        high-water mark and frees the node. Never holds the lease's lock across a Redis call,
-        and returns within `timeout` seconds (default: the smaller of ttl and 2 s) even when
-        Redis is unreachable: the node then expires on its own."""
+        high-water mark and frees the node. Never holds the lease's lock across a call to the
+        store, and returns within `timeout` seconds (default: the smaller of ttl and 2 s) even
+        when the store is unreachable: the node then expires on its own."""
         sealed = self._seal_for_close()
         self._stop.set()
         atexit.unregister(self.close)
@@ -789,7 +1207,7 @@ class NodeLease(_LeaseBase):
 
             def give_back() -> None:
                 try:
-                    self._call(_RELEASE, (self._token, node, str(mark)))
+                    self._store.call("release", (self._token, node, str(mark)))
                 except Exception as exc:
                     log.warning(
                         "lease of %r: could not give back node %d (%s); it expires in %.1f s",
@@ -798,6 +1216,8 @@ class NodeLease(_LeaseBase):
                         exc,
                         self.ttl,
                     )
+                finally:
+                    self._store.close()
 
             helper = threading.Thread(
                 target=give_back, daemon=True, name=f"atomic-counter-release-{self.namespace}"
@@ -816,9 +1236,6 @@ class NodeLease(_LeaseBase):
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _call(self, script: str, args: tuple[Any, ...]) -> Any:
-        return self._redis.eval(script, 1, self._key, *args)
-
     def _drive(self, steps: Generator[Any, Any, Any]) -> Any:
         reply: Any = None
         error: BaseException | None = None
@@ -833,7 +1250,7 @@ class NodeLease(_LeaseBase):
                     if self._stop.wait(step.seconds):
                         error = _Closed()
                 else:
-                    reply = self._call(step.script, step.args)
+                    reply = self._store.call(step.op, step.args)
             except Exception as exc:
                 error = exc
 
@@ -850,17 +1267,12 @@ class NodeLease(_LeaseBase):
                 interval = min(1.0, self.ttl / 4)
 
     def _refuse_legacy(self) -> None:
-        legacy = f"atomic_counter:{self.namespace}:safe_after"
-        try:
-            found = self._redis.exists(legacy)
-        except Exception:
-            return
-        if found:
+        if self._store.uses_legacy_namespace():
             _LIVE.discard(self)
             raise LeaseRefusedError(
-                f"namespace {self.namespace!r} is in use by atomic-counter 0.2 (key {legacy} "
-                f"exists), whose leases do not see this version's: stop them and delete "
-                f"atomic_counter:{self.namespace}:*, or use another namespace"
+                f"namespace {self.namespace!r} is in use by atomic-counter 0.2 (key "
+                f"{self._store.legacy} exists), whose leases do not see this version's: stop "
+                f"them and delete atomic_counter:{self.namespace}:*, or use another namespace"
             )
 
     def _give_back_now(self) -> None:
@@ -868,21 +1280,8 @@ class NodeLease(_LeaseBase):
         sealed = self._seal_for_close()
         if sealed is not None:
             with contextlib.suppress(Exception):
-                self._call(_RELEASE, (self._token, sealed[0], str(sealed[1])))
-
-
-def _client_from_url(url: str, ttl: float, *, asynchronous: bool) -> Any:
-    try:
-        if asynchronous:
-            import redis.asyncio as module
-        else:
-            import redis as module  # type: ignore[no-redef]
-    except ImportError as exc:  # pragma: no cover - exercised without the extra
-        raise ImportError(
-            "lease_node_id() with a URL needs redis-py: pip install atomic-counter[redis]"
-        ) from exc
-    timeout = min(ttl / 2, 5.0)
-    return module.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+                self._store.call("release", (self._token, sealed[0], str(sealed[1])))
+        self._store.close()
 
 
 def lease_node_id(
@@ -896,23 +1295,26 @@ def lease_node_id(
     max_skew: float = 1.0,
     max_lead: float = 2.0,
 ) -> NodeLease:
-    """Claims the lowest free node id of ``namespace`` in Redis for this process.
+    """Claims the lowest free node id of ``namespace`` in Redis or PostgreSQL for this process.
 
     ``client`` is a redis-py client (``redis.Redis`` or ``redis.cluster.RedisCluster``) or a
-    ``redis://`` URL; ``ttl`` the lease's time to live in seconds ([0.5, 86400]; renewed every
-    ttl/4); ``max_nodes`` how many node ids the namespace uses (default: all the layout has);
-    ``wait`` how long to keep trying when every node is held or Redis errs (default: raise at
-    once); ``max_skew`` the most, in seconds, that the clocks of the namespace's hosts and
-    Redis's may differ (checked at every claim and renewal); ``max_lead`` how far ids may run
-    ahead of the clock (bursts beyond the layout's ids per tick borrow up to that far).
+    ``redis://`` URL, or a ``postgresql://`` URL or psycopg 3 connection (the lease's own: a
+    URL lets it reconnect); ``ttl`` the lease's time to live in seconds ([0.5, 86400]; renewed
+    every ttl/4); ``max_nodes`` how many node ids the namespace uses (default: all the layout
+    has); ``wait`` how long to keep trying when every node is held or the store errs (default:
+    raise at once); ``max_skew`` the most, in seconds, that the clocks of the namespace's hosts
+    and the store's may differ (checked at every claim and renewal); ``max_lead`` how far ids
+    may run ahead of the clock (bursts beyond the layout's ids per tick borrow up to that far).
 
-    When Redis may have lost or rolled back the namespace (a new namespace, a restart, a
-    failover), the claim holds its node without drawing for the longest ttl plus ``max_skew``
-    before it returns; the ``atomic_counter.lease`` logger says so. Use ``lease.counter()`` for
-    ids and ``close()`` (or a ``with`` block) to free the node; at interpreter exit it is freed
-    too. After ``fork()`` the child's copy is inert: it neither draws nor frees the parent's
-    node. Raises NoFreeNodeError, LeaseRefusedError (Redis may evict keys, a clock beyond
-    ``max_skew``, a damaged or 0.2 namespace), ValueError (arguments, another layout).
+    When the store may have lost or rolled back the namespace (a new namespace; Redis restarted
+    or failed over; PostgreSQL on a new timeline), the claim holds its node without drawing for
+    the longest ttl plus ``max_skew`` before it returns; the ``atomic_counter.lease`` logger
+    says so. PostgreSQL tables are created on first use. Use ``lease.counter()`` for ids and
+    ``close()`` (or a ``with`` block) to free the node; at interpreter exit it is freed too.
+    After ``fork()`` the child's copy is inert: it neither draws nor frees the parent's node.
+    Raises NoFreeNodeError, LeaseRefusedError (Redis may evict keys, a clock beyond
+    ``max_skew``, a damaged or 0.2 namespace, PostgreSQL privileges or a standby), ValueError
+    (arguments, another layout), ImportError (redis-py or psycopg missing).
     """
     return NodeLease(
         client,
@@ -931,7 +1333,7 @@ def lease_node_id(
 
 
 class AsyncNodeLease(_LeaseBase):
-    """A node id held in Redis for this process, renewed by an asyncio task; see
+    """A node id held in Redis or PostgreSQL for this process, renewed by an asyncio task; see
     :func:`alease_node_id`. Use ``await lease.aclose()`` or ``async with``."""
 
     def __init__(
@@ -946,15 +1348,11 @@ class AsyncNodeLease(_LeaseBase):
         max_lead: float = 2.0,
     ) -> None:
         super().__init__(namespace, layout, ttl, max_nodes, max_skew, max_lead)
-        if isinstance(client, str):
-            client = _client_from_url(client, self.ttl, asynchronous=True)
-        elif not _is_async_client(client):
+        try:
+            self._store = _store_for(client, namespace, self.ttl, asynchronous=True)
+        except BaseException:
             _LIVE.discard(self)
-            raise TypeError(
-                "alease_node_id() needs a redis.asyncio client; for a synchronous "
-                "client use lease_node_id()"
-            )
-        self._redis = client
+            raise
         self._task: Any = None
         self._closing: Any = None
 
@@ -962,16 +1360,11 @@ class AsyncNodeLease(_LeaseBase):
         import asyncio
 
         self._closing = asyncio.Event()
-        legacy = f"atomic_counter:{self.namespace}:safe_after"
-        try:
-            found = await self._redis.exists(legacy)
-        except Exception:
-            found = 0
-        if found:
+        if await self._store.uses_legacy_namespace():
             _LIVE.discard(self)
             raise LeaseRefusedError(
                 f"namespace {self.namespace!r} is in use by atomic-counter "
-                f"0.2 (key {legacy} exists); use another namespace"
+                f"0.2 (key {self._store.legacy} exists); use another namespace"
             )
         try:
             await self._drive(self._claim(wait))
@@ -979,7 +1372,7 @@ class AsyncNodeLease(_LeaseBase):
             sealed = self._seal_for_close()
             if sealed is not None:
                 with contextlib.suppress(Exception):
-                    await self._call(_RELEASE, (self._token, sealed[0], str(sealed[1])))
+                    await self._store.call("release", (self._token, sealed[0], str(sealed[1])))
             raise
         self._task = asyncio.get_running_loop().create_task(self._renew_loop())
 
@@ -995,7 +1388,7 @@ class AsyncNodeLease(_LeaseBase):
         if sealed is not None:
             try:
                 await asyncio.wait_for(
-                    self._call(_RELEASE, (self._token, sealed[0], str(sealed[1]))), limit
+                    self._store.call("release", (self._token, sealed[0], str(sealed[1]))), limit
                 )
             except Exception as exc:
                 log.warning(
@@ -1009,15 +1402,13 @@ class AsyncNodeLease(_LeaseBase):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        await self._store.aclose()
 
     async def __aenter__(self) -> AsyncNodeLease:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    async def _call(self, script: str, args: tuple[Any, ...]) -> Any:
-        return await self._redis.eval(script, 1, self._key, *args)
 
     async def _drive(self, steps: Generator[Any, Any, Any]) -> Any:
         import asyncio
@@ -1038,7 +1429,7 @@ class AsyncNodeLease(_LeaseBase):
                     except asyncio.TimeoutError:
                         pass
                 else:
-                    reply = await self._call(step.script, step.args)
+                    reply = await self._store.call(step.op, step.args)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -1075,8 +1466,9 @@ async def alease_node_id(
     max_skew: float = 1.0,
     max_lead: float = 2.0,
 ) -> AsyncNodeLease:
-    """:func:`lease_node_id` for a ``redis.asyncio`` client (or a ``redis://`` URL): the same
-    protocol and guarantees, renewed by a task on the running event loop. Close it with
+    """:func:`lease_node_id` for a ``redis.asyncio`` client or a ``psycopg.AsyncConnection``
+    (or a ``redis://`` or ``postgresql://`` URL): the same protocol and guarantees, renewed by
+    a task on the running event loop. Close it with
     ``await lease.aclose()`` or ``async with``; at interpreter exit it is not freed (no loop
     runs then), so its node expires after the ttl."""
     lease = AsyncNodeLease(

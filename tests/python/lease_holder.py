@@ -4,7 +4,7 @@ it can and appends every one to a file (native uint64) right after drawing it, u
 claim is retried. Prints "node N" each time the lease's node changes, and "ready" once.
 
     python lease_holder.py URL NAMESPACE OUT [--ttl S] [--layout NAME] [--max-skew S]
-                           [--max-lead S] [--batch N] [--seconds S]
+                           [--max-lead S] [--batch N] [--max-nodes N] [--seconds S]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--max-skew", type=float, default=0.2)
     parser.add_argument("--max-lead", type=float, default=0.5)
     parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--max-nodes", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
     args = parser.parse_args()
 
@@ -50,6 +51,7 @@ def main() -> None:
                 ttl=args.ttl,
                 max_skew=args.max_skew,
                 max_lead=args.max_lead,
+                max_nodes=args.max_nodes,
                 wait=3600,
             )
         except Exception as exc:

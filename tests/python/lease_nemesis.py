@@ -1,13 +1,19 @@
 """The lease nemesis: holder processes draw ids as fast as they can on leased nodes and write
 every one to a file, while a controller, in a seeded random order, does what production does
-to them: pauses and kills holders past the ttl, pauses Redis, kill -9s it and restarts it empty,
-from an older RDB snapshot or with its append-only file, promotes a replica that missed writes
-(clients switched over by a proxy), runs FLUSHALL, deletes the namespace (an eviction), steps
-and skews the holders' wall clocks, and jumps Redis's. At the end every id of every holder is
-checked: no id twice across all files, strictly increasing within each.
+to them: pauses and kills holders past the ttl, steps and skews the holders' wall clocks, and
+breaks the store.
+- Redis: pauses it, kill -9s it and restarts it empty, from an older RDB snapshot or with its
+  append-only file, promotes a replica that missed writes (clients switched over by a proxy),
+  runs FLUSHALL, deletes the namespace (an eviction), jumps its clock.
+- PostgreSQL: pauses it, restarts it, kill -9s it and starts it again (crash recovery), kills the
+  holders' connections (pg_terminate_backend), promotes a standby that missed writes (a new
+  timeline; clients switched by a proxy), jumps its clock.
+At the end every id of every holder is checked: no id twice across all files, strictly
+increasing within each.
 
-    python tests/python/lease_nemesis.py --seconds 1800 --seed 42      # the release run
-    python tests/python/lease_nemesis.py --seconds 60                  # what CI runs
+    python tests/python/lease_nemesis.py --seconds 1800 --seed 42           # the release run
+    python tests/python/lease_nemesis.py --store postgres --seconds 1800    # ... and this
+    python tests/python/lease_nemesis.py --seconds 60                       # what CI runs
 
 The holders use ttl 1 s, max_skew 0.2 s and max_lead 0.5 s, and the JS_SAFE layout (64 ids a
 ms a node): half of them draw batches of 64 at full speed, so they live at max_lead.
@@ -24,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,26 +46,38 @@ HOLDERS = 5
 
 
 class Nemesis:
+    """What every store's nemesis does: the holders, their faults, the run and the check. A
+    subclass starts its store behind self.proxy, then the holders, and adds its faults."""
+
+    STORE_FAULTS: tuple[str, ...] = ()
+    HOLDER_FAULTS = ("pause_holder", "kill_holder", "skew_clock", "step_clock")
+
     def __init__(self, workdir: Path, seed: int, log: bool = True) -> None:
         self.dir = workdir
         self.rng = random.Random(seed)
         self.log = log
         self.shim = build_shim("clock_shim", workdir)
-        self.redis_clock = ClockOffset(workdir / "redis.clock")
-        # Redis gets the clock shim alone (never the sanitizer run's libasan).
-        env = {"LD_PRELOAD": str(self.shim), "AC_SHIM_CLOCK_FILE": str(self.redis_clock.path)}
-        self.primary = RedisServer(workdir / "redis-a", env=env)
-        self.replica = RedisServer(workdir / "redis-b", env=env)
-        self.primary.start()
-        self.replica.start()
-        self.replica.replicate(self.primary)
-        self.proxy = Proxy(self.primary.port)
-        self.snapshots: list[Path] = []
+        self.store_clock = ClockOffset(workdir / "store.clock")
+        # The store gets the clock shim alone (never the sanitizer run's libasan).
+        self.store_env = {
+            "LD_PRELOAD": str(self.shim),
+            "AC_SHIM_CLOCK_FILE": str(self.store_clock.path),
+        }
+        self.proxy: Proxy
         self.holders: list[Holder] = []
         self.clocks: list[ClockOffset] = []
         self.done: list[Holder] = []
         self.actions: collections.Counter[str] = collections.Counter()
         self.started = 0
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def servers(self) -> list[Any]:
+        raise NotImplementedError
+
+    def start_holders(self) -> None:
         for _ in range(HOLDERS):
             self.start_holder()
 
@@ -73,7 +92,7 @@ class Nemesis:
         clock.set(self.rng.uniform(-SKEW / 2, SKEW / 2) * 0.9)
         full_speed = n % 2 == 0
         holder = Holder(
-            self.proxy.url,
+            self.url,
             NAMESPACE,
             self.dir / f"holder{n}.bin",
             env=preload(self.shim, AC_SHIM_CLOCK_FILE=str(clock.path)),
@@ -90,7 +109,7 @@ class Nemesis:
             self.holders[slot] = holder
             self.clocks[slot] = clock
 
-    # -- the faults --------------------------------------------------------------------------
+    # -- the holders' faults ----------------------------------------------------------------
 
     def pause_holder(self) -> None:
         i = self.rng.randrange(len(self.holders))
@@ -106,6 +125,103 @@ class Nemesis:
         self.holders[i].kill()
         self.done.append(self.holders[i])
         self.start_holder(i)
+
+    def skew_clock(self) -> None:
+        i = self.rng.randrange(len(self.holders))
+        offset = self.rng.uniform(-SKEW / 2, SKEW / 2) * 0.9
+        self.say(f"holder {i}'s clock skewed to {offset:+.3f} s")
+        self.clocks[i].set(offset)
+
+    def step_clock(self) -> None:
+        i = self.rng.randrange(len(self.holders))
+        step = self.rng.choice([-60.0, -5.0, 5.0, 3600.0])
+        seconds = self.rng.uniform(0.5, 3.0)
+        self.say(f"holder {i}'s clock stepped {step:+.0f} s for {seconds:.1f} s")
+        before = self.clocks[i].get()
+        self.clocks[i].set(before + step)
+        time.sleep(seconds)
+        self.clocks[i].set(before)
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Before the first fault, once the holders are ready."""
+
+    def run(self, seconds: float) -> dict[str, object]:
+        end = time.monotonic() + seconds
+        for h in self.holders:
+            h.wait_ready(120)
+        self.prepare()
+        faults = self.HOLDER_FAULTS + self.STORE_FAULTS
+        while time.monotonic() < end:
+            fault = self.rng.choice(faults)
+            self.actions[fault] += 1
+            getattr(self, fault)()
+            time.sleep(self.rng.uniform(0.2, 1.5))
+        self.say("stopping the holders")
+        for h in self.holders:
+            h.stop(timeout=60)
+        return self.check()
+
+    def check(self) -> dict[str, object]:
+        runs = [np.array(h.ids(), dtype=np.uint64) for h in self.done + self.holders]
+        backwards = sum(int(np.count_nonzero(r[1:] <= r[:-1])) for r in runs)
+        everything = np.sort(np.concatenate(runs)) if runs else np.array([], dtype=np.uint64)
+        duplicates = int(np.count_nonzero(everything[1:] == everything[:-1]))
+        return {
+            "ids": int(everything.size),
+            "duplicates": duplicates,
+            "backwards": backwards,
+            "holders": len(runs),
+            "per_holder": [int(r.size) for r in runs],
+            "faults": dict(self.actions),
+        }
+
+    def close(self) -> None:
+        for h in self.holders:
+            if h.process.poll() is None:
+                h.kill()
+        self.proxy.close()
+        for server in self.servers():
+            try:
+                server.stop()
+            except Exception:
+                server.kill()
+
+
+class RedisNemesis(Nemesis):
+    STORE_FAULTS = (
+        "pause_redis",
+        "restart_empty",
+        "restart_with_aof",
+        "restart_from_snapshot",
+        "snapshot",
+        "failover",
+        "flushall",
+        "evict",
+        "jump_redis_clock",
+    )
+
+    def __init__(self, workdir: Path, seed: int, log: bool = True) -> None:
+        super().__init__(workdir, seed, log)
+        self.primary = RedisServer(workdir / "redis-a", env=self.store_env)
+        self.replica = RedisServer(workdir / "redis-b", env=self.store_env)
+        self.primary.start()
+        self.replica.start()
+        self.replica.replicate(self.primary)
+        self.proxy = Proxy(self.primary.port)
+        self.snapshots: list[Path] = []
+        self.start_holders()
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+    def servers(self) -> list[Any]:
+        return [self.primary, self.replica]
+
+    def prepare(self) -> None:
+        self.snapshot()
 
     def pause_redis(self) -> None:
         seconds = self.rng.uniform(0.5, 2.0) * TTL
@@ -158,102 +274,118 @@ class Nemesis:
         self.say("the namespace's hash is evicted")
         self.primary.client().delete(f"atomic_counter:{{{NAMESPACE}}}")
 
-    def skew_clock(self) -> None:
-        i = self.rng.randrange(len(self.holders))
-        offset = self.rng.uniform(-SKEW / 2, SKEW / 2) * 0.9
-        self.say(f"holder {i}'s clock skewed to {offset:+.3f} s")
-        self.clocks[i].set(offset)
-
-    def step_clock(self) -> None:
-        i = self.rng.randrange(len(self.holders))
-        step = self.rng.choice([-60.0, -5.0, 5.0, 3600.0])
-        seconds = self.rng.uniform(0.5, 3.0)
-        self.say(f"holder {i}'s clock stepped {step:+.0f} s for {seconds:.1f} s")
-        before = self.clocks[i].get()
-        self.clocks[i].set(before + step)
-        time.sleep(seconds)
-        self.clocks[i].set(before)
-
     def jump_redis_clock(self) -> None:
         jump = self.rng.choice([60.0, -60.0, 3.0])
         seconds = self.rng.uniform(0.5, 2.0)
         self.say(f"Redis's clock jumps {jump:+.0f} s for {seconds:.1f} s")
-        self.redis_clock.set(jump)
+        self.store_clock.set(jump)
         time.sleep(seconds)
-        self.redis_clock.set(0.0)
+        self.store_clock.set(0.0)
 
-    FAULTS = (
-        "pause_holder",
-        "kill_holder",
-        "pause_redis",
-        "restart_empty",
-        "restart_with_aof",
-        "restart_from_snapshot",
-        "snapshot",
+
+class PostgresNemesis(Nemesis):
+    STORE_FAULTS = (
+        "pause_postgres",
+        "restart_postgres",
+        "crash_postgres",
+        "terminate_connections",
         "failover",
-        "flushall",
-        "evict",
-        "skew_clock",
-        "step_clock",
-        "jump_redis_clock",
+        "jump_postgres_clock",
     )
 
-    # -- the run -----------------------------------------------------------------------------
+    def __init__(self, workdir: Path, seed: int, log: bool = True) -> None:
+        from postgres_server import PostgresServer
 
-    def run(self, seconds: float) -> dict[str, object]:
-        end = time.monotonic() + seconds
-        for h in self.holders:
-            h.wait_ready(120)
-        self.snapshot()
-        while time.monotonic() < end:
-            fault = self.rng.choice(self.FAULTS)
-            self.actions[fault] += 1
-            getattr(self, fault)()
-            time.sleep(self.rng.uniform(0.2, 1.5))
-        self.say("stopping the holders")
-        for h in self.holders:
-            h.stop(timeout=60)
-        return self.check()
+        super().__init__(workdir, seed, log)
+        self.primary = PostgresServer(env=self.store_env)
+        self.primary.start()
+        self.standby = PostgresServer(replica_of=self.primary, env=self.store_env)
+        self.standby.start()
+        self.proxy = Proxy(self.primary.port)
+        self.start_holders()
 
-    def check(self) -> dict[str, object]:
-        runs = [np.array(h.ids(), dtype=np.uint64) for h in self.done + self.holders]
-        backwards = sum(int(np.count_nonzero(r[1:] <= r[:-1])) for r in runs)
-        everything = np.sort(np.concatenate(runs)) if runs else np.array([], dtype=np.uint64)
-        duplicates = int(np.count_nonzero(everything[1:] == everything[:-1]))
-        return {
-            "ids": int(everything.size),
-            "duplicates": duplicates,
-            "backwards": backwards,
-            "holders": len(runs),
-            "per_holder": [int(r.size) for r in runs],
-            "faults": dict(self.actions),
-        }
+    @property
+    def url(self) -> str:
+        return f"postgresql://app@127.0.0.1:{self.proxy.port}/postgres"
+
+    def servers(self) -> list[Any]:
+        return [self.primary, self.standby]
 
     def close(self) -> None:
-        for h in self.holders:
-            if h.process.poll() is None:
-                h.kill()
-        self.proxy.close()
-        for server in (self.primary, self.replica):
-            try:
-                server.stop()
-            except Exception:
-                server.kill()
+        super().close()
+        for server in self.servers():
+            server.remove()
+
+    def pause_postgres(self) -> None:
+        seconds = self.rng.uniform(0.5, 2.0) * TTL
+        self.say(f"pause PostgreSQL for {seconds:.2f} s")
+        self.primary.pause()
+        time.sleep(seconds)
+        self.primary.resume()
+
+    def restart_postgres(self) -> None:
+        self.say("restart PostgreSQL (a fast shutdown)")
+        self.primary.restart()
+
+    def crash_postgres(self) -> None:
+        down = self.rng.uniform(0.0, 2.0) * TTL
+        self.say(f"kill -9 PostgreSQL, start it again {down:.2f} s later (crash recovery)")
+        self.primary.kill()
+        time.sleep(down)
+        self.primary.start()
+
+    def terminate_connections(self) -> None:
+        count = self.primary.terminate("atomic-counter lease")
+        self.say(f"pg_terminate_backend on the holders' {count} connections")
+
+    def failover(self) -> None:
+        from postgres_server import PostgresServer
+
+        missed = self.rng.uniform(0.1, 1.0)
+        self.say(
+            f"the standby stops; {missed:.2f} s of writes later the primary dies and the "
+            "standby is promoted (a new timeline)"
+        )
+        self.standby.stop()
+        time.sleep(missed)
+        self.primary.kill()
+        self.standby.start()
+        self.standby.promote()
+        self.proxy.switch(self.standby.port)
+        old, self.primary = self.primary, self.standby
+        old.remove()
+        self.standby = PostgresServer(replica_of=self.primary, env=self.store_env)
+        self.standby.start()
+
+    def jump_postgres_clock(self) -> None:
+        jump = self.rng.choice([60.0, -60.0, 3.0])
+        seconds = self.rng.uniform(0.5, 2.0)
+        self.say(f"PostgreSQL's clock jumps {jump:+.0f} s for {seconds:.1f} s")
+        self.store_clock.set(jump)
+        time.sleep(seconds)
+        self.store_clock.set(0.0)
+
+
+STORES: dict[str, type[Nemesis]] = {"redis": RedisNemesis, "postgres": PostgresNemesis}
 
 
 def run(
-    seconds: float, seed: int, workdir: Path | None = None, log: bool = True
+    seconds: float,
+    seed: int,
+    workdir: Path | None = None,
+    log: bool = True,
+    store: str = "redis",
 ) -> dict[str, object]:
     own = workdir is None
     directory = Path(tempfile.mkdtemp(prefix="ac-nemesis-")) if own else workdir
-    nemesis = Nemesis(directory, seed, log)
+    nemesis = STORES[store](directory, seed, log)
     try:
         report = nemesis.run(seconds)
     finally:
         nemesis.close()
         if own:
             shutil.rmtree(directory, ignore_errors=True)
-    report.update(seed=seed, seconds=seconds)
+    report.update(seed=seed, seconds=seconds, store=store)
     return report
 
 
@@ -261,9 +393,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--store", choices=sorted(STORES), default="redis")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(2**32)
-    report = run(args.seconds, seed)
+    report = run(args.seconds, seed, store=args.store)
     print(json.dumps(report, indent=1))
     sys.exit(0 if report["duplicates"] == 0 and report["backwards"] == 0 else 1)
 

@@ -5,6 +5,7 @@ started again on the same data."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from redis_server import free_port
 
-TOOLS = ("initdb", "postgres", "pg_isready", "createdb")
+TOOLS = ("initdb", "postgres", "pg_isready", "createdb", "pg_basebackup")
 
 
 def server_bin() -> Path | None:
@@ -38,7 +39,12 @@ def server_bin() -> Path | None:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    """One server. `replica_of` makes it a streaming standby of another (pg_basebackup), which
+    promote() turns into a primary on a new timeline, as a failover does."""
+
+    def __init__(
+        self, *, replica_of: PostgresServer | None = None, env: dict[str, str] | None = None
+    ) -> None:
         bin_dir = server_bin()
         if bin_dir is None:
             raise RuntimeError("PostgreSQL is not installed (tools/test.sh installs it)")
@@ -53,6 +59,26 @@ class PostgresServer:
         if self.user is not None:
             os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
         self.process: subprocess.Popen[bytes] | None = None
+        self.server_env = env or {}  # for the server process alone (a clock shim)
+        if replica_of is not None:
+            self._run(
+                [
+                    "pg_basebackup",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(replica_of.port),
+                    "-U",
+                    "app",
+                    "-D",
+                    str(self.data),
+                    "-R",  # standby.signal and primary_conninfo: it follows the primary
+                    "-X",
+                    "stream",
+                    "--checkpoint=fast",  # not a spread checkpoint of minutes
+                ]
+            )
+            return
         self._run(
             [
                 "initdb",
@@ -114,7 +140,8 @@ class PostgresServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            **self._as_user(),
+            start_new_session=True,  # away from the terminal's signals
+            **{**self._as_user(), "env": {**self._env(), **self.server_env}},
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -165,6 +192,7 @@ class PostgresServer:
         """A fast shutdown: connections are closed, everything committed is on disk."""
         if self.process is not None:
             if self.process.poll() is None:
+                self.resume()  # a paused server shuts down too
                 self.process.send_signal(signal.SIGINT)
             self.process.wait(timeout=60)
             self.process = None
@@ -176,13 +204,73 @@ class PostgresServer:
             self.process.wait(timeout=60)
             self.process = None
 
+    def _children(self) -> list[int]:
+        """The postmaster's processes (each backend is a session of its own, so no process
+        group reaches them all)."""
+        assert self.process is not None
+        children = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                children.append(int(entry.name))
+        return children
+
     def pause(self) -> None:
+        """SIGSTOP to the postmaster, then every backend: connections stay open, nothing
+        answers, and no new backend starts."""
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGSTOP)
+        for pid in self._children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
 
     def resume(self) -> None:
         assert self.process is not None
+        for pid in self._children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
         os.kill(self.process.pid, signal.SIGCONT)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def sql(self, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        """One statement as the superuser, in autocommit; its rows (if any)."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+            cursor = conn.execute(statement, params)
+            return cursor.fetchall() if cursor.description is not None else []
+
+    def terminate(self, application_name: str) -> int:
+        """pg_terminate_backend on every connection of that application; how many."""
+        rows = self.sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (application_name,),
+        )
+        return int(rows[0][0])  # type: ignore[call-overload]
+
+    def promote(self) -> None:
+        """Ends a standby's recovery: it takes writes, on a new timeline."""
+        self.sql("SELECT pg_promote(true, 60)")
+
+    def wait_caught_up(self, primary: PostgresServer, timeout: float = 30) -> None:
+        """Until this standby has replayed everything the primary has written so far."""
+        target = primary.sql("SELECT pg_current_wal_lsn()")[0][0]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = self.sql("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,))[0][0]
+            if done:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the standby did not catch up")
 
     def remove(self) -> None:
         self.stop()

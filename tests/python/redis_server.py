@@ -199,8 +199,9 @@ class Proxy:
     switch() points it at another server and drops the connections it has, as clients see a
     failover: their next command reconnects, to the new server."""
 
-    def __init__(self, target: int) -> None:
+    def __init__(self, target: int, *, delay: float = 0.0) -> None:
         self.target = target
+        self.delay = delay  # seconds added to every chunk, each way: a slow network or server
         self.port = free_port()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._lock = threading.Lock()
@@ -244,10 +245,11 @@ class Proxy:
             for src, dst in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
 
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                if self.delay:
+                    time.sleep(self.delay)
                 dst.sendall(data)
         except OSError:
             pass

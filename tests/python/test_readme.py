@@ -1,7 +1,7 @@
 """The README's Python examples run as written: every ```pycon block is a doctest, checked
 against its printed output. Only the environment is swapped in: a redis-server started here for
-localhost:6379, names unique to this run for the shared-memory names, a scratch directory under
-build/ as the working directory."""
+localhost:6379, a PostgreSQL server for postgresql://localhost/shop, names unique to this run
+for the shared-memory names, a scratch directory under build/ as the working directory."""
 
 from __future__ import annotations
 
@@ -48,6 +48,16 @@ def test_readme_example(line, body, tmp_path, monkeypatch, request):
         server.start()
         request.addfinalizer(server.stop)
         body = body.replace("redis://localhost:6379/0", server.url)
+    if "postgresql://localhost/shop" in body:
+        pytest.importorskip("psycopg")
+        from postgres_server import PostgresServer, server_bin
+
+        if server_bin() is None:
+            pytest.skip("PostgreSQL is not installed (tools/test.sh installs it)")
+        pg = PostgresServer()
+        pg.start()
+        request.addfinalizer(pg.remove)
+        body = body.replace("postgresql://localhost/shop", pg.url)
     for old, new in names.items():
         body = body.replace(old, new)
     # The durable example refuses tmpfs, which /tmp may be: work under build/ instead.
