@@ -118,3 +118,21 @@ def postgres_transient(exc: BaseException) -> bool:
             errors.DeadlockDetected,
         ),
     )
+
+
+def postgres_refusal(exc: BaseException, *, tables: str, action: str) -> str | None:
+    """Why PostgreSQL refused what retrying cannot fix (privileges, a standby), or None.
+    `tables` names the tables the role needs, `action` what the caller cannot do."""
+    try:
+        from psycopg import errors
+    except ImportError:  # pragma: no cover - no PostgreSQL store exists without psycopg
+        return None
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return (
+            f"PostgreSQL refused to {action} ({exc}): the role needs CREATE on the schema the "
+            f"first time, then SELECT, INSERT and UPDATE on {tables}, and EXECUTE on "
+            f"pg_control_system() and pg_current_wal_lsn()"
+        )
+    if isinstance(exc, (errors.ReadOnlySqlTransaction, errors.ObjectNotInPrerequisiteState)):
+        return f"PostgreSQL cannot {action} here ({exc}): connect to the primary, not a standby"
+    return None

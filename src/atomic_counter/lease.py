@@ -436,21 +436,10 @@ _PG_OPS: dict[str, Callable[..., _PgOp]] = {
 
 def _pg_refusal(exc: BaseException) -> LeaseRefusedError | None:
     """A clear refusal for what retrying cannot fix: privileges, a read-only server."""
-    try:
-        from psycopg import errors
-    except ImportError:  # pragma: no cover
-        return None
-    if isinstance(exc, errors.InsufficientPrivilege):
-        return LeaseRefusedError(
-            f"PostgreSQL refused the lease's tables ({exc}): the role needs CREATE on the "
-            f"schema the first time, then SELECT, INSERT and UPDATE on {_PG_NAMESPACES} and "
-            f"{_PG_NODES}, and EXECUTE on pg_control_system() and pg_current_wal_lsn()"
-        )
-    if isinstance(exc, (errors.ReadOnlySqlTransaction, errors.ObjectNotInPrerequisiteState)):
-        return LeaseRefusedError(
-            f"PostgreSQL cannot hold leases here ({exc}): connect to the primary, not a standby"
-        )
-    return None
+    why = _stores.postgres_refusal(
+        exc, tables=f"{_PG_NAMESPACES} and {_PG_NODES}", action="hold leases"
+    )
+    return LeaseRefusedError(why) if why is not None else None
 
 
 class _PostgresStore:

@@ -133,17 +133,9 @@ class _PostgresSegments:
                 f"SegmentCounter {self._name!r} is used up: its next block would pass "
                 f"2**63 - 1 (PostgreSQL bigint)"
             )
-        if isinstance(exc, errors.InsufficientPrivilege):
-            return SegmentRefusedError(
-                f"PostgreSQL refused the segment table ({exc}): the role needs CREATE on the "
-                f"schema the first time, then SELECT, INSERT and UPDATE on {_PG_TABLE}, and "
-                f"EXECUTE on pg_control_system() and pg_current_wal_lsn()"
-            )
-        if isinstance(exc, (errors.ReadOnlySqlTransaction, errors.ObjectNotInPrerequisiteState)):
-            return SegmentRefusedError(
-                f"PostgreSQL cannot reserve blocks here ({exc}): connect to the primary, not a "
-                f"standby"
-            )
+        why = _stores.postgres_refusal(exc, tables=_PG_TABLE, action="reserve blocks")
+        if why is not None:
+            return SegmentRefusedError(why)
         return exc
 
     def reserve(self, start: int, n: int) -> tuple[int, int]:

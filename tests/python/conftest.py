@@ -34,3 +34,17 @@ def run_python():
         return proc.stdout
 
     return run
+
+
+@pytest.fixture(scope="module")
+def pg():
+    """A PostgreSQL server for the module (tests/python/postgres_server.py), on a loopback port."""
+    pytest.importorskip("psycopg")
+    from postgres_server import PostgresServer, server_bin
+
+    if server_bin() is None:
+        pytest.skip("PostgreSQL is not installed (tools/test.sh installs it)")
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.remove()

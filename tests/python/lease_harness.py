@@ -110,3 +110,25 @@ def check_no_duplicates(runs: list[list[int]]) -> int:
     duplicates = len(union) - len(set(union))
     assert duplicates == 0, f"{duplicates} duplicate ids among {len(union)}"
     return len(union)
+
+
+async def two_async_leases(
+    first: object, second: object, namespace: str, **options: object
+) -> tuple[list[int], int, int]:
+    """Two asyncio leases on a namespace (from `first` and `second`, a client or a URL each);
+    the first draws across three ttls of renewals by its task. Returns the ids both drew and
+    their nodes."""
+    import asyncio
+
+    from atomic_counter import alease_node_id
+
+    ttl = float(options["ttl"])  # type: ignore[arg-type]
+    async with await alease_node_id(first, namespace, **options) as lease:
+        other = await alease_node_id(second, namespace, **options)
+        ids = [lease.counter().next() for _ in range(1000)]
+        await asyncio.sleep(3 * ttl)  # the task keeps renewing
+        ids += [lease.counter().next() for _ in range(1000)]
+        ids += [other.counter().next() for _ in range(1000)]
+        nodes = lease.node, other.node
+        await other.aclose()
+    return ids, *nodes

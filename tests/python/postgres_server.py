@@ -14,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from redis_server import free_port
@@ -247,6 +248,16 @@ class PostgresServer:
         with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
             cursor = conn.execute(statement, params)
             return cursor.fetchall() if cursor.description is not None else []
+
+    def new_role(self, *, owns_database: bool) -> str:
+        """A new login role with a database of its own name, and a URL for it. A role that does
+        not own its database cannot create tables there (PUBLIC's CREATE on schema public is
+        revoked, as PostgreSQL 15 does by default)."""
+        role = f"r{uuid.uuid4().hex[:8]}"
+        self.sql(f"CREATE ROLE {role} LOGIN")
+        self.sql(f"CREATE DATABASE {role}" + (f" OWNER {role}" if owns_database else ""))
+        self.sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        return f"postgresql://{role}@127.0.0.1:{self.port}/{role}"
 
     def terminate(self, application_name: str) -> int:
         """pg_terminate_backend on every connection of that application; how many."""

@@ -20,11 +20,11 @@ import uuid
 
 import pytest
 from conftest import linux_only
-from lease_harness import Holder, check_no_duplicates, wait_for_ids
+from lease_harness import Holder, check_no_duplicates, two_async_leases, wait_for_ids
 from redis_server import Proxy
 from shims import ClockOffset, build_shim, preload
 
-from atomic_counter import Layout, LeaseRefusedError, alease_node_id, lease_node_id
+from atomic_counter import Layout, LeaseRefusedError, lease_node_id
 
 pytestmark = linux_only
 psycopg = pytest.importorskip("psycopg")
@@ -34,18 +34,6 @@ TTL, SKEW, LEAD = 1.0, 0.2, 0.5
 FAST = {"ttl": TTL, "max_skew": SKEW, "max_lead": LEAD, "layout": Layout.JS_SAFE}
 HOLD = {**FAST, "layout": "js_safe"}  # the same, as a holder process takes it
 WAITED = "without drawing"  # what the lease logs when it sits a wait out
-
-
-@pytest.fixture(scope="module")
-def pg():
-    from postgres_server import PostgresServer, server_bin
-
-    if server_bin() is None:
-        pytest.skip("PostgreSQL is not installed (tools/test.sh installs it)")
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.remove()
 
 
 @pytest.fixture
@@ -288,11 +276,7 @@ def test_failover_to_a_standby_that_missed_writes(pg, namespace, tmp_path):
 
 
 def test_a_role_that_cannot_create_the_tables_is_refused(pg, namespace):
-    role = f"r{uuid.uuid4().hex[:8]}"
-    pg.sql(f"CREATE ROLE {role} LOGIN")
-    pg.sql(f"CREATE DATABASE {role}")
-    pg.sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-    url = f"postgresql://{role}@127.0.0.1:{pg.port}/{role}"
+    url = pg.new_role(owns_database=False)
     with pytest.raises(LeaseRefusedError, match="the role needs CREATE on the schema"):
         lease_node_id(url, namespace, **FAST)
 
@@ -345,16 +329,9 @@ def test_a_connection_given_and_the_asyncio_lease(pg, namespace):
         aconn = await psycopg.AsyncConnection.connect(pg.url, autocommit=True)
         with pytest.raises(TypeError, match="needs a synchronous redis client or psycopg"):
             lease_node_id(aconn, namespace)
-        async with await alease_node_id(aconn, namespace, **FAST) as lease:
-            other = await alease_node_id(pg.url, namespace, **FAST)
-            drawn = [lease.counter().next() for _ in range(1000)]
-            await asyncio.sleep(3 * TTL)  # the task keeps renewing
-            drawn += [lease.counter().next() for _ in range(1000)]
-            drawn += [other.counter().next() for _ in range(1000)]
-            nodes = lease.node, other.node
-            await other.aclose()
+        drawn = await two_async_leases(aconn, pg.url, namespace, **FAST)
         await aconn.close()
-        return drawn, *nodes
+        return drawn
 
     drawn, node, other_node = asyncio.run(main())
     assert {node, other_node} == {0, 1}

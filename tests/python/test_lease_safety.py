@@ -26,7 +26,12 @@ pytestmark = [needs_redis_server, linux_only]
 
 redis = pytest.importorskip("redis")
 
-from lease_harness import Holder, check_no_duplicates, wait_for_ids  # noqa: E402
+from lease_harness import (  # noqa: E402
+    Holder,
+    check_no_duplicates,
+    two_async_leases,
+    wait_for_ids,
+)
 from redis_server import Proxy, RedisServer, free_cluster_port  # noqa: E402
 from shims import ClockOffset, build_shim, preload  # noqa: E402
 
@@ -594,16 +599,9 @@ def test_the_asyncio_lease(server, namespace):
 
     async def main() -> tuple[list[int], int, int]:
         client = redis.asyncio.Redis(host="127.0.0.1", port=server.port)
-        async with await alease_node_id(client, namespace, **FAST) as lease:
-            other = await alease_node_id(server.url, namespace, **FAST)
-            ids = [lease.counter().next() for _ in range(1000)]
-            await asyncio.sleep(3 * TTL)  # the task keeps renewing
-            ids += [lease.counter().next() for _ in range(1000)]
-            ids += [other.counter().next() for _ in range(1000)]
-            nodes = lease.node, other.node
-            await other.aclose()
+        drawn = await two_async_leases(client, server.url, namespace, **FAST)
         await client.aclose()
-        return ids, *nodes
+        return drawn
 
     ids, node, other_node = asyncio.run(main())
     assert {node, other_node} == {0, 1}

@@ -19,21 +19,9 @@ pytestmark = linux_only
 RECIPES = Path(__file__).resolve().parents[2] / "examples" / "recipes"
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    from postgres_server import PostgresServer, server_bin
-
-    if server_bin() is None:
-        pytest.skip("PostgreSQL is not installed (tools/test.sh installs it)")
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.remove()
-
-
 @pytest.fixture
-def database(postgres):
-    return postgres.create_database(f"recipe_{uuid.uuid4().hex[:8]}")
+def database(pg):
+    return pg.create_database(f"recipe_{uuid.uuid4().hex[:8]}")
 
 
 def run(script: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
@@ -58,24 +46,22 @@ def test_every_recipe_is_tested():
     ]
 
 
-def test_sqlalchemy_bigint_primary_keys_and_a_range_query_by_time(postgres, database):
+def test_sqlalchemy_bigint_primary_keys_and_a_range_query_by_time(pg, database):
     pytest.importorskip("sqlalchemy")
     pytest.importorskip("psycopg")
-    out = run(
-        RECIPES / "sqlalchemy_orders.py", {"DATABASE_URL": postgres.url_for(database, "psycopg")}
-    )
+    out = run(RECIPES / "sqlalchemy_orders.py", {"DATABASE_URL": pg.url_for(database, "psycopg")})
     lines = out.splitlines()
     assert lines[0] == "5 orders today, in the order they were made: True"
     assert lines[1].startswith("first: id ") and lines[1].endswith("by node 1")
 
 
-def test_django_migrations_serialize_the_default(postgres, database, tmp_path):
+def test_django_migrations_serialize_the_default(pg, database, tmp_path):
     pytest.importorskip("django")
     pytest.importorskip("psycopg")
     project = tmp_path / "django_orders"
     shutil.copytree(RECIPES / "django_orders", project)
     env = {
-        "DATABASE_URL": postgres.url_for(database),
+        "DATABASE_URL": pg.url_for(database),
         "DJANGO_SETTINGS_MODULE": "settings",
         "PYTHONPATH": str(project),
     }
@@ -103,10 +89,10 @@ def test_pydantic_ids_travel_as_strings():
     ]
 
 
-def test_dataframes_get_int64_columns_and_postgres_bigint(postgres, database):
+def test_dataframes_get_int64_columns_and_postgres_bigint(pg, database):
     for module in ("numpy", "pandas", "pyarrow", "sqlalchemy", "psycopg"):
         pytest.importorskip(module)
-    out = run(RECIPES / "dataframes.py", {"DATABASE_URL": postgres.url_for(database, "psycopg")})
+    out = run(RECIPES / "dataframes.py", {"DATABASE_URL": pg.url_for(database, "psycopg")})
     lines = out.splitlines()
     assert "'id': dtype('int64')" in lines[0] and "'at': dtype('<M8[us]')" in lines[0]
     assert lines[1] == "arrow id column: int64"

@@ -27,19 +27,6 @@ HOLDER = Path(__file__).with_name("segment_holder.py")
 
 
 @pytest.fixture(scope="module")
-def pg():
-    pytest.importorskip("psycopg")
-    from postgres_server import PostgresServer, server_bin
-
-    if server_bin() is None:
-        pytest.skip("PostgreSQL is not installed (tools/test.sh installs it)")
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.remove()
-
-
-@pytest.fixture(scope="module")
 def redis(tmp_path_factory):
     pytest.importorskip("redis")
     if needs_redis_server.args[0]:
@@ -364,20 +351,13 @@ def test_an_unreachable_server_times_out_with_the_last_error(name):
 
 
 def test_a_role_without_privileges_is_refused(pg, name):
-    role = f"r{uuid.uuid4().hex[:8]}"
-    pg.sql(f"CREATE ROLE {role} LOGIN")
-    pg.sql(f"CREATE DATABASE {role}")
-    pg.sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-    url = f"postgresql://{role}@127.0.0.1:{pg.port}/{role}"
+    url = pg.new_role(owns_database=False)
     with pytest.raises(SegmentRefusedError, match="the role needs CREATE on the schema"):
         SegmentCounter(url, name, timeout=5)
 
 
 def test_a_role_that_owns_its_database_needs_nothing_more(pg, name):
-    role = f"r{uuid.uuid4().hex[:8]}"
-    pg.sql(f"CREATE ROLE {role} LOGIN")
-    pg.sql(f"CREATE DATABASE {role} OWNER {role}")
-    with SegmentCounter(f"postgresql://{role}@127.0.0.1:{pg.port}/{role}", name) as counter:
+    with SegmentCounter(pg.new_role(owns_database=True), name) as counter:
         assert counter.next() == 1
 
 
