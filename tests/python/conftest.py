@@ -48,3 +48,11 @@ def pg():
     server.start()
     yield server
     server.remove()
+
+
+@pytest.fixture(scope="session")
+def clock_shim(tmp_path_factory):
+    """tests/python/shims/clock_shim.c built once: an LD_PRELOAD that moves the wall clock."""
+    from shims import build_shim
+
+    return build_shim("clock_shim", tmp_path_factory.mktemp("clock-shim"))

@@ -132,3 +132,11 @@ async def two_async_leases(
         nodes = lease.node, other.node
         await other.aclose()
     return ids, *nodes
+
+
+def run_then_stop(holders: list[Holder], seconds: float) -> list[list[int]]:
+    """Lets the holders draw for `seconds`, stops them, and returns the ids of each."""
+    time.sleep(seconds)
+    for h in holders:
+        h.stop()
+    return [h.ids() for h in holders]

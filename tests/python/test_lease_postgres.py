@@ -20,9 +20,15 @@ import uuid
 
 import pytest
 from conftest import linux_only
-from lease_harness import Holder, check_no_duplicates, two_async_leases, wait_for_ids
+from lease_harness import (
+    Holder,
+    check_no_duplicates,
+    run_then_stop,
+    two_async_leases,
+    wait_for_ids,
+)
 from redis_server import Proxy
-from shims import ClockOffset, build_shim, preload
+from shims import ClockOffset, preload
 
 from atomic_counter import Layout, LeaseRefusedError, lease_node_id
 
@@ -41,20 +47,8 @@ def namespace():
     return f"t-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture(scope="module")
-def clock_shim(tmp_path_factory):
-    return build_shim("clock_shim", tmp_path_factory.mktemp("clock-shim"))
-
-
 def pg_url(port: int) -> str:
     return f"postgresql://app@127.0.0.1:{port}/postgres"
-
-
-def run_then_stop(holders: list[Holder], seconds: float) -> list[list[int]]:
-    time.sleep(seconds)
-    for h in holders:
-        h.stop()
-    return [h.ids() for h in holders]
 
 
 def confirmed(url: str, namespace: str) -> None:

@@ -17,7 +17,6 @@ import textwrap
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from conftest import linux_only, needs_redis_server
@@ -29,11 +28,12 @@ redis = pytest.importorskip("redis")
 from lease_harness import (  # noqa: E402
     Holder,
     check_no_duplicates,
+    run_then_stop,
     two_async_leases,
     wait_for_ids,
 )
 from redis_server import Proxy, RedisServer, free_cluster_port  # noqa: E402
-from shims import ClockOffset, build_shim, preload  # noqa: E402
+from shims import ClockOffset, preload  # noqa: E402
 
 from atomic_counter import (  # noqa: E402
     Layout,
@@ -60,20 +60,8 @@ def server(tmp_path):
     srv.stop()
 
 
-@pytest.fixture(scope="session")
-def clock_shim(tmp_path_factory) -> Path:
-    return build_shim("clock_shim", tmp_path_factory.mktemp("clock-shim"))
-
-
 def key(namespace: str) -> str:
     return f"atomic_counter:{{{namespace}}}"
-
-
-def run_holders_then_stop(holders: list[Holder], seconds: float) -> list[list[int]]:
-    time.sleep(seconds)
-    for h in holders:
-        h.stop()
-    return [h.ids() for h in holders]
 
 
 # -------------------------------------------------------------------------------------------
@@ -168,7 +156,7 @@ def test_ids_ahead_of_the_clock_then_redis_restarting_empty(tmp_path, namespace)
         assert lead <= LEAD + 0.05, f"ids ran {lead:.3f} s ahead, past max_lead"
         srv.restart_empty()
         b = Holder(srv.url, namespace, tmp_path / "b.bin", layout="js_safe", batch=64, **FAST)
-        runs = run_holders_then_stop([a, b], 3.0)
+        runs = run_then_stop([a, b], 3.0)
     finally:
         srv.stop()
     assert check_no_duplicates(runs) > 100_000
@@ -198,7 +186,7 @@ def test_failover_to_a_replica_that_missed_the_claim(tmp_path, namespace):
         proxy.switch(replica.port)  # clients reconnect to the replica, which lacks a's claim
         b = Holder(proxy.url, namespace, tmp_path / "b.bin", batch=16, **FAST)
         b.wait_ready()
-        runs = run_holders_then_stop([a, b], 2.0)
+        runs = run_then_stop([a, b], 2.0)
     finally:
         proxy.close()
         replica.stop()
@@ -223,7 +211,7 @@ def test_restart_from_a_snapshot_older_than_the_claim(tmp_path, server, namespac
     b.wait_ready()
     a.resume()
     c = Holder(server.url, namespace, tmp_path / "c.bin", batch=16, **FAST)
-    runs = run_holders_then_stop([a, b, c], 2.0)
+    runs = run_then_stop([a, b, c], 2.0)
     assert b.nodes[0] == 0, "b should have been offered a's node, at the snapshot's mark"
     check_no_duplicates(runs)
 
@@ -374,7 +362,7 @@ def test_a_wait_after_a_loss_uses_the_longest_ttl(tmp_path, namespace):
         waited = time.monotonic() - started
         ids = [lease.counter().next() for _ in range(50_000)]
         lease.close()
-        runs = [*run_holders_then_stop([a], 0.5), ids]
+        runs = [*run_then_stop([a], 0.5), ids]
     finally:
         proxy.close()
         replica.stop()
@@ -406,7 +394,7 @@ def test_skewed_clocks_within_max_skew_and_a_data_loss(tmp_path, namespace, cloc
         wait_for_ids(a, 50_000)
         srv.restart_empty()
         b = Holder(srv.url, namespace, tmp_path / "b.bin", batch=64, layout="js_safe", **FAST)
-        runs = run_holders_then_stop([a, b], 3.0)
+        runs = run_then_stop([a, b], 3.0)
     finally:
         srv.stop()
     assert runs[1]
@@ -449,7 +437,7 @@ def test_a_clock_stepped_forward_under_a_holder_stops_it(tmp_path, server, names
     offset.set(3600.0)  # +1 h
     time.sleep(2.0)
     offset.set(0.0)
-    runs = run_holders_then_stop([a], 1.0)
+    runs = run_then_stop([a], 1.0)
     stopped = time.time()
     latest = max(Layout.TWITTER.decode(v).unix_ns for v in runs[0]) / 1e9
     assert latest <= stopped + LEAD, f"ids ran {latest - stopped:.1f} s ahead: the stepped clock"

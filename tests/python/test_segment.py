@@ -202,41 +202,40 @@ def test_a_fork_child_refuses_and_gives_nothing_back(store, name):
 # The server fails.
 
 
-def test_postgres_restarted_and_killed_mid_run(pg, name, tmp_path):
+def draw_through(url: str, name: str, tmp_path: Path, outage) -> None:
+    """Three processes draw 5,000 values a second each while `outage` runs; every value must be
+    unique and each process's increasing, and the processes must have seen the outage."""
     drawers = [
-        Drawer(pg.url, name, tmp_path / f"{i}.bin", block=200, rate=5_000, timeout=60)
+        Drawer(url, name, tmp_path / f"{i}.bin", block=200, rate=5_000, timeout=60)
         for i in range(3)
     ]
     time.sleep(1.0)
-    pg.restart()  # a fast shutdown
-    time.sleep(1.0)
-    pg.kill()  # kill -9: committed reservations survive crash recovery
-    pg.start()
+    outage()
     time.sleep(1.5)
     for d in drawers:
         d.process.send_signal(signal.SIGTERM)
     stats = [d.finish() for d in drawers]
-    runs = [d.values() for d in drawers]
-    assert check_runs(runs) > 3 * 5_000
-    assert any(s["retries"] for s in stats), stats  # the outages were seen
+    assert check_runs([d.values() for d in drawers]) > 3 * 5_000
+    assert any(s["retries"] for s in stats), stats  # the outage was seen
+
+
+def test_postgres_restarted_and_killed_mid_run(pg, name, tmp_path):
+    def outage() -> None:
+        pg.restart()  # a fast shutdown
+        time.sleep(1.0)
+        pg.kill()  # kill -9: committed reservations survive crash recovery
+        pg.start()
+
+    draw_through(pg.url, name, tmp_path, outage)
 
 
 def test_redis_killed_mid_run_with_appendfsync_always(redis, name, tmp_path):
-    drawers = [
-        Drawer(redis.url, name, tmp_path / f"{i}.bin", block=200, rate=5_000, timeout=60)
-        for i in range(3)
-    ]
-    time.sleep(1.0)
-    redis.kill()
-    time.sleep(0.3)
-    redis.start()  # the AOF replays every acknowledged INCRBY
-    time.sleep(1.5)
-    for d in drawers:
-        d.process.send_signal(signal.SIGTERM)
-    stats = [d.finish() for d in drawers]
-    runs = [d.values() for d in drawers]
-    assert check_runs(runs) > 3 * 5_000
-    assert any(s["retries"] for s in stats), stats
+    def outage() -> None:
+        redis.kill()
+        time.sleep(0.3)
+        redis.start()  # the AOF replays every acknowledged INCRBY
+
+    draw_through(redis.url, name, tmp_path, outage)
 
 
 def test_close_returns_while_the_store_hangs(redis, name):
