@@ -86,14 +86,28 @@ PyObject* Segment_new(PyTypeObject* type, PyObject* Py_UNUSED(args), PyObject* P
     return self.release();
 }
 
+// PyErr_GetRaisedException (3.12) where the API we build for has it; PyErr_Fetch, which 3.12
+// deprecates, before.
+#if (defined(Py_LIMITED_API) && Py_LIMITED_API + 0 >= 0x030C0000) ||                               \
+    (!defined(Py_LIMITED_API) && PY_VERSION_HEX >= 0x030C0000)
+#define SEGMENT_HAS_RAISED_EXCEPTION 1
+#else
+#define SEGMENT_HAS_RAISED_EXCEPTION 0
+#endif
+
 // A counter collected without close(): the engine stops its thread and gives the unused tail
 // back, as close() would, from the values this passes it (the counter itself is going).
 void tell_engine_collected(SegmentObject* obj) {
     if (obj->engine == nullptr || obj->closed) {
         return;
     }
+    // A dealloc may run while an exception is set: keep it across the call.
+#if SEGMENT_HAS_RAISED_EXCEPTION
+    PyObject* saved = PyErr_GetRaisedException();
+#else
     PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
-    PyErr_Fetch(&type, &value, &traceback);  // a dealloc may run while an exception is set
+    PyErr_Fetch(&type, &value, &traceback);
+#endif
     owned done(PyObject_CallMethod(
         obj->engine, "collected", "(KKKK)", static_cast<unsigned long long>(obj->next),
         static_cast<unsigned long long>(obj->end),
@@ -102,7 +116,11 @@ void tell_engine_collected(SegmentObject* obj) {
     if (!done) {
         PyErr_WriteUnraisable(obj->engine);
     }
+#if SEGMENT_HAS_RAISED_EXCEPTION
+    PyErr_SetRaisedException(saved);
+#else
     PyErr_Restore(type, value, traceback);
+#endif
 }
 
 void Segment_dealloc(PyObject* self) {
