@@ -16,7 +16,8 @@ HOLDER = Path(__file__).with_name("lease_holder.py")
 
 
 class Holder:
-    """A lease_holder.py process drawing ids into its own file."""
+    """A lease_holder.py process drawing ids into its own file (or another script that takes
+    the same arguments and prints "ready": segment_holder.py)."""
 
     def __init__(
         self,
@@ -25,10 +26,11 @@ class Holder:
         out: Path,
         *,
         env: dict[str, str] | None = None,
+        script: Path = HOLDER,
         **options: object,
     ) -> None:
         self.out = out
-        args = [sys.executable, str(HOLDER), url, namespace, str(out)]
+        args = [sys.executable, str(script), url, namespace, str(out)]
         for key, value in options.items():
             args += [f"--{key.replace('_', '-')}", str(value)]
         self.process = subprocess.Popen(

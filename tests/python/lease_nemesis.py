@@ -7,9 +7,12 @@ breaks the store.
   runs FLUSHALL, deletes the namespace (an eviction), jumps its clock.
 - PostgreSQL: pauses it, restarts it, kill -9s it and starts it again (crash recovery), kills the
   holders' connections (pg_terminate_backend), promotes a standby that missed writes (a new
-  timeline; clients switched by a proxy), jumps its clock.
+  timeline; clients switched by a proxy), jumps its clock. Beside the lease holders, processes
+  draw from one SegmentCounter (segment_holder.py), paused and killed too; after a failover
+  their counters refuse, and the controller does what an operator would: moves the sequence
+  past what the standby missed (SegmentCounter.skip_ahead) and starts drawers again.
 At the end every id of every holder is checked: no id twice across all files, strictly
-increasing within each.
+increasing within each; the same for the segment values.
 
     python tests/python/lease_nemesis.py --seconds 1800 --seed 42           # the release run
     python tests/python/lease_nemesis.py --store postgres --seconds 1800    # ... and this
@@ -43,6 +46,8 @@ from shims import ClockOffset, build_shim, preload
 TTL, SKEW, LEAD = 1.0, 0.2, 0.5
 NAMESPACE = "nemesis"
 HOLDERS = 5
+DRAWERS = 3  # SegmentCounter processes (PostgreSQL only)
+SEGMENT_HOLDER = Path(__file__).with_name("segment_holder.py")
 
 
 class Nemesis:
@@ -147,6 +152,9 @@ class Nemesis:
     def prepare(self) -> None:
         """Before the first fault, once the holders are ready."""
 
+    def after_fault(self) -> None:
+        """After each fault."""
+
     def run(self, seconds: float) -> dict[str, object]:
         end = time.monotonic() + seconds
         for h in self.holders:
@@ -157,14 +165,16 @@ class Nemesis:
             fault = self.rng.choice(faults)
             self.actions[fault] += 1
             getattr(self, fault)()
+            self.after_fault()
             time.sleep(self.rng.uniform(0.2, 1.5))
         self.say("stopping the holders")
         for h in self.holders:
             h.stop(timeout=60)
         return self.check()
 
-    def check(self) -> dict[str, object]:
-        runs = [np.array(h.ids(), dtype=np.uint64) for h in self.done + self.holders]
+    @staticmethod
+    def tally(holders: list[Holder]) -> dict[str, Any]:
+        runs = [np.array(h.ids(), dtype=np.uint64) for h in holders]
         backwards = sum(int(np.count_nonzero(r[1:] <= r[:-1])) for r in runs)
         everything = np.sort(np.concatenate(runs)) if runs else np.array([], dtype=np.uint64)
         duplicates = int(np.count_nonzero(everything[1:] == everything[:-1]))
@@ -174,8 +184,12 @@ class Nemesis:
             "backwards": backwards,
             "holders": len(runs),
             "per_holder": [int(r.size) for r in runs],
-            "faults": dict(self.actions),
         }
+
+    def check(self) -> dict[str, object]:
+        report: dict[str, object] = self.tally(self.done + self.holders)
+        report["faults"] = dict(self.actions)
+        return report
 
     def close(self) -> None:
         for h in self.holders:
@@ -291,6 +305,8 @@ class PostgresNemesis(Nemesis):
         "terminate_connections",
         "failover",
         "jump_postgres_clock",
+        "pause_drawer",
+        "kill_drawer",
     )
 
     def __init__(self, workdir: Path, seed: int, log: bool = True) -> None:
@@ -303,15 +319,78 @@ class PostgresNemesis(Nemesis):
         self.standby.start()
         self.proxy = Proxy(self.primary.port)
         self.start_holders()
+        self.drawers: list[Holder] = []
+        self.drawers_done: list[Holder] = []
+        self.skipped = 0
+        for _ in range(DRAWERS):
+            self.drawers.append(self.start_drawer())
 
     @property
     def url(self) -> str:
         return f"postgresql://app@127.0.0.1:{self.proxy.port}/postgres"
 
+    # -- the SegmentCounter drawers ----------------------------------------------------------
+
+    def start_drawer(self) -> Holder:
+        n = self.started
+        self.started += 1
+        return Holder(
+            self.url,
+            NAMESPACE,
+            self.dir / f"drawer{n}.bin",
+            script=SEGMENT_HOLDER,
+            block=self.rng.choice([10, 200, 5000]),
+            rate=self.rng.choice([2_000, 20_000]),
+            timeout=60,
+        )
+
+    def replace_ended_drawers(self) -> None:
+        """A drawer whose counter refused (after a failover) has ended: start another."""
+        for i, drawer in enumerate(self.drawers):
+            if drawer.process.poll() is not None:
+                self.drawers_done.append(drawer)
+                self.drawers[i] = self.start_drawer()
+
+    def pause_drawer(self) -> None:
+        i = self.rng.randrange(len(self.drawers))
+        seconds = self.rng.uniform(0.5, 3.0)
+        self.say(f"pause segment drawer {i} for {seconds:.2f} s")
+        self.drawers[i].pause()
+        time.sleep(seconds)
+        self.drawers[i].resume()
+
+    def kill_drawer(self) -> None:
+        i = self.rng.randrange(len(self.drawers))
+        self.say(f"kill -9 segment drawer {i}, start another")
+        self.drawers[i].kill()
+        self.drawers_done.append(self.drawers[i])
+        self.drawers[i] = self.start_drawer()
+
+    def prepare(self) -> None:
+        for d in self.drawers:
+            d.wait_ready(120)
+
+    def after_fault(self) -> None:
+        self.replace_ended_drawers()
+
+    def check(self) -> dict[str, object]:
+        for d in self.drawers:
+            if d.process.poll() is None:
+                d.stop(timeout=60)
+        report = super().check()
+        segments = self.tally(self.drawers_done + self.drawers)
+        report["segments"] = {**segments, "skipped_ahead": self.skipped}
+        report["duplicates"] = int(report["duplicates"]) + segments["duplicates"]  # type: ignore[call-overload]
+        report["backwards"] = int(report["backwards"]) + segments["backwards"]  # type: ignore[call-overload]
+        return report
+
     def servers(self) -> list[Any]:
         return [self.primary, self.standby]
 
     def close(self) -> None:
+        for d in self.drawers:
+            if d.process.poll() is None:
+                d.kill()
         super().close()
         for server in self.servers():
             server.remove()
@@ -336,7 +415,8 @@ class PostgresNemesis(Nemesis):
 
     def terminate_connections(self) -> None:
         count = self.primary.terminate("atomic-counter lease")
-        self.say(f"pg_terminate_backend on the holders' {count} connections")
+        count += self.primary.terminate("atomic_counter segment")
+        self.say(f"pg_terminate_backend on the holders' and drawers' {count} connections")
 
     def failover(self) -> None:
         from postgres_server import PostgresServer
@@ -354,6 +434,14 @@ class PostgresNemesis(Nemesis):
         self.proxy.switch(self.standby.port)
         old, self.primary = self.primary, self.standby
         old.remove()
+        # The operator's part for the segments: the standby missed at most `missed` seconds of
+        # reservations (the drawers draw at most 60,000 values a second, in blocks of at most
+        # 5,000, at most two ahead each); move the sequence past them.
+        from atomic_counter import SegmentCounter
+
+        by = 10_000_000
+        SegmentCounter.skip_ahead(self.url, NAMESPACE, by=by)
+        self.skipped += 1
         self.standby = PostgresServer(replica_of=self.primary, env=self.store_env)
         self.standby.start()
 

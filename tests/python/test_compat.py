@@ -58,6 +58,8 @@ def test_exports():
         "LeaseRefusedError",
         "format_id",
         "parse_id",
+        "SegmentCounter",
+        "SegmentRefusedError",
     }
     for name in atomic_counter.__all__:
         assert getattr(atomic_counter, name).__module__.startswith("atomic_counter")

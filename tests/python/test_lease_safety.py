@@ -182,10 +182,12 @@ def test_failover_to_a_replica_that_missed_the_claim(tmp_path, namespace):
         a = Holder(proxy.url, namespace, tmp_path / "a.bin", batch=16, **FAST)
         a.wait_ready()
         wait_for_ids(a, 10_000)
+        a.pause()  # so that b, not a claiming again, is the first on the replica (under load)
         primary.kill()
         proxy.switch(replica.port)  # clients reconnect to the replica, which lacks a's claim
         b = Holder(proxy.url, namespace, tmp_path / "b.bin", batch=16, **FAST)
         b.wait_ready()
+        a.resume()  # past its deadline: it must claim again, on another node
         runs = run_then_stop([a, b], 2.0)
     finally:
         proxy.close()
