@@ -341,6 +341,7 @@ def test_bad_arguments_name_the_argument(pg, name):
 
 
 def test_an_unreachable_server_times_out_with_the_last_error(name):
+    pytest.importorskip("psycopg")
     from redis_server import free_port
 
     started = time.monotonic()
