@@ -1,6 +1,8 @@
 """What the leases (lease.py) and the segment counters (segment.py) share about their stores:
 how a URL becomes a client, which errors are worth retrying, and how PostgreSQL names its clock
-and its incarnation. redis-py and psycopg are imported only when a store of theirs is used."""
+and its incarnation. redis-py and psycopg are imported only when a store of theirs is used, and
+psycopg only here: the package type-checks without the extra (hence the ignores, which are
+unused where psycopg is installed)."""
 
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ def postgres_connector(
     return or fail within about `timeout` seconds: the server ends a statement or a lock wait
     that takes longer, and the kernel gives up on a connection that stops acknowledging."""
     try:
-        import psycopg
+        import psycopg  # type: ignore[import-not-found, unused-ignore]
     except ImportError as exc:  # pragma: no cover - exercised without the extra
         raise ImportError(
             f"{func} with a postgresql:// URL needs psycopg 3: pip install atomic-counter[postgres]"
@@ -105,8 +107,8 @@ def redis_transient(exc: BaseException) -> bool:
 
 def postgres_transient(exc: BaseException) -> bool:
     try:
-        import psycopg
-        from psycopg import errors
+        import psycopg  # type: ignore[import-not-found, unused-ignore]
+        from psycopg import errors  # type: ignore[import-not-found, unused-ignore]
     except ImportError:  # pragma: no cover - no PostgreSQL store exists without psycopg
         return False
     return isinstance(
@@ -120,11 +122,20 @@ def postgres_transient(exc: BaseException) -> bool:
     )
 
 
+def postgres_out_of_range(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused a value past its column's range (a bigint used up)."""
+    try:
+        from psycopg import errors  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:  # pragma: no cover - no PostgreSQL store exists without psycopg
+        return False
+    return isinstance(exc, errors.NumericValueOutOfRange)
+
+
 def postgres_refusal(exc: BaseException, *, tables: str, action: str) -> str | None:
     """Why PostgreSQL refused what retrying cannot fix (privileges, a standby), or None.
     `tables` names the tables the role needs, `action` what the caller cannot do."""
     try:
-        from psycopg import errors
+        from psycopg import errors  # type: ignore[import-not-found, unused-ignore]
     except ImportError:  # pragma: no cover - no PostgreSQL store exists without psycopg
         return None
     if isinstance(exc, errors.InsufficientPrivilege):

@@ -126,9 +126,7 @@ class _PostgresSegments:
             raise self._translate(exc) from exc
 
     def _translate(self, exc: Exception) -> Exception:
-        from psycopg import errors
-
-        if isinstance(exc, errors.NumericValueOutOfRange):
+        if _stores.postgres_out_of_range(exc):
             return OverflowError(
                 f"SegmentCounter {self._name!r} is used up: its next block would pass "
                 f"2**63 - 1 (PostgreSQL bigint)"
