@@ -14,7 +14,15 @@
 //   Administrators group for an elevated process) unless another owner is allowed. A region this
 //   process creates with mode granting nothing to group or others gets a DACL for its user and
 //   SYSTEM only; otherwise the default security of where it is created.
-// - Durable: FlushViewOfFile, then FlushFileBuffers on the file.
+// - Durable: FlushViewOfFile, then FlushFileBuffers on the file. No boot id is read (Windows
+//   keeps none a program can trust), so every durable open lifts the value past `reserved`, as
+//   after a crash: a gap of at most one block per open.
+// - Creation is in place (builds_unnamed() is false): a section is made whole, zero-filled, by
+//   one call, and a file is made exclusively (CREATE_NEW), sized (SetEndOfFile allocates its
+//   clusters: a full disk is ERROR_DISK_FULL, ENOSPC) and initialised under the lock. A file
+//   mapped by a process cannot be truncated on Windows.
+// - unlink(): a file is removed through a handle checked to be the region's (delete on close);
+//   a section has no name to remove.
 // - Errors carry errno values (ENOENT, EACCES, ...), as on POSIX, so Python raises the same
 //   OSError subclasses on every system.
 #ifndef ATOMIC_COUNTER_DETAIL_REGION_FILE_WINDOWS_HPP
@@ -25,6 +33,14 @@
 #include <aclapi.h>
 #include <bcrypt.h>
 #include <sddl.h>
+
+// A header-only user links what these headers call without telling the build: MSVC and
+// clang-cl read these (BCryptGenRandom; the security and token functions). CMake's target
+// links them too, for every compiler.
+#if defined(_MSC_VER)
+#pragma comment(lib, "bcrypt")
+#pragma comment(lib, "advapi32")
+#endif
 
 #include <cerrno>
 #include <chrono>
@@ -158,6 +174,17 @@ inline bool persists_across_crash(std::string const& /*directory*/, std::string*
 // file itself (every durable msync) forces out; there is nothing more to do for the directory.
 inline void sync_directory(std::string const& /*directory*/, std::string const& /*what*/) {}
 
+// Unknown (all zero): see the top of this file.
+inline void boot_id(std::uint64_t out[2]) noexcept {
+    out[0] = 0;
+    out[1] = 0;
+}
+
+// A section's name lives as long as a process holds it, so unlink() has nothing to do there.
+inline bool names_outlive_holders(bool is_path) noexcept {
+    return is_path;
+}
+
 struct file_facts {
     std::uint64_t size;
     std::uint64_t size_rounding;
@@ -168,6 +195,8 @@ struct file_facts {
     std::string me;
     bool writable_by_others;  // not examined on Windows: the DACL decides, and ours are tight
     std::uint32_t mode;
+    std::uint64_t device;  // the volume's serial number and the file's index (files only)
+    std::uint64_t inode;
 };
 
 enum class lock_result { locked, busy, unsupported };
@@ -306,7 +335,7 @@ class region_file {
 public:
     region_file(std::string const& name, bool is_path, bool may_create, std::uint32_t mode,
                 std::size_t size, std::string const& what)
-        : what_(what), is_path_(is_path), size_(size) {
+        : what_(what), name_(name), is_path_(is_path), size_(size) {
         creation_security security(mode, me_);
         if (is_path) {
             open_file(name, may_create, security.get());
@@ -326,10 +355,15 @@ public:
     }
 
     bool created() const noexcept { return created_; }
+    // Made under its name (CREATE_NEW, or a new section): always published.
+    bool published() const noexcept { return true; }
+    bool builds_unnamed() const noexcept { return false; }
 
     file_facts facts() const {
         std::uint64_t bytes = size_;
         std::uint64_t links = 1;
+        std::uint64_t device = 0;
+        std::uint64_t index = 0;
         if (is_path_) {
             BY_HANDLE_FILE_INFORMATION info{};
             if (!GetFileInformationByHandle(file_, &info)) {
@@ -337,6 +371,8 @@ public:
             }
             bytes = (static_cast<std::uint64_t>(info.nFileSizeHigh) << 32) | info.nFileSizeLow;
             links = info.nNumberOfLinks;
+            device = info.dwVolumeSerialNumber;
+            index = (static_cast<std::uint64_t>(info.nFileIndexHigh) << 32) | info.nFileIndexLow;
         }
         PSID owner = nullptr;
         PSECURITY_DESCRIPTOR descriptor = nullptr;
@@ -348,8 +384,9 @@ public:
             fail(what_ + ": cannot read its owner");
         }
         const bool mine = EqualSid(owner, me_.user()) || EqualSid(owner, me_.owner());
-        file_facts facts{bytes, 1, true, links, mine, describe_sid(owner), describe_sid(me_.user()),
-                         false, 0};
+        file_facts facts{
+            bytes, 1, true,   links, mine, describe_sid(owner), describe_sid(me_.user()),
+            false, 0, device, index};
         LocalFree(descriptor);
         return facts;
     }
@@ -386,15 +423,58 @@ public:
         UnlockFileEx(file_, 0, 1, 0, &at);
     }
 
-    void resize(std::size_t size) {
+    // Sizes a new, empty file: NTFS allocates its clusters at once (ERROR_DISK_FULL: ENOSPC). A
+    // section has its size, committed, from its creation; a file that has it is left alone.
+    void allocate(std::size_t size) {
         if (!is_path_) {
-            return;  // a section has its size from its creation
+            return;
+        }
+        LARGE_INTEGER current{};
+        if (GetFileSizeEx(file_, &current) && current.QuadPart >= static_cast<LONGLONG>(size)) {
+            return;
         }
         LARGE_INTEGER end{};
         end.QuadPart = static_cast<LONGLONG>(size);
         if (!SetFilePointerEx(file_, end, nullptr, FILE_BEGIN) || !SetEndOfFile(file_)) {
             fail(what_ + ": could not size the new region");
         }
+    }
+
+    bool publish() noexcept { return true; }
+
+    // Removes a file's name if it still names this file: a second handle, opened for deletion
+    // only and checked to be the same file (volume and index), is marked delete-on-close.
+    bool remove_name() {
+        if (!is_path_) {
+            return false;
+        }
+        HANDLE other = CreateFileW(widen(name_).c_str(), DELETE,
+                                   FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                   OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, nullptr);
+        if (other == INVALID_HANDLE_VALUE) {
+            if (GetLastError() == ERROR_FILE_NOT_FOUND) {
+                return false;
+            }
+            fail(what_ + ": unlink failed");
+        }
+        BY_HANDLE_FILE_INFORMATION mine{};
+        BY_HANDLE_FILE_INFORMATION named{};
+        const bool same = GetFileInformationByHandle(file_, &mine) &&
+                          GetFileInformationByHandle(other, &named) &&
+                          mine.dwVolumeSerialNumber == named.dwVolumeSerialNumber &&
+                          mine.nFileIndexHigh == named.nFileIndexHigh &&
+                          mine.nFileIndexLow == named.nFileIndexLow;
+        FILE_DISPOSITION_INFO dispose{};
+        dispose.DeleteFile = TRUE;
+        const bool removed = same && SetFileInformationByHandle(other, FileDispositionInfo,
+                                                                &dispose, sizeof dispose);
+        const DWORD error = GetLastError();
+        CloseHandle(other);
+        if (same && !removed) {
+            SetLastError(error);
+            fail(what_ + ": unlink failed");
+        }
+        return removed;
     }
 
     mapping map(std::size_t size) {
@@ -482,6 +562,7 @@ private:
     }
 
     std::string what_;
+    std::string name_;
     bool is_path_;
     std::size_t size_;
     token_identity me_;

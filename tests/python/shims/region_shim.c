@@ -3,9 +3,12 @@
  *   AC_SHIM_MSYNC_DELAY_MS=N   every msync sleeps N ms first (a slow disk)
  *   AC_SHIM_MSYNC_GATE=PATH    every msync creates PATH.started, then waits until PATH.go exists
  *   AC_SHIM_FSYNC_LOG=PATH     every fsync appends the synced file's path to PATH, one a line
+ *   AC_SHIM_MSYNC_EIO=PATH     while PATH exists, the next msync removes it and fails with EIO,
+ *                              without writing: a write-back error, which the kernel reports once
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -32,6 +35,11 @@ int msync(void* address, size_t length, int flags) {
         while (access(go, F_OK) != 0) {
             usleep(1000);
         }
+    }
+    const char* eio = getenv("AC_SHIM_MSYNC_EIO");
+    if (eio != NULL && unlink(eio) == 0) {
+        errno = EIO;
+        return -1;
     }
     return real(address, length, flags);
 }
