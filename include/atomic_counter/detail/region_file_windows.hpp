@@ -17,14 +17,18 @@
 // - Durable: FlushViewOfFile, then FlushFileBuffers on the file. No boot id is read (Windows
 //   keeps none a program can trust), so every durable open lifts the value past `reserved`, as
 //   after a crash: a gap of at most one block per open.
-// - Creation is in place (builds_unnamed() is false): a section is made whole, zero-filled, by
-//   one call, and a file is made exclusively (CREATE_NEW), sized (SetEndOfFile allocates its
-//   clusters: a full disk is ERROR_DISK_FULL, ENOSPC) and initialised under the lock. A file
-//   mapped by a process cannot be truncated on Windows.
-// - unlink(): a file is removed through a handle checked to be the region's (delete on close);
-//   a section has no name to remove.
-// - Errors carry errno values (ENOENT, EACCES, ...), as on POSIX, so Python raises the same
-//   OSError subclasses on every system.
+// - A new file region is built under a temporary name beside its own (`.<name>.<16 hex>.tmp`,
+//   CREATE_NEW), sized (SetEndOfFile allocates its clusters: a full disk is ERROR_DISK_FULL,
+//   ENOSPC), written, then renamed into place without replacing anything (FileRenameInfo,
+//   ReplaceIfExists false), so the name never holds an empty or half-made region. A section is
+//   made whole, zero-filled and committed, by one call, and initialised in place under its
+//   mutex (builds_unnamed() is false there).
+// - unlink() of a file ends its sequence (as on POSIX), then removes the name if it still names
+//   that file (volume and index compared under the lock). Windows refuses to delete a file a
+//   process has mapped: then unlink() raises EBUSY, the sequence ended all the same, and the
+//   first open after every holder has closed it removes it. A section has no name to remove
+//   (it goes with its last holder), so no second region can appear beside a live one:
+//   unlink() leaves it as it is.
 #ifndef ATOMIC_COUNTER_DETAIL_REGION_FILE_WINDOWS_HPP
 #define ATOMIC_COUNTER_DETAIL_REGION_FILE_WINDOWS_HPP
 
@@ -46,6 +50,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -180,7 +185,8 @@ inline void boot_id(std::uint64_t out[2]) noexcept {
     out[1] = 0;
 }
 
-// A section's name lives as long as a process holds it, so unlink() has nothing to do there.
+// A file's name can be removed (or at least the sequence under it ended); a section's name goes
+// with its last holder, and unlink() leaves it alone.
 inline bool names_outlive_holders(bool is_path) noexcept {
     return is_path;
 }
@@ -347,6 +353,9 @@ public:
     region_file(region_file const&) = delete;
     region_file& operator=(region_file const&) = delete;
     ~region_file() {
+        if (!temporary_.empty()) {
+            DeleteFileW(temporary_.c_str());  // never published: no litter (deleted on close)
+        }
         for (HANDLE h : {file_, section_, mutex_}) {
             if (h != nullptr && h != INVALID_HANDLE_VALUE) {
                 CloseHandle(h);
@@ -355,9 +364,10 @@ public:
     }
 
     bool created() const noexcept { return created_; }
-    // Made under its name (CREATE_NEW, or a new section): always published.
-    bool published() const noexcept { return true; }
-    bool builds_unnamed() const noexcept { return false; }
+    // Whether the storage has the region's name: an opened file or any section, not a new file
+    // before publish().
+    bool published() const noexcept { return temporary_.empty(); }
+    bool builds_unnamed() const noexcept { return is_path_; }
 
     file_facts facts() const {
         std::uint64_t bytes = size_;
@@ -440,15 +450,41 @@ public:
         }
     }
 
-    bool publish() noexcept { return true; }
+    // Renames a new file into place unless the name exists: false then (another creator
+    // published first; the temporary file is deleted with this object).
+    bool publish() {
+        if (temporary_.empty()) {
+            return true;
+        }
+        const std::wstring target = widen(name_);
+        const std::size_t bytes = target.size() * sizeof(wchar_t);
+        std::vector<unsigned char> buffer(sizeof(FILE_RENAME_INFO) + bytes);
+        auto* info = reinterpret_cast<FILE_RENAME_INFO*>(buffer.data());
+        info->ReplaceIfExists = FALSE;
+        info->RootDirectory = nullptr;
+        info->FileNameLength = static_cast<DWORD>(bytes);
+        std::memcpy(info->FileName, target.data(), bytes);
+        if (SetFileInformationByHandle(file_, FileRenameInfo, info,
+                                       static_cast<DWORD>(buffer.size()))) {
+            temporary_.clear();
+            return true;
+        }
+        const DWORD error = GetLastError();
+        if (error == ERROR_ALREADY_EXISTS || error == ERROR_FILE_EXISTS) {
+            return false;
+        }
+        fail(what_ + ": could not give the new region its name");
+    }
 
-    // Removes a file's name if it still names this file: a second handle, opened for deletion
-    // only and checked to be the same file (volume and index), is marked delete-on-close.
+    // Removes a file's name if it still names this file (the caller holds the lock, which every
+    // remover takes): false when it names another file or none. EBUSY while a process has it
+    // mapped, which Windows does not let go.
     bool remove_name() {
         if (!is_path_) {
             return false;
         }
-        HANDLE other = CreateFileW(widen(name_).c_str(), DELETE,
+        const std::wstring path = widen(name_);
+        HANDLE other = CreateFileW(path.c_str(), FILE_READ_ATTRIBUTES,
                                    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
                                    OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, nullptr);
         if (other == INVALID_HANDLE_VALUE) {
@@ -464,17 +500,27 @@ public:
                           mine.dwVolumeSerialNumber == named.dwVolumeSerialNumber &&
                           mine.nFileIndexHigh == named.nFileIndexHigh &&
                           mine.nFileIndexLow == named.nFileIndexLow;
-        FILE_DISPOSITION_INFO dispose{};
-        dispose.DeleteFile = TRUE;
-        const bool removed = same && SetFileInformationByHandle(other, FileDispositionInfo,
-                                                                &dispose, sizeof dispose);
-        const DWORD error = GetLastError();
         CloseHandle(other);
-        if (same && !removed) {
-            SetLastError(error);
+        if (!same) {
+            return false;
+        }
+        if (!DeleteFileW(path.c_str())) {
+            const DWORD error = GetLastError();
+            if (error == ERROR_FILE_NOT_FOUND) {
+                return false;
+            }
+            if (error == ERROR_ACCESS_DENIED || error == ERROR_SHARING_VIOLATION ||
+                error == ERROR_USER_MAPPED_FILE) {
+                on_error_system(EBUSY, what_ +
+                                           ": its sequence has ended, but a process still has it "
+                                           "mapped and Windows removes no mapped file; the first "
+                                           "open after every process has closed it removes it "
+                                           "(Windows error " +
+                                           std::to_string(error) + ")");
+            }
             fail(what_ + ": unlink failed");
         }
-        return removed;
+        return true;
     }
 
     mapping map(std::size_t size) {
@@ -509,17 +555,6 @@ private:
         const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
         const DWORD flags = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT;
         for (int attempt = 0; attempt < 100; ++attempt) {
-            if (may_create) {
-                file_ =
-                    CreateFileW(path.c_str(), access, share, security, CREATE_NEW, flags, nullptr);
-                if (file_ != INVALID_HANDLE_VALUE) {
-                    created_ = true;
-                    return;
-                }
-                if (GetLastError() != ERROR_FILE_EXISTS) {
-                    fail(what_ + ": cannot create it");
-                }
-            }
             file_ =
                 CreateFileW(path.c_str(), access, share, nullptr, OPEN_EXISTING, flags, nullptr);
             if (file_ != INVALID_HANDLE_VALUE) {
@@ -531,10 +566,32 @@ private:
                 }
                 return;
             }
-            if (GetLastError() != ERROR_FILE_NOT_FOUND || !may_create) {
-                fail(what_ + (GetLastError() == ERROR_FILE_NOT_FOUND
+            const DWORD error = GetLastError();
+            if (error != ERROR_FILE_NOT_FOUND || !may_create) {
+                fail(what_ + (error == ERROR_FILE_NOT_FOUND
                                   ? ": no such region"
                                   : ": cannot open for reading and writing"));
+            }
+            // A temporary name beside the region's: renamed into place once the region is whole.
+            std::uint64_t random = 0;
+            random_bytes(&random, sizeof random);
+            static constexpr wchar_t digits[] = L"0123456789abcdef";
+            std::wstring suffix = L".";
+            for (int i = 15; i >= 0; --i) {
+                suffix += digits[(random >> (4 * i)) & 15];
+            }
+            const std::size_t slash = path.find_last_of(L"/\\");
+            const std::wstring temporary =
+                path.substr(0, slash + 1) + L"." + path.substr(slash + 1) + suffix + L".tmp";
+            file_ = CreateFileW(temporary.c_str(), access | DELETE, share, security, CREATE_NEW,
+                                flags, nullptr);
+            if (file_ != INVALID_HANDLE_VALUE) {
+                temporary_ = temporary;
+                created_ = true;
+                return;
+            }
+            if (GetLastError() != ERROR_FILE_EXISTS) {
+                fail(what_ + ": cannot create the region's file");
             }
         }
         on_error_system(EAGAIN, what_ + ": the name kept appearing and disappearing; retry");
@@ -563,6 +620,7 @@ private:
 
     std::string what_;
     std::string name_;
+    std::wstring temporary_;  // a new file's temporary name, until publish()
     bool is_path_;
     std::size_t size_;
     token_identity me_;
@@ -572,7 +630,7 @@ private:
     bool created_ = false;
 };
 
-// Removes a file region's name; a section has no name to remove (it goes with its last user).
+// Removes a file's name that holds no region of ours (damage, a link); a section has none.
 inline void unlink(std::string const& name, bool is_path, std::string const& what) {
     if (is_path && !DeleteFileW(widen(name).c_str())) {
         fail(what + ": unlink failed");

@@ -408,7 +408,7 @@ public:
             os::unlink(name, is_path, what);  // damage: no region to end
             return;
         }
-        const os::mapping page = file->map(region_size);
+        os::mapping page = file->map(region_size);
         auto& h = *static_cast<region_header*>(page.address());
         // Acquire: pairs with the initialiser's release store of state_ready.
         const std::uint32_t state = h.state.load(std::memory_order_acquire);
@@ -421,6 +421,7 @@ public:
         bool removed = false;
         try {
             end_sequence(h);
+            page = os::mapping();  // unmapped first: Windows removes no mapped file
             removed = file->remove_name();
         } catch (...) {
             if (lock == os::lock_result::locked) {
@@ -775,6 +776,7 @@ private:
         const os::lock_result lock = wait_for_lock(file, deadline, describe(api));
         try {
             end_sequence(*header_);
+            unmap();  // Windows removes no mapped file
             file.remove_name();
         } catch (...) {
             if (lock == os::lock_result::locked) {
