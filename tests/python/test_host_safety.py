@@ -1264,3 +1264,24 @@ def test_a_failed_msync_stops_every_later_draw_until_reopened(tmp_path, shim):
     assert before == after, "persisted was raised for a failed msync"
     assert trigger_left == "False"  # the failure was reported once
     assert reopened == "reopened ok"
+
+
+def test_without_o_tmpfile_a_temporary_name_is_published_and_never_left(tmp_path, shim):
+    # NFS and old kernels have no O_TMPFILE: the region is built under `.<name>.<hex>.tmp`,
+    # linked into place, and the temporary name removed; a creator that loses the race too.
+    out = run(
+        """
+        import os, sys
+        from atomic_counter import SharedCounter, SharedTimeCounter
+        d = sys.argv[1]
+        a = SharedCounter(d + "/a.ctr", 0, 0, durable=True, block=10)
+        b = SharedCounter(d + "/a.ctr")
+        t = SharedTimeCounter(d + "/t")
+        print(a.next(), b.next(), sorted(os.listdir(d)))
+        """,
+        args=(str(tmp_path),),
+        env=preload(shim, AC_SHIM_NO_TMPFILE="1"),
+    )
+    assert out.stdout.split("\n")[0] == "1 2 ['a.ctr', 't']"
+    assert stat.S_IMODE((tmp_path / "a.ctr").stat().st_mode) == 0o600
+    assert (tmp_path / "a.ctr").stat().st_nlink == 1

@@ -470,6 +470,13 @@ public:
         if (errno == EEXIST) {
             return false;
         }
+        if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {
+            // vfat, exFAT and some network file systems: neither O_TMPFILE nor hard links, so no
+            // way to publish a whole region without risking replacing a live one.
+            on_error_system(errno, what_ + ": the file system links no files, which a region "
+                                           "needs to get its name only once complete; use a "
+                                           "directory on another file system");
+        }
         on_error_system(errno, what_ + ": could not give the new region its name");
     }
 
