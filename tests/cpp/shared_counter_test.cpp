@@ -356,7 +356,7 @@ TEST_F(SharedCounter, DurableOpensWithinABootCostNoGap) {
     for (std::uint64_t i = 1; i <= 50; ++i) {
         ac::shared_counter c(file);
         EXPECT_FALSE(c.created());
-        ASSERT_EQ(c.next(), i) << "open " << i << " skipped values";  // 0.3: a block per open
+        ASSERT_EQ(c.next(), i) << "open " << i << " skipped values";  // before: a block per open
     }
     // The next boot is another matter: the page came back from the disk.
     std::string bytes = read_file(file);

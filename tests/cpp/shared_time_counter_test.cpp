@@ -183,7 +183,7 @@ TEST_F(SharedTimeCounter, DurableOpensWithinABootKeepTheirLeadWithinABlock) {
         const std::uint64_t id = t.next();
         EXPECT_GT(id, last);
         last = id;
-        ASSERT_LE(t.lead_us(), 1000u) << "open " << i;  // 0.3: 1000 us more per open
+        ASSERT_LE(t.lead_us(), 1000u) << "open " << i;  // before: 1000 us more per open
     }
     EXPECT_EQ(ac::detail::time_rules::decode_timestamp_microseconds(last), t0_us);
 }

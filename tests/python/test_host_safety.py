@@ -1,7 +1,7 @@
 """Host safety (issues 11 and 21): the shared and in-process counters under misuse, other local
 users, fork, damage, full file systems, names truncated or unlinked under live holders, reopened
 durable regions and failing disks. Each section is one hole an issue found; every test of issue
-11 failed on 0.2, every test of issue 21 (at the end) on 0.3.
+11 failed on 0.2, every test of issue 21 (at the end) on the code before it.
 
 Tests that need a second user run a real one (`nobody`, uid 65534) and skip when the suite does
 not run as root; tests that need a slow, gated or failing msync use tests/python/shims/region_shim.c
@@ -626,7 +626,7 @@ def test_other_threads_run_during_a_slow_msync(tmp_path, shim):
     assert result["max_gap"] < 0.25, f"the heartbeat stopped for {result['max_gap']:.3f} s"
 
 
-# What a creator of 0.3 and earlier, which initialised in place under the lock, has made when it
+# What a creator of an earlier version, which initialised in place under the lock, has made when it
 # stops: our magic and version, state 1 ("initialising"), its lock held.
 HOLDS_THE_CREATION_LOCK = """
 import fcntl, os, struct, sys, time
@@ -827,7 +827,7 @@ def test_snowflake_layout_end_is_an_overflow():
 
 # ===========================================================================================
 # Issue 21: a full disk is an error, not a crash; an unlinked or truncated name never forks a
-# sequence; durable counters do not drift on open. Each test failed on 0.3.
+# sequence; durable counters do not drift on open. Each test failed before these changes.
 
 REGION_MAGIC_AND_VERSION = (0x3152544E43434D41).to_bytes(8, sys.byteorder) + (2).to_bytes(
     4, sys.byteorder
@@ -908,7 +908,8 @@ def on_a_full_file_system(
 
 
 # Made while the file system had room: a region (which must keep working), and what a creator of
-# 0.3 left when it died after sizing its file and before its first store (a page with no block).
+# an earlier version left when it died after sizing its file and before its first store (a page
+# with no block).
 PREPARE_REGIONS = """
 from atomic_counter import SharedCounter
 made_before = os.path.join(where, "made-before")
@@ -1061,7 +1062,7 @@ def test_unlink_ends_the_sequence_for_a_holder_drawing_meanwhile(shm_name, tmp_p
     new = [again.next() for _ in range(1000)]
     out, _ = holder.communicate(timeout=60)
     outcome, summary = out.splitlines()
-    assert outcome.startswith("FileNotFoundError"), outcome  # 0.3: the holder drew on, forked
+    assert outcome.startswith("FileNotFoundError"), outcome  # before: the holder drew on, forked
     assert "was unlinked, which ended its sequence" in outcome
     count, first, last, increasing = summary.split()
     assert int(count) >= 1000 and increasing == "True"
@@ -1186,9 +1187,9 @@ def test_fifty_opens_of_a_durable_region_cost_no_gap_and_no_lead(tmp_path):
         with SharedTimeCounter(timer_path) as t:
             ids.append(t.next())
             leads.append(t.lead_us())
-    assert values == list(range(1, 51)), "opens cost a SharedCounter a gap"  # 0.3: 1001 apart
+    assert values == list(range(1, 51)), "opens cost a SharedCounter a gap"  # before: 1001 apart
     assert ids == sorted(set(ids))
-    assert max(leads) <= 100_000, f"ids ran {max(leads)} us ahead of the clock"  # 0.3: 5 s
+    assert max(leads) <= 100_000, f"ids ran {max(leads)} us ahead of the clock"  # before: 5 s
     # And from processes, as the issue's 30 short-lived workers.
     out = run(
         """
@@ -1257,7 +1258,7 @@ def test_a_failed_msync_stops_every_later_draw_until_reopened(tmp_path, shim):
     outcomes_line, marks, reopened = out.stdout.splitlines()
     outcomes = eval(outcomes_line)
     assert len(outcomes) == 3
-    assert all(o.startswith("5 ") for o in outcomes), outcomes  # EIO, every time (0.3: "drew")
+    assert all(o.startswith("5 ") for o in outcomes), outcomes  # EIO, every time (before: "drew")
     assert "msync failed" in outcomes[0] and "an earlier msync failed" in outcomes[1]
     assert "durability is lost for this open" in outcomes[2]
     before, after, trigger_left = marks.split()

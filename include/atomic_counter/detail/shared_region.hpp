@@ -29,7 +29,7 @@
 //      240  syncs         atomic u64    durable: bumped before each msync (dirties the page)
 //   [248, 4095]           zero; the last byte is never written (posix_fallocate may write it)
 //
-// Fields past 200 were zero in the regions of 0.3 and earlier: a zero boot reads as "unknown",
+// Fields past 200 were zero in regions made before they existed: a zero boot reads as "unknown",
 // so such a region is lifted past `reserved` once, as after a reboot, and records its open.
 //
 // Invariants a reader checks before using a region (any violation: refused, file untouched):
