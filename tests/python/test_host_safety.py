@@ -2,7 +2,7 @@
 fork and damage. Each section is one hole the issue found; every test here failed on 0.2.
 
 Tests that need a second user run a real one (`nobody`, uid 65534) and skip when the suite does
-not run as root; tests that need a slow or gated msync use tests/python/shims/region_shim.c
+not run as root; tests that need a slow or gated msync use tests/python/support/shims/region_shim.c
 through LD_PRELOAD; the far-future tests use libfaketime.
 """
 
