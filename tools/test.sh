@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test (what CI runs):
 #   0. clang-format and ruff (check and format): any change they would make fails the run;
+#      import-linter: the package's layers (pyproject.toml) hold;
 #   1. the C++ suites (GoogleTest under CTest) built with g++ and with clang, warnings as errors;
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer, and under ThreadSanitizer;
 #   3. clang-tidy on every public header, every template instantiated, and on the bindings
@@ -47,6 +48,8 @@ echo "==> Format and lint: clang-format and ruff (pinned in pyproject.toml) chan
   sources '*.c' '*.h' '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
   ruff check .
   ruff format --check .
+  # From src/, so that it reads the sources (the installed copy is the same code).
+  (cd src && lint-imports "$ROOT/pyproject.toml")
 )
 
 # cpp_suite NAME COMPILER [CMAKE ARGS...]: configures, builds and runs the C++ tests.

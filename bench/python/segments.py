@@ -23,7 +23,7 @@ from pathlib import Path
 from measure import measure
 
 ROOT = Path(__file__).resolve().parents[2]
-TESTS = ROOT / "tests" / "python"  # the servers and the holder process the tests use
+TESTS = ROOT / "tests" / "python" / "support"  # the servers and the holder process the tests use
 sys.path.insert(0, str(TESTS))
 
 PROCESSES = 8

@@ -36,16 +36,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import tzinfo
 
-    from .layout import Decoded, Layout
-    from .lease import (
-        AsyncNodeLease,
+    from .errors import (
         LeaseRefusedError,
-        NodeLease,
         NoFreeNodeError,
-        alease_node_id,
-        lease_node_id,
+        SegmentRefusedError,
+        StoreTimeoutError,
+        StoreUnavailableError,
     )
-    from .segment import SegmentCounter, SegmentRefusedError
+    from .layout import Decoded, Layout
+    from .lease import AsyncNodeLease, NodeLease, alease_node_id, lease_node_id
+    from .segment import SegmentCounter
 
 
 __all__ = [
@@ -62,6 +62,8 @@ __all__ = [
     "SharedCounter",
     "SharedTimeCounter",
     "SnowflakeCounter",
+    "StoreTimeoutError",
+    "StoreUnavailableError",
     "TimeCounter",
     "alease_node_id",
     "daily",
@@ -75,13 +77,15 @@ _LAZY = {
     "Decoded": "layout",
     "Layout": "layout",
     "AsyncNodeLease": "lease",
-    "LeaseRefusedError": "lease",
     "NodeLease": "lease",
-    "NoFreeNodeError": "lease",
     "alease_node_id": "lease",
     "lease_node_id": "lease",
     "SegmentCounter": "segment",
-    "SegmentRefusedError": "segment",
+    "LeaseRefusedError": "errors",
+    "NoFreeNodeError": "errors",
+    "SegmentRefusedError": "errors",
+    "StoreTimeoutError": "errors",
+    "StoreUnavailableError": "errors",
 }
 
 

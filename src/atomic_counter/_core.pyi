@@ -430,9 +430,9 @@ class _SegmentCounter:
         """Return the next value: unique across every process that uses the sequence, larger than
         every value this counter handed out before.
 
-        Raises SegmentRefusedError when the store could hand out a value twice, TimeoutError when
-        no block arrives within the counter's timeout, OverflowError when the sequence is used up,
-        ValueError after close(), RuntimeError in a fork child.
+        Raises SegmentRefusedError when the store could hand out a value twice, StoreTimeoutError
+        (a TimeoutError) when no block arrives within the counter's timeout, OverflowError when
+        the sequence is used up, ValueError after close(), RuntimeError in a fork child.
         """
     def _offer(self, next: int, end: int, /) -> bool: ...
     def _close(self) -> tuple[int, int, int, int]: ...

@@ -36,11 +36,13 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
-from . import _stores
+from . import stores
 from ._core import _SegmentCounter
+from .errors import SegmentRefusedError, StoreTimeoutError, StoreUnavailableError
 
 __all__ = ["SegmentCounter", "SegmentRefusedError"]
 
@@ -48,271 +50,6 @@ _MAX_VALUE = 2**63 - 1  # a PostgreSQL bigint, a Redis integer
 _MAX_BLOCK = 2**40
 _MAX_NAME = 200
 _CLOSE_WAIT = 2.0  # seconds close() waits for a reservation in flight
-
-
-class SegmentRefusedError(RuntimeError):
-    """A SegmentCounter refused to hand out values: its store may have lost reservations (a
-    PostgreSQL failover to a standby on a new timeline), is not durable enough (Redis without
-    appendfsync always, or with eviction), or refused the counter's table or key."""
-
-
-# --------------------------------------------------------------------------------------------
-# PostgreSQL: one row per sequence.
-
-_PG_TABLE = "atomic_counter_segments"
-_PG_SCHEMA = f"""CREATE TABLE IF NOT EXISTS {_PG_TABLE} (
-    name text PRIMARY KEY,
-    next_value bigint NOT NULL,
-    incarnation text NOT NULL
-)"""
-
-_PG_INCARNATION = (
-    "(SELECT system_identifier FROM pg_control_system())::text || '/' || "
-    "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
-)
-
-# Moves the stored value up by n (creating the row at start + n), unless the row was last
-# written on another incarnation of the server: then no row comes back.
-_PG_RESERVE = f"""WITH here AS (SELECT {_PG_INCARNATION} AS incarnation)
-INSERT INTO {_PG_TABLE} AS s (name, next_value, incarnation)
-SELECT %(name)s, %(start)s::bigint + %(n)s::bigint, here.incarnation FROM here
-ON CONFLICT (name) DO UPDATE
-    SET next_value = s.next_value + %(n)s::bigint, incarnation = EXCLUDED.incarnation
-    WHERE s.incarnation = EXCLUDED.incarnation OR s.incarnation = '' OR %(trust)s
-RETURNING s.next_value"""
-
-_PG_ROW = f"SELECT next_value, incarnation, {_PG_INCARNATION} FROM {_PG_TABLE} WHERE name = %s"
-
-_PG_GIVE_BACK = f"""UPDATE {_PG_TABLE} SET next_value = %(lo)s
-WHERE name = %(name)s AND next_value = %(hi)s AND incarnation = {_PG_INCARNATION}
-RETURNING next_value"""
-
-_PG_SKIP = f"""UPDATE {_PG_TABLE}
-SET next_value = next_value + %(by)s::bigint, incarnation = {_PG_INCARNATION}
-WHERE name = %(name)s RETURNING next_value"""
-
-
-class _PostgresSegments:
-    name = "PostgreSQL"
-
-    def __init__(self, url: str, name: str, timeout: float, trust_failover: bool) -> None:
-        self._connect = _stores.postgres_connector(
-            url, timeout, func="SegmentCounter()", application="atomic_counter segment"
-        )
-        self._conn: Any = None
-        self._name = name
-        self._trust = trust_failover
-
-    def _connection(self) -> Any:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            with contextlib.suppress(Exception):
-                if self._conn is not None:
-                    self._conn.close()
-            conn = self._connect()
-            # Committed means on disk (and on synchronous standbys) before a value is handed out.
-            conn.execute("SET synchronous_commit = on")
-            with conn.transaction():
-                # Two first users at once: the second waits here instead of failing on a race.
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext('atomic_counter segments'))")
-                conn.execute(_PG_SCHEMA)
-            self._conn = conn
-        return self._conn
-
-    def _execute(self, sql: str, params: Any) -> list[Any]:
-        try:
-            cursor = self._connection().execute(sql, params)
-            return cursor.fetchall() if cursor.description is not None else []
-        except Exception as exc:
-            raise self._translate(exc) from exc
-
-    def _translate(self, exc: Exception) -> Exception:
-        if _stores.postgres_out_of_range(exc):
-            return OverflowError(
-                f"SegmentCounter {self._name!r} is used up: its next block would pass "
-                f"2**63 - 1 (PostgreSQL bigint)"
-            )
-        why = _stores.postgres_refusal(exc, tables=_PG_TABLE, action="reserve blocks")
-        if why is not None:
-            return SegmentRefusedError(why)
-        return exc
-
-    def reserve(self, start: int, n: int) -> tuple[int, int]:
-        params = {"name": self._name, "start": start, "n": n, "trust": self._trust}
-        rows = self._execute(_PG_RESERVE, params)
-        if not rows:
-            row = self._execute(_PG_ROW, (self._name,))
-            stored = row[0][1] if row else "?"
-            current = row[0][2] if row else "?"
-            raise SegmentRefusedError(
-                f"SegmentCounter {self._name!r}: PostgreSQL is on another timeline than when "
-                f"the sequence was last reserved ({stored} then, {current} now): a failover or "
-                f"a restored backup may have lost reservations, and values handed out since "
-                f"could repeat. Move the sequence past them with SegmentCounter.skip_ahead(url, "
-                f"{self._name!r}, by=...), or pass trust_failover=True if every reservation "
-                f"commits on the standby that was promoted (synchronous replication)"
-            )
-        hi = int(rows[0][0])
-        return hi - n, hi
-
-    def give_back(self, lo: int, hi: int) -> bool:
-        return bool(self._execute(_PG_GIVE_BACK, {"name": self._name, "lo": lo, "hi": hi}))
-
-    def skip(self, by: int) -> int:
-        rows = self._execute(_PG_SKIP, {"name": self._name, "by": by})
-        if not rows:
-            raise ValueError(f"SegmentCounter.skip_ahead(): no sequence named {self._name!r}")
-        return int(rows[0][0])
-
-    def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
-
-    @staticmethod
-    def transient(exc: BaseException) -> bool:
-        return _stores.postgres_transient(exc)
-
-
-# --------------------------------------------------------------------------------------------
-# Redis: one integer key per sequence.
-
-# INCRBY's reply would reach the script as a Lua number, a double, exact only below 2**53: the
-# script returns the stored string instead, exact to 2**63 - 1.
-_REDIS_RESERVE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
-redis.call('INCRBY', KEYS[1], ARGV[2])
-return redis.call('GET', KEYS[1])
-"""
-
-_REDIS_GIVE_BACK = """
-if redis.call('GET', KEYS[1]) == ARGV[2] then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
-return 0
-"""
-
-
-class _RedisSegments:
-    name = "Redis"
-
-    def __init__(self, client: Any, name: str, assume_durable: bool) -> None:
-        self._client = client
-        self._name = name
-        self._key = f"atomic_counter:segment:{name}"
-        self._checked = assume_durable
-
-    def _check_durability(self) -> None:
-        """Refuses a server that can lose or evict the key: a reservation it forgets would be
-        handed out again."""
-        import redis.exceptions
-
-        try:
-            config = {}
-            for key in ("appendonly", "appendfsync", "maxmemory-policy"):
-                config.update(
-                    {
-                        (k.decode() if isinstance(k, bytes) else k): (
-                            v.decode() if isinstance(v, bytes) else v
-                        )
-                        for k, v in self._client.config_get(key).items()
-                    }
-                )
-            role = self._client.execute_command("ROLE")[0]
-        except redis.exceptions.ResponseError as exc:
-            raise SegmentRefusedError(
-                f"SegmentCounter {self._name!r}: cannot read the Redis server's persistence "
-                f"settings ({exc}); pass assume_durable=True if it runs appendonly yes with "
-                f"appendfsync always and never evicts the key"
-            ) from exc
-        role = role.decode() if isinstance(role, bytes) else role
-        problems = []
-        if config.get("appendonly") != "yes" or config.get("appendfsync") != "always":
-            problems.append(
-                f"appendonly {config.get('appendonly')}, appendfsync {config.get('appendfsync')}"
-                f" (a crash would forget acknowledged reservations: needs appendonly yes and "
-                f"appendfsync always)"
-            )
-        if str(config.get("maxmemory-policy", "")).startswith("allkeys"):
-            problems.append(
-                f"maxmemory-policy {config['maxmemory-policy']} (may evict the sequence's key)"
-            )
-        if role != "master":
-            problems.append(f"role {role} (connect to the primary)")
-        if problems:
-            raise SegmentRefusedError(
-                f"SegmentCounter {self._name!r}: this Redis server could hand out a value "
-                f"twice: {'; '.join(problems)}. Use PostgreSQL, fix the settings, or pass "
-                f"assume_durable=True if something else makes writes durable"
-            )
-        self._checked = True
-
-    def reserve(self, start: int, n: int) -> tuple[int, int]:
-        import redis.exceptions
-
-        if not self._checked:
-            self._check_durability()
-        try:
-            hi = int(self._client.eval(_REDIS_RESERVE, 1, self._key, start, n))
-        except redis.exceptions.ResponseError as exc:
-            if "overflow" in str(exc):
-                raise OverflowError(
-                    f"SegmentCounter {self._name!r} is used up: its next block would pass "
-                    f"2**63 - 1 (a Redis integer)"
-                ) from exc
-            if "WRONGTYPE" in str(exc) or "not an integer" in str(exc):
-                raise SegmentRefusedError(
-                    f"SegmentCounter {self._name!r}: the Redis key {self._key!r} holds "
-                    f"something other than the sequence ({exc})"
-                ) from exc
-            raise
-        return hi - n, hi
-
-    def give_back(self, lo: int, hi: int) -> bool:
-        return bool(self._client.eval(_REDIS_GIVE_BACK, 1, self._key, lo, hi))
-
-    def skip(self, by: int) -> int:
-        if not self._client.exists(self._key):
-            raise ValueError(f"SegmentCounter.skip_ahead(): no sequence named {self._name!r}")
-        return int(self._client.incrby(self._key, by))
-
-    def close(self) -> None:
-        pass
-
-    @staticmethod
-    def transient(exc: BaseException) -> bool:
-        return _stores.redis_transient(exc)
-
-
-def _store_for(
-    store: Any, name: str, timeout: float, trust_failover: bool, assume_durable: bool
-) -> _PostgresSegments | _RedisSegments:
-    func = "SegmentCounter()"
-    if isinstance(store, str):
-        if store.startswith(_stores.POSTGRES_SCHEMES):
-            return _PostgresSegments(store, name, timeout, trust_failover)
-        if store.startswith(_stores.REDIS_SCHEMES):
-            client = _stores.redis_client(store, timeout, func=func)
-            return _RedisSegments(client, name, assume_durable)
-        scheme = store.split("://")[0] + "://..." if "://" in store else store[:40]
-        raise ValueError(
-            f"SegmentCounter() argument 'store' must be a postgresql:// or redis:// URL (or a "
-            f"redis.Redis client), got {scheme!r}"
-        )
-    if _stores.is_postgres_client(store):
-        raise TypeError(
-            "SegmentCounter() argument 'store' must be a postgresql:// URL, not a psycopg "
-            "connection: the counter reserves from its own thread on a connection of its own"
-        )
-    if _stores.is_async_client(store):
-        raise TypeError(
-            "SegmentCounter() argument 'store' must be a synchronous redis.Redis client or a "
-            "URL: it reserves from a thread of its own"
-        )
-    if callable(getattr(store, "eval", None)) and callable(getattr(store, "config_get", None)):
-        return _RedisSegments(store, name, assume_durable)
-    raise TypeError(
-        f"SegmentCounter() argument 'store' must be a postgresql:// or redis:// URL or a "
-        f"redis.Redis client, not {type(store).__name__}"
-    )
 
 
 def _check_int(value: Any, arg: str, low: int, high: int) -> int:
@@ -333,8 +70,11 @@ def _check_int(value: Any, arg: str, low: int, high: int) -> int:
 
 
 class _Engine:
-    def __init__(self, store: Any, name: str, block: int, start: int, timeout: float) -> None:
+    def __init__(
+        self, store: Any, io: Any, name: str, block: int, start: int, timeout: float
+    ) -> None:
         self.store = store
+        self.io = io
         self.name = name
         self.block = block
         self.half = block // 2
@@ -354,30 +94,10 @@ class _Engine:
         self.thread: threading.Thread | None = None
 
     def need(self) -> None:
+        """Called by the C half: the cursor wants a spare (or a draw waits for a block)."""
         with self.cond:
             self.wanted = True
             self.cond.notify_all()
-
-    def stalled(self, counter: SegmentCounter) -> None:
-        deadline = time.monotonic() + self.timeout
-        with self.cond:
-            while True:
-                nxt, end, spare, _ = counter._state()
-                if nxt < end or spare:
-                    return
-                if self.error is not None:
-                    raise _again(self.error)
-                if self.closed or self.closing:
-                    raise ValueError("SegmentCounter.next(): the counter is closed")
-                self.wanted = True
-                self.cond.notify_all()
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(
-                        f"SegmentCounter {self.name!r}: no block from {self.store.name} within "
-                        f"{self.timeout:g} s (last error: {self.last_error!r})"
-                    )
-                self.cond.wait(left)
 
     def reserve_now(self) -> tuple[int, int]:
         """One reservation, retried while the failures are transient, for up to timeout."""
@@ -385,20 +105,20 @@ class _Engine:
         pause = 0.01
         while True:
             try:
-                lo, hi = self.store.reserve(self.start, self.half)
+                lo, hi = self.io.run(self.store.reserve(self.start, self.half))
             except Exception as exc:
                 if self.closing and self.thread is threading.current_thread():
-                    raise TimeoutError("closed while reserving") from exc
-                transient = self.store.transient(exc)
+                    raise StoreTimeoutError("closed while reserving") from exc
+                transient = isinstance(exc, StoreUnavailableError)
                 if transient and time.monotonic() + pause <= deadline:
                     with self.cond:
-                        self.last_error = exc
+                        self.last_error = exc.__cause__ or exc
                         self.retries += 1
                     time.sleep(pause)
                     pause = min(pause * 2, 0.5)
                     continue
                 if transient:
-                    raise TimeoutError(
+                    raise StoreTimeoutError(
                         f"SegmentCounter {self.name!r}: {self.store.name} did not reserve a "
                         f"block within {self.timeout:g} s (last error: {exc!r})"
                     ) from exc
@@ -410,7 +130,7 @@ class _Engine:
 
     def offer(self, lo: int, hi: int) -> None:
         with self.cond:
-            counter = self.counter() if self.counter is not None else None
+            counter = self._counter()
             if counter is None or self.closing or self.closed or self.forked:
                 self.unoffered.append((lo, hi))
                 return
@@ -427,17 +147,31 @@ class _Engine:
                     return
             try:
                 lo, hi = self.reserve_now()
-            except TimeoutError as exc:
-                # Keep trying: next() reports the wait to its callers when it stalls.
+            except StoreTimeoutError as exc:
+                # Keep trying: a draw that waits names the last error when it gives up.
                 with self.cond:
                     self.last_error = exc.__cause__ or exc
+                self._tell(self.last_error, fatal=False)
                 continue
             except BaseException as exc:
                 with self.cond:
                     self.error = exc
-                    self.cond.notify_all()
+                self._tell(exc, fatal=True)
                 return
             self.offer(lo, hi)
+
+    def _counter(self) -> SegmentCounter | None:
+        return self.counter() if self.counter is not None else None
+
+    def _tell(self, error: BaseException, *, fatal: bool) -> None:
+        """Hands the C half a failure: fatal (draws raise it) or the last retried one. A
+        method of its own, so that the loop holds no reference to the counter while it waits."""
+        counter = self._counter()
+        if counter is not None:
+            if fatal:
+                counter._fail(error)
+            else:
+                counter._note(error)
 
     def start_thread(self) -> None:
         self.thread = threading.Thread(
@@ -474,7 +208,7 @@ class _Engine:
         if self.forked:
             return  # the blocks are the parent's: never give them back from here
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            self.store.close()  # the store is not answering: the tail stays a gap
+            self.io.close()  # the store is not answering: the tail stays a gap
             return
         # Give back the unused tail when it ends where the stored value is: the highest range
         # this process holds, extended down over the ranges contiguous with it.
@@ -494,8 +228,8 @@ class _Engine:
         def give_back() -> None:
             if tail is not None:
                 with contextlib.suppress(Exception):
-                    self.store.give_back(*tail)
-            self.store.close()
+                    self.io.run(self.store.give_back(*tail))
+            self.io.close()
 
         # In a thread of its own, waited for a bounded time: a store that stopped answering
         # must not hold up close() or the interpreter's exit (the tail then stays a gap).
@@ -506,16 +240,6 @@ class _Engine:
         except RuntimeError:  # no new threads at interpreter shutdown
             return
         worker.join(_CLOSE_WAIT)
-
-
-def _again(error: BaseException) -> BaseException:
-    """A fresh exception like `error`, so that raising it again does not grow its traceback."""
-    try:
-        fresh = type(error)(*error.args)
-    except Exception:
-        return error
-    fresh.__cause__ = error
-    return fresh
 
 
 # Counters alive in this process: closed at exit (giving their tails back), marked in a fork
@@ -561,15 +285,18 @@ class SegmentCounter:
     tail goes back when nobody reserved after it). Pick a block that lasts several round trips
     to the database at your peak rate; ``stats()['stalls']`` counts the next() calls that had
     to wait. ``timeout`` (seconds) bounds every wait for the store: a next() that finds no
-    value at hand raises TimeoutError after it.
+    value at hand raises StoreTimeoutError (a TimeoutError and a ConnectionError) after it.
 
     ``trust_failover=True`` accepts a PostgreSQL standby promoted on a new timeline (only when
     every commit reaches it: synchronous replication); ``assume_durable=True`` skips the check
     of a Redis server's persistence settings (for a server that hides them).
     """
 
-    if TYPE_CHECKING:  # what the C half (_core._SegmentCounter) defines
-        _engine: _Engine | None
+    if TYPE_CHECKING:
+        # The interface with the C half (bindings/segment.cpp lists the same). The C type
+        # defines these; the engine calls them from its thread, and the C half calls back only
+        # the two callables handed to _bind (need, collected), never a method by name.
+        _engine: _Engine | None  # set by _bind
 
         def next(self) -> int:
             """Return the next value: unique across every process that uses the sequence,
@@ -577,8 +304,20 @@ class SegmentCounter:
 
         def __iter__(self) -> SegmentCounter: ...
         def __next__(self) -> int: ...
-        def _close(self) -> tuple[int, int, int, int]: ...
+        def _bind(
+            self,
+            engine: _Engine,
+            need: Callable[[], None],
+            collected: Callable[[int, int, int, int], None],
+            timeout: float,
+            timeout_error: type[BaseException],
+            timeout_message: str,
+            /,
+        ) -> None: ...
         def _offer(self, next: int, end: int, /) -> bool: ...
+        def _fail(self, error: BaseException, /) -> None: ...
+        def _note(self, error: BaseException | None, /) -> None: ...
+        def _close(self) -> tuple[int, int, int, int]: ...
         def _state(self) -> tuple[int, int, bool, int]: ...
 
     def __init__(
@@ -614,15 +353,28 @@ class SegmentCounter:
             raise ValueError(
                 f"SegmentCounter() argument 'timeout' must be in (0, 3600] seconds, got {timeout}"
             )
-        backend = _store_for(store, name, float(timeout), trust_failover, assume_durable)
-        engine = _Engine(backend, name, block, start, float(timeout))
+        ops, io = stores.for_segments(
+            store,
+            name,
+            timeout=float(timeout),
+            trust_failover=trust_failover,
+            assume_durable=assume_durable,
+        )
+        engine = _Engine(ops, io, name, block, start, float(timeout))
         try:
             lo, hi = engine.reserve_now()  # the first block here, so that errors show here
         except BaseException:
-            backend.close()
+            io.close()
             raise
         engine.counter = weakref.ref(self)
-        self._engine = engine
+        self._bind(
+            engine,
+            engine.need,
+            engine.collected,
+            float(timeout),
+            StoreTimeoutError,
+            f"SegmentCounter {name!r}: no block from {ops.name} within {timeout:g} s",
+        )
         engine.offer(lo, hi)
         engine.start_thread()
         _LIVE.add(self)
@@ -684,16 +436,19 @@ class SegmentCounter:
         refused with SegmentRefusedError). Returns the next value a reservation will start at.
         """
         by = _check_int(by, "by", 0, _MAX_VALUE)
-        backend = _store_for(store, name, float(timeout), False, True)
+        ops, io = stores.for_segments(
+            store, name, timeout=float(timeout), trust_failover=False, assume_durable=True
+        )
         try:
-            return backend.skip(by)
+            return io.run(ops.skip(by))
         finally:
-            backend.close()
+            io.close()
 
 
 def _adopt(methods: type) -> type:
-    """SegmentCounter is the C type (see bindings/segment.cpp for why); the class above gives it
-    its Python methods, docstring and name."""
+    """SegmentCounter is the C type (bindings/segment.cpp says why: a C method is fastest
+    called on its own type); the class above gives it its Python methods (everything but next
+    and the underscored interface), docstring and name."""
     target = _SegmentCounter
     for key, value in vars(methods).items():
         if isinstance(value, (FunctionType, property, staticmethod)):

@@ -2,6 +2,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import pytest
 
@@ -36,9 +37,47 @@ def run_python():
     return run
 
 
+@pytest.fixture
+def namespace():
+    """A fresh lease namespace for one test."""
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def name():
+    """A fresh sequence name for one test."""
+    return f"s-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A fresh redis-server for one test (support/redis_server.py: AOF, fsync always)."""
+    from redis_server import RedisServer
+
+    srv = RedisServer(tmp_path / "redis")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def aof_redis(tmp_path_factory):
+    """A redis-server for the module that persists every write before it replies (appendonly
+    yes, appendfsync always), as a SegmentCounter requires."""
+    pytest.importorskip("redis")
+    if needs_redis_server.args[0]:
+        pytest.skip("redis-server is not installed (tools/test.sh installs it)")
+    from redis_server import RedisServer
+
+    srv = RedisServer(tmp_path_factory.mktemp("redis"))
+    srv.start()
+    yield srv
+    srv.kill()
+
+
 @pytest.fixture(scope="module")
 def pg():
-    """A PostgreSQL server for the module (tests/python/postgres_server.py), on a loopback port."""
+    """A PostgreSQL server for the module (support/postgres_server.py), on a loopback port."""
     pytest.importorskip("psycopg")
     from postgres_server import PostgresServer, server_bin
 
@@ -52,7 +91,7 @@ def pg():
 
 @pytest.fixture(scope="session")
 def clock_shim(tmp_path_factory):
-    """tests/python/shims/clock_shim.c built once: an LD_PRELOAD that moves the wall clock."""
+    """support/shims/clock_shim.c built once: an LD_PRELOAD that moves the wall clock."""
     from shims import build_shim
 
     return build_shim("clock_shim", tmp_path_factory.mktemp("clock-shim"))

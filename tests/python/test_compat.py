@@ -60,6 +60,8 @@ def test_exports():
         "parse_id",
         "SegmentCounter",
         "SegmentRefusedError",
+        "StoreUnavailableError",
+        "StoreTimeoutError",
     }
     for name in atomic_counter.__all__:
         assert getattr(atomic_counter, name).__module__.startswith("atomic_counter")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from atomic_counter import Counter, TimeCounter
+from atomic_counter import Counter, Layout, SharedCounter, SnowflakeCounter, TimeCounter, parse_id
 
 MAX64 = 2**64 - 1
 
@@ -133,3 +133,34 @@ def test_no_method_takes_stray_arguments():
     for method in (c.next, c.current, t.next, t.current, t.lead_us):
         with pytest.raises(TypeError):
             method(1)
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (lambda: Counter(10, 5), ValueError, "Counter(): now (5) must be >= base (10)"),
+        (lambda: Counter(0, 0, 0), ValueError, "Counter(): interval must be in [1, 2**64 - 1]"),
+        (lambda: Counter(0, 0).set(2**64 - 1), ValueError, "Counter.set(): val ("),
+        (lambda: Counter(0, 0).advance_to(2**64 - 1), ValueError, "Counter.advance_to(): value ("),
+        (
+            lambda: SnowflakeCounter(Layout.INT64, 5000),
+            ValueError,
+            "SnowflakeCounter(): node must be in [0, 1023]",
+        ),
+        (lambda: SharedCounter("x" * 300), ValueError, "SharedCounter(): name must be 1 to 255"),
+        (lambda: parse_id("?"), ValueError, "parse_id(): '?' is not a base32 id"),
+    ],
+)
+def test_messages_name_the_python_call(call, exc, message):
+    with pytest.raises(exc) as info:
+        call()
+    assert str(info.value).startswith(message), str(info.value)
+    assert "atomic_counter::" not in str(info.value)
+
+
+def test_a_region_error_names_the_region_in_the_call(tmp_path):
+    path = tmp_path / "foreign"
+    path.write_bytes(b"x" * 4096)
+    with pytest.raises(ValueError) as info:
+        SharedCounter(path)
+    assert str(info.value).startswith(f"SharedCounter('{path}'): not an atomic_counter region")

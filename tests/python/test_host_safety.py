@@ -4,10 +4,10 @@ durable regions and failing disks. Each section is one hole an issue found; ever
 11 failed on 0.2, every test of issue 21 (at the end) on the code before it.
 
 Tests that need a second user run a real one (`nobody`, uid 65534) and skip when the suite does
-not run as root; tests that need a slow, gated or failing msync use tests/python/shims/region_shim.c
-through LD_PRELOAD; the far-future tests use libfaketime; the full file systems are a small
-tmpfs or an ext4 image on a loop device, mounted in a private mount namespace (unshare), and
-skip where that cannot be done.
+not run as root; tests that need a slow, gated or failing msync use
+tests/python/support/shims/region_shim.c through LD_PRELOAD; the far-future tests use
+libfaketime; the full file systems are a small tmpfs or an ext4 image on a loop device, mounted
+in a private mount namespace (unshare), and skip where that cannot be done.
 """
 
 from __future__ import annotations

@@ -152,6 +152,49 @@ def test_js_safe_ids_round_trip_through_json_numbers():
     assert json.loads(json.dumps(ids)) == ids
 
 
+def test_range_selects_exactly_the_ids_of_a_window():
+    layout = Layout.INT64
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    low, high = layout.range(start, end)
+    assert low == layout.first_id_at(start)  # the first id of the first ms, node 0
+    assert high == layout.first_id_at(end) - 1  # the last id before the next day
+    last = layout.decode(high)
+    assert last.datetime == end - timedelta(milliseconds=1)
+    assert (last.node, last.sequence) == (1023, 4095)
+    assert layout.encode(start) == layout.first_id_at(start)  # the old name still works
+
+
+def test_range_rounds_a_window_inside_one_tick_to_nothing():
+    with pytest.raises(ValueError, match="holds no tick"):
+        Layout.INT64.range(
+            datetime(2026, 1, 1, 0, 0, 0, 100, tzinfo=UTC),
+            datetime(2026, 1, 1, 0, 0, 0, 200, tzinfo=UTC),
+        )
+
+
+def test_decode_many_matches_decode():
+    np = pytest.importorskip("numpy")
+    for layout, counter in (
+        (Layout.INT64, SnowflakeCounter(Layout.INT64, 9)),
+        (Layout.TIME_COUNTER, TimeCounter()),
+        (Layout.JS_SAFE, SnowflakeCounter(Layout.JS_SAFE, 3)),
+    ):
+        ids = counter.next_many(5000)
+        times, nodes, sequences = layout.decode_many(ids)
+        assert times.dtype == np.dtype("datetime64[us]")
+        for i in (0, 1, 2500, 4999):
+            d = layout.decode(int(np.asarray(ids)[i]))
+            assert times[i].item() == d.datetime.replace(tzinfo=None)
+            assert (nodes[i], sequences[i]) == (d.node, d.sequence)
+    with pytest.raises(ValueError, match="ids must be in \\[0, 9223372036854775807\\]"):
+        Layout.INT64.decode_many(np.array([2**63], dtype=np.uint64))
+    with pytest.raises(ValueError):
+        Layout.INT64.decode_many(np.array([-1], dtype=np.int64))
+    with pytest.raises(TypeError, match="integer ids"):
+        Layout.INT64.decode_many(np.array([1.5]))
+
+
 def test_presets_and_ids_match_the_golden_file():
     # The same file tests/cpp/layout_test.cpp checks the C++ presets against.
     golden = Path(__file__).resolve().parents[1] / "golden" / "layouts.txt"

@@ -16,7 +16,7 @@ CALLS = int(os.environ.get("ATOMIC_COUNTER_LEAK_CALLS", "1000000"))
 
 @pytest.mark.leak
 def test_memory_stays_flat():
-    script = Path(__file__).with_name("leak_check.py")
+    script = Path(__file__).parent / "support" / "leak_check.py"
     name = f"ac-leak-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     proc = subprocess.run(
         [sys.executable, str(script), str(CALLS), name],

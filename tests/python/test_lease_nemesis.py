@@ -1,4 +1,4 @@
-"""The lease nemesis (tests/python/lease_nemesis.py), short, in CI: holders draw on leased nodes
+"""The lease nemesis (support/lease_nemesis.py), short, in CI: holders draw on leased nodes
 while the store (Redis, then PostgreSQL), the holders and their clocks fail in a seeded random
 order; no id may repeat (nor, on PostgreSQL, a SegmentCounter value).
 ATOMIC_COUNTER_NEMESIS_SECONDS (default 60 a store) and ATOMIC_COUNTER_NEMESIS_SEED (default: a

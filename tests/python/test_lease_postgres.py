@@ -1,5 +1,5 @@
-"""Leases on PostgreSQL (issue 15): the lease protocol of test_lease_safety.py with PostgreSQL as
-the store, against real servers the tests start (tests/python/postgres_server.py). Holders run in
+"""Leases on PostgreSQL (issue 15): the lease protocol of test_lease_redis.py with PostgreSQL as
+the store, against real servers the tests start (support/postgres_server.py). Holders run in
 their own processes and write every id they draw to a file; every test checks that no id
 appears twice. What PostgreSQL adds: a restart or a crash (kill -9) loses no committed write, so
 it costs no wait; a promoted standby that missed writes is a new timeline, and costs the wait.
@@ -16,12 +16,12 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 
 import pytest
 from conftest import linux_only
 from lease_harness import (
     Holder,
+    assert_offset,
     check_no_duplicates,
     run_then_stop,
     two_async_leases,
@@ -30,7 +30,7 @@ from lease_harness import (
 from redis_server import Proxy
 from shims import ClockOffset, preload
 
-from atomic_counter import Layout, LeaseRefusedError, lease_node_id
+from atomic_counter import Layout, LeaseRefusedError, StoreUnavailableError, lease_node_id
 
 pytestmark = linux_only
 psycopg = pytest.importorskip("psycopg")
@@ -40,11 +40,6 @@ TTL, SKEW, LEAD = 1.0, 0.2, 0.5
 FAST = {"ttl": TTL, "max_skew": SKEW, "max_lead": LEAD, "layout": Layout.JS_SAFE}
 HOLD = {**FAST, "layout": "js_safe"}  # the same, as a holder process takes it
 WAITED = "without drawing"  # what the lease logs when it sits a wait out
-
-
-@pytest.fixture
-def namespace():
-    return f"t-{uuid.uuid4().hex[:8]}"
 
 
 def pg_url(port: int) -> str:
@@ -225,7 +220,7 @@ def test_a_clock_beyond_max_skew_is_refused(pg, namespace, tmp_path, clock_shim)
         timeout=60,
         env={**os.environ, **env},
     )
-    assert "clock is -5.0" in out.stdout and "from PostgreSQL's" in out.stdout, out.stderr
+    assert_offset(out.stdout, -5.0, "PostgreSQL"), out.stderr
 
 
 # -------------------------------------------------------------------------------------------
@@ -288,10 +283,11 @@ def test_a_standby_is_refused(pg, namespace):
 
 
 def test_bad_urls_and_a_missing_driver():
-    with pytest.raises(ValueError, match=r"must be a redis:// or postgresql:// URL"):
+    with pytest.raises(ValueError, match=r"must be a postgresql:// or redis:// URL"):
         lease_node_id("mysql://localhost/db", "ns")
-    with pytest.raises(psycopg.OperationalError):
+    with pytest.raises(StoreUnavailableError) as raised:
         lease_node_id("postgresql://nobody@127.0.0.1:1/none", "ns", **FAST)
+    assert isinstance(raised.value.__cause__, psycopg.OperationalError)
     code = """
         import sys
         sys.modules["psycopg"] = None  # as if atomic-counter[postgres] were not installed
@@ -321,7 +317,7 @@ def test_a_connection_given_and_the_asyncio_lease(pg, namespace):
 
     async def main() -> tuple[list[int], int, int]:
         aconn = await psycopg.AsyncConnection.connect(pg.url, autocommit=True)
-        with pytest.raises(TypeError, match="needs a synchronous redis client or psycopg"):
+        with pytest.raises(TypeError, match=r"needs a synchronous client \(.*psycopg\.Connection"):
             lease_node_id(aconn, namespace)
         drawn = await two_async_leases(aconn, pg.url, namespace, **FAST)
         await aconn.close()

@@ -1,5 +1,5 @@
 """The recipes in examples/recipes run against the real thing: a PostgreSQL server the test
-starts (tests/python/postgres_server.py), SQLAlchemy with psycopg, Django's makemigrations and
+starts (support/postgres_server.py), SQLAlchemy with psycopg, Django's makemigrations and
 migrate, Pydantic, pandas and pyarrow."""
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 def test_mypy_strict_on_examples_and_every_public_name():
     files = [str(p) for p in sorted((ROOT / "examples").glob("*.py"))]
-    files.append(str(ROOT / "tests" / "python" / "typing_usage.py"))
+    files.append(str(ROOT / "tests" / "python" / "support" / "typing_usage.py"))
     proc = run("mypy", "--strict", "--no-incremental", *files)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -41,7 +41,7 @@ def test_stubs_match_the_extension():
 
 def test_typing_usage_runs():
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "python" / "typing_usage.py")],
+        [sys.executable, str(ROOT / "tests" / "python" / "support" / "typing_usage.py")],
         capture_output=True,
         text=True,
         timeout=60,

@@ -14,9 +14,9 @@ breaks the store.
 At the end every id of every holder is checked: no id twice across all files, strictly
 increasing within each; the same for the segment values.
 
-    python tests/python/lease_nemesis.py --seconds 1800 --seed 42           # the release run
-    python tests/python/lease_nemesis.py --store postgres --seconds 1800    # ... and this
-    python tests/python/lease_nemesis.py --seconds 60                       # what CI runs
+    python tests/python/support/lease_nemesis.py --seconds 1800 --seed 42        # the release run
+    python tests/python/support/lease_nemesis.py --store postgres --seconds 1800  # ... and this
+    python tests/python/support/lease_nemesis.py --seconds 60                    # what CI runs
 
 The holders use ttl 1 s, max_skew 0.2 s and max_lead 0.5 s, and the JS_SAFE layout (64 ids a
 ms a node): half of them draw batches of 64 at full speed, so they live at max_lead.

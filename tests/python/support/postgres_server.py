@@ -125,26 +125,41 @@ class PostgresServer:
         )  # type: ignore[call-overload]
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                str(self.bin / "postgres"),
-                "-D",
-                str(self.data),
-                "-p",
-                str(self.port),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                f"unix_socket_directories={self.root}",
-                "-c",
-                "max_connections=100",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # away from the terminal's signals
-            **{**self._as_user(), "env": {**self._env(), **self.server_env}},
-        )
+        """Starts the server and waits until it accepts connections. A server killed a moment
+        ago may leave backends that still hold its shared memory: the new postmaster then exits
+        at once, and is started again until the deadline."""
         deadline = time.monotonic() + 60
+        while True:
+            self.process = subprocess.Popen(
+                [
+                    str(self.bin / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"unix_socket_directories={self.root}",
+                    "-c",
+                    "max_connections=100",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # away from the terminal's signals
+                **{**self._as_user(), "env": {**self._env(), **self.server_env}},
+            )
+            if self._ready(deadline):
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        self.kill()
+        raise RuntimeError(f"postgres on port {self.port} did not start")
+
+    def _ready(self, deadline: float) -> bool:
+        """Waits until the server accepts connections (True) or exits (False), until deadline."""
+        assert self.process is not None
         while time.monotonic() < deadline:
             ready = subprocess.run(
                 [
@@ -163,12 +178,11 @@ class PostgresServer:
                 env=self._env(),
             )
             if ready.returncode == 0:
-                return
+                return True
             if self.process.poll() is not None:
-                break
+                return False
             time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"postgres on port {self.port} did not start")
+        return False
 
     def create_database(self, name: str) -> str:
         subprocess.run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import array
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -142,3 +143,17 @@ def run_then_stop(holders: list[Holder], seconds: float) -> list[list[int]]:
     for h in holders:
         h.stop()
     return [h.ids() for h in holders]
+
+
+def assert_offset(message: str, expected: float, store: str) -> None:
+    """A skew refusal names this host's offset from the store's clock: within 50 ms (half a
+    few round trips) of the offset the clock shim set."""
+    found = re.search(r"this host's clock is ([+-]\d+\.\d{3}) s from (\w+)'s", message)
+    assert found, message
+    assert abs(float(found.group(1)) - expected) < 0.05, message
+    assert found.group(2) == store, message
+
+
+def redis_key(namespace: str) -> str:
+    """The Redis hash that holds a lease namespace."""
+    return f"atomic_counter:{{{namespace}}}"

@@ -1,4 +1,4 @@
-"""Builds the LD_PRELOAD shims under tests/python/shims/ once per test session, with the C
+"""Builds the LD_PRELOAD shims under tests/python/support/shims/ once per test session, with the C
 compiler the machine has: region_shim.c (slows, gates or fails msync, logs fsync) and clock_shim.c
 (moves CLOCK_REALTIME by an offset a controller can change while the process runs)."""
 

@@ -1,0 +1,660 @@
+"""PostgreSQL: everything atomic-counter says to a PostgreSQL server, for leases and segments.
+
+Leases live in two tables, ``atomic_counter_lease_namespaces`` (a row per namespace) and
+``atomic_counter_lease_nodes`` (a row per node); segments in ``atomic_counter_segments`` (a row
+per sequence). Every table is created on first use, under an advisory lock so that two first
+users wait for each other instead of failing on a race.
+
+Every operation is one transaction on an autocommit connection, with its settings local to it
+(``synchronous_commit = on``, so that a commit is on disk before the protocol acts on it, and
+the statement and lock timeouts): nothing depends on the session, so a transaction-pooling
+proxy (PgBouncer) cannot drop a setting between two statements. The row locks that the UPDATEs
+take stand in for a Redis script's atomicity, and ``clock_timestamp()`` is the store's clock.
+A server's incarnation is its system identifier and timeline. psycopg 3 is imported when a store
+is made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import LeaseRefusedError, SegmentRefusedError, StoreUnavailableError
+from .protocols import (
+    Claim,
+    Claimed,
+    ClaimReply,
+    Confirm,
+    Confirmed,
+    ConfirmReply,
+    Exchange,
+    Full,
+    Lost,
+    Refusal,
+    Refused,
+    Release,
+    Renew,
+    Renewed,
+    RenewReply,
+    Restarted,
+    Suspicion,
+    T,
+)
+
+NAME = "PostgreSQL"
+CLIENTS = "a psycopg 3 connection"  # for messages
+SYNC_CLIENT, ASYNC_CLIENT = "psycopg.Connection", "psycopg.AsyncConnection"
+SCHEMES = ("postgresql://", "postgres://")
+
+# The server's incarnation: its system identifier and timeline. A restart or a crash keeps
+# both; a promoted standby or a restored backup starts a new timeline.
+_INCARNATION = (
+    "(SELECT system_identifier FROM pg_control_system())::text || '/' || "
+    "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
+)
+# The server's clock in ms, and its incarnation.
+_NOW = f"SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint, {_INCARNATION}"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """Execute one statement; the reply is (rows, rowcount)."""
+
+    sql: str
+    params: Any = None  # None: the simple protocol, which takes several statements at once
+
+
+def _one(sql: str, *params: Any) -> Exchange[Any]:
+    """The first row of a statement's result, or None. One dict argument passes named
+    parameters."""
+    named = len(params) == 1 and isinstance(params[0], dict)
+    rows, _ = yield Statement(sql, params[0] if named else (params or None))
+    return rows[0] if rows else None
+
+
+class _Tables:
+    """What the I/O needs to know of a store's operations: its tables, created on first use,
+    and how to word a refusal."""
+
+    name = NAME
+    schema: tuple[str, ...]
+    tables: str  # named in a refusal
+    action: str  # what the role could not do, for a refusal
+    refusal: type[Exception]
+
+
+# -- leases ------------------------------------------------------------------------------------
+
+_NAMESPACES = "atomic_counter_lease_namespaces"
+_NODES = "atomic_counter_lease_nodes"
+
+_LEASE_SCHEMA = (
+    f"""CREATE TABLE IF NOT EXISTS {_NAMESPACES} (
+    namespace text PRIMARY KEY,
+    version integer NOT NULL,
+    layout text NOT NULL,
+    incarnation text NOT NULL,
+    gen bigint NOT NULL,
+    floor_ms bigint NOT NULL,
+    max_ttl_ms bigint NOT NULL
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {_NODES} (
+    namespace text NOT NULL REFERENCES {_NAMESPACES} ON DELETE CASCADE,
+    node integer NOT NULL,
+    owner text,
+    expires_ms bigint NOT NULL DEFAULT 0,
+    hwm numeric(20, 0) NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, node)
+)""",
+)
+
+# A holder saw the data go back: every later claim waits until one confirms the namespace.
+_UNCONFIRM = f"UPDATE {_NAMESPACES} SET incarnation = '' WHERE namespace = %s"
+
+
+class PostgresLeases(_Tables):
+    """A lease namespace in two tables (protocols.LeaseStore): the same operations as the Redis
+    scripts, each one transaction that locks the namespace's row."""
+
+    name = NAME
+    schema = _LEASE_SCHEMA
+    tables = f"{_NAMESPACES} and {_NODES}"
+    action = "hold leases"
+    refusal = LeaseRefusedError
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+
+    def _lock(self) -> Exchange[Any]:
+        """The namespace's row, locked: (layout, incarnation, gen, floor_ms, max_ttl_ms)."""
+        return (
+            yield from _one(
+                f"SELECT layout, incarnation, gen, floor_ms, max_ttl_ms FROM {_NAMESPACES} "
+                "WHERE namespace = %s FOR UPDATE",
+                self.namespace,
+            )
+        )
+
+    def _owner(self, node: int) -> Exchange[str | None]:
+        row = yield from _one(
+            f"SELECT owner FROM {_NODES} WHERE namespace = %s AND node = %s",
+            self.namespace,
+            node,
+        )
+        return row[0] if row else None
+
+    def _next_gen(self) -> Exchange[int]:
+        row = yield from _one(
+            f"UPDATE {_NAMESPACES} SET gen = gen + 1 WHERE namespace = %s RETURNING gen",
+            self.namespace,
+        )
+        return int(row[0])
+
+    def claim(self, request: Claim) -> Exchange[ClaimReply]:
+        namespace, ttl = self.namespace, request.ttl_ms
+        now, run_id = yield from _one(_NOW)
+        _, created = yield Statement(
+            f"INSERT INTO {_NAMESPACES} VALUES (%s, 2, %s, '', 0, 0, %s) "
+            "ON CONFLICT (namespace) DO NOTHING",
+            (namespace, request.layout, ttl),
+        )
+        stored, incarnation, gen, floor_ms, max_ttl = yield from self._lock()
+        suspicion = Suspicion.MISSING if created else None
+        if not created:
+            if stored != request.layout:
+                return Refused(Refusal.LAYOUT, stored)
+            if incarnation == "":
+                suspicion = Suspicion.UNCONFIRMED
+            elif incarnation != run_id:
+                suspicion = Suspicion.RESTARTED
+            if gen < request.seen_gen:
+                suspicion = Suspicion.ROLLED_BACK
+                yield Statement(_UNCONFIRM, (namespace,))
+            if ttl > max_ttl:
+                max_ttl = ttl
+                yield Statement(
+                    f"UPDATE {_NAMESPACES} SET max_ttl_ms = %s WHERE namespace = %s",
+                    (ttl, namespace),
+                )
+        rows, _ = yield Statement(
+            f"SELECT node, owner, expires_ms, hwm FROM {_NODES} WHERE namespace = %s AND node < %s",
+            (namespace, request.nodes),
+        )
+        held = {int(node): (owner, int(expires), int(hwm)) for node, owner, expires, hwm in rows}
+        for i in range(request.nodes):
+            owner, expires, hwm = held.get(i, (None, 0, 0))
+            # An expiry further away than the longest ttl means the server's clock went back:
+            # the holder's own deadline (its monotonic clock) has passed, and the node's mark
+            # fences it.
+            if owner is None or expires <= now or expires > now + max_ttl:
+                yield Statement(
+                    f"INSERT INTO {_NODES} (namespace, node, owner, expires_ms) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (namespace, node) DO UPDATE "
+                    "SET owner = EXCLUDED.owner, expires_ms = EXCLUDED.expires_ms",
+                    (namespace, i, request.token, now + ttl),
+                )
+                gen = yield from self._next_gen()
+                return Claimed(
+                    node=i,
+                    hwm=hwm,
+                    floor_ms=int(floor_ms),
+                    suspicion=suspicion,
+                    store_ms=int(now),
+                    gen=gen,
+                    max_ttl_ms=int(max_ttl),
+                    incarnation=run_id,
+                )
+        return Full()
+
+    def renew(self, request: Renew) -> Exchange[RenewReply]:
+        now, run_id = yield from _one(_NOW)
+        locked = yield from self._lock()
+        if locked is None or (yield from self._owner(request.node)) != request.token:
+            return Lost()
+        rolled_back = locked[2] < request.seen_gen
+        if rolled_back:
+            yield Statement(_UNCONFIRM, (self.namespace,))
+        yield Statement(
+            f"UPDATE {_NODES} SET expires_ms = %s, hwm = GREATEST(hwm, %s::numeric) "
+            "WHERE namespace = %s AND node = %s",
+            (now + request.ttl_ms, str(request.mark), self.namespace, request.node),
+        )
+        gen = yield from self._next_gen()
+        return Renewed(rolled_back=rolled_back, store_ms=int(now), gen=gen, incarnation=run_id)
+
+    def confirm(self, request: Confirm) -> Exchange[ConfirmReply]:
+        _now, run_id = yield from _one(_NOW)
+        locked = yield from self._lock()
+        if locked is None or (yield from self._owner(request.node)) != request.token:
+            return Lost()
+        if run_id != request.claimed_on:
+            return Restarted()
+        floor = max(request.floor_ms, int(locked[3]))
+        yield Statement(
+            f"UPDATE {_NAMESPACES} SET floor_ms = %s, incarnation = %s WHERE namespace = %s",
+            (floor, run_id, self.namespace),
+        )
+        gen = yield from self._next_gen()
+        return Confirmed(floor_ms=floor, gen=gen)
+
+    def release(self, request: Release) -> Exchange[bool]:
+        if (yield from self._lock()) is None:
+            return False
+        if (yield from self._owner(request.node)) != request.token:
+            return False
+        where = (self.namespace, request.node)
+        # The sealed counter's mark is at or above every id this holder drew, and its renewals
+        # recorded more (a reservation): the exact mark lets the next holder start right above.
+        if request.mark is not None:
+            yield Statement(
+                f"UPDATE {_NODES} SET hwm = %s::numeric WHERE namespace = %s AND node = %s",
+                (str(request.mark), *where),
+            )
+        yield Statement(
+            f"UPDATE {_NODES} SET owner = NULL, expires_ms = 0 WHERE namespace = %s AND node = %s",
+            where,
+        )
+        yield from self._next_gen()
+        return True
+
+    def legacy_key(self) -> Exchange[str | None]:
+        return None  # atomic-counter 0.2 had no PostgreSQL leases
+        yield  # an exchange with no request
+
+
+# -- segments ----------------------------------------------------------------------------------
+
+_SEGMENTS = "atomic_counter_segments"
+_SEGMENT_SCHEMA = (
+    f"""CREATE TABLE IF NOT EXISTS {_SEGMENTS} (
+    name text PRIMARY KEY,
+    next_value bigint NOT NULL,
+    incarnation text NOT NULL
+)""",
+)
+
+# Moves the stored value up by n (creating the row at start + n), unless the row was last
+# written on another incarnation of the server: then no row comes back.
+_RESERVE = f"""WITH here AS (SELECT {_INCARNATION} AS incarnation)
+INSERT INTO {_SEGMENTS} AS s (name, next_value, incarnation)
+SELECT %(name)s, %(start)s::bigint + %(n)s::bigint, here.incarnation FROM here
+ON CONFLICT (name) DO UPDATE
+    SET next_value = s.next_value + %(n)s::bigint, incarnation = EXCLUDED.incarnation
+    WHERE s.incarnation = EXCLUDED.incarnation OR s.incarnation = '' OR %(trust)s
+RETURNING s.next_value"""
+
+_ROW = f"SELECT next_value, incarnation, {_INCARNATION} FROM {_SEGMENTS} WHERE name = %s"
+
+_GIVE_BACK = f"""UPDATE {_SEGMENTS} SET next_value = %(lo)s
+WHERE name = %(name)s AND next_value = %(hi)s AND incarnation = {_INCARNATION}
+RETURNING next_value"""
+
+_SKIP = f"""UPDATE {_SEGMENTS}
+SET next_value = next_value + %(by)s::bigint, incarnation = {_INCARNATION}
+WHERE name = %(name)s RETURNING next_value"""
+
+
+class PostgresSegment(_Tables):
+    """A sequence in one row (protocols.SegmentStore), with the incarnation of its last
+    reservation: a reservation on another (a failover, a restored backup) is refused."""
+
+    name = NAME
+    schema = _SEGMENT_SCHEMA
+    tables = _SEGMENTS
+    action = "reserve blocks"
+    refusal = SegmentRefusedError
+
+    def __init__(self, name: str, *, trust_failover: bool) -> None:
+        self._name = name
+        self._trust = trust_failover
+
+    def reserve(self, start: int, n: int) -> Exchange[tuple[int, int]]:
+        from psycopg import errors  # type: ignore[import-not-found, unused-ignore]
+
+        params = {"name": self._name, "start": start, "n": n, "trust": self._trust}
+        try:
+            row = yield from _one(_RESERVE, params)
+        except errors.NumericValueOutOfRange as exc:
+            raise OverflowError(
+                f"SegmentCounter {self._name!r} is used up: its next block would pass "
+                f"2**63 - 1 (PostgreSQL bigint)"
+            ) from exc
+        if row is None:
+            row = yield from _one(_ROW, self._name)
+            stored = row[1] if row else "?"
+            current = row[2] if row else "?"
+            raise SegmentRefusedError(
+                f"SegmentCounter {self._name!r}: PostgreSQL is on another timeline than when "
+                f"the sequence was last reserved ({stored} then, {current} now): a failover or "
+                f"a restored backup may have lost reservations, and values handed out since "
+                f"could repeat. Move the sequence past them with SegmentCounter.skip_ahead(url, "
+                f"{self._name!r}, by=...), or pass trust_failover=True if every reservation "
+                f"commits on the standby that was promoted (synchronous replication)"
+            )
+        hi = int(row[0])
+        return hi - n, hi
+
+    def give_back(self, lo: int, hi: int) -> Exchange[bool]:
+        row = yield from _one(_GIVE_BACK, {"name": self._name, "lo": lo, "hi": hi})
+        return row is not None
+
+    def skip(self, by: int) -> Exchange[int]:
+        row = yield from _one(_SKIP, {"name": self._name, "by": by})
+        if row is None:
+            raise ValueError(f"SegmentCounter.skip_ahead(): no sequence named {self._name!r}")
+        return int(row[0])
+
+
+# -- I/O ---------------------------------------------------------------------------------------
+
+
+class _Connect:
+    """(Re)open the connection when there is none or it broke; reply: whether it is new."""
+
+
+class _Reset:
+    """After a failure: roll back what the transaction did, or drop a broken connection."""
+
+
+class _State:
+    """Reply: (autocommit, transaction status name) of the connection."""
+
+
+_CONNECT, _RESET, _STATE = _Connect(), _Reset(), _State()
+
+
+def _translate(exc: BaseException, ops: _Tables) -> Exception | None:
+    """The package's error for what psycopg raised, or None to let it through."""
+    import psycopg  # type: ignore[import-not-found, unused-ignore]
+    from psycopg import errors  # type: ignore[import-not-found, unused-ignore]
+
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return ops.refusal(
+            f"PostgreSQL refused to {ops.action} ({exc}): the role needs CREATE on the schema "
+            f"the first time, then SELECT, INSERT and UPDATE on {ops.tables}, and EXECUTE on "
+            f"pg_control_system() and pg_current_wal_lsn()"
+        )
+    if isinstance(exc, (errors.ReadOnlySqlTransaction, errors.ObjectNotInPrerequisiteState)):
+        return ops.refusal(
+            f"PostgreSQL cannot {ops.action} here ({exc}): connect to the primary, not a standby"
+        )
+    if isinstance(
+        exc,
+        (
+            psycopg.OperationalError,  # connection lost, server shutting down, timeouts
+            psycopg.InterfaceError,  # a connection closed under us
+            errors.SerializationFailure,
+            errors.DeadlockDetected,
+        ),
+    ):
+        return StoreUnavailableError(f"PostgreSQL is unavailable: {type(exc).__name__}: {exc}")
+    return None
+
+
+class _Session:
+    """What both I/O kinds do around an exchange, written once as requests: (re)connect, create
+    the tables the first time on each connection, check a caller's connection is fit, then one
+    transaction with local settings; on failure, roll back or drop the connection."""
+
+    def __init__(
+        self, connect: Callable[[], Any], ops: _Tables, *, owned: bool, timeout: float
+    ) -> None:
+        self._connect = connect
+        self._ops = ops
+        self._owned = owned  # opened from a URL: closed (and reopened) by us
+        self._timeout_ms = max(1, int(timeout * 1000))
+        self._conn: Any = None
+        self._schema_ready = False
+
+    def _settings(self) -> str:
+        ms = self._timeout_ms
+        return (
+            "BEGIN; SELECT set_config('synchronous_commit', 'on', true), "
+            f"set_config('statement_timeout', '{ms}', true), "
+            f"set_config('lock_timeout', '{ms}', true)"
+        )
+
+    def _session(self, exchange: Exchange[T]) -> Exchange[T]:
+        try:
+            if (yield _CONNECT):
+                self._schema_ready = False
+            if not self._owned:
+                autocommit, status = yield _STATE
+                if not autocommit or status != "IDLE":
+                    raise self._unfit(autocommit, status)
+            if not self._schema_ready:
+                yield Statement(self._settings())
+                yield Statement(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                    (f"atomic_counter {self._ops.tables}",),
+                )
+                for statement in self._ops.schema:
+                    yield Statement(statement)
+                yield Statement("COMMIT")
+                self._schema_ready = True
+            yield Statement(self._settings())
+            result = yield from exchange
+            yield Statement("COMMIT")
+            return result
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                yield _RESET
+            translated = _translate(exc, self._ops)
+            if translated is not None:
+                raise translated from exc
+            raise
+
+    def _unfit(self, autocommit: bool, status: str) -> Exception:
+        if not autocommit:
+            why = (
+                "is not in autocommit mode, so each step would join a transaction that only "
+                "the caller commits: open it with psycopg.connect(url, autocommit=True)"
+            )
+        else:
+            why = (
+                f"has a transaction open (status {status}): commit or roll it back first, "
+                f"and use the connection for nothing else"
+            )
+        return self._ops.refusal(
+            f"the psycopg connection given to {self._ops.name} {why}; or pass a "
+            f"postgresql:// URL and the store opens connections of its own"
+        )
+
+    # What the two performs share: the replies that need no I/O.
+    def _reset_needed(self) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        if conn.broken or conn.closed:
+            if self._owned:
+                self._conn = None
+            return False
+        return bool(conn.info.transaction_status.name != "IDLE")
+
+    def _state(self) -> tuple[bool, str]:
+        return bool(self._conn.autocommit), str(self._conn.info.transaction_status.name)
+
+    def _needs_connection(self) -> bool:
+        return self._conn is None or self._conn.closed or self._conn.broken
+
+    @staticmethod
+    def _reply(cursor: Any, rows: list[Any]) -> tuple[list[Any], int]:
+        return rows, cursor.rowcount
+
+
+class PostgresIO(_Session):
+    """Runs exchanges on one psycopg connection (protocols.StoreIO), one at a time."""
+
+    def __init__(self, connect: Callable[[], Any], ops: Any, *, owned: bool, timeout: float):
+        super().__init__(connect, ops, owned=owned, timeout=timeout)
+        self._lock = threading.Lock()
+
+    def _perform(self, request: Any) -> Any:
+        if request is _CONNECT:
+            if not self._needs_connection():
+                return False
+            if self._conn is not None and self._owned:
+                self._conn.close()
+            self._conn = self._connect()
+            return True
+        if request is _STATE:
+            return self._state()
+        if request is _RESET:
+            if self._reset_needed():
+                self._conn.rollback()
+            return None
+        cursor = self._conn.execute(request.sql, request.params)
+        return self._reply(cursor, cursor.fetchall() if cursor.description is not None else [])
+
+    def run(self, exchange: Exchange[T]) -> T:
+        from .._drive import drive
+
+        with self._lock:
+            return drive(self._session(exchange), self._perform)
+
+    def close(self) -> None:
+        if self._owned and self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+
+
+class AsyncPostgresIO(_Session):
+    """PostgresIO for a psycopg AsyncConnection."""
+
+    def __init__(self, connect: Callable[[], Any], ops: Any, *, owned: bool, timeout: float):
+        super().__init__(connect, ops, owned=owned, timeout=timeout)
+        self._lock: Any = None
+
+    async def _perform(self, request: Any) -> Any:
+        if request is _CONNECT:
+            if not self._needs_connection():
+                return False
+            if self._conn is not None and self._owned:
+                await self._conn.close()
+            self._conn = await self._connect()
+            return True
+        if request is _STATE:
+            return self._state()
+        if request is _RESET:
+            if self._reset_needed():
+                await self._conn.rollback()
+            return None
+        cursor = await self._conn.execute(request.sql, request.params)
+        rows = await cursor.fetchall() if cursor.description is not None else []
+        return self._reply(cursor, rows)
+
+    async def run(self, exchange: Exchange[T]) -> T:
+        import asyncio
+
+        from .._drive import adrive
+
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            return await adrive(self._session(exchange), self._perform)
+
+    async def close(self) -> None:
+        if self._owned and self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+
+
+# -- the engine (protocols.Engine) -------------------------------------------------------------
+
+
+def accepts(client: Any) -> bool:
+    return type(client).__module__.startswith("psycopg")
+
+
+def is_async(client: Any) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(getattr(client, "execute", None))
+
+
+def _connector(
+    url: str, timeout: float, *, func: str, application: str, asynchronous: bool
+) -> Callable[[], Any]:
+    """A function that opens a psycopg connection to the URL, in autocommit, that gives up on
+    a connection that stops acknowledging within about `timeout` seconds (the statement and
+    lock timeouts are set by every transaction)."""
+    try:
+        import psycopg  # type: ignore[import-not-found, unused-ignore]
+    except ImportError as exc:  # pragma: no cover - exercised without the extra
+        raise ImportError(
+            f"{func} with a postgresql:// URL needs psycopg 3: pip install atomic-counter[postgres]"
+        ) from exc
+    timeout_ms = int(timeout * 1000)
+    params: dict[str, Any] = {
+        "autocommit": True,
+        "connect_timeout": max(2, timeout_ms // 1000),
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+        "tcp_user_timeout": timeout_ms,
+        "application_name": application,
+    }
+    if asynchronous:
+        return lambda: psycopg.AsyncConnection.connect(url, **params)
+    return lambda: psycopg.connect(url, **params)
+
+
+def _io(
+    client: Any, ops: _Tables, *, timeout: float, asynchronous: bool, func: str, application: str
+) -> Any:
+    owned = isinstance(client, str)
+    if owned:
+        connect = _connector(
+            client, timeout, func=func, application=application, asynchronous=asynchronous
+        )
+    elif asynchronous:
+
+        async def given() -> Any:
+            return client
+
+        connect = given
+    else:
+        connect = lambda: client  # noqa: E731
+    kind = AsyncPostgresIO if asynchronous else PostgresIO
+    return kind(connect, ops, owned=owned, timeout=timeout)
+
+
+def lease_store(
+    client: Any, namespace: str, *, timeout: float, asynchronous: bool, func: str
+) -> tuple[PostgresLeases, PostgresIO | AsyncPostgresIO]:
+    # A connection given is the lease's own from then on, used as it is (a URL lets the lease
+    # reconnect after the server or the network drops it).
+    ops = PostgresLeases(namespace)
+    io = _io(
+        client,
+        ops,
+        timeout=timeout,
+        asynchronous=asynchronous,
+        func=func,
+        application="atomic-counter lease",
+    )
+    return ops, io
+
+
+def segment_store(
+    client: Any, name: str, *, timeout: float, trust_failover: bool, assume_durable: bool
+) -> tuple[PostgresSegment, PostgresIO]:
+    if not isinstance(client, str):
+        raise TypeError(
+            "SegmentCounter() argument 'store' must be a postgresql:// URL, not a psycopg "
+            "connection: the counter reserves from its own thread on a connection of its own"
+        )
+    ops = PostgresSegment(name, trust_failover=trust_failover)
+    io = _io(
+        client,
+        ops,
+        timeout=timeout,
+        asynchronous=False,
+        func="SegmentCounter()",
+        application="atomic_counter segment",
+    )
+    return ops, io

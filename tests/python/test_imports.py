@@ -1,0 +1,52 @@
+"""What importing costs: the package loads only its native core; layouts, leases, segments and
+the command line load their modules when first used."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = (
+    "dataclasses",
+    "inspect",
+    "enum",
+    "re",
+    "typing",
+    "logging",
+    "uuid",
+    "argparse",
+    "json",
+    "datetime",
+    "atomic_counter.layout",
+    "atomic_counter.lease",
+)
+
+
+def loaded(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_importing_the_package_loads_only_its_core():
+    baseline = loaded("")
+    after = loaded("import atomic_counter")
+    assert not (after - baseline) & set(HEAVY), sorted((after - baseline) & set(HEAVY))
+    # ... and the rest comes when it is used
+    assert "atomic_counter.layout" in loaded("import atomic_counter; atomic_counter.Layout")
+
+
+def test_the_command_line_loads_only_what_next_needs():
+    code = (
+        "import io, contextlib\nfrom atomic_counter.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    main(['next', '-n', '3'])"
+    )
+    baseline = loaded("import io, contextlib")
+    extra = (loaded(code) - baseline) & set(HEAVY)
+    assert not extra, sorted(extra)

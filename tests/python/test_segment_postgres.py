@@ -1,0 +1,102 @@
+"""SegmentCounter on PostgreSQL: the server restarted and killed mid-run, a slow database, a
+failover that may have lost reservations, roles and privileges. The behaviour every store shares
+is in test_segment.py."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import linux_only
+from redis_server import Proxy
+from segment_harness import Drawer, check_runs, draw_through
+
+from atomic_counter import SegmentCounter, SegmentRefusedError
+
+pytestmark = linux_only
+
+
+def test_postgres_restarted_and_killed_mid_run(pg, name, tmp_path):
+    def outage() -> None:
+        pg.restart()  # a fast shutdown
+        time.sleep(1.0)
+        pg.kill()  # kill -9: committed reservations survive crash recovery
+        pg.start()
+
+    draw_through(pg.url, name, tmp_path, outage)
+
+
+def test_a_slow_database_does_not_slow_next(pg, name, tmp_path):
+    """40 ms each way between the counter and PostgreSQL (a reservation takes about half a
+    second): with blocks that last longer than that, no next() call waits; with blocks that do
+    not, they do (the check can fail)."""
+    proxy = Proxy(pg.port, delay=0.04)
+    url = f"postgresql://app@127.0.0.1:{proxy.port}/postgres"
+    try:
+        ample = Drawer(url, name, tmp_path / "a.bin", block=20_000, rate=10_000, seconds=4)
+        starved = Drawer(url, name + "-b", tmp_path / "b.bin", block=100, rate=10_000, seconds=4)
+        ample_stats, starved_stats = ample.finish(), starved.finish()
+    finally:
+        proxy.close()
+    assert ample_stats["blocks"] >= 3  # it reserved while drawing...
+    assert ample_stats["stalls"] == 0, ample_stats  # ...and never made next() wait
+    assert starved_stats["stalls"] > 10, starved_stats
+    check_runs([ample.values()])
+    check_runs([starved.values()])
+
+
+def test_a_failover_that_may_have_lost_reservations_is_refused(name):
+    pytest.importorskip("psycopg")
+    from postgres_server import PostgresServer, server_bin
+
+    if server_bin() is None:
+        pytest.skip("PostgreSQL is not installed (tools/test.sh installs it)")
+    primary = PostgresServer()
+    primary.start()
+    standby = PostgresServer(replica_of=primary)
+    standby.start()
+    proxy = Proxy(primary.port)
+    url = f"postgresql://app@127.0.0.1:{proxy.port}/postgres"
+    try:
+        with SegmentCounter(url, name, block=100) as counter:
+            counter.next()
+        standby.wait_caught_up(primary)
+        standby.stop()  # from now on it misses every reservation
+        counter = SegmentCounter(url, name, block=100)
+        before = [counter.next() for _ in range(500)]
+        primary.kill()
+        standby.start()
+        standby.promote()  # a new timeline, without the reservations of `before`
+        proxy.switch(standby.port)
+        with pytest.raises(SegmentRefusedError, match="another timeline"):
+            SegmentCounter(url, name, block=100, timeout=5)
+        # The old counter runs out of blocks and is refused too, never handed a repeat.
+        with pytest.raises(SegmentRefusedError):
+            for _ in range(1000):
+                before.append(counter.next())
+        counter.close()
+        # An operator moves the sequence past what may have been lost.
+        SegmentCounter.skip_ahead(url, name, by=10_000)
+        with SegmentCounter(url, name, block=100) as after:
+            later = [after.next() for _ in range(500)]
+        check_runs([before, later])
+        assert min(later) > max(before)
+        # With trust_failover the refusal is waived (synchronous replication's case).
+        standby.sql("UPDATE atomic_counter_segments SET incarnation = 'elsewhere'")
+        with SegmentCounter(url, name, block=100, trust_failover=True) as trusting:
+            assert trusting.next() > max(later)
+    finally:
+        proxy.close()
+        standby.remove()
+        primary.remove()
+
+
+def test_a_role_without_privileges_is_refused(pg, name):
+    url = pg.new_role(owns_database=False)
+    with pytest.raises(SegmentRefusedError, match="the role needs CREATE on the schema"):
+        SegmentCounter(url, name, timeout=5)
+
+
+def test_a_role_that_owns_its_database_needs_nothing_more(pg, name):
+    with SegmentCounter(pg.new_role(owns_database=True), name) as counter:
+        assert counter.next() == 1
