@@ -75,9 +75,9 @@ struct SegmentObject {
     PyObject* timeout_message;
     PyObject* refused_error;  // the exception type of a block below `accepted`
     PyObject* prefix;         // "SegmentCounter 'name'"
-    PyObject* failure;     // set by _fail: why the counter stopped for good
-    PyObject* last_error;  // set by _note
-    PyObject* weakrefs;    // the engine and the exit handler hold the counter weakly
+    PyObject* failure;        // set by _fail: why the counter stopped for good
+    PyObject* last_error;     // set by _note
+    PyObject* weakrefs;       // the engine and the exit handler hold the counter weakly
     wait_state* wait;
 };
 
@@ -114,8 +114,7 @@ PyObject* Segment_new(PyTypeObject* type, PyObject* Py_UNUSED(args), PyObject* P
     obj->generation = current_fork_generation();
     obj->timeout = 0;
     obj->engine = obj->need = obj->collected = obj->timeout_error = obj->timeout_message =
-        obj->refused_error = obj->prefix = obj->failure = obj->last_error = obj->weakrefs =
-            nullptr;
+        obj->refused_error = obj->prefix = obj->failure = obj->last_error = obj->weakrefs = nullptr;
     obj->wait = new (std::nothrow) wait_state();
     if (obj->wait == nullptr) {
         return PyErr_NoMemory();
