@@ -117,11 +117,24 @@ class _Again(Exception):
     """The claim must start over: the node was lost, or the store restarted again, meanwhile."""
 
 
+def _check_seconds(func: str, name: str, value: Any, low: float, high: float) -> None:
+    """A number of seconds in [low, high]: TypeError for a wrong type, ValueError out of range."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(
+            f"{func} argument {name!r} must be a number of seconds, not {type(value).__name__}"
+        )
+    if not low <= value <= high:
+        raise ValueError(
+            f"{func} argument {name!r} must be in [{low:g}, {high:g}] seconds, got {value!r}"
+        )
+
+
 class _LeaseBase:
     """State and protocol shared by NodeLease and AsyncNodeLease."""
 
     _store: LeaseStore  # the namespace's operations, set by the subclass with its I/O
     _clock = _Clock  # the simulator replaces it
+    _func = "lease_node_id()"  # for messages
 
     def __init__(
         self,
@@ -133,50 +146,42 @@ class _LeaseBase:
         max_lead: float,
         trust_store: bool,
     ) -> None:
-        if (
-            not isinstance(namespace, str)
-            or not namespace
-            or len(namespace) > 200
-            or any(c in namespace for c in "{}")
-        ):
+        func = self._func
+        if not isinstance(namespace, str):
+            raise TypeError(
+                f"{func} argument 'namespace' must be a str, not {type(namespace).__name__}"
+            )
+        if not namespace or len(namespace) > 200 or any(c in namespace for c in "{}"):
             raise ValueError(
-                "lease_node_id() argument 'namespace' must be a non-empty str of at "
-                "most 200 characters without '{' or '}'"
+                f"{func} argument 'namespace' must be a non-empty str of at most 200 "
+                f"characters without '{{' or '}}'"
             )
         if not isinstance(layout, Layout):
             raise TypeError(
-                f"lease_node_id() argument 'layout' must be a Layout, not {type(layout).__name__}"
+                f"{func} argument 'layout' must be a Layout, not {type(layout).__name__}"
             )
         for name, value, low, high in (
             ("ttl", ttl, 0.5, 86400.0),
             ("max_skew", max_skew, 0.0, 86400.0),
             ("max_lead", max_lead, layout.tick_ns / 1e9, 3600.0),
         ):
-            if (
-                not isinstance(value, (int, float))
-                or isinstance(value, bool)
-                or not low <= value <= high
-            ):
-                raise ValueError(
-                    f"lease_node_id() argument '{name}' must be in [{low:g}, "
-                    f"{high:g}] seconds, got {value!r}"
-                )
+            _check_seconds(func, name, value, low, high)
         limit = layout.max_node + 1
         if max_nodes is None:
             max_nodes = limit
-        if (
-            not isinstance(max_nodes, int)
-            or isinstance(max_nodes, bool)
-            or not 1 <= max_nodes <= limit
-        ):
+        if not isinstance(max_nodes, int) or isinstance(max_nodes, bool):
+            raise TypeError(
+                f"{func} argument 'max_nodes' must be an int or None, not "
+                f"{type(max_nodes).__name__}"
+            )
+        if not 1 <= max_nodes <= limit:
             raise ValueError(
-                f"lease_node_id() argument 'max_nodes' must be in [1, {limit}] for "
-                f"the {layout.name} layout, got {max_nodes!r}"
+                f"{func} argument 'max_nodes' must be in [1, {limit}] for the {layout.name} "
+                f"layout, got {max_nodes!r}"
             )
         if not isinstance(trust_store, bool):
             raise TypeError(
-                f"lease_node_id() argument 'trust_store' must be a bool, not "
-                f"{type(trust_store).__name__}"
+                f"{func} argument 'trust_store' must be a bool, not {type(trust_store).__name__}"
             )
         self.trust_store = trust_store
         self.layout = layout
@@ -726,6 +731,7 @@ class NodeLease(_LeaseBase):
             raise
         self._stop = threading.Event()
         try:
+            _check_seconds(self._func, "wait", wait, 0.0, 1e9)
             self._refuse_legacy(self._legacy_key())
             self._drive(self._claim(wait))
         except BaseException:
@@ -872,6 +878,8 @@ def lease_node_id(
 class AsyncNodeLease(_LeaseBase):
     """A node id held in Redis or PostgreSQL for this process, renewed by an asyncio task; see
     :func:`alease_node_id`. Use ``await lease.aclose()`` or ``async with``."""
+
+    _func = "alease_node_id()"
 
     def __init__(
         self,
@@ -1027,6 +1035,7 @@ def alease_node_id(
     ``await lease.aclose()``) or use it directly in ``async with alease_node_id(...) as
     lease:``. At interpreter exit an unclosed lease is not freed (no loop runs then), so its
     node expires after the ttl."""
+    _check_seconds("alease_node_id()", "wait", wait, 0.0, 1e9)
     lease = AsyncNodeLease(
         client,
         namespace,
