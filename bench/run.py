@@ -554,11 +554,12 @@ def write_report(
     if first_use:
         lines += [
             "",
-            "## First use of each feature (bench/python/imports.py)",
+            "## First use of each feature",
             "",
-            "Each row in a fresh interpreter: the statements' time (perf_counter) after the "
-            "interpreter's start-up and the rows above them marked 'then', the modules they "
-            "loaded, and the costly ones among them; medians of interleaved rounds.",
+            "bench/python/imports.py. Each row in a fresh interpreter: the time its statements "
+            "take (perf_counter) after the interpreter's start-up and, for rows marked 'then', "
+            "after `import atomic_counter`; the modules they load, and the costly ones among "
+            "them. Medians and fastest of interleaved rounds.",
             "",
             *first_use_table(first_use),
         ]
