@@ -28,9 +28,8 @@ from . import (
 
 def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
     name = f"atomic-counter-cli-bench-{os.getpid()}"
+    # Unlinked after the measurement (measure()): unlink ends a region's sequence.
     shared, shared_time = SharedCounter(name), SharedTimeCounter(name + "-time")
-    shared.unlink()
-    shared_time.unlink()
     ns: dict[str, Any] = {
         "c": Counter(),
         "t": TimeCounter(),
@@ -72,13 +71,19 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
 
 def measure(rounds: int, number: int) -> dict[str, float]:
     """ns per call, the median of `rounds` interleaved runs of `number` calls."""
-    timers = {label: timeit.Timer(stmt, globals=ns) for label, (stmt, ns) in candidates().items()}
+    chosen = candidates()
+    timers = {label: timeit.Timer(stmt, globals=ns) for label, (stmt, ns) in chosen.items()}
     samples: dict[str, list[float]] = {label: [] for label in timers}
-    for timer in timers.values():
-        timer.timeit(max(1, number // 10))
-    for _ in range(rounds):
-        for label, timer in timers.items():
-            samples[label].append(timer.timeit(number) / number * 1e9)
+    try:
+        for timer in timers.values():
+            timer.timeit(max(1, number // 10))
+        for _ in range(rounds):
+            for label, timer in timers.items():
+                samples[label].append(timer.timeit(number) / number * 1e9)
+    finally:
+        namespace = next(iter(chosen.values()))[1]
+        namespace["sc"].unlink()
+        namespace["st"].unlink()
     return {label: statistics.median(v) for label, v in samples.items()}
 
 
