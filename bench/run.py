@@ -21,6 +21,7 @@ Every target is a ratio of medians from one run, never an absolute time.
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import itertools
 import json
@@ -80,9 +81,9 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
     shared_name = f"atomic-counter-bench-{os.getpid()}"
     shared = SharedCounter(shared_name)
     shared_time = SharedTimeCounter(shared_name + "-time")
-    # The names go at once; the mappings stay valid while the objects live.
-    shared.unlink()
-    shared_time.unlink()
+    # The names go at exit (unlink ends a region's sequence, so not before the measurements).
+    atexit.register(shared_time.unlink)
+    atexit.register(shared.unlink)
 
     ours_snowflake = SnowflakeCounter(Layout.TWITTER, 1)
     # As a lease keeps it: a deadline on the monotonic clock, a high-water mark and a lead
