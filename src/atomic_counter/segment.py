@@ -333,6 +333,7 @@ class SegmentCounter:
         def _note(self, error: BaseException | None, /) -> None: ...
         def _close(self) -> tuple[int, int, int, int]: ...
         def _state(self) -> tuple[int, int, bool, int]: ...
+        def _poll(self) -> int | None: ...
 
     def __init__(
         self,
@@ -400,6 +401,23 @@ class SegmentCounter:
         if self._engine is not None:
             self._engine.close(self)
             _LIVE.discard(self)
+
+    async def anext(self) -> int:
+        """next() for asyncio: a value at hand is returned at once; with none (a block is being
+        reserved, the store is slow or down), the wait happens in a worker thread, so the event
+        loop keeps running. Raises what next() raises."""
+        value = self._poll()
+        if value is not None:
+            return value
+        import asyncio
+
+        return await asyncio.to_thread(self.next)
+
+    def __aiter__(self) -> SegmentCounter:
+        return self
+
+    async def __anext__(self) -> int:
+        return await self.anext()
 
     def __enter__(self) -> SegmentCounter:
         return self
