@@ -6,22 +6,12 @@ renews it in a background thread, and lets it go on ``close()`` or at exit. Ids 
 ``lease.counter()``, the lease's one SnowflakeCounter. ``alease_node_id()`` does the same for a
 ``redis.asyncio`` client or a ``psycopg.AsyncConnection``, renewing in an asyncio task.
 
-The safety argument (assumptions, invariants, and why no failure of the store, the network, the
-clocks or the process yields a duplicate) is in docs/design.md, "Leases". In short:
-
-- Each holder draws only before a deadline (a ttl, less a margin, after the start of its last
-  confirmed renewal, on its monotonic clock), never above the high-water mark its renewal
-  recorded for the node, and never more than ``max_lead`` ahead of its clock.
-- A claimant starts above the node's recorded high-water mark and the namespace's floor.
-- A claimant holds its node without drawing for the longest ttl plus ``max_skew``, so every
-  holder the store may have forgotten, whatever it forgot and however, has passed its deadline,
-  and starts above anything they could have drawn: its clock + longest ttl + ``max_skew`` +
-  ``max_lead``. A holder whose deadline passed waits the same before it draws again. With
-  ``trust_store=True`` only a claim that sees a sign of a loss waits (the namespace missing, the
-  store restarted or failed over or on a new timeline since it was last confirmed, rows written
-  by something else, a holder that saw the data go back).
-- Every claim and renewal compares this host's clock with the store's: beyond ``max_skew`` the
-  lease refuses instead of drawing.
+The safety argument (assumptions, the holder's rules D1-D4, the claimant's wait C1, and why no
+failure of the store, the network, the clocks or the process yields a duplicate) is in
+docs/design.md, "Leases". In short: a holder draws only before a deadline on its monotonic
+clock, below the mark its last renewal recorded and within ``max_lead`` of its clock; a claimant
+waits out every holder the store may have forgotten (unless ``trust_store=True`` and the store
+shows no loss) and starts above anything they could have drawn.
 
 This module is the protocol (``_LeaseBase``: generators that yield the store exchanges and
 sleeps they need, free of I/O), its two drivers (NodeLease in a thread, AsyncNodeLease in an
@@ -45,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from . import stores
+from ._checks import check_bool, check_int, check_name, check_seconds
 from ._core import SnowflakeCounter
 from ._drive import Steps, adrive, drive
 from .errors import LeaseExpiredError, LeaseRefusedError, NoFreeNodeError, StoreUnavailableError
@@ -117,72 +108,45 @@ class _Again(Exception):
     """The claim must start over: the node was lost, or the store restarted again, meanwhile."""
 
 
-def _check_seconds(func: str, name: str, value: Any, low: float, high: float) -> None:
-    """A number of seconds in [low, high]: TypeError for a wrong type, ValueError out of range."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(
-            f"{func} argument {name!r} must be a number of seconds, not {type(value).__name__}"
-        )
-    if not low <= value <= high:
-        raise ValueError(
-            f"{func} argument {name!r} must be in [{low:g}, {high:g}] seconds, got {value!r}"
-        )
-
-
 class _LeaseBase:
     """State and protocol shared by NodeLease and AsyncNodeLease."""
 
     _store: LeaseStore  # the namespace's operations, set by the subclass with its I/O
     _clock = _Clock  # the simulator replaces it
     _func = "lease_node_id()"  # for messages
+    _asynchronous = False  # which store I/O the driver needs
 
     def __init__(
         self,
+        client: Any,
         namespace: str,
-        layout: Layout,
-        ttl: float,
-        max_nodes: int | None,
-        max_skew: float,
-        max_lead: float,
-        trust_store: bool,
+        *,
+        layout: Layout = Layout.TWITTER,
+        ttl: float = 10.0,
+        max_nodes: int | None = None,
+        max_skew: float = 1.0,
+        max_lead: float = 2.0,
+        trust_store: bool = False,
     ) -> None:
         func = self._func
-        if not isinstance(namespace, str):
-            raise TypeError(
-                f"{func} argument 'namespace' must be a str, not {type(namespace).__name__}"
-            )
-        if not namespace or len(namespace) > 200 or any(c in namespace for c in "{}"):
-            raise ValueError(
-                f"{func} argument 'namespace' must be a non-empty str of at most 200 "
-                f"characters without '{{' or '}}'"
-            )
+        check_name(func, "namespace", namespace, 200, forbidden="{}")
         if not isinstance(layout, Layout):
             raise TypeError(
                 f"{func} argument 'layout' must be a Layout, not {type(layout).__name__}"
             )
-        for name, value, low, high in (
-            ("ttl", ttl, 0.5, 86400.0),
-            ("max_skew", max_skew, 0.0, 86400.0),
-            ("max_lead", max_lead, layout.tick_ns / 1e9, 3600.0),
-        ):
-            _check_seconds(func, name, value, low, high)
+        check_seconds(func, "ttl", ttl, 0.5, 86400.0)
+        check_seconds(func, "max_skew", max_skew, 0.0, 86400.0)
+        check_seconds(func, "max_lead", max_lead, layout.tick_ns / 1e9, 3600.0)
         limit = layout.max_node + 1
         if max_nodes is None:
             max_nodes = limit
-        if not isinstance(max_nodes, int) or isinstance(max_nodes, bool):
+        elif not isinstance(max_nodes, int) or isinstance(max_nodes, bool):
             raise TypeError(
                 f"{func} argument 'max_nodes' must be an int or None, not "
                 f"{type(max_nodes).__name__}"
             )
-        if not 1 <= max_nodes <= limit:
-            raise ValueError(
-                f"{func} argument 'max_nodes' must be in [1, {limit}] for the {layout.name} "
-                f"layout, got {max_nodes!r}"
-            )
-        if not isinstance(trust_store, bool):
-            raise TypeError(
-                f"{func} argument 'trust_store' must be a bool, not {type(trust_store).__name__}"
-            )
+        check_int(f"{func} ({layout.name} layout)", "max_nodes", max_nodes, 1, limit)
+        check_bool(func, "trust_store", trust_store)
         self.trust_store = trust_store
         self.layout = layout
         self.namespace = namespace
@@ -207,6 +171,13 @@ class _LeaseBase:
         self._counter = SnowflakeCounter(layout, 0)
         self._counter._revoke()  # nothing is drawn before the first confirmed renewal
         self._counter._limit_lead(int(self.max_lead * 1e9))
+        self._store, self._io = stores.for_leases(
+            client,
+            namespace,
+            timeout=min(self.ttl / 2, 5.0),  # a renewal every ttl/4 must not wait longer
+            asynchronous=self._asynchronous,
+            trust_store=trust_store,
+        )
         _LIVE.add(self)
 
     # -- what both kinds of lease offer ------------------------------------------------------
@@ -576,6 +547,21 @@ class _LeaseBase:
             self._deadline_ns = 0
             self._counter._revoke()
 
+    def _renew_forever(self) -> Steps[None]:
+        """The background loop (a thread's or a task's): renews every ttl/4, claims again when
+        the node is lost, until the lease is closed (_Closed at a Sleep)."""
+        interval = self.ttl / 4
+        while True:
+            yield Sleep(interval)
+            try:
+                interval = yield from self._renew_step()
+            except _Closed:
+                raise
+            except Exception as exc:
+                log.error("lease of %r: %s", self.namespace, exc)
+                self._revoke()
+                interval = min(1.0, self.ttl / 4)
+
     def _renew_step(self) -> Steps[float]:
         """One turn of the background loop; returns how long to sleep before the next."""
         if self._state == "lost" or self.node < 0:
@@ -696,42 +682,14 @@ if hasattr(os, "register_at_fork"):
 # The synchronous lease.
 
 
-def _store_timeout(ttl: float) -> float:
-    """How long one store call may take: a renewal every ttl/4 must not wait longer."""
-    return min(ttl / 2, 5.0)
-
-
 class NodeLease(_LeaseBase):
     """A node id held in Redis or PostgreSQL for this process; see :func:`lease_node_id`."""
 
-    def __init__(
-        self,
-        client: Any,
-        namespace: str,
-        *,
-        layout: Layout = Layout.TWITTER,
-        ttl: float = 10.0,
-        max_nodes: int | None = None,
-        wait: float = 0.0,
-        max_skew: float = 1.0,
-        max_lead: float = 2.0,
-        trust_store: bool = False,
-    ) -> None:
-        super().__init__(namespace, layout, ttl, max_nodes, max_skew, max_lead, trust_store)
-        try:
-            self._store, self._io = stores.for_leases(
-                client,
-                namespace,
-                timeout=_store_timeout(self.ttl),
-                asynchronous=False,
-                trust_store=trust_store,
-            )
-        except BaseException:
-            _LIVE.discard(self)
-            raise
+    def __init__(self, client: Any, namespace: str, *, wait: float = 0.0, **options: Any) -> None:
+        super().__init__(client, namespace, **options)
         self._stop = threading.Event()
         try:
-            _check_seconds(self._func, "wait", wait, 0.0, 1e9)
+            check_seconds(self._func, "wait", wait, 0.0, 1e9)
             self._refuse_legacy(self._legacy_key())
             self._drive(self._claim(wait))
         except BaseException:
@@ -791,16 +749,8 @@ class NodeLease(_LeaseBase):
         return drive(steps, self._perform)
 
     def _renew_loop(self) -> None:
-        interval = self.ttl / 4
-        while not self._stop.wait(interval):
-            try:
-                interval = self._drive(self._renew_step())
-            except _Closed:
-                return
-            except Exception as exc:
-                log.error("lease of %r: %s", self.namespace, exc)
-                self._revoke()
-                interval = min(1.0, self.ttl / 4)
+        with contextlib.suppress(_Closed):
+            self._drive(self._renew_forever())
 
     def _legacy_key(self) -> str | None:
         try:
@@ -880,31 +830,10 @@ class AsyncNodeLease(_LeaseBase):
     :func:`alease_node_id`. Use ``await lease.aclose()`` or ``async with``."""
 
     _func = "alease_node_id()"
+    _asynchronous = True
 
-    def __init__(
-        self,
-        client: Any,
-        namespace: str,
-        *,
-        layout: Layout = Layout.TWITTER,
-        ttl: float = 10.0,
-        max_nodes: int | None = None,
-        max_skew: float = 1.0,
-        max_lead: float = 2.0,
-        trust_store: bool = False,
-    ) -> None:
-        super().__init__(namespace, layout, ttl, max_nodes, max_skew, max_lead, trust_store)
-        try:
-            self._store, self._io = stores.for_leases(
-                client,
-                namespace,
-                timeout=_store_timeout(self.ttl),
-                asynchronous=True,
-                trust_store=trust_store,
-            )
-        except BaseException:
-            _LIVE.discard(self)
-            raise
+    def __init__(self, client: Any, namespace: str, **options: Any) -> None:
+        super().__init__(client, namespace, **options)
         self._task: Any = None
         self._closing: Any = None
 
@@ -971,23 +900,8 @@ class AsyncNodeLease(_LeaseBase):
         return await adrive(steps, self._perform)
 
     async def _renew_loop(self) -> None:
-        import asyncio
-
-        interval = self.ttl / 4
-        while True:
-            try:
-                await asyncio.wait_for(self._closing.wait(), interval)
-                return
-            except asyncio.TimeoutError:
-                pass
-            try:
-                interval = await self._drive(self._renew_step())
-            except _Closed:
-                return
-            except Exception as exc:
-                log.error("lease of %r: %s", self.namespace, exc)
-                self._revoke()
-                interval = min(1.0, self.ttl / 4)
+        with contextlib.suppress(_Closed):
+            await self._drive(self._renew_forever())
 
 
 class _AsyncLeaseStart:
@@ -1035,7 +949,7 @@ def alease_node_id(
     ``await lease.aclose()``) or use it directly in ``async with alease_node_id(...) as
     lease:``. At interpreter exit an unclosed lease is not freed (no loop runs then), so its
     node expires after the ttl."""
-    _check_seconds("alease_node_id()", "wait", wait, 0.0, 1e9)
+    check_seconds("alease_node_id()", "wait", wait, 0.0, 1e9)
     lease = AsyncNodeLease(
         client,
         namespace,
