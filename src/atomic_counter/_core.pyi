@@ -224,9 +224,13 @@ class SharedCounter:
     def close(self) -> None:
         """Release the mapping; the region and its value stay. Later calls raise ValueError."""
     def unlink(self) -> None:
-        """End the region's sequence for every process that has it open (their next draw
-        raises FileNotFoundError), then remove its name; the next open of the name creates
-        a new region, from its own base and now. FileNotFoundError when already gone.
+        """End this region's sequence for every process that has it open (their next draw,
+        and this object's, raises FileNotFoundError), then remove its name (the path taken
+        at open) if the name still names this region; the next open of the name creates a
+        new region, from its own base and now. FileNotFoundError when the name no longer
+        names it (another unlink removed it; a region that has the name now is left alone):
+        the sequence is ended all the same. Once closed, the same for the region its path
+        names, if that is still this region.
         """
     @classmethod
     def _attach(
@@ -316,9 +320,13 @@ class SharedTimeCounter:
     def close(self) -> None:
         """Release the mapping; the region and its value stay. Later calls raise ValueError."""
     def unlink(self) -> None:
-        """End the region's sequence for every process that has it open (their next draw
-        raises FileNotFoundError), then remove its name; the next open of the name creates
-        a new region, from its own base and now. FileNotFoundError when already gone.
+        """End this region's sequence for every process that has it open (their next draw,
+        and this object's, raises FileNotFoundError), then remove its name (the path taken
+        at open) if the name still names this region; the next open of the name creates a
+        new region, from its own base and now. FileNotFoundError when the name no longer
+        names it (another unlink removed it; a region that has the name now is left alone):
+        the sequence is ended all the same. Once closed, the same for the region its path
+        names, if that is still this region.
         """
     @classmethod
     def _attach(

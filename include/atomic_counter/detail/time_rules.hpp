@@ -52,7 +52,8 @@ struct time_rules {
 
     // Raises the last id to v unless it is already there or beyond (an atomic maximum: the
     // counter never moves backwards), so the next id is above v.
-    static void advance_to(std::atomic<std::uint64_t>& value, std::uint64_t v) noexcept {
+    template <class Value>
+    static void advance_to(Value& value, std::uint64_t v) noexcept {
         fetch_max(value, v);  // relaxed: see atomic_update.hpp
     }
 
@@ -62,14 +63,16 @@ struct time_rules {
         return last_us > now_us ? last_us - now_us : 0;
     }
 
-    static std::uint64_t next(std::atomic<std::uint64_t>& value, std::uint64_t now_us) {
+    template <class Value>
+    static std::uint64_t next(Value& value, std::uint64_t now_us) {
         const std::uint64_t fresh = fresh_at(now_us);
         // Relaxed: see atomic_update.hpp.
         return fetch_update(value,
                             [fresh](std::uint64_t last) { return following(last, fresh, 1); });
     }
 
-    static std::uint64_t next_exclusive(std::atomic<std::uint64_t>& value, std::uint64_t now_us) {
+    template <class Value>
+    static std::uint64_t next_exclusive(Value& value, std::uint64_t now_us) {
         // Relaxed: the caller's exclusion (a mutex or the GIL) orders this against other calls.
         const std::uint64_t id =
             following(value.load(std::memory_order_relaxed), fresh_at(now_us), 1);
@@ -78,8 +81,9 @@ struct time_rules {
     }
 
     // Writes n consecutive ids to out[0, n) and returns the last; nothing at all if it throws.
-    static std::uint64_t next_many(std::atomic<std::uint64_t>& value, std::uint64_t now_us,
-                                   std::uint64_t* out, std::size_t n) {
+    template <class Value>
+    static std::uint64_t next_many(Value& value, std::uint64_t now_us, std::uint64_t* out,
+                                   std::size_t n) {
         if (n == 0) {
             return value.load(std::memory_order_relaxed);  // relaxed: a snapshot
         }
