@@ -1378,6 +1378,17 @@ def test_unlink_never_removes_a_symbolic_link(tmp_path):
     assert other.next() == 1
 
 
+def test_a_closed_counter_unlinks_only_its_own_region(shm_name):
+    first = SharedCounter(shm_name, 0, 0)
+    first.close()
+    SharedCounter(shm_name).unlink()  # another object ends it and removes the name
+    second = SharedCounter(shm_name, 0, 100)  # a new region under the name
+    with pytest.raises(FileNotFoundError, match="no longer holds the region"):
+        first.unlink()  # before: ended the new region, by name
+    assert second.next() == 101
+    assert SharedCounter(shm_name).region_id == second.region_id
+
+
 # --- F2: unlink() of a region that only looks damaged ends it for every holder.
 
 
@@ -1470,6 +1481,12 @@ def test_a_page_zeroed_under_its_holder_ends_its_sequence(shm_name, kind, how):
             with pytest.raises(ValueError, match="zeroed under this holder"):
                 c.next()
         assert c.current() > before[-1]
+    if how == "cut to 128 bytes":
+        os.truncate(path, 4096)  # regrown: the header whole, the value field zero
+        zeroed = Path(path).read_bytes()
+        with pytest.raises(ValueError, match="value is zero"):  # before: attached, 1, 2, 3
+            type(c)(shm_name)
+        assert Path(path).read_bytes() == zeroed
     c.close()
 
 
