@@ -366,7 +366,14 @@ inline std::uint64_t file_birth(int fd) {
 inline std::uint64_t file_generation(int fd) {
 #if defined(__linux__)
     int generation = 0;
-    if (::ioctl(fd, _IOR('v', 1, long), &generation) != 0) {  // FS_IOC_GETVERSION
+    // FS_IOC_GETVERSION, spelled out (<linux/fs.h> clashes with <sys/mount.h>); glibc takes the
+    // request as unsigned long, musl as int.
+#if defined(__GLIBC__)
+    const unsigned long request = _IOR('v', 1, long);
+#else
+    const int request = static_cast<int>(_IOR('v', 1, long));
+#endif
+    if (::ioctl(fd, request, &generation) != 0) {
         return 0;
     }
     return (std::uint64_t{1} << 32) | static_cast<std::uint32_t>(generation);
