@@ -8,7 +8,6 @@
 #if !defined(_WIN32)
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -798,8 +797,9 @@ TEST_F(SharedRegion, AWriteErrorMarkMakesEveryLaterOpenInTheBootLiftPastReserved
         ac::shared_counter c(file);
         EXPECT_EQ(c.next(), expected);  // lifted past reserved, every time
     }
-    shm_unlink(
-        ac::detail::os::shm_object_name(ac::detail::os::write_error_mark_name(words)).c_str());
+    EXPECT_TRUE(ac::detail::os::write_error_marked(words));
+    ac::shared_counter::unlink(file);  // ended: its mark goes with it
+    EXPECT_FALSE(ac::detail::os::write_error_marked(words));
 }
 #endif
 

@@ -1252,6 +1252,7 @@ def test_a_failed_msync_stops_every_later_draw_until_reopened(tmp_path, shim):
         again = SharedCounter(path)  # reopened: a new file description
         more = [again.next() for _ in range(30)]
         assert len(set(drawn + more)) == len(drawn + more) and more[0] > max(drawn)
+        again.unlink()  # leaves no write-error mark behind
         print("reopened ok")
         """,
         args=(str(tmp_path / "d.ctr"), str(tmp_path / "eio")),
@@ -1604,6 +1605,10 @@ with open(path, "r+b") as f:
 again = SharedCounter(path)  # the same boot, the same file
 more = [again.next() for _ in range(5)]
 print(max(drawn), min(more))
+mark = "/dev/shm/atomic_counter." + again.region_id + ".eio"
+print(os.path.exists(mark), end=" ")
+again.unlink()  # ended: the mark goes with it
+print(os.path.exists(mark))
 """
 
 
@@ -1613,8 +1618,9 @@ def test_after_a_failed_msync_the_page_read_back_from_the_disk_is_lifted(tmp_pat
         args=(str(tmp_path / "d.ctr"), str(tmp_path / "eio")),
         env=preload(shim, AC_SHIM_MSYNC_EIO=str(tmp_path / "eio")),
     )
-    failed, values = out.stdout.splitlines()
+    failed, values, marks = out.stdout.splitlines()
     assert failed == "msync failed 5"
+    assert marks == "True False"  # marked for the boot, until the region was unlinked
     last_drawn, first_after = map(int, values.split())
     assert first_after > last_drawn, "values handed out before the failure were drawn again"
 
@@ -1632,8 +1638,9 @@ with open(path, "r+b") as f:
     f.write(on_disk)
 open(trigger, "w").close()  # the next fsync reports it: EIO
 first = SharedCounter(path).next()
-second = SharedCounter(path).next()  # a later open in the boot: the mark makes it lift too
-print(max(drawn), first, second)
+later = SharedCounter(path)  # a later open in the boot: the mark makes it lift too
+print(max(drawn), first, later.next())
+later.unlink()
 """
 
 

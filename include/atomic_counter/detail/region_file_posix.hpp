@@ -434,6 +434,14 @@ inline void mark_write_error(std::uint64_t const id[2]) noexcept {
     }
 }
 
+// Removes the mark of a region whose sequence has ended (nothing draws from it any more).
+inline void clear_write_error(std::uint64_t const id[2]) noexcept {
+    try {
+        shm_unlink(shm_object_name(write_error_mark_name(id)).c_str());
+    } catch (...) {
+    }
+}
+
 // Whether a write-back error was seen in this boot; true too when that cannot be told.
 inline bool write_error_marked(std::uint64_t const id[2]) {
     const std::string object = shm_object_name(write_error_mark_name(id));

@@ -188,6 +188,7 @@ inline void boot_id(std::uint64_t out[2]) noexcept {
 // With no boot id, every durable open lifts past `reserved` already: a write-back error needs
 // no mark of its own here.
 inline void mark_write_error(std::uint64_t const* /*id*/) noexcept {}
+inline void clear_write_error(std::uint64_t const* /*id*/) noexcept {}
 inline bool write_error_marked(std::uint64_t const* /*id*/) noexcept {
     return false;
 }

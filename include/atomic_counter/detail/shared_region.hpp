@@ -521,6 +521,7 @@ public:
         // no page left to touch.
         if (region_bytes(facts) >= value_field_end) {
             end_sequence(*header_);
+            os::clear_write_error(header_->id);  // ended: no open of it draws again
         }
         if (!file.remove_name()) {
             on_error_system(ENOENT, what +
@@ -663,6 +664,7 @@ private:
             if (stored != 0 || h.state.load(std::memory_order_relaxed) != state_ended) {
                 end_sequence(h);
             }
+            os::clear_write_error(h.id);  // ended: no open of it draws again
             return;
         }
         if (h.magic == region_magic) {
