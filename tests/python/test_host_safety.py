@@ -52,7 +52,7 @@ VALUE_OFFSET, RESERVED_OFFSET, PERSISTED_OFFSET, BOOT_OFFSET = 128, 192, 200, 20
 def shm_name():
     name = f"ac-host-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     yield name
-    for path in (f"/dev/shm/{name}", f"/dev/shm/{name}-b"):
+    for path in (f"/dev/shm/{name}", f"/dev/shm/{name}-b", f"/dev/shm/{name}.link"):
         if os.path.lexists(path):
             os.unlink(path)
 
