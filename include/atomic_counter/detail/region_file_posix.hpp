@@ -273,7 +273,7 @@ inline void boot_id(std::uint64_t out[2]) {
             if (std::fgets(text, sizeof text, f) == nullptr) {
                 text[0] = '\0';
             }
-            std::fclose(f);
+            (void)std::fclose(f);  // read-only: nothing to lose
         }
 #elif defined(__APPLE__)
         std::size_t size = sizeof text - 1;
@@ -403,6 +403,16 @@ inline int rename_noreplace(std::string const& from, std::string const& to) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+// The errors rename_noreplace gives where it cannot rename without replacing.
+inline bool rename_unsupported(int err) noexcept {
+#if ENOTSUP != EOPNOTSUPP
+    if (err == ENOTSUP) {
+        return true;
+    }
+#endif
+    return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP;
 }
 
 // A write-back error's mark for the rest of the boot: a shared-memory object named by the
@@ -722,8 +732,7 @@ public:
             rc = rename_noreplace(temporary_, target);
             if (rc == 0) {
                 temporary_.clear();
-            } else if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP ||
-                       errno == EOPNOTSUPP) {
+            } else if (rename_unsupported(errno)) {
                 rc = ::link(temporary_.c_str(), target.c_str());
                 if (rc == 0 || errno == EEXIST) {
                     const int err = errno;
@@ -772,6 +781,7 @@ public:
             return false;
         }
         bool finished = false;
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): readdir on a DIR no other thread has
         while (dirent* entry = ::readdir(dir)) {
             const std::string name = entry->d_name;
             if (name.size() != prefix.size() + 20 || name.compare(0, prefix.size(), prefix) != 0 ||
@@ -856,8 +866,8 @@ private:
             std::uint64_t random = 0;
             random_bytes(&random, sizeof random);
             char suffix[24];
-            std::snprintf(suffix, sizeof suffix, ".%016llx.tmp",
-                          static_cast<unsigned long long>(random));
+            (void)std::snprintf(suffix, sizeof suffix, ".%016llx.tmp",
+                                static_cast<unsigned long long>(random));
             const std::size_t slash = target.rfind('/');
             const std::string temporary =
                 target.substr(0, slash + 1) + "." + target.substr(slash + 1) + suffix;
