@@ -1365,6 +1365,61 @@ def test_an_unlink_racing_another_unlink_and_a_creator_leaves_the_new_region_nam
     assert drawn[-1] < second.next() < again.next()
 
 
+FORKED_UNLINKERS = """
+import os, sys, time
+from atomic_counter import SharedCounter
+name, gate = sys.argv[1:3]
+c = SharedCounter(name, 0, 0)
+child = os.fork()
+if child == 0:  # the child's copy shares the parent's descriptor of the region
+    while not os.path.exists(gate + ".started"):
+        time.sleep(0.001)
+    try:
+        c.unlink()
+        print("child unlinked", flush=True)
+    except (FileNotFoundError, ValueError) as exc:
+        print("child", type(exc).__name__, flush=True)
+    os._exit(0)
+with open(gate + ".arm", "w") as f:
+    f.write(str(os.getpid()))  # the parent pauses right before it removes the name
+try:
+    c.unlink()
+    print("parent unlinked", flush=True)
+except FileNotFoundError:
+    print("parent FileNotFoundError", flush=True)
+os.waitpid(child, 0)
+"""
+
+
+def test_a_forked_copy_unlinking_with_its_parent_never_removes_a_new_regions_name(
+    shm_name, tmp_path, shim
+):
+    gate = tmp_path / "gate"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FORKED_UNLINKERS, shm_name, str(gate)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            **preload(shim, AC_SHIM_UNLINK_GATE=str(gate), AC_SHIM_OPEN_MATCH=shm_name),
+        },
+    )
+    wait_for_gate(gate, proc)  # the parent has ended the region, checked its name, and paused
+    time.sleep(0.5)  # the child's unlink meanwhile: blocked on the lock, or (before) done
+    second = None
+    if not os.path.exists(f"/dev/shm/{shm_name}"):  # before: the child removed the name
+        second = SharedCounter(shm_name, 0, 100)  # ... and a new region took it
+        second.next()
+    Path(f"{gate}.go").touch()
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "parent unlinked" in out and "child FileNotFoundError" in out, out
+    if second is not None:
+        assert os.path.exists(f"/dev/shm/{shm_name}"), "the parent removed the new region's name"
+        assert SharedCounter(shm_name).region_id == second.region_id
+    assert second is None, "the child removed the name while the parent held the lock"
+
+
 def test_unlink_never_removes_a_symbolic_link(tmp_path):
     path = tmp_path / "orders.ctr"
     counter = SharedCounter(path, 0, 0)

@@ -510,20 +510,44 @@ public:
         if (!os::names_outlive_holders(is_path_)) {
             return;
         }
-        os::region_file& file = *file_;
+        // The name's file through a descriptor of its own: the lock belongs to an open file
+        // description, and this object's own may be shared with a forked child's copy, which
+        // would take the same lock at the same time.
+        std::optional<os::region_file> named;
+        try {
+            named.emplace(path_, is_path_, false, 0, region_size, what);
+        } catch (std::system_error const& e) {
+            if (e.code().value() != ENOENT && e.code().value() != ELOOP) {
+                throw;
+            }
+        }
+        bool same_file = false;
+        if (named) {
+            const os::file_facts facts = named->facts();
+            same_file = facts.device == device_ && facts.inode == inode_;
+        }
         os::lock_result lock = os::lock_result::unsupported;
-        blocking([&] {
-            lock = wait_for_lock(file, std::chrono::steady_clock::now() + init_timeout, what);
-        });
-        const unlock_on_exit unlock{file, lock};
-        const os::file_facts facts = file.facts();
-        // A file cut short of the value field has it zeroed already (ended); an emptied one has
-        // no page left to touch.
-        if (region_bytes(facts) >= value_field_end) {
+        if (same_file) {
+            blocking([&] {
+                lock = wait_for_lock(*named, std::chrono::steady_clock::now() + init_timeout, what);
+            });
+        }
+        struct unlock_named {
+            std::optional<os::region_file>& file;
+            os::lock_result lock;
+            ~unlock_named() {
+                if (lock == os::lock_result::locked) {
+                    file->unlock();
+                }
+            }
+        } unlock{named, lock};
+        // This region's own page, wherever its name is now: a file cut short of the value field
+        // has it zeroed already (ended); an emptied one has no page left to touch.
+        if (region_bytes(file_->facts()) >= value_field_end) {
             end_sequence(*header_);
             os::clear_write_error(header_->id);  // ended: no open of it draws again
         }
-        if (!file.remove_name()) {
+        if (!same_file || !named->remove_name()) {
             on_error_system(ENOENT, what +
                                         ": its name no longer names this region (another "
                                         "unlink() removed it, or something outside did; a region "

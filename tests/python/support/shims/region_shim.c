@@ -12,6 +12,9 @@
  *                              of a name containing $AC_SHIM_OPEN_MATCH creates PATH.started,
  *                              then waits until PATH.go exists (a process preempted right after
  *                              opening a region's name); once per process
+ *   AC_SHIM_UNLINK_GATE=PATH   once PATH.arm holds this process's pid, its next shm_unlink or
+ *                              unlink of a name containing $AC_SHIM_OPEN_MATCH creates
+ *                              PATH.started and waits until PATH.go exists, then removes the name
  *   AC_SHIM_LINK_GATE=PATH     after a successful link(), creates PATH.started and waits until
  *                              PATH.go exists (a creator stopped between link and unlink)
  *   AC_SHIM_LINK_LOG=PATH      every link() appends its target to PATH, one a line
@@ -106,6 +109,48 @@ static void maybe_gate_open(const char* path, int flags, int fd) {
     }
     done = 1;
     wait_at_gate(gate);
+}
+
+/* The unlink gate: once per process, before removing a matching name, if armed for this pid. */
+static void maybe_gate_unlink(const char* path) {
+    static int done;
+    const char* gate = getenv("AC_SHIM_UNLINK_GATE");
+    const char* match = getenv("AC_SHIM_OPEN_MATCH");
+    if (done || gate == NULL || match == NULL || strstr(path, match) == NULL) {
+        return;
+    }
+    char arm[PATH_MAX];
+    snprintf(arm, sizeof arm, "%s.arm", gate);
+    FILE* f = fopen(arm, "r");
+    if (f == NULL) {
+        return;
+    }
+    long pid = 0;
+    const int read = fscanf(f, "%ld", &pid);
+    fclose(f);
+    if (read != 1 || pid != (long)getpid()) {
+        return;
+    }
+    done = 1;
+    wait_at_gate(gate);
+}
+
+int shm_unlink(const char* name) {
+    static int (*real)(const char*);
+    if (real == NULL) {
+        real = (int (*)(const char*))dlsym(RTLD_NEXT, "shm_unlink");
+    }
+    maybe_gate_unlink(name);
+    return real(name);
+}
+
+int unlink(const char* path) {
+    static int (*real)(const char*);
+    if (real == NULL) {
+        real = (int (*)(const char*))dlsym(RTLD_NEXT, "unlink");
+    }
+    maybe_gate_unlink(path);
+    return real(path);
 }
 
 int shm_open(const char* name, int flags, mode_t mode) {
