@@ -20,6 +20,7 @@ HEAVY = (
     "datetime",
     "atomic_counter.layout",
     "atomic_counter.lease",
+    "atomic_counter.fleet",
 )
 
 
@@ -50,3 +51,10 @@ def test_the_command_line_loads_only_what_next_needs():
     baseline = loaded("import io, contextlib")
     extra = (loaded(code) - baseline) & set(HEAVY)
     assert not extra, sorted(extra)
+
+
+def test_a_fleet_counter_loads_the_leases_at_its_first_claim():
+    # A FleetCounter is configuration until it draws: the lease protocol and the store's client
+    # library load at the first claim.
+    after = loaded("from atomic_counter import FleetCounter\nFleetCounter('redis://h/0', 'x')")
+    assert not {"atomic_counter.lease", "redis", "psycopg"} & after
