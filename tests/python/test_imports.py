@@ -21,6 +21,13 @@ HEAVY = (
     "atomic_counter.layout",
     "atomic_counter.lease",
     "atomic_counter.fleet",
+    # The integrations, and their frameworks: never loaded by the package itself.
+    "atomic_counter.django",
+    "atomic_counter.sqlalchemy",
+    "atomic_counter.pydantic",
+    "django",
+    "sqlalchemy",
+    "pydantic",
 )
 
 
@@ -58,3 +65,13 @@ def test_a_fleet_counter_loads_the_leases_at_its_first_claim():
     # library load at the first claim.
     after = loaded("from atomic_counter import FleetCounter\nFleetCounter('redis://h/0', 'x')")
     assert not {"atomic_counter.lease", "redis", "psycopg"} & after
+
+
+def test_the_integrations_load_their_framework_only_when_used():
+    # Pydantic when a model uses the type; SQLAlchemy when a column is made. (Django's field is a
+    # class of Django's: importing atomic_counter.django is using Django.)
+    assert "pydantic" not in loaded("import atomic_counter.pydantic")
+    assert "pydantic" in loaded(
+        "from pydantic import TypeAdapter\nfrom atomic_counter.pydantic import Id\nTypeAdapter(Id)"
+    )
+    assert "sqlalchemy" not in loaded("import atomic_counter.sqlalchemy")
