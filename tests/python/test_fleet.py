@@ -10,6 +10,7 @@ Short ttls keep it quick: ttl 1 s, max_skew 0.2 s, max_lead 0.5 s, so a claim wa
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import itertools
 import json
 import pickle
@@ -31,6 +32,16 @@ from atomic_counter import (
 
 FAST = {"ttl": 1.0, "max_skew": 0.2, "max_lead": 0.5}
 UNREACHABLE = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+needs_redis_py = pytest.mark.skipif(
+    importlib.util.find_spec("redis") is None, reason="redis-py is not installed"
+)
+
+
+def with_redis(test):
+    """A test against a redis-server of its own (the `server` fixture), drawn with redis-py."""
+    for mark in (needs_redis_server, needs_redis_py, linux_only):
+        test = mark(test)
+    return test
 
 
 def owners(server, namespace: str) -> dict[int, bytes]:
@@ -136,8 +147,7 @@ def test_pickles_as_its_configuration():
 # -- with a store -------------------------------------------------------------------------------
 
 
-@needs_redis_server
-@linux_only
+@with_redis
 def test_threads_share_one_claim(server, namespace):
     ids = FleetCounter(server.url, namespace, **FAST)
     start = threading.Barrier(8)
@@ -194,8 +204,7 @@ print(json.dumps({"parent_node": ids.node, "parent": parent, **child}))
 
 
 @pytest.mark.parametrize("when", ["after-draw", "during-claim"])
-@needs_redis_server
-@linux_only
+@with_redis
 def test_a_fork_child_leases_its_own_node(server, namespace, when):
     out = json.loads(run_script(FORK, server.url, namespace, when))
     assert out["node"] != out["parent_node"]
@@ -243,8 +252,7 @@ if __name__ == "__main__":
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
-@needs_redis_server
-@linux_only
+@with_redis
 def test_multiprocessing_children_lease_their_own_nodes(server, namespace, tmp_path, method):
     script = tmp_path / "pool.py"
     script.write_text(MULTIPROCESSING)
@@ -273,8 +281,7 @@ def test_multiprocessing_children_lease_their_own_nodes(server, namespace, tmp_p
     assert owners(server, namespace) == {}
 
 
-@needs_redis_server
-@linux_only
+@with_redis
 def test_anext_leaves_the_loop_running_while_the_claim_waits(server, namespace):
     ids = FleetCounter(server.url, namespace, **FAST)
 
@@ -313,8 +320,7 @@ def test_anext_leaves_the_loop_running_while_the_claim_waits(server, namespace):
     ids.close()
 
 
-@needs_redis_server
-@linux_only
+@with_redis
 def test_warm_claims_in_the_background(server, namespace):
     ids = FleetCounter(server.url, namespace, **FAST)
     ids.warm()
@@ -332,8 +338,7 @@ def test_warm_claims_in_the_background(server, namespace):
     ids.close()
 
 
-@needs_redis_server
-@linux_only
+@with_redis
 def test_close_frees_the_node_and_refuses_after(server, namespace):
     ids = FleetCounter(server.url, namespace, **FAST)
     with ids:
@@ -360,8 +365,7 @@ if how == "os._exit":
 
 
 @pytest.mark.parametrize("how", ["exit", "os._exit"])
-@needs_redis_server
-@linux_only
+@with_redis
 def test_exit_frees_the_node(server, namespace, how):
     node = int(run_script(EXIT, server.url, namespace, how))
     if how == "exit":
@@ -371,8 +375,7 @@ def test_exit_frees_the_node(server, namespace, how):
         assert list(owners(server, namespace)) == [node]
 
 
-@needs_redis_server
-@linux_only
+@with_redis
 def test_a_burst_past_max_lead_waits_instead_of_failing(server, namespace):
     # JS_SAFE: 64 ids per ms per node, so max_lead (0.5 s) holds 32,000 ids; four batches of
     # 30,000 run into it, and the counter refuses (LeaseExpiredError) until the clock catches up.
@@ -389,8 +392,7 @@ def test_a_burst_past_max_lead_waits_instead_of_failing(server, namespace):
     ids.close()
 
 
-@needs_redis_server
-@linux_only
+@with_redis
 def test_a_failed_claim_is_raised_and_the_next_draw_claims_again(tmp_path, namespace):
     from redis_server import RedisServer, free_port
 
@@ -410,8 +412,7 @@ def test_a_failed_claim_is_raised_and_the_next_draw_claims_again(tmp_path, names
         server.stop()
 
 
-@needs_redis_server
-@linux_only
+@with_redis
 def test_a_store_away_longer_than_wait_is_raised(server, namespace):
     ids = FleetCounter(server.url, namespace, wait=1.0, **FAST)
     before = ids.next()
@@ -440,6 +441,7 @@ def test_a_store_away_longer_than_wait_is_raised(server, namespace):
     ids.close()
 
 
+@linux_only
 def test_a_module_level_counter_in_a_preloaded_parent_holds_nothing():
     # What gunicorn --preload does: import the app (and its FleetCounter) in the master, then
     # fork the workers. The master has made no claim, so there is nothing to inherit.
