@@ -124,7 +124,8 @@ class _Draw:
                 raise ImproperlyConfigured(f"{where}: {exc}") from exc
             if not isinstance(found, FleetCounter):
                 raise ImproperlyConfigured(
-                    f"{where} names a {type(found).__name__}, not an atomic_counter.FleetCounter"
+                    f"{where} must name an atomic_counter.FleetCounter, not an object of type "
+                    f"{type(found).__name__}"
                 )
             self._counter = _fits_bigint(found, where)
         return self._counter

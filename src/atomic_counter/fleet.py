@@ -288,14 +288,14 @@ class FleetCounter:
     async def anext(self) -> int:
         """next() for asyncio: the claim runs in a thread while the loop runs on, and a draw
         that must wait for the counter sleeps with asyncio.sleep."""
-        import asyncio
-
         counter = self._proc.counter
         if counter is not None:
             try:
                 return counter.next()
             except LeaseExpiredError:
                 pass
+        import asyncio
+
         loop = asyncio.get_running_loop()
         if counter is None and not self._proc.prepared:
             # The imports a claim needs, off the loop (a client library takes ~0.1 s).
@@ -303,7 +303,7 @@ class FleetCounter:
             self._proc.prepared = True
         while counter is None:
             with self._lock:
-                claim = self._claim_locked()
+                claim = self._claim_locked("anext()")
                 if claim is None:
                     counter = self._proc.counter
                     break
@@ -334,7 +334,7 @@ class FleetCounter:
         gunicorn's post_fork hook or a worker's startup, so the first request does not wait
         for the claim. Does nothing when the process holds its lease or a claim is under way."""
         with self._lock:
-            self._claim_locked()
+            self._claim_locked("warm()")
 
     def close(self) -> None:
         """Closes this process's lease (its last id recorded, its node freed): later draws in
@@ -358,10 +358,10 @@ class FleetCounter:
         if self._closed:
             raise ValueError(f"FleetCounter.{call}: the counter of {self._namespace!r} is closed")
 
-    def _claim_locked(self) -> _Claim | None:
+    def _claim_locked(self, call: str) -> _Claim | None:
         """Under the lock: None when this process holds its lease, else the claim under way,
         started now when there is none."""
-        self._check_open("next()")
+        self._check_open(call)
         proc = self._proc
         if proc.counter is not None:
             return None
@@ -429,11 +429,11 @@ class FleetCounter:
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits there
                 loop.call_soon_threadsafe(_settle, future)
 
-    def _claimed(self) -> SnowflakeCounter:
+    def _claimed(self, call: str) -> SnowflakeCounter:
         """This process's counter, once its claim has succeeded (waits for it)."""
         while True:
             with self._lock:
-                claim = self._claim_locked()
+                claim = self._claim_locked(call)
                 if claim is None:
                     counter = self._proc.counter
                     assert counter is not None
@@ -447,7 +447,7 @@ class FleetCounter:
         refuses for a moment (LeaseExpiredError) tries again for up to `wait` seconds."""
         counter = self._proc.counter
         if counter is None:
-            counter = self._claimed()
+            counter = self._claimed(call)
         give_up = time.monotonic() + self._wait
         delay = 0.001
         while True:

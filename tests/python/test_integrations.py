@@ -254,7 +254,10 @@ def test_django_field_deconstructs_to_what_builds_it_again(shop):
     ("change", "message"),
     [
         ({"ATOMIC_COUNTER": ""}, "settings.ATOMIC_COUNTER is not set"),
-        ({"PAYMENT_COUNTER": "shop.ids.NOT_A_COUNTER"}, "names a object, not an atomic_counter"),
+        (
+            {"PAYMENT_COUNTER": "shop.ids.NOT_A_COUNTER"},
+            "must name an atomic_counter.FleetCounter, not an object of type object",
+        ),
         ({"PAYMENT_COUNTER": "shop.ids.MISSING"}, "FleetIdField(counter='shop.ids.MISSING')"),
         (
             {"ATOMIC_COUNTER": json.dumps({"store": "redis://h/0", "namespace": "c", "tll": 1})},
