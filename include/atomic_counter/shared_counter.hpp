@@ -40,6 +40,7 @@
 #include "counter.hpp"
 #include "detail/counter_rules.hpp"
 #include "detail/shared_region.hpp"
+#include "id_block.hpp"
 
 namespace atomic_counter {
 
@@ -93,11 +94,16 @@ public:
     }
 
     // n values with one compare-exchange, as counter::next_many.
-    void next_many(std::uint64_t* out, std::size_t n) {
-        const std::uint64_t last = rules_.next_many(value_ref(), out, n);
-        if (n != 0) {
-            marks_.cover(last, api_name);
+    void next_many(std::uint64_t* out, std::size_t n) { next_block(n).write(out); }
+
+    // The n values of next_many(), reserved (and covered by a durable region's mark), as an
+    // id_block to write out later: as counter::next_block.
+    id_block next_block(std::size_t n) {
+        const id_block block = rules_.next_block(value_ref(), n);
+        if (!block.empty()) {
+            marks_.cover(block.back(), api_name);
         }
+        return block;
     }
 
     // Relaxed: a single-value snapshot (as counter::current).

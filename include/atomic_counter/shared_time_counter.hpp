@@ -23,6 +23,7 @@
 #include "clock.hpp"
 #include "detail/shared_region.hpp"
 #include "detail/time_rules.hpp"
+#include "id_block.hpp"
 
 namespace atomic_counter {
 
@@ -64,11 +65,16 @@ public:
     }
 
     // n consecutive ids with one compare-exchange, as time_counter::next_many.
-    void next_many(std::uint64_t* out, std::size_t n) {
-        const std::uint64_t last = rules::next_many(value_ref(), now_us(), out, n);
-        if (n != 0) {
-            marks_.cover(last, api_name);
+    void next_many(std::uint64_t* out, std::size_t n) { next_block(n).write(out); }
+
+    // The n ids of next_many(), reserved (and covered by a durable region's mark), as an
+    // id_block to write out later: as time_counter::next_block.
+    id_block next_block(std::size_t n) {
+        const id_block block = rules::next_block(value_ref(), now_us(), n);
+        if (!block.empty()) {
+            marks_.cover(block.back(), api_name);
         }
+        return block;
     }
 
     // Relaxed: a single-value snapshot (as time_counter::current).
