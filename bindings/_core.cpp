@@ -182,12 +182,17 @@ PyDoc_STRVAR(Counter_next_doc,
              "value, once the value has passed limit (never wrapping past 2**64 - 1).");
 
 PyDoc_STRVAR(Counter_next_many_doc,
-             "next_many($self, /, n)\n--\n\n"
+             "next_many($self, /, n, out=None)\n--\n\n"
              "Draw n values at once: exactly what n calls of next() would return, in order.\n\n"
              "Returns a memoryview of format 'Q' (uint64) that numpy.asarray() wraps without a\n"
-             "copy. One atomic step reserves the whole block, so values drawn concurrently by\n"
-             "other threads never fall inside it. n is an int in [0, 2**60 - 1]; raises\n"
-             "OverflowError, drawing nothing, if the last value would pass limit + interval.");
+             "copy. With out, writes them into that buffer instead and returns it: a writable,\n"
+             "C-contiguous buffer of n uint64 items or 8 * n bytes (a numpy.uint64 array,\n"
+             "array.array('Q'), bytearray, memoryview); TypeError or ValueError, drawing\n"
+             "nothing, for any other. One atomic step reserves the whole block, so values drawn\n"
+             "concurrently by other threads never fall inside it. n is an int in\n"
+             "[0, 2**60 - 1]; raises OverflowError, drawing nothing, if the last value would\n"
+             "pass limit + interval, and MemoryError naming n when no buffer that large can be\n"
+             "had.");
 
 PyDoc_STRVAR(Counter_current_doc,
              "current($self, /)\n--\n\n"
@@ -304,13 +309,15 @@ PyDoc_STRVAR(TimeCounter_next_doc,
              "microseconds: see lead_us()). Safe to call from any number of threads.");
 
 PyDoc_STRVAR(TimeCounter_next_many_doc,
-             "next_many($self, /, n)\n--\n\n"
+             "next_many($self, /, n, out=None)\n--\n\n"
              "Draw n consecutive ids at once: the first is what next() would return, the rest\n"
              "follow it by 1, borrowing from later microseconds (n / 4096 at most; see\n"
              "lead_us()).\n\n"
              "Returns a memoryview of format 'Q' (uint64) that numpy.asarray() wraps without a\n"
-             "copy. One atomic step reserves the whole block, so ids drawn concurrently by other\n"
-             "threads never fall inside it. n is an int in [0, 2**60 - 1].");
+             "copy, or, with out, writes into that buffer and returns it (as\n"
+             "Counter.next_many()). One atomic step reserves the whole block, so ids drawn\n"
+             "concurrently by other threads never fall inside it. n is an int in\n"
+             "[0, 2**60 - 1].");
 
 PyDoc_STRVAR(TimeCounter_current_doc,
              "current($self, /)\n--\n\n"
@@ -546,6 +553,8 @@ PyMethodDef module_methods[] = {
     {"to_datetime", as_cfunction(to_datetime), METH_FASTCALL | METH_KEYWORDS, to_datetime_doc},
     {"get_timedelta", as_cfunction(get_timedelta), METH_FASTCALL | METH_KEYWORDS,
      get_timedelta_doc},
+    // For atomic_counter.layout's Layout.decode_many (see layout.cpp).
+    {"_decode_many", as_cfunction(decode_many), METH_FASTCALL, nullptr},
     {nullptr, nullptr, 0, nullptr},
 };
 
