@@ -45,6 +45,49 @@ def _unix_ns(when: datetime) -> int:
     return (when - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) * 1000
 
 
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ImportError as exc:  # pragma: no cover - exercised without numpy
+        raise ImportError(
+            "Layout.decode_many() needs numpy: pip install atomic-counter[numpy]"
+        ) from exc
+    return numpy
+
+
+def _id_array(np: Any, ids: Any) -> Any:
+    """ids as a C-contiguous, aligned numpy array of 64-bit integers in native byte order
+    (without a copy when they already are)."""
+    values = np.asarray(ids)
+    if values.dtype.kind not in "iu":
+        raise TypeError(f"Layout.decode_many() needs integer ids, not {values.dtype}")
+    # Narrower integers widen to uint64: a negative one becomes a value above any layout's
+    # max_id, refused by the one range check (as a negative int64 is, read as uint64).
+    if values.dtype.itemsize != 8 or not values.dtype.isnative:
+        values = values.astype(np.uint64)
+    return np.require(values, requirements="CA")
+
+
+def _int64_target(target: Any, index: int) -> Any:
+    """out[index] as a buffer of 64-bit integers: a datetime64[us] numpy array as its int64
+    view (numpy gives datetime64 no buffer), anything else as it is."""
+    dtype = getattr(target, "dtype", None)
+    if getattr(dtype, "kind", None) != "M":
+        return target
+    if str(dtype) != "datetime64[us]":
+        raise TypeError(
+            f"Layout.decode_many() argument 'out[{index}]' must be datetime64[us] to hold "
+            f"times, not {dtype}"
+        )
+    return target.view("int64")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    return type(value).__name__
+
+
 class Decoded(tuple):  # type: ignore[type-arg]
     """An id taken apart: when it was drawn (the start of its tick, UTC, to the microsecond),
     by which node, with which sequence number, its ticks since the layout's epoch and the Unix
@@ -327,39 +370,50 @@ class Layout:
             unix_ns,
         )
 
-    def decode_many(self, ids: Any) -> tuple[Any, Any, Any]:
-        """Decodes an array of ids (anything numpy.asarray takes: a next_many() buffer, a
-        list, a pandas or pyarrow column) without a Python loop. Returns three numpy arrays:
-        the times as datetime64[us] (the start of each tick), the nodes and the sequences
-        (int64). Needs numpy; ValueError for an id wider than the layout."""
-        try:
-            import numpy as np
-        except ImportError as exc:  # pragma: no cover - exercised without numpy
-            raise ImportError(
-                "Layout.decode_many() needs numpy: pip install atomic-counter[numpy]"
-            ) from exc
-        values = np.asarray(ids)
-        if values.dtype.kind not in "iu":
-            raise TypeError(f"Layout.decode_many() needs integer ids, not {values.dtype}")
-        # 64-bit ids are read in place as uint64: a negative int64 becomes a value above any
-        # layout's max_id (below 2**63 when positive_int64) and fails the one range check.
-        u = values.view(np.uint64) if values.dtype.itemsize == 8 else values.astype(np.uint64)
-        if u.size and int(u.max()) > self.max_id:
-            raise ValueError(
-                f"Layout.decode_many() ids must be in [0, {self.max_id}] for the {self.name} layout"
+    def decode_many(self, ids: Any, out: Any = None) -> tuple[Any, Any, Any]:
+        """Decodes an array of ids (a next_many() buffer, a numpy array, or anything
+        numpy.asarray takes: a list, a pandas or pyarrow column) in one pass, without a Python
+        loop: the times (the start of each id's tick, in microseconds since 1970), the nodes and
+        the sequences.
+
+        Without ``out``, returns three new numpy arrays: the times as datetime64[us], the nodes
+        and the sequences as int64. With ``out=(times, nodes, sequences)``, writes into those
+        three writable buffers of as many 64-bit integers as there are ids (numpy arrays,
+        datetime64[us] ones for the times included, array.array, bytearray, memoryview) without
+        a copy, and returns ``out``; numpy is then needed only for ids that are not already a
+        buffer of 64-bit integers.
+
+        TypeError for ids that are not integers and for an ``out`` of another kind;
+        ValueError, writing nothing, for an id wider than the layout (or whose time passes
+        2**63 - 1 microseconds) and for an ``out`` of another length.
+        """
+        from ._core import _decode_many
+
+        fields = (
+            self.epoch_ns,
+            UNITS[self.unit],
+            self.time_bits,
+            self.node_bits,
+            self.sequence_bits,
+            self.positive_int64,
+        )
+        if out is None:
+            np = _numpy()
+            values = _id_array(np, ids)
+            times = np.empty(values.shape, "datetime64[us]")
+            nodes = np.empty(values.shape, np.int64)
+            sequences = np.empty(values.shape, np.int64)
+            _decode_many(values, times.view(np.int64), nodes, sequences, *fields)
+            return times, nodes, sequences
+        if not isinstance(out, tuple) or len(out) != 3:
+            raise TypeError(
+                "Layout.decode_many() argument 'out' must be a tuple of three buffers "
+                f"(times, nodes, sequences), not {_describe(out)}"
             )
-        us = (u >> np.uint64(self.node_bits + self.sequence_bits)).view(np.int64)
-        if self.tick_ns % 1000 == 0:
-            us *= self.tick_ns // 1000
-            us += self.epoch_ns // 1000
-        else:
-            us *= self.tick_ns
-            us += self.epoch_ns
-            us //= 1000
-        nodes = (u >> np.uint64(self.sequence_bits)).view(np.int64)
-        nodes &= self.max_node
-        sequences = (u & np.uint64(self.max_sequence)).view(np.int64)
-        return us.view("datetime64[us]"), nodes, sequences
+        times, nodes, sequences = (_int64_target(target, i) for i, target in enumerate(out))
+        if _decode_many(ids, times, nodes, sequences, *fields) is NotImplemented:
+            _decode_many(_id_array(_numpy(), ids), times, nodes, sequences, *fields)
+        return out
 
     # -- times to ids ----------------------------------------------------------------------
 
