@@ -26,6 +26,7 @@
 #include <limits>
 #include <string>
 
+#include "detail/decode.hpp"
 #include "detail/error.hpp"
 
 namespace atomic_counter {
@@ -171,13 +172,9 @@ public:
         const std::uint64_t node_mask = max_node(), sequence_mask = max_sequence();
         if (tick_ns_ % 1000 == 0) {
             // Whole microseconds per tick: one multiply-add, which no id can overflow (checked).
-            const std::uint64_t per_tick = tick_ns_ / 1000, base = epoch_ns_ / 1000;
-            for (std::size_t i = 0; i < n; ++i) {
-                const std::uint64_t id = ids[i];
-                unix_us[i] = static_cast<std::int64_t>((id >> time_shift) * per_tick + base);
-                nodes[i] = (id >> sequence_bits_) & node_mask;
-                sequences[i] = id & sequence_mask;
-            }
+            const detail::column_decoder decoder{time_shift,    sequence_bits_,  node_mask,
+                                                 sequence_mask, tick_ns_ / 1000, epoch_ns_ / 1000};
+            detail::decode_columns(decoder, ids, n, unix_us, nodes, sequences);
             return;
         }
         for (std::size_t i = 0; i < n; ++i) {

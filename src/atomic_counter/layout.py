@@ -13,6 +13,8 @@ it on every call.
 
 from __future__ import annotations
 
+from ._core import _decode_many  # the package has loaded the native core already
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
     from datetime import datetime
@@ -56,8 +58,8 @@ def _numpy() -> Any:
 
 
 def _id_array(np: Any, ids: Any) -> Any:
-    """ids as a C-contiguous, aligned numpy array of 64-bit integers in native byte order
-    (without a copy when they already are)."""
+    """ids as a numpy array of 64-bit integers in native byte order (without a copy when they
+    already are)."""
     values = np.asarray(ids)
     if values.dtype.kind not in "iu":
         raise TypeError(f"Layout.decode_many() needs integer ids, not {values.dtype}")
@@ -65,7 +67,7 @@ def _id_array(np: Any, ids: Any) -> Any:
     # max_id, refused by the one range check (as a negative int64 is, read as uint64).
     if values.dtype.itemsize != 8 or not values.dtype.isnative:
         values = values.astype(np.uint64)
-    return np.require(values, requirements="CA")
+    return values
 
 
 def _int64_target(target: Any, index: int) -> Any:
@@ -145,6 +147,7 @@ class Layout:
     """
 
     __slots__ = (
+        "_decoding",
         "epoch_ns",
         "name",
         "node_bits",
@@ -161,6 +164,7 @@ class Layout:
     sequence_bits: int
     positive_int64: bool
     name: str
+    _decoding: tuple[int, int, int, int, int, bool]
 
     TIME_COUNTER: Layout
     TWITTER: Layout
@@ -210,6 +214,9 @@ class Layout:
         )
         for field, setting in fields:
             object.__setattr__(self, field, setting)
+        # What _core._decode_many needs to know of the layout, in its order.
+        decoding = (epoch_ns, UNITS[unit], time_bits, node_bits, sequence_bits, positive_int64)
+        object.__setattr__(self, "_decoding", decoding)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Layout is immutable: cannot set {name!r}")
@@ -387,23 +394,17 @@ class Layout:
         ValueError, writing nothing, for an id wider than the layout (or whose time passes
         2**63 - 1 microseconds) and for an ``out`` of another length.
         """
-        from ._core import _decode_many
-
-        fields = (
-            self.epoch_ns,
-            UNITS[self.unit],
-            self.time_bits,
-            self.node_bits,
-            self.sequence_bits,
-            self.positive_int64,
-        )
         if out is None:
             np = _numpy()
             values = _id_array(np, ids)
             times = np.empty(values.shape, "datetime64[us]")
             nodes = np.empty(values.shape, np.int64)
             sequences = np.empty(values.shape, np.int64)
-            _decode_many(values, times.view(np.int64), nodes, sequences, *fields)
+            us = times.view(np.int64)
+            if _decode_many(values, us, nodes, sequences, *self._decoding) is NotImplemented:
+                # Not C-contiguous, or not aligned: a copy that is.
+                values = np.require(values, requirements="CA")
+                _decode_many(values, us, nodes, sequences, *self._decoding)
             return times, nodes, sequences
         if not isinstance(out, tuple) or len(out) != 3:
             raise TypeError(
@@ -411,8 +412,10 @@ class Layout:
                 f"(times, nodes, sequences), not {_describe(out)}"
             )
         times, nodes, sequences = (_int64_target(target, i) for i, target in enumerate(out))
-        if _decode_many(ids, times, nodes, sequences, *fields) is NotImplemented:
-            _decode_many(_id_array(_numpy(), ids), times, nodes, sequences, *fields)
+        if _decode_many(ids, times, nodes, sequences, *self._decoding) is NotImplemented:
+            np = _numpy()
+            values = np.require(_id_array(np, ids), requirements="CA")
+            _decode_many(values, times, nodes, sequences, *self._decoding)
         return out
 
     # -- times to ids ----------------------------------------------------------------------
