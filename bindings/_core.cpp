@@ -49,6 +49,8 @@ struct module_state {
     // (datetime.datetime, datetime.timedelta, datetime.timezone.utc), imported by the first call
     // that builds one, so that `import atomic_counter` costs no more than the original's.
     std::atomic<PyObject*> datetime_api;
+    // The bulk calls' names (common.hpp), made by module_exec.
+    bulk_names names;
 };
 
 module_state* state_of(PyObject* module) {
@@ -591,6 +593,12 @@ int module_exec(PyObject* module) {
     install_fork_handler();
     module_state* st = state_of(module);
     new (&st->datetime_api) std::atomic<PyObject*>(nullptr);
+    st->names = {PyUnicode_InternFromString("cast"), PyUnicode_InternFromString("Q"),
+                 PyUnicode_InternFromString("q"), PyUnicode_InternFromString("format")};
+    if (st->names.cast == nullptr || st->names.uint64 == nullptr || st->names.int64 == nullptr ||
+        st->names.format == nullptr) {
+        return -1;
+    }
     PyType_Spec* const specs[type_count] = {Counter_spec.get(),       TimeCounter_spec.get(),
                                             shared_counter_spec(),    shared_time_counter_spec(),
                                             snowflake_counter_spec(), segment_counter_spec()};
@@ -629,6 +637,10 @@ int module_traverse(PyObject* module, visitproc visit, void* arg) {
         Py_VISIT(type);
     }
     Py_VISIT(st->datetime_api.load(std::memory_order_acquire));
+    Py_VISIT(st->names.cast);
+    Py_VISIT(st->names.uint64);
+    Py_VISIT(st->names.int64);
+    Py_VISIT(st->names.format);
     return 0;
 }
 
@@ -638,6 +650,10 @@ int module_clear(PyObject* module) {
         Py_CLEAR(type);
     }
     Py_XDECREF(st->datetime_api.exchange(nullptr, std::memory_order_acq_rel));
+    Py_CLEAR(st->names.cast);
+    Py_CLEAR(st->names.uint64);
+    Py_CLEAR(st->names.int64);
+    Py_CLEAR(st->names.format);
     return 0;
 }
 
@@ -666,6 +682,14 @@ PyModuleDef module_def = {
 };
 
 }  // namespace
+
+namespace atomic_counter::python {
+
+bulk_names const& bulk_names_of(PyObject* module) {
+    return state_of(module)->names;
+}
+
+}  // namespace atomic_counter::python
 
 // The name CPython looks for (reserved by C++, but fixed by the import system).
 PyMODINIT_FUNC

@@ -146,13 +146,13 @@ inline PyObject* new_id_bytes(where const& call, std::uint64_t n) {
 }
 
 // The memoryview of format `item` ('Q' uint64, 'q' int64) over a bytearray of ids.
-inline PyObject* id_view(PyObject* bytes, char item) {
+inline PyObject* id_view(PyObject* bytes, char item, bulk_names const& names) {
     owned view(PyMemoryView_FromObject(bytes));
     if (!view) {
         return nullptr;
     }
-    const char format[2] = {item, '\0'};
-    return PyObject_CallMethod(view.get(), "cast", "s", format);
+    return PyObject_CallMethodObjArgs(view.get(), names.cast,
+                                      item == 'q' ? names.int64 : names.uint64, nullptr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ public:
 
     // Acquires obj's buffer. false with the exporter's exception set when obj has none (or
     // refuses it); otherwise the facts below describe it, nothing checked yet.
-    bool acquire(PyObject* obj, access how) {
+    bool acquire(PyObject* obj, access how, bulk_names const& names) {
         release();
         obj_ = obj;
 #if defined(ATOMIC_COUNTER_BUFFER_THROUGH_MEMORYVIEW)
@@ -240,7 +240,7 @@ public:
         if (!view_) {
             return false;
         }
-        owned format(PyObject_GetAttrString(view_.get(), "format"));
+        owned format(PyObject_GetAttr(view_.get(), names.format));
         char const* text = format ? PyUnicode_AsUTF8AndSize(format.get(), nullptr) : nullptr;
         if (text == nullptr) {
             return false;
@@ -288,6 +288,7 @@ public:
         return true;
 #else
         (void)how;
+        (void)names;
         if (PyObject_GetBuffer(obj, &buffer_, PyBUF_RECORDS_RO) < 0) {
             return false;
         }
@@ -356,9 +357,10 @@ inline constexpr id_items int64_items = {
 // ValueError for one not C-contiguous or of another length. count < 0: any length (it is
 // returned in *count).
 inline bool acquire_ids(caller_buffer& buffer, PyObject* obj, where const& call, char const* arg,
-                        access how, id_items const& items, Py_ssize_t* count) {
+                        access how, id_items const& items, Py_ssize_t* count,
+                        bulk_names const& names) {
     const char* const wanted = how == access::write ? "a writable buffer" : "a buffer";
-    if (!buffer.acquire(obj, how)) {
+    if (!buffer.acquire(obj, how, names)) {
         if (PyErr_ExceptionMatches(PyExc_TypeError) == 0 &&
             PyErr_ExceptionMatches(PyExc_ValueError) == 0 &&
             PyErr_ExceptionMatches(PyExc_BufferError) == 0) {

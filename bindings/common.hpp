@@ -331,6 +331,18 @@ PyCFunction as_cfunction(Function* function) noexcept {
     return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(function));
 }
 
+// The names the bulk calls (bulk.hpp) pass to CPython, made once per module (in its state, by
+// _core.cpp): building them on every call (PyObject_CallMethod(view, "cast", "s", "Q"),
+// PyObject_GetAttrString(view, "format")) was more than half of next_many(0)'s time.
+struct bulk_names {
+    PyObject* cast;    // "cast"
+    PyObject* uint64;  // "Q"
+    PyObject* int64;   // "q"
+    PyObject* format;  // "format"
+};
+// The names of the extension's module `module`.
+bulk_names const& bulk_names_of(PyObject* module);
+
 // Layout.decode_many's columns (layout.cpp): atomic_counter._core._decode_many.
 PyObject* decode_many(PyObject* module, PyObject* const* args, Py_ssize_t nargs);
 

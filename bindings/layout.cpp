@@ -35,7 +35,7 @@ bool overlap(caller_buffer const& a, caller_buffer const& b) {
 // 1970, nodes and sequences. Returns None, or NotImplemented when `ids` is not such a buffer
 // (atomic_counter.layout then makes it one with numpy). TypeError and ValueError name
 // Layout.decode_many() and the argument (out[0], out[1], out[2]); nothing is written on error.
-PyObject* decode_many(PyObject* Py_UNUSED(module), PyObject* const* args, Py_ssize_t nargs) {
+PyObject* decode_many(PyObject* module, PyObject* const* args, Py_ssize_t nargs) {
     const where call("Layout", "decode_many");
     if (nargs != 10) {
         PyErr_Format(PyExc_TypeError, "%s takes 10 arguments (%zd given)", "_decode_many", nargs);
@@ -53,11 +53,12 @@ PyObject* decode_many(PyObject* Py_UNUSED(module), PyObject* const* args, Py_ssi
     if (positive_int64 < 0) {
         return nullptr;
     }
+    bulk_names const& names = bulk_names_of(module);
     caller_buffer ids;
     Py_ssize_t n = -1;
     {
         // An unusable `ids` is left to the caller's numpy conversion.
-        if (!ids.acquire(args[0], access::read) || ids.items() == item_type::other ||
+        if (!ids.acquire(args[0], access::read, names) || ids.items() == item_type::other ||
             ids.items() == item_type::bytes || !ids.contiguous() ||
             (ids.bytes() != 0 && reinterpret_cast<std::uintptr_t>(ids.data()) % 8 != 0) ||
             ids.bytes() % 8 != 0) {
@@ -78,7 +79,7 @@ PyObject* decode_many(PyObject* Py_UNUSED(module), PyObject* const* args, Py_ssi
     for (int i = 0; i < 3; ++i) {
         Py_ssize_t count = n;
         if (!acquire_ids(out[i], args[1 + i], call, out_names[i], access::write, int64_items,
-                         &count)) {
+                         &count, names)) {
             return nullptr;
         }
     }

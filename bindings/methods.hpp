@@ -95,15 +95,20 @@ template <class K>
 PyObject* method_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                            PyObject* kwnames) {
     const where call(K::name, "next_many");
-    char const* const names[] = {"n", "out"};
+    char const* const parameters[] = {"n", "out"};
     PyObject* given[2] = {nullptr, nullptr};
     std::uint64_t n = 0;
-    if (!bind_arguments(call, args, nargs, kwnames, names, 2, 1, given) ||
+    if (!bind_arguments(call, args, nargs, kwnames, parameters, 2, 1, given) ||
         !to_bulk_count(given[0], call, &n)) {
         return nullptr;
     }
     PyObject* const out = given[1] == Py_None ? nullptr : given[1];
     const char item = K::bulk_item(self);
+    PyObject* module = PyType_GetModule(Py_TYPE(self));  // borrowed: the type holds it
+    if (module == nullptr) {
+        return nullptr;
+    }
+    bulk_names const& names = bulk_names_of(module);
     owned fresh;
     caller_buffer buffer;
     std::uint64_t* ids = nullptr;
@@ -116,7 +121,7 @@ PyObject* method_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nar
     } else {
         auto count = static_cast<Py_ssize_t>(n);
         if (!acquire_ids(buffer, out, call, "out", access::write,
-                         item == 'q' ? int64_items : uint64_items, &count)) {
+                         item == 'q' ? int64_items : uint64_items, &count, names)) {
             return nullptr;
         }
         ids = static_cast<std::uint64_t*>(buffer.data());
@@ -134,7 +139,10 @@ PyObject* method_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nar
         }
     }
     write_out(block.size() * 8, [&] { block.write(ids); });
-    return out != nullptr ? Py_NewRef(out) : id_view(fresh.get(), item);
+    if (out != nullptr) {
+        return Py_NewRef(out);
+    }
+    return id_view(fresh.get(), item, names);
 }
 
 // A method without arguments returning an int the core computes: current(), lead_us(),

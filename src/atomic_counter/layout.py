@@ -70,13 +70,22 @@ def _id_array(np: Any, ids: Any) -> Any:
     return values
 
 
+_DATETIME64_US: list[Any] = []  # numpy.dtype("datetime64[us]"), made on first use
+
+
+def _datetime64_us() -> Any:
+    if not _DATETIME64_US:
+        _DATETIME64_US.append(_numpy().dtype("datetime64[us]"))
+    return _DATETIME64_US[0]
+
+
 def _int64_target(target: Any, index: int) -> Any:
     """out[index] as a buffer of 64-bit integers: a datetime64[us] numpy array as its int64
     view (numpy gives datetime64 no buffer), anything else as it is."""
     dtype = getattr(target, "dtype", None)
     if getattr(dtype, "kind", None) != "M":
         return target
-    if str(dtype) != "datetime64[us]":
+    if dtype != _datetime64_us():
         raise TypeError(
             f"Layout.decode_many() argument 'out[{index}]' must be datetime64[us] to hold "
             f"times, not {dtype}"
