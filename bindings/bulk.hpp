@@ -22,8 +22,8 @@
 // memoryview's own nested export: functions of the stable ABI since 3.2, exported by every
 // CPython 3 (python3.dll included) though the headers stopped declaring them in 3.13, so they
 // are declared here. Built for 3.11's Limited API or for the full API (the free-threaded wheels),
-// PyObject_GetBuffer. Both read the same facts (address, length, item format, read-only,
-// C-contiguous) and apply the same checks (buffer_facts, check_items).
+// PyObject_GetBuffer. Both read the same facts (caller_buffer: address, length, item format,
+// read-only, C-contiguous) and go through the same checks (acquire_ids).
 #ifndef ATOMIC_COUNTER_BINDINGS_BULK_HPP
 #define ATOMIC_COUNTER_BINDINGS_BULK_HPP
 
@@ -31,8 +31,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <exception>
 #include <string>
 
 #if defined(__linux__)
@@ -41,10 +39,12 @@
 
 #if defined(Py_LIMITED_API) && Py_LIMITED_API + 0 < 0x030B0000
 #define ATOMIC_COUNTER_BUFFER_THROUGH_MEMORYVIEW 1
+#if PY_VERSION_HEX >= 0x030D0000  // headers from 3.13 on no longer declare them
 extern "C" {
 PyAPI_FUNC(int) PyObject_AsReadBuffer(PyObject* obj, void const** buffer, Py_ssize_t* length);
 PyAPI_FUNC(int) PyObject_AsWriteBuffer(PyObject* obj, void** buffer, Py_ssize_t* length);
 }
+#endif
 #endif
 
 namespace atomic_counter::python {
@@ -109,9 +109,9 @@ inline void advise_huge_pages(void* data, std::size_t bytes) noexcept {
     if (bytes < threshold) {
         return;
     }
-    const auto start = reinterpret_cast<std::uintptr_t>(data);
-    const std::uintptr_t aligned = (start + page - 1) & ~std::uintptr_t{page - 1};
-    (void)madvise(reinterpret_cast<void*>(aligned), start + bytes - aligned, MADV_HUGEPAGE);
+    // From the first page boundary in the block (madvise takes page-aligned addresses).
+    const std::size_t skip = (page - reinterpret_cast<std::uintptr_t>(data) % page) % page;
+    (void)madvise(static_cast<char*>(data) + skip, bytes - skip, MADV_HUGEPAGE);
 #else
     (void)data;
     (void)bytes;

@@ -47,7 +47,7 @@ TEST(IdBlock, EmptyWritesNothing) {
 }
 
 TEST(IdBlock, ProgressionIsFirstPlusIStep) {
-    for (std::size_t n : {1, 2, 7, 8, 9, 100, 4097}) {
+    for (std::size_t n : {1u, 2u, 7u, 8u, 9u, 100u, 4097u}) {
         for (std::uint64_t step : {std::uint64_t{1}, std::uint64_t{3}, std::uint64_t{1} << 40}) {
             std::vector<std::uint64_t> expected(n);
             for (std::size_t i = 0; i < n; ++i) {

@@ -69,7 +69,8 @@ inline void decode_columns(column_decoder const& d, std::uint64_t const* ids, st
                            std::int64_t* unix_us, std::uint64_t* nodes,
                            std::uint64_t* sequences) noexcept {
 #if defined(ATOMIC_COUNTER_DECODE_AVX2)
-    static const bool avx2 = __builtin_cpu_supports("avx2") != 0;
+    // An int under GCC, a bool under Clang: the conditional reads as either.
+    static const bool avx2 = __builtin_cpu_supports("avx2") ? true : false;
     if (avx2) {
         decode_columns_avx2(d, ids, n, unix_us, nodes, sequences);
         return;
