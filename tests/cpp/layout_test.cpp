@@ -209,11 +209,12 @@ TEST(Layout, DecodeManyRefusesAnUndecodableIdAndWritesNothing) {
     EXPECT_EQ(nodes, std::vector<std::uint64_t>(ids.size(), 7));
     EXPECT_EQ(sequences, std::vector<std::uint64_t>(ids.size(), 7));
 
-    const ac::layout far(0, 1000000000, 60, 2, 2, false);  // seconds: past int64 us in 292,277 y
-    const std::uint64_t limit = far.max_decodable_id();
+    const ac::layout distant(0, 1000000000, 60, 2, 2,
+                             false);  // seconds: past int64 us in 292,277 y
+    const std::uint64_t limit = distant.max_decodable_id();
     std::vector<std::uint64_t> late = {limit, limit + 1};
     try {
-        far.decode_many(late.data(), late.size(), us.data(), nodes.data(), sequences.data());
+        distant.decode_many(late.data(), late.size(), us.data(), nodes.data(), sequences.data());
         ADD_FAILURE() << "no exception";
     } catch (std::invalid_argument const& e) {
         EXPECT_NE(std::string(e.what()).find("ids[1] is"), std::string::npos) << e.what();
@@ -221,7 +222,7 @@ TEST(Layout, DecodeManyRefusesAnUndecodableIdAndWritesNothing) {
             << e.what();
     }
     EXPECT_EQ(us[0], 7);
-    far.decode_many(late.data(), 1, us.data(), nodes.data(), sequences.data());
+    distant.decode_many(late.data(), 1, us.data(), nodes.data(), sequences.data());
     EXPECT_EQ(static_cast<std::uint64_t>(us[0]), (limit >> 4) * 1000000);
     EXPECT_NO_THROW(l.decode_many(ids.data(), 0, us.data(), nodes.data(), sequences.data()));
 }
