@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import uuid
@@ -123,11 +124,12 @@ def test_bulk_and_single_draws_from_many_threads_never_overlap(make):
 SIZES = [0, 1, 7, 8, 9, 511, 512, 513, 262_143, 262_144, 262_145, 524_287, 524_288, 524_289]
 
 
+_REGIONS = tempfile.mkdtemp(prefix="ac-bulk-")  # file regions, nothing left in /dev/shm
+
+
 def shared_counter(kind):
-    """A SharedCounter or SharedTimeCounter whose name is removed at once (the mapping stays)."""
-    counter = kind(f"ac-bulk-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    counter.unlink()
-    return counter
+    """A SharedCounter or SharedTimeCounter in a file of its own (unlink() would end it)."""
+    return kind(os.path.join(_REGIONS, uuid.uuid4().hex))
 
 
 KINDS = {
@@ -589,7 +591,7 @@ def test_decode_many_refuses_ids_outside_the_layout_and_writes_nothing():
             layout.decode_many(ids)
     with pytest.raises(ValueError, match=r"ids\[0\] is 18446744073709551615"):
         Layout.INT64.decode_many(np.array([-1], np.int32))  # widened to uint64
-    with pytest.raises(TypeError, match="needs integer ids, not float64"):
+    with pytest.raises(TypeError, match="must hold integer ids, not float64"):
         Layout.INT64.decode_many(np.array([1.5]))
 
 
