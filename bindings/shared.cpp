@@ -272,7 +272,7 @@ struct shared_kind : standard_errors {
     using core = Core;
     using hold = pin<K>;
     static std::uint64_t draw(core& c) { return c.next(); }
-    static char bulk_item(core const& Py_UNUSED(c)) noexcept { return 'Q'; }
+    static char bulk_item(PyObject* Py_UNUSED(self)) noexcept { return 'Q'; }
 };
 
 template <class K>
@@ -630,8 +630,9 @@ PyDoc_STRVAR(SharedCounter_next_doc,
              "reissued, and every later draw raises until the region is opened again).");
 
 PyDoc_STRVAR(SharedCounter_next_many_doc,
-             "next_many($self, /, n)\n--\n\n"
-             "Draw n values at once, as Counter.next_many(): one atomic step on the shared value.");
+             "next_many($self, /, n, out=None)\n--\n\n"
+             "Draw n values at once, as Counter.next_many() (out included): one atomic step on\n"
+             "the shared value.");
 
 PyDoc_STRVAR(SharedCounter_current_doc,
              "current($self, /)\n--\n\nReturn the last value any process drew.");
@@ -747,8 +748,8 @@ PyDoc_STRVAR(SharedTimeCounter_next_doc,
              "region's msync has failed (until it is opened again).");
 
 PyDoc_STRVAR(SharedTimeCounter_next_many_doc,
-             "next_many($self, /, n)\n--\n\n"
-             "Draw n consecutive ids at once, as TimeCounter.next_many().");
+             "next_many($self, /, n, out=None)\n--\n\n"
+             "Draw n consecutive ids at once, as TimeCounter.next_many() (out included).");
 
 PyDoc_STRVAR(SharedTimeCounter_current_doc,
              "current($self, /)\n--\n\nReturn the last id any process drew.");

@@ -44,6 +44,7 @@
 #include "counter.hpp"
 #include "detail/counter_rules.hpp"
 #include "detail/shared_region.hpp"
+#include "id_block.hpp"
 
 namespace atomic_counter {
 
@@ -105,17 +106,23 @@ public:
     }
 
     // n values with one compare-exchange, as counter::next_many.
-    void next_many(std::uint64_t* out, std::size_t n) {
-        std::uint64_t last = 0;
+    void next_many(std::uint64_t* out, std::size_t n) { next_block(n).write(out); }
+
+    // The n values of next_many(), reserved (and covered by a durable region's mark), as an
+    // id_block to write out later: as counter::next_block. unlink()'s end mark refuses it as
+    // it refuses next().
+    id_block next_block(std::size_t n) {
+        id_block block;
         try {
-            last = rules_.next_many(value_, out, n);
+            block = rules_.next_block(value_, n);
         } catch (std::overflow_error const&) {
             region_.refuse_if_ended(api_name);
             throw;
         }
-        if (n != 0) {
-            marks_.cover(last, api_name);
+        if (!block.empty()) {
+            marks_.cover(block.back(), api_name);
         }
+        return block;
     }
 
     // Relaxed: a single-value snapshot (as counter::current).

@@ -24,6 +24,7 @@
 #include "clock.hpp"
 #include "detail/shared_region.hpp"
 #include "detail/time_rules.hpp"
+#include "id_block.hpp"
 
 namespace atomic_counter {
 
@@ -72,17 +73,23 @@ public:
     }
 
     // n consecutive ids with one compare-exchange, as time_counter::next_many.
-    void next_many(std::uint64_t* out, std::size_t n) {
-        std::uint64_t last = 0;
+    void next_many(std::uint64_t* out, std::size_t n) { next_block(n).write(out); }
+
+    // The n values of next_many(), reserved (and covered by a durable region's mark), as an
+    // id_block to write out later: as time_counter::next_block. unlink()'s end mark refuses it as
+    // it refuses next().
+    id_block next_block(std::size_t n) {
+        id_block block;
         try {
-            last = rules::next_many(value_, now_us(), out, n);
+            block = rules::next_block(value_, now_us(), n);
         } catch (std::overflow_error const&) {
             region_.refuse_if_ended(api_name);
             throw;
         }
-        if (n != 0) {
-            marks_.cover(last, api_name);
+        if (!block.empty()) {
+            marks_.cover(block.back(), api_name);
         }
+        return block;
     }
 
     // Relaxed: a single-value snapshot (as time_counter::current).

@@ -162,7 +162,9 @@ class _LeaseBase:
         self._margin_ns = int(max(0.1, 0.2 * self.ttl) * 1e9)
         self._lock = threading.RLock()
         self._state = "claiming"  # claiming, waiting, ready, lost, closed, forked
+        self._pid = os.getpid()
         self._seen_gen = 0
+        self._owned_at = 0  # when the last claim or renewal that the store confirmed was sent
         self._last_mark = 0  # the mark this lease's last renewal recorded, on node:
         self._last_mark_node = -1
         self._run_id = ""
@@ -304,6 +306,7 @@ class _LeaseBase:
 
     def _try_claim(self) -> Steps[bool]:
         before = self._clock.time_ns()
+        sent_mono = self._clock.monotonic_ns()
         reply = yield self._store.claim(
             Claim(
                 self._token, self._ttl_ms, self.max_nodes, self.layout.fingerprint, self._seen_gen
@@ -315,6 +318,7 @@ class _LeaseBase:
             return False
         claimed = self._accepted(reply)
         node, hwm, suspicion = claimed.node, claimed.hwm, claimed.suspicion
+        self._owned_at = sent_mono
         self._seen_gen = claimed.gen
         self._run_id = claimed.incarnation
         self._max_ttl = max(self.ttl, claimed.max_ttl_ms / 1000)
@@ -369,6 +373,7 @@ class _LeaseBase:
                     node,
                     ahead_ns / 1e9,
                 )
+        self._check_held()
         if (yield from self._renew(extend=True)) is not _Renewal.OK:
             raise _Again
         log.info("lease of %r: holding node %d (ids above %d)", self.namespace, node, floor)
@@ -443,12 +448,15 @@ class _LeaseBase:
 
     def _hold(self, node: int, until_mono_ns: int) -> Steps[None]:
         """Keeps the node (renewing without letting the counter draw) until the monotonic
-        clock reaches until_mono_ns. _Again when the node is lost or the store restarted."""
+        clock reaches until_mono_ns. _Again when the node is lost, the store restarted, or no
+        renewal was confirmed for a ttl (a pause, an outage): the store may have handed the
+        node on meanwhile, so the wait does not count (C1 holds the node throughout)."""
         clock = self._clock
-        confirmed = clock.monotonic_ns()
         while (left := until_mono_ns - clock.monotonic_ns()) > 0:
+            self._check_held()
             yield Sleep(min(left / 1e9, self.ttl / 4))
             self._ensure_open()
+            self._check_held()
             try:
                 status = yield from self._renew(extend=False)
             except StoreUnavailableError as exc:
@@ -457,13 +465,23 @@ class _LeaseBase:
                     self.namespace,
                     exc,
                 )
-                if clock.monotonic_ns() - confirmed > self._ttl_ms * 1_000_000 - self._margin_ns:
-                    raise _Again from exc  # the node may have expired meanwhile
                 continue
             if status in (_Renewal.LOST, _Renewal.RESTARTED):
                 raise _Again
-            if status is _Renewal.OK:
-                confirmed = clock.monotonic_ns()
+        self._check_held()
+
+    def _check_held(self) -> None:
+        """_Again unless a renewal (or the claim) the store confirmed was sent less than a ttl
+        (less the margin) ago: past that, the node may have expired and been handed on."""
+        gap = self._clock.monotonic_ns() - self._owned_at
+        if gap > self._ttl_ms * 1_000_000 - self._margin_ns:
+            log.warning(
+                "lease of %r: node %d not renewed for %.2f s during a wait; claiming again",
+                self.namespace,
+                self.node,
+                gap / 1e9,
+            )
+            raise _Again
 
     def _renew(self, extend: bool) -> Steps[_Renewal]:
         """One renewal. Extends the counter when `extend` and the store confirmed in time."""
@@ -471,13 +489,11 @@ class _LeaseBase:
         started_mono = clock.monotonic_ns()
         before = clock.time_ns()
         node = self.node
-        if (
-            extend
-            and not self.trust_store
-            and self._state == "ready"
-            and started_mono >= self._deadline_ns
-        ):
-            return _Renewal.LAPSED  # D4: a renewal now would revive a tenure that ended
+        if extend and started_mono >= self._deadline_ns:
+            if self._state == "ready":
+                return _Renewal.LAPSED  # D4: a renewal now would revive a tenure that ended
+            if started_mono - self._owned_at > self._ttl_ms * 1_000_000 - self._margin_ns:
+                return _Renewal.LAPSED  # the wait before it was not held throughout (C1)
         mark = self._reservation(before)
         last_mark = self._last_mark if self._last_mark_node == node else 0
         reply = yield self._store.renew(
@@ -495,6 +511,7 @@ class _LeaseBase:
         if isinstance(reply, Lost):
             return _Renewal.LOST
         store_ms, gen, run_id = reply.store_ms, reply.gen, reply.incarnation
+        self._owned_at = started_mono
         self._seen_gen = gen
         self._last_mark, self._last_mark_node = max(mark, last_mark), node
         if reply.rolled_back:
@@ -566,6 +583,8 @@ class _LeaseBase:
         """One turn of the background loop; returns how long to sleep before the next."""
         if self._state == "lost" or self.node < 0:
             return (yield from self._claim_again())
+        if self._state != "ready":
+            return (yield from self._requalify())  # a requalification that did not finish
         try:
             status = yield from self._renew(extend=True)
         except _Closed:
@@ -602,15 +621,19 @@ class _LeaseBase:
     def _requalify(self) -> Steps[float]:
         """D4: the counter's deadline passed (renewals failed, or the process was paused, for
         longer than the ttl). Meanwhile the store may have handed the node on and forgotten
-        that: hold it without drawing as a claimant does (C1), and draw again above that wait's
-        floor. Claims afresh when the node is lost meanwhile."""
+        that: hold it without drawing as a claimant does (C1), from a renewal the store
+        confirms now, and draw again above that wait's floor. Claims afresh when the node is
+        lost meanwhile; stays waiting (and starts over at the next turn) when the store fails."""
         node = self.node
         with self._lock:
             self._ensure_open()
             self._state = "waiting"
-        received_mono, received = self._clock.monotonic_ns(), self._clock.time_ns()
+        self._revoke()
         reason = "its counter's deadline passed (no renewal for a ttl)"
         try:
+            if (yield from self._renew(extend=False)) is not _Renewal.OK:
+                raise _Again
+            received_mono, received = self._owned_at, self._clock.time_ns()
             floor = yield from self._sit_out(node, reason, received_mono, received)
             yield from self._qualify(node, floor)
         except _Again:
@@ -619,6 +642,18 @@ class _LeaseBase:
                 self._state = "lost"
             self._revoke()
             return (yield from self._claim_again())
+        except _Closed:
+            raise
+        except Exception as exc:
+            self._revoke()
+            log.warning(
+                "lease of %r: waiting again on node %d failed (%s: %s); starting over",
+                self.namespace,
+                node,
+                type(exc).__name__,
+                exc,
+            )
+            return min(0.2, self.ttl / 10)
         return self.ttl / 4
 
     def _claim_again(self) -> Steps[float]:
@@ -641,12 +676,16 @@ class _LeaseBase:
             return 1.0 if isinstance(exc, LeaseRefusedError) else min(0.2, self.ttl / 10)
         return self.ttl / 4
 
-    def _seal_for_close(self) -> tuple[int, int] | None:
+    def _seal_for_close(self) -> tuple[int, int | None] | None:
         """Marks the lease closed and stops the counter for good. Returns (node, mark) to give
-        back, or None when there is nothing to give back (already closed, forked, no node)."""
+        back, or None when there is nothing to give back (already closed, forked, no node). The
+        mark is the sealed id only while the counter draws on the node (a tenure that has not
+        lapsed): a lease closed during a wait, or after its tenure ended, never drew above the
+        node's mark since, and leaves the mark as it is (None) rather than lowering it."""
         with self._lock:
-            if self._state in ("closed", "forked"):
-                return None
+            if self._state in ("closed", "forked") or os.getpid() != self._pid:
+                return None  # another process's copy (a fork the hooks did not see) is inert
+            drawing = self._state == "ready" and self._clock.monotonic_ns() < self._deadline_ns
             self._state = "closed"
             mark = self._counter._seal()
             node = self.node
@@ -654,7 +693,7 @@ class _LeaseBase:
         _LIVE.discard(self)
         if node < 0:
             return None
-        return node, mark
+        return node, mark if drawing else None
 
     def _forked(self) -> None:
         """In a fork child: the lease and its counter are the parent's; forget them without a

@@ -10,9 +10,9 @@
 #include <limits>
 #include <string>
 
+#include "../id_block.hpp"
 #include "atomic_update.hpp"
 #include "error.hpp"
-#include "fill.hpp"
 
 namespace atomic_counter::detail {
 
@@ -74,17 +74,16 @@ public:
         return old + interval_;
     }
 
-    // Writes n values to out[0, n) and returns the last; nothing at all if it throws.
+    // Reserves n values with one compare-exchange; nothing at all if it throws.
     template <class Value>
-    std::uint64_t next_many(Value& value, std::uint64_t* out, std::size_t n) const {
+    id_block next_block(Value& value, std::size_t n) const {
         if (n == 0) {
-            return value.load(std::memory_order_relaxed);  // relaxed: a snapshot
+            return {};
         }
         // Relaxed (see atomic_update.hpp); the block is private to this caller once reserved.
         const std::uint64_t last =
             fetch_update(value, [&](std::uint64_t old) { return advance(old, n); });
-        fill_progression(out, n, last - (n - 1) * interval_, interval_);
-        return last;
+        return id_block::progression(last - (n - 1) * interval_, interval_, n);
     }
 
     // std::invalid_argument unless v may be stored by set() or advance_to() (v <= limit).

@@ -10,10 +10,10 @@
 #include <limits>
 #include <string>
 
+#include "../id_block.hpp"
 #include "atomic_update.hpp"
 #include "borrow_rule.hpp"
 #include "error.hpp"
-#include "fill.hpp"
 
 namespace atomic_counter::detail {
 
@@ -80,19 +80,17 @@ struct time_rules {
         return id;
     }
 
-    // Writes n consecutive ids to out[0, n) and returns the last; nothing at all if it throws.
+    // Reserves n consecutive ids with one compare-exchange; nothing at all if it throws.
     template <class Value>
-    static std::uint64_t next_many(Value& value, std::uint64_t now_us, std::uint64_t* out,
-                                   std::size_t n) {
+    static id_block next_block(Value& value, std::uint64_t now_us, std::size_t n) {
         if (n == 0) {
-            return value.load(std::memory_order_relaxed);  // relaxed: a snapshot
+            return {};
         }
         const std::uint64_t fresh = fresh_at(now_us);
         // Relaxed (see atomic_update.hpp); the block is private to this caller once reserved.
         const std::uint64_t last =
             fetch_update(value, [&](std::uint64_t prior) { return following(prior, fresh, n); });
-        fill_progression(out, n, last - (n - 1), 1);
-        return last;
+        return id_block::progression(last - (n - 1), 1, n);
     }
 
     // The first id of the microsecond now_us (sequence 0), or std::overflow_error when the
