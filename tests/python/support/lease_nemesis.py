@@ -291,6 +291,10 @@ class RedisNemesis(Nemesis):
     def reload_in_place(self) -> None:
         """The running server goes back to its last RDB (DEBUG RELOAD NOSAVE): every write
         since the last snapshot is gone, with the same run_id and replication id."""
+        if not (self.primary.directory / "dump.rdb").exists():
+            # No RDB on this server yet (none taken since it started, or it was promoted
+            # before a full sync wrote one): DEBUG RELOAD would fail after emptying it.
+            return self.snapshot()
         self.say("DEBUG RELOAD NOSAVE: the running server goes back to its last snapshot")
         self.primary.client().execute_command("DEBUG", "RELOAD", "NOSAVE")
 
