@@ -1,0 +1,596 @@
+"""The deterministic simulator (support/simulator.py, issue 23) and the memory store it runs the
+protocols against (atomic_counter/stores/memory.py).
+
+- The memory store is kept honest by a differential test: the same random sequence of lease and
+  segment operations and of faults (restarts, loss of everything or of one key, a snapshot put
+  back with a new incarnation, one key restored in place, settings changed) runs against the
+  memory store and against a real redis-server or PostgreSQL started here, and every reply must
+  be the same (the store's clock within a second, incarnations compared by their order of
+  appearance).
+- The simulator's model of SnowflakeCounter agrees with the extension's counter.
+- Episodes are deterministic: a seed replays the same steps.
+- A run of episodes finds no duplicate, and, with each safety check taken out (a mutation), it
+  finds one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import simulator
+from conftest import linux_only, needs_redis_server
+
+from atomic_counter import Layout, SnowflakeCounter
+from atomic_counter._core import LeaseExpiredError
+from atomic_counter.errors import StoreUnavailableError
+from atomic_counter.stores import memory
+from atomic_counter.stores.memory import MemoryServer
+from atomic_counter.stores.protocols import (
+    Claim,
+    Claimed,
+    Confirm,
+    Release,
+    Renew,
+    Renewed,
+)
+
+# More seeds on demand: ATOMIC_COUNTER_DIFF_SEEDS=20 runs seeds 23 to 42.
+SEEDS = range(23, 23 + int(os.environ.get("ATOMIC_COUNTER_DIFF_SEEDS", "1")))
+NAMESPACE = "diff"
+SEQUENCE = "diff"
+SHORT_TTL = 300  # ms: expires within the test's waits
+LONG_TTL = 3_600_000
+LAYOUTS = ("1288834974657000000/1000000/41/10/12/1", "1704067200000000000/1000000/41/6/6/1")
+
+
+# --------------------------------------------------------------------------------------------
+# The differential test: one store under test ("a side"), the memory store as the other.
+
+
+class Side:
+    """A store the steps run on: its lease and segment operations, its I/O, and its faults."""
+
+    name: str
+
+    def __init__(self) -> None:
+        self.incarnations: dict[str, int] = {}
+
+    def ordinal(self, incarnation: str) -> int:
+        """Incarnations are compared by their order of first appearance."""
+        return self.incarnations.setdefault(incarnation, len(self.incarnations))
+
+    def run(self, make: Any, segment: bool = False) -> Any:
+        """Runs the exchange make(self) returns; its outcome, normalized."""
+        io = self.segment_io if segment else self.io
+        for attempt in range(40):
+            try:
+                return self.normalize(io.run(make(self)))
+            except StoreUnavailableError:
+                if attempt == 39:
+                    raise
+                time.sleep(0.1)  # the server restarting: the step never ran
+            except Exception as exc:
+                return ("raises", type(exc).__name__)
+        raise AssertionError("unreachable")
+
+    def normalize(self, reply: Any) -> Any:
+        if isinstance(reply, Claimed):
+            self.last_ms = reply.store_ms
+            return dataclasses.replace(
+                reply, store_ms=0, incarnation=str(self.ordinal(reply.incarnation))
+            )
+        if isinstance(reply, Renewed):
+            self.last_ms = reply.store_ms
+            return dataclasses.replace(
+                reply, store_ms=0, incarnation=str(self.ordinal(reply.incarnation))
+            )
+        return reply
+
+    def incarnation_for(self, ordinal: int) -> str:
+        for text, number in self.incarnations.items():
+            if number == ordinal:
+                return text
+        return "never-seen"
+
+
+class MemorySide(Side):
+    def __init__(self, flavor: str) -> None:
+        super().__init__()
+        self.name = f"memory ({flavor})"
+        self.server = MemoryServer(flavor)
+        self.leases, self.io = memory.lease_store(
+            self.server, NAMESPACE, timeout=5, asynchronous=False, func="test"
+        )
+        self.segments = [
+            memory.segment_store(
+                self.server, SEQUENCE, timeout=5, trust_failover=False, assume_durable=False
+            )[0]
+            for _ in range(2)
+        ]
+        self.segment_io = self.io
+        self.versions: dict[str, int] = {}
+
+    # faults
+    def restart(self) -> None:
+        self.server.restart()
+
+    def flush(self) -> None:
+        self.server.flush()
+
+    def delete(self, what: str) -> None:
+        self.server.delete(self.key(what))
+
+    def key(self, what: str) -> str:
+        return self.leases.key if what == "leases" else self.segments[0].key
+
+    def snapshot(self, tag: str) -> None:
+        self.versions[tag] = self.server.version
+
+    def restore(self, tag: str) -> None:
+        self.server.rollback(self.versions[tag], new_incarnation=True)
+
+    def restore_in_place(self, tag: str, what: str) -> None:
+        self.server.rollback(self.versions[tag], new_incarnation=False, keys=[self.key(what)])
+
+    def configure(self, **settings: str) -> None:
+        self.server.configure(**settings)
+
+    def plant_legacy(self) -> None:
+        self.server.perform(memory.Op("set", (f"atomic_counter:{NAMESPACE}:safe_after", "1")))
+
+
+class RedisSide(Side):
+    def __init__(self, server: Any, tmp: Path) -> None:
+        from atomic_counter.stores import redis as engine
+
+        super().__init__()
+        self.name = "redis-server"
+        self.server = server
+        self.tmp = tmp
+        self.client = server.client()
+        self.leases, self.io = engine.lease_store(
+            self.client, NAMESPACE, timeout=5, asynchronous=False, func="test"
+        )
+        self.segments = [
+            engine.segment_store(
+                self.client, SEQUENCE, timeout=5, trust_failover=False, assume_durable=False
+            )[0]
+            for _ in range(2)
+        ]
+        self.segment_io = self.io
+        self.dumps: dict[str, dict[str, bytes | None]] = {}
+
+    def _ready(self) -> None:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self.client.ping()
+                return
+            except Exception:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+
+    def key(self, what: str) -> str:
+        return self.leases.key if what == "leases" else self.segments[0].key
+
+    def restart(self) -> None:
+        self.server.restart_keeping_data()
+        self._ready()
+
+    def flush(self) -> None:
+        self.client.flushall()
+
+    def delete(self, what: str) -> None:
+        self.client.delete(self.key(what))
+
+    def snapshot(self, tag: str) -> None:
+        self.server.snapshot(self.tmp / f"{tag}.rdb")
+        self.dumps[tag] = {w: self.client.dump(self.key(w)) for w in ("leases", "segments")}
+
+    def restore(self, tag: str) -> None:
+        self.server.restart_from(self.tmp / f"{tag}.rdb")
+        self._ready()
+
+    def restore_in_place(self, tag: str, what: str) -> None:
+        payload = self.dumps[tag][what]
+        if payload is None:
+            self.client.delete(self.key(what))
+        else:
+            self.client.restore(self.key(what), 0, payload, replace=True)
+
+    def configure(self, **settings: str) -> None:
+        for key, value in settings.items():
+            self.client.config_set(key.replace("_", "-"), value)
+
+    def plant_legacy(self) -> None:
+        self.client.set(f"atomic_counter:{NAMESPACE}:safe_after", "1")
+
+
+class PostgresSide(Side):
+    def __init__(self, server: Any) -> None:
+        from atomic_counter.stores import postgres as engine
+
+        super().__init__()
+        self.name = "PostgreSQL"
+        self.server = server
+        self.leases, self.io = engine.lease_store(
+            server.url, NAMESPACE, timeout=5, asynchronous=False, func="test"
+        )
+        self.segments = []
+        for _ in range(2):
+            ops, io = engine.segment_store(
+                server.url, SEQUENCE, timeout=5, trust_failover=False, assume_durable=False
+            )
+            self.segments.append(ops)
+        self.segment_io = io
+        self.rows: dict[str, dict[str, list[Any]]] = {}
+
+    def _sql(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            return self.server.sql(statement, params)
+        except Exception as exc:  # the tables are made on first use
+            if "does not exist" in str(exc):
+                return []
+            raise
+
+    _TABLES: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {
+        "leases": (
+            ("atomic_counter_lease_namespaces", "namespace"),
+            ("atomic_counter_lease_nodes", "namespace"),
+        ),
+        "segments": (("atomic_counter_segments", "name"),),
+    }
+
+    def restart(self) -> None:
+        self.server.restart()
+
+    def flush(self) -> None:
+        for tables in self._TABLES.values():
+            for table, _ in tables:
+                self._sql(f"DELETE FROM {table}")
+
+    def delete(self, what: str) -> None:
+        table, column = self._TABLES[what][0]
+        self._sql(f"DELETE FROM {table} WHERE {column} = %s", (NAMESPACE,))
+
+    def snapshot(self, tag: str) -> None:
+        self.rows[tag] = {
+            table: self._sql(f"SELECT * FROM {table} WHERE {column} = %s", (NAMESPACE,))
+            for tables in self._TABLES.values()
+            for table, column in tables
+        }
+
+    def restore_in_place(self, tag: str, what: str) -> None:
+        """A logical restore of the rows (a dump of them put back): same server, same
+        timeline."""
+        tables = self._TABLES[what]
+        table, column = tables[0]
+        self._sql(f"DELETE FROM {table} WHERE {column} = %s", (NAMESPACE,))
+        for table, _ in tables:
+            for row in self.rows[tag][table]:
+                marks = ", ".join(["%s"] * len(row))
+                self._sql(f"INSERT INTO {table} VALUES ({marks})", tuple(row))
+
+
+@dataclasses.dataclass
+class Token:
+    name: str
+    node: int = 0
+    seen_gen: int = 0
+    claimed_on: int = -1  # the incarnation (as an ordinal) of its last claim
+    mark: int = 0
+
+
+class Differential:
+    """Random steps, each run on the memory store and on the real one, replies compared."""
+
+    def __init__(self, seed: int, real: Side, mirror: MemorySide, faults: tuple[str, ...]):
+        self.rng = random.Random(seed)
+        self.real = real
+        self.mirror = mirror
+        self.faults = faults
+        self.tokens = [Token(f"token-{c}") for c in "abc"]
+        self.reserved: list[tuple[int, int]] = []
+        self.last_sleep = time.monotonic()
+        self.steps: list[str] = []
+        self.snapshots = 0
+
+    def both(self, label: str, make: Any, segment: bool = False) -> Any:
+        self.steps.append(label)
+        got = self.real.run(make, segment)
+        expected = self.mirror.run(make, segment)
+        assert got == expected, (
+            f"after {len(self.steps)} steps, {label}: {self.real.name} replied {got!r}, the "
+            f"memory store {expected!r}\nsteps: {self.steps[-30:]}"
+        )
+        if isinstance(got, (Claimed, Renewed)):
+            skew = abs(self.real.last_ms - self.mirror.last_ms)
+            assert skew < 1000, f"{label}: store clocks {skew} ms apart"
+        return got
+
+    def fault(self, label: str, action: Any) -> None:
+        self.steps.append(label)
+        action(self.real)
+        action(self.mirror)
+
+    def keep_expiry_clear(self) -> None:
+        """Short-ttl entries are either younger than 150 ms or older than 400 ms, whichever
+        side reads them: a step never lands near an expiry."""
+        if time.monotonic() - self.last_sleep > 0.15:
+            time.sleep(0.4)
+            self.last_sleep = time.monotonic()
+            self.steps.append("sleep")
+
+    def step(self) -> None:
+        rng = self.rng
+        self.keep_expiry_clear()
+        kind = rng.choices(
+            (
+                "claim",
+                "renew",
+                "confirm",
+                "release",
+                "legacy",
+                "reserve",
+                "give_back",
+                "skip",
+                "fault",
+            ),
+            (6, 8, 3, 3, 1, 5, 2, 1, 2),
+        )[0]
+        token = rng.choice(self.tokens)
+        if kind == "claim":
+            request = Claim(
+                token.name,
+                rng.choice((SHORT_TTL, LONG_TTL)),
+                rng.choice((1, 2, 3)),
+                LAYOUTS[0] if rng.random() < 0.95 else LAYOUTS[1],
+                token.seen_gen,
+            )
+            reply = self.both(f"claim {request}", lambda side: side.leases.claim(request))
+            if isinstance(reply, Claimed):
+                token.node, token.claimed_on = reply.node, int(reply.incarnation)
+                token.seen_gen = max(token.seen_gen, reply.gen)
+        elif kind == "renew":
+            token.mark += rng.choice((0, 1, 10**6, 10**12))
+            mark = token.mark if rng.random() < 0.9 else rng.randrange(2**64)
+            node = token.node if rng.random() < 0.9 else rng.randrange(3)
+            request = Renew(
+                token.name, node, rng.choice((SHORT_TTL, LONG_TTL)), mark, token.seen_gen
+            )
+            reply = self.both(f"renew {request}", lambda side: side.leases.renew(request))
+            if isinstance(reply, Renewed):
+                token.seen_gen = max(token.seen_gen, reply.gen)
+        elif kind == "confirm":
+            floor = rng.choice((0, 1767225600000, 1767225600000 + rng.randrange(10**6)))
+            ordinal = token.claimed_on if rng.random() < 0.9 else 99
+
+            def make(side: Side) -> Any:
+                return side.leases.confirm(
+                    Confirm(token.name, token.node, side.incarnation_for(ordinal), floor)
+                )
+
+            reply = self.both(f"confirm {token.name} node {token.node} on {ordinal}", make)
+            gen = getattr(reply, "gen", 0)
+            token.seen_gen = max(token.seen_gen, gen)
+        elif kind == "release":
+            mark = rng.choice((None, token.mark, rng.randrange(2**64)))
+            request = Release(token.name, token.node, mark)
+            self.both(f"release {request}", lambda side: side.leases.release(request))
+        elif kind == "legacy":
+            self.both("legacy_key", lambda side: side.leases.legacy_key())
+        elif kind == "reserve":
+            which = rng.randrange(2)
+            start, n = rng.choice((1, 1000)), rng.choice((1, 5, 500))
+            reply = self.both(
+                f"reserve #{which} ({start}, {n})",
+                lambda side: side.segments[which].reserve(start, n),
+                segment=True,
+            )
+            if isinstance(reply, tuple) and reply[0] != "raises":
+                self.reserved.append(reply)
+        elif kind == "give_back":
+            if self.reserved and rng.random() < 0.8:
+                lo, hi = rng.choice(self.reserved)
+                lo = rng.randrange(lo, hi)
+            else:
+                lo, hi = rng.randrange(100), rng.randrange(100, 200)
+            self.both(
+                f"give_back({lo}, {hi})",
+                lambda side: side.segments[0].give_back(lo, hi),
+                segment=True,
+            )
+        elif kind == "skip":
+            by = rng.choice((0, 1, 100))
+            self.both(f"skip({by})", lambda side: side.segments[0].skip(by), segment=True)
+        else:
+            self.random_fault()
+
+    def random_fault(self) -> None:
+        rng = self.rng
+        fault = rng.choice(self.faults)
+        what = rng.choice(("leases", "segments"))
+        if fault == "restart":
+            self.fault("restart", lambda side: side.restart())
+        elif fault == "flush":
+            self.fault("flush", lambda side: side.flush())
+        elif fault == "delete":
+            self.fault(f"delete {what}", lambda side: side.delete(what))
+        elif fault == "snapshot":
+            tag = f"s{self.snapshots}"
+            self.snapshots += 1
+            self.fault(f"snapshot {tag}", lambda side: side.snapshot(tag))
+        elif fault in ("restore", "restore_in_place") and self.snapshots:
+            tag = f"s{rng.randrange(self.snapshots)}"
+            if fault == "restore":
+                self.fault(f"restore {tag}", lambda side: side.restore(tag))
+            else:
+                self.fault(
+                    f"restore {what} from {tag} in place",
+                    lambda side: side.restore_in_place(tag, what),
+                )
+        elif fault == "policy":
+            policy = rng.choice(("allkeys-lru", "noeviction", "volatile-lru"))
+            self.fault(f"policy {policy}", lambda side: side.configure(maxmemory_policy=policy))
+        elif fault == "appendfsync":
+            fsync = rng.choice(("everysec", "always"))
+            self.fault(f"appendfsync {fsync}", lambda side: side.configure(appendfsync=fsync))
+        elif fault == "legacy":
+            self.fault("legacy key", lambda side: side.plant_legacy())
+
+
+@linux_only
+@needs_redis_server
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_memory_store_answers_as_redis_does(tmp_path, seed):
+    pytest.importorskip("redis")
+    from redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        test = Differential(
+            seed,
+            RedisSide(server, tmp_path),
+            MemorySide("redis"),
+            (
+                "restart",
+                "flush",
+                "delete",
+                "snapshot",
+                "snapshot",
+                "restore",
+                "restore_in_place",
+                "restore_in_place",
+                "policy",
+                "appendfsync",
+                "legacy",
+            ),
+        )
+        for _ in range(600):
+            test.step()
+        assert set(test.steps) >= {"restart", "flush", "snapshot s0"}
+        assert any(s.startswith("restore s") for s in test.steps)
+        assert any(s.endswith("in place") for s in test.steps)
+    finally:
+        server.kill()
+
+
+@linux_only
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_memory_store_answers_as_postgresql_does(pg, seed):
+    real = PostgresSide(pg)
+    real.flush()  # the server is the module's: start from nothing
+    test = Differential(
+        seed,
+        real,
+        MemorySide("postgres"),
+        ("restart", "flush", "delete", "delete", "snapshot", "snapshot", "restore_in_place"),
+    )
+    for _ in range(400):
+        test.step()
+    assert "restart" in test.steps
+    assert any(s.endswith("in place") for s in test.steps)
+
+
+# --------------------------------------------------------------------------------------------
+# The memory store as an engine.
+
+
+def test_memory_urls_serve_leases_and_segment_counters(namespace, name):
+    from atomic_counter import SegmentCounter, lease_node_id
+
+    url = f"memory://{namespace}"
+    with lease_node_id(url, namespace, ttl=0.5, max_skew=0.2) as lease:
+        ids = [lease.counter().next() for _ in range(100)]
+        assert ids == sorted(set(ids))
+        assert lease.node == 0
+    counter = SegmentCounter(f"memory://{name}?engine=postgres", name, block=10)
+    assert [counter.next() for _ in range(25)] == list(range(1, 26))
+    counter.close()
+    assert memory.server(f"memory://{name}?engine=postgres").flavor == "postgres"
+    with pytest.raises(ValueError, match=r"\?engine=redis or \?engine=postgres"):
+        memory.server("memory://x?engine=sqlite")
+
+
+def test_messages_name_only_the_production_engines():
+    from atomic_counter import lease_node_id
+
+    with pytest.raises(ValueError, match=r"must be a postgresql:// or redis:// URL"):
+        lease_node_id("mysql://x", "ns")
+
+
+# --------------------------------------------------------------------------------------------
+# The model of SnowflakeCounter.
+
+
+class RealClock:
+    """What the extension's counter reads: CLOCK_MONOTONIC_COARSE is time.monotonic_ns's
+    clock give or take its resolution, which the tests leave room for."""
+
+    monotonic_ns = staticmethod(time.monotonic_ns)
+    time_ns = staticmethod(time.time_ns)
+
+
+def test_the_model_counter_draws_as_snowflake_counter_does():
+    """Both counters, on the same clock, get the same calls; every result (ids, errors, the
+    sealed id) must agree. Ticks of one second keep the two from straddling a tick."""
+    layout = Layout(1704067200 * 10**9, "s", 31, 4, 4, name="seconds")
+    rng = random.Random(5)
+    for _trial in range(200):
+        while time.time_ns() % 10**9 > 7 * 10**8:  # room before the next tick
+            time.sleep(0.05)
+        floor = layout.pack(layout.ticks_at(time.time_ns()) + rng.choice((-3, 0, 2)), 3, 7)
+        real = SnowflakeCounter(layout, 3, floor=floor)
+        model = simulator.ModelSnowflake(layout, 3, floor, clock=RealClock)
+        for _ in range(30):
+            call = rng.choice(
+                ("next", "next", "many", "extend", "revoke", "lead", "rebind", "seal")
+            )
+            n, more, lead, node = (
+                rng.choice((1, 3, 20)),
+                rng.choice((0, 5, 50)),
+                rng.choice((0, 10**9, 3 * 10**9)),
+                rng.choice((1, 3)),
+            )
+            outcomes = []
+            for counter in (real, model):
+                try:
+                    if call == "next":
+                        result: Any = counter.next()
+                    elif call == "many":
+                        result = list(counter.next_many(n))
+                    elif call == "extend":
+                        far = time.monotonic_ns() + 10**9
+                        result = counter._extend(far, counter.current() + more)
+                    elif call == "revoke":
+                        result = counter._revoke()
+                    elif call == "lead":
+                        result = counter._limit_lead(lead)
+                    elif call == "rebind":
+                        result = counter._rebind(node, floor)
+                    else:
+                        result = counter._seal()
+                    outcomes.append(("ok", result, counter.current()))
+                except (LeaseExpiredError, OverflowError, ValueError) as exc:
+                    outcomes.append(("raises", type(exc).__name__, counter.current()))
+            assert outcomes[0] == outcomes[1], (call, outcomes)
+
+
+# --------------------------------------------------------------------------------------------
+# The simulator.
+
+
+def test_an_episode_replays_exactly_from_its_seed():
+    ep = simulator.Episode.draw(3, "lease")
+    first = simulator.run_episode(ep, trace_all=True)
+    second = simulator.run_episode(simulator.Episode.draw(3, "lease"), trace_all=True)
+    assert first.steps == second.steps > 1000
+    assert first.trace == second.trace
+    assert first.drawn == second.drawn > 0
