@@ -67,7 +67,7 @@ from atomic_counter.errors import (
 )
 from atomic_counter.layout import Layout
 from atomic_counter.stores.memory import MemoryLeases, MemorySegment, MemoryServer
-from atomic_counter.stores.protocols import Claimed, Release
+from atomic_counter.stores.protocols import Claimed, Confirm, Confirmed, Release
 
 Sleep = lease_module.Sleep
 _Closed = lease_module._Closed
@@ -253,6 +253,95 @@ class ModelSnowflake:
         child = copy.copy(self)
         child._forked = True
         return child
+
+
+# --------------------------------------------------------------------------------------------
+# SegmentCounter's C half, modelled (bindings/segment.cpp), for the mutation that takes its
+# range check (R2) out: the simulation otherwise runs the real one. test_simulation.py checks
+# that the two agree.
+
+
+class ModelCursor:
+    """_SegmentCounter's cursor: the block in use, one spare, the end of the last block
+    accepted (R2), the failure that stopped it."""
+
+    check_ranges = True  # R2; the "range" mutation turns it off
+
+    def __init__(self) -> None:
+        self.next_ = self.end = self.spare_next = self.spare_end = self.stalls = 0
+        self.accepted = 0
+        self.has_spare = self.closed = False
+        self.need: Any = None
+        self.failure: BaseException | None = None
+        self.refused_error: Any = SegmentRefusedError
+        self.prefix = ""
+
+    def _bind(self, engine: Any, need: Any, collected: Any, timeout: float, *rest: Any) -> None:
+        self._engine = engine
+        self.need = need
+        if len(rest) >= 4:
+            self.refused_error, self.prefix = rest[2], rest[3]
+
+    def _offer(self, lo: int, hi: int) -> bool:
+        if self.closed or lo >= hi:
+            return False
+        if lo < self.accepted and self.check_ranges:
+            error = self.refused_error(
+                f"{self.prefix}: the store handed out [{lo}, {hi}), below {self.accepted}"
+            )
+            if self.failure is None:
+                self.failure = error
+            raise error
+        if self.next_ >= self.end:
+            self.next_, self.end = lo, hi
+            wanted = not self.has_spare
+        elif not self.has_spare:
+            self.spare_next, self.spare_end, self.has_spare = lo, hi, True
+            wanted = False
+        else:
+            raise RuntimeError("_offer(): a block and a spare are at hand")
+        self.accepted = hi
+        return wanted
+
+    def next(self) -> int:
+        if self.next_ < self.end:
+            value = self.next_
+            self.next_ += 1
+            return value
+        if self.closed:
+            raise ValueError("SegmentCounter.next(): the counter is closed")
+        if self.has_spare:
+            self.next_, self.end, self.has_spare = self.spare_next, self.spare_end, False
+            value = self.next_
+            self.next_ += 1
+            self.need()
+            return value
+        self.stalls += 1
+        if self.failure is not None:
+            raise type(self.failure)(*self.failure.args)
+        raise AssertionError("the simulation draws only when next() would not wait")
+
+    def _fail(self, error: BaseException) -> None:
+        if self.failure is None:
+            self.failure = error
+
+    def _note(self, error: BaseException | None) -> None:
+        pass
+
+    def _close(self) -> tuple[int, int, int, int]:
+        left = (
+            self.next_,
+            self.end,
+            self.spare_next if self.has_spare else 0,
+            self.spare_end if self.has_spare else 0,
+        )
+        self.closed = True
+        self.next_ = self.end
+        self.has_spare = False
+        return left
+
+    def _state(self) -> tuple[int, int, bool, int]:
+        return self.next_, self.end, self.has_spare, self.stalls
 
 
 # --------------------------------------------------------------------------------------------
@@ -848,6 +937,14 @@ SEQUENCE = "sim"
 SEGMENT_TIMEOUT = 5.0
 
 
+def _real_cursor() -> Any:
+    return _SegmentCounter.__new__(_SegmentCounter)
+
+
+# What a SegmentProc's C half is: the extension's, unless a mutation says otherwise.
+CURSOR: list[Callable[[], Any]] = [_real_cursor]
+
+
 class SegmentProc(Proc):
     """A process with a SegmentCounter: segment.py's engine and the real C half, with the
     engine's thread (reserve when the cursor wants a spare, offer in order) run on simulated
@@ -917,7 +1014,7 @@ class SegmentProc(Proc):
         engine.blocks += 1
         if self.counter is None:
             # SegmentCounter.__init__: the first block, then _bind, then the thread.
-            counter = _SegmentCounter.__new__(_SegmentCounter)
+            counter = CURSOR[0]()
             engine.counter = weakref.ref(counter)
             _bind(counter, engine, SEGMENT_TIMEOUT, SEQUENCE)
             self.counter = counter
@@ -1103,6 +1200,7 @@ class Nemesis:
                 ("clock_fix", 2),
                 ("store_clock", 1),
                 ("fork", 1),
+                ("ahead_then_die", 2),
             ]
 
     def schedule(self) -> None:
@@ -1261,6 +1359,17 @@ class Nemesis:
             proc.clock.wall_offset += int(step)
             self.world.note(f"{proc.name}'s clock steps forward {step / SECOND:g} s")
 
+    def do_ahead_then_die(self) -> None:
+        """A holder's clock moves to the far edge of A1 (max_skew / 2 ahead of true time, a
+        step of up to max_skew), and the holder dies within a ttl, without a word to the
+        store: its last ids are as far ahead as the rules let them be."""
+        proc = self._clock_proc()
+        if proc is not None:
+            world = self.world
+            proc.clock.wall_offset = int(world.ep.max_skew * SECOND / 2)
+            world.note(f"{proc.name}'s clock now {proc.clock.wall_offset / SECOND:+.3f} s off")
+            world.after(world.rng.random() * world.ep.ttl, proc.kill, proc=proc)
+
     def do_clock_fix(self) -> None:
         proc = self._clock_proc()
         if proc is not None:
@@ -1295,27 +1404,18 @@ def _patched(target: Any, name: str, value: Any) -> Iterator[None]:
 
 
 def _mutate_sit_out() -> contextlib.AbstractContextManager[None]:
-    """C1 (and D4): the claimant's wait out of forgotten holders: the hold is skipped, the
-    confirmation and the floor B stay."""
-    base = lease_module._LeaseBase
-    hold, sit_out = base._hold, base._sit_out
+    """C1 (and D4): the wait out of holders the store may have forgotten. The claimant neither
+    holds its node for the longest ttl + max_skew nor starts above B; it only confirms the
+    namespace (so that later claims see it whole) and starts above the node's mark."""
 
-    def patched_sit_out(self: Any, *args: Any) -> Any:
-        self._sim_no_hold = True
-        try:
-            return (yield from sit_out(self, *args))
-        finally:
-            self._sim_no_hold = False
+    def sit_out(self: Any, node: int, suspicion: Any, received_mono: int, received: int) -> Any:
+        reply = yield self._store.confirm(Confirm(self._token, node, self._run_id, 0))
+        if not isinstance(reply, Confirmed):
+            raise lease_module._Again
+        self._seen_gen = reply.gen
+        return 0
 
-    def patched_hold(self: Any, *args: Any) -> Any:
-        if getattr(self, "_sim_no_hold", False):
-            return None
-        return (yield from hold(self, *args))
-
-    stack = contextlib.ExitStack()
-    stack.enter_context(_patched(base, "_sit_out", patched_sit_out))
-    stack.enter_context(_patched(base, "_hold", patched_hold))
-    return stack
+    return _patched(lease_module._LeaseBase, "_sit_out", sit_out)
 
 
 def _mutate_hwm() -> contextlib.AbstractContextManager[None]:
@@ -1353,7 +1453,21 @@ def _mutate_incarnation() -> contextlib.AbstractContextManager[None]:
     return _patched(MemoryServer, "__init__", init)
 
 
+@contextlib.contextmanager
+def _mutate_range() -> Iterator[None]:
+    """R2: the C half accepts a block below the last it accepted (the modelled C half, since
+    the extension's check is compiled in)."""
+    CURSOR[0] = ModelCursor
+    ModelCursor.check_ranges = False
+    try:
+        yield
+    finally:
+        CURSOR[0] = _real_cursor
+        ModelCursor.check_ranges = True
+
+
 MUTATIONS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
+    "range": _mutate_range,
     "sit_out": _mutate_sit_out,
     "hwm": _mutate_hwm,
     "mark_limit": _mutate_mark_limit,
@@ -1516,6 +1630,7 @@ def run_many(
     max_steps: int | None = None,
     seconds: float | None = None,
     kind: str | None = None,
+    trust: bool | None = None,
     mutation: str | None = None,
     stop_at_first: bool = True,
     out: Any = sys.stdout,
@@ -1531,7 +1646,7 @@ def run_many(
             break
         if seconds is not None and time.monotonic() - started >= seconds:
             break
-        ep = Episode.draw(seed, kind)
+        ep = Episode.draw(seed, kind, trust)
         left = None if max_steps is None else max_steps - steps
         result = run_episode(ep, mutation=mutation, max_steps=left or 10**9)
         steps += result.steps
@@ -1573,12 +1688,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="stop after this many steps")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
     parser.add_argument("--kind", choices=("lease", "segment"), default=None)
+    parser.add_argument(
+        "--trust",
+        choices=("yes", "no"),
+        default=None,
+        help="leases: only trust_store=True episodes (faults within A3t), or only without",
+    )
     parser.add_argument("--mutation", choices=sorted(MUTATIONS), default=None)
     parser.add_argument("--trace", action="store_true", help="with --seed: every step")
     parser.add_argument("--keep-going", action="store_true", help="do not stop at a failure")
     args = parser.parse_args(argv)
+    trust = None if args.trust is None else args.trust == "yes"
     if args.seed is not None:
-        ep = Episode.draw(args.seed, args.kind)
+        ep = Episode.draw(args.seed, args.kind, trust)
         print(ep.describe())
         result = run_episode(ep, trace_all=args.trace, mutation=args.mutation)
         if result.violation:
@@ -1598,6 +1720,7 @@ def main(argv: list[str] | None = None) -> int:
         max_steps=args.steps,
         seconds=args.seconds,
         kind=args.kind,
+        trust=trust,
         mutation=args.mutation,
         stop_at_first=not args.keep_going,
     )
