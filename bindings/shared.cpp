@@ -494,8 +494,9 @@ PyDoc_STRVAR(shared_close_doc,
 
 PyDoc_STRVAR(shared_unlink_doc,
              "unlink($self, /)\n--\n\n"
-             "Remove the region's name. Processes that have it open keep using it; the next\n"
-             "open of the name creates a new region. FileNotFoundError when already gone.");
+             "End the region's sequence for every process that has it open (their next draw\n"
+             "raises FileNotFoundError), then remove its name; the next open of the name creates\n"
+             "a new region, from its own base and now. FileNotFoundError when already gone.");
 
 // The methods after the type's own ones: closing, unlinking, the context manager and pickling.
 #define ATOMIC_COUNTER_SHARED_METHODS(K)                                                           \
@@ -580,8 +581,9 @@ PyDoc_STRVAR(SharedCounter_next_doc,
              "next($self, /)\n--\n\n"
              "Add the interval and return the new value: unique across every process and thread\n"
              "drawing from this name, and strictly increasing for each of them. Raises\n"
-             "OverflowError past limit, and OSError if a durable region cannot be synced (the\n"
-             "value is then skipped, never reissued).");
+             "OverflowError past limit, FileNotFoundError once the region was unlinked, and\n"
+             "OSError if a durable region cannot be synced (the value is then skipped, never\n"
+             "reissued, and every later draw raises until the region is opened again).");
 
 PyDoc_STRVAR(SharedCounter_next_many_doc,
              "next_many($self, /, n)\n--\n\n"
@@ -637,8 +639,9 @@ PyDoc_STRVAR(
     "a value. A new region gets exactly mode (default 0o600: this user only); a region owned\n"
     "by another user, writable by every user, a symlink or a hard link is refused with\n"
     "PermissionError unless allow_other_owner=True (and a mode granting it) says it is shared\n"
-    "on purpose. A region that is not a SharedCounter's, or is truncated or corrupt, raises\n"
-    "ValueError and is left untouched. Pickles attach to this same region, never create one.\n"
+    "on purpose. A region that is not a SharedCounter's, or is empty, truncated or corrupt,\n"
+    "raises ValueError and is left untouched; a file system too full to back its page raises\n"
+    "OSError (ENOSPC). Pickles attach to this same region, never create one.\n"
     "A context manager that closes on exit.");
 
 type_spec
@@ -695,7 +698,9 @@ PyObject* SharedTimeCounter_new(PyTypeObject* type, PyObject* args, PyObject* kw
 PyDoc_STRVAR(SharedTimeCounter_next_doc,
              "next($self, /)\n--\n\n"
              "Return the next id, as TimeCounter.next(): unique across every process and thread\n"
-             "drawing from this name, and strictly increasing for each of them.");
+             "drawing from this name, and strictly increasing for each of them. Raises\n"
+             "FileNotFoundError once the region was unlinked, and OSError once a durable\n"
+             "region's msync has failed (until it is opened again).");
 
 PyDoc_STRVAR(SharedTimeCounter_next_many_doc,
              "next_many($self, /, n)\n--\n\n"

@@ -12,8 +12,9 @@
 //
 // The first process to open a name creates the region from base, now and interval (defaults as
 // for `counter`); later ones attach, and a base, interval or durability that differs from the
-// region's is std::invalid_argument. A region that is not ours, of the other kind, truncated,
-// damaged or of another format is an error that leaves it untouched. A new region is readable and
+// region's is std::invalid_argument. A region that is not ours, of the other kind, empty,
+// truncated, damaged or of another format is an error that leaves it untouched; a file system too
+// full to back the page is std::system_error (ENOSPC), never a crash. A new region is readable and
 // writable by its owner only (region_options::mode to share it with a group), and a region that
 // another user owns is refused unless region_options::allow_other_owner: that user could set the
 // value at will. detail/shared_region.hpp has the layout and the create-or-attach protocol.
@@ -24,15 +25,18 @@
 // - The machine crashing: a shared-memory name is gone (it lived in RAM). A file survives, but
 //   its page may not have reached the disk; with a durable block (a file path only), a
 //   high-water mark `block` draws ahead is msync'ed before any value past the previous mark is
-//   handed out, and every open starts above the mark: no value is reissued. The cost is one
-//   msync (a disk write, typically 0.1-10 ms) per `block` draws, and a gap of at most one block
-//   of values each time a process opens the region.
+//   handed out, and the first open after a reboot starts above the mark: no value is reissued.
+//   The cost is one msync (a disk write, typically 0.1-10 ms) per `block` draws, and a gap of at
+//   most one block of values per reboot (opens within a boot cost nothing: the page in memory
+//   is the newest). A failed msync (EIO) ends durability for that object: its draws throw
+//   until the region is opened again.
 #ifndef ATOMIC_COUNTER_SHARED_COUNTER_HPP
 #define ATOMIC_COUNTER_SHARED_COUNTER_HPP
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -75,8 +79,8 @@ public:
                   }),
           rules_(region_.header().interval, api_name),
           marks_(region_, block_ids(region_.header().durable_block, rules_.interval())) {
-        if (!region_.created() && marks_.enabled()) {
-            marks_.skip_past_reserved(rules_.interval());
+        if (!region_.created()) {
+            marks_.open(rules_.interval());
         }
     }
 
@@ -84,17 +88,31 @@ public:
     basic_shared_counter& operator=(basic_shared_counter const&) = delete;
 
     // Adds the interval and returns the new value, unique across every process sharing the
-    // region. Throws std::overflow_error past limit() (as counter::next), and std::system_error
-    // if a durable region's msync fails (the value is then skipped, never reissued).
+    // region. Throws std::overflow_error past limit() (as counter::next), std::system_error
+    // (ENOENT) once unlink() has ended the region, and std::system_error if a durable region's
+    // msync fails (the value is then skipped, never reissued; every later draw of this object
+    // raises too, until the region is opened again).
     std::uint64_t next() {
-        const std::uint64_t value = rules_.next(value_ref());
+        std::uint64_t value = 0;
+        try {
+            value = rules_.next(value_ref());
+        } catch (std::overflow_error const&) {
+            region_.refuse_if_ended(api_name);  // unlink()'s end mark is past the limit
+            throw;
+        }
         marks_.cover(value, api_name);
         return value;
     }
 
     // n values with one compare-exchange, as counter::next_many.
     void next_many(std::uint64_t* out, std::size_t n) {
-        const std::uint64_t last = rules_.next_many(value_ref(), out, n);
+        std::uint64_t last = 0;
+        try {
+            last = rules_.next_many(value_ref(), out, n);
+        } catch (std::overflow_error const&) {
+            region_.refuse_if_ended(api_name);
+            throw;
+        }
         if (n != 0) {
             marks_.cover(last, api_name);
         }
@@ -113,6 +131,9 @@ public:
         rules_.check_set(value);
         // Relaxed: as current(); set_unless_moved compares against it.
         const std::uint64_t seen = value_ref().load(std::memory_order_relaxed);
+        if (ATOMIC_COUNTER_UNLIKELY(seen > rules_.limit())) {
+            region_.refuse_if_ended(api_name);  // a store must never lift unlink()'s end mark
+        }
         marks_.cover(value, api_name);
         detail::counter_rules::set_unless_moved(value_ref(), seen, value);
     }
@@ -121,6 +142,7 @@ public:
     // `value`, never less than it was (durable regions msync a mark covering it first).
     void advance_to(std::uint64_t value) {
         rules_.check_set(value, "advance_to", "value");
+        region_.check_not_ended(api_name);  // the maximum could not lower the mark; say so
         marks_.cover(value, api_name);
         detail::counter_rules::advance_to(value_ref(), value);
     }
@@ -138,7 +160,9 @@ public:
     // Whether this object created the region (rather than attached to it).
     bool created() const noexcept { return region_.created(); }
 
-    // Removes the name; processes that have it open keep using it until they close it.
+    // Ends the region's sequence for every process that has it open (their next draw throws
+    // std::system_error, ENOENT), then removes the name; the next open of the name creates a new
+    // region, from its own base and now.
     static void unlink(std::string const& name) { detail::shared_region::unlink(name, api_name); }
 
 private:

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -48,8 +49,8 @@ public:
                   options, api_name, 0, 0,
                   [&](std::uint64_t, std::uint64_t) { return rules::start_value(now_us()); }),
           marks_(region_, block_ids(region_.header().durable_block)) {
-        if (!region_.created() && marks_.enabled()) {
-            marks_.skip_past_reserved(1);
+        if (!region_.created()) {
+            marks_.open(1);
         }
     }
 
@@ -57,15 +58,28 @@ public:
     basic_shared_time_counter& operator=(basic_shared_time_counter const&) = delete;
 
     // The next id, unique across every process sharing the region (see time_counter::next).
+    // std::system_error (ENOENT) once unlink() has ended the region.
     std::uint64_t next() {
-        const std::uint64_t id = rules::next(value_ref(), now_us());
+        std::uint64_t id = 0;
+        try {
+            id = rules::next(value_ref(), now_us());
+        } catch (std::overflow_error const&) {
+            region_.refuse_if_ended(api_name);  // unlink()'s end mark is 2^64 - 1
+            throw;
+        }
         marks_.cover(id, api_name);
         return id;
     }
 
     // n consecutive ids with one compare-exchange, as time_counter::next_many.
     void next_many(std::uint64_t* out, std::size_t n) {
-        const std::uint64_t last = rules::next_many(value_ref(), now_us(), out, n);
+        std::uint64_t last = 0;
+        try {
+            last = rules::next_many(value_ref(), now_us(), out, n);
+        } catch (std::overflow_error const&) {
+            region_.refuse_if_ended(api_name);
+            throw;
+        }
         if (n != 0) {
             marks_.cover(last, api_name);
         }
@@ -81,6 +95,7 @@ public:
     // As time_counter::advance_to, for every process sharing the region (durable regions msync
     // a mark covering `id` first, so it survives a crash).
     void advance_to(std::uint64_t id) {
+        region_.check_not_ended(api_name);
         marks_.cover(id, api_name);
         rules::advance_to(value_ref(), id);
     }
@@ -92,6 +107,7 @@ public:
     region_id id() const noexcept { return region_.id(); }
     bool created() const noexcept { return region_.created(); }
 
+    // As shared_counter::unlink: ends the sequence for every holder, then removes the name.
     static void unlink(std::string const& name) { detail::shared_region::unlink(name, api_name); }
 
 private:

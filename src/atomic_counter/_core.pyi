@@ -180,8 +180,9 @@ class SharedCounter:
     a value. A new region gets exactly mode (default 0o600: this user only); a region owned
     by another user, writable by every user, a symlink or a hard link is refused with
     PermissionError unless allow_other_owner=True (and a mode granting it) says it is shared
-    on purpose. A region that is not a SharedCounter's, or is truncated or corrupt, raises
-    ValueError and is left untouched. Pickles attach to this same region, never create one.
+    on purpose. A region that is not a SharedCounter's, or is empty, truncated or corrupt,
+    raises ValueError and is left untouched; a file system too full to back its page raises
+    OSError (ENOSPC). Pickles attach to this same region, never create one.
     A context manager that closes on exit.
     """
 
@@ -200,8 +201,9 @@ class SharedCounter:
     def next(self) -> int:
         """Add the interval and return the new value: unique across every process and thread
         drawing from this name, and strictly increasing for each of them. Raises
-        OverflowError past limit, and OSError if a durable region cannot be synced (the
-        value is then skipped, never reissued).
+        OverflowError past limit, FileNotFoundError once the region was unlinked, and
+        OSError if a durable region cannot be synced (the value is then skipped, never
+        reissued, and every later draw raises until the region is opened again).
         """
     def next_many(self, n: int) -> memoryview:
         """Draw n values at once, as Counter.next_many(): one atomic step on the shared value."""
@@ -222,8 +224,9 @@ class SharedCounter:
     def close(self) -> None:
         """Release the mapping; the region and its value stay. Later calls raise ValueError."""
     def unlink(self) -> None:
-        """Remove the region's name. Processes that have it open keep using it; the next
-        open of the name creates a new region. FileNotFoundError when already gone.
+        """End the region's sequence for every process that has it open (their next draw
+        raises FileNotFoundError), then remove its name; the next open of the name creates
+        a new region, from its own base and now. FileNotFoundError when already gone.
         """
     @classmethod
     def _attach(
@@ -296,7 +299,9 @@ class SharedTimeCounter:
     ) -> Self: ...
     def next(self) -> int:
         """Return the next id, as TimeCounter.next(): unique across every process and thread
-        drawing from this name, and strictly increasing for each of them.
+        drawing from this name, and strictly increasing for each of them. Raises
+        FileNotFoundError once the region was unlinked, and OSError once a durable
+        region's msync has failed (until it is opened again).
         """
     def next_many(self, n: int) -> memoryview:
         """Draw n consecutive ids at once, as TimeCounter.next_many()."""
@@ -311,8 +316,9 @@ class SharedTimeCounter:
     def close(self) -> None:
         """Release the mapping; the region and its value stay. Later calls raise ValueError."""
     def unlink(self) -> None:
-        """Remove the region's name. Processes that have it open keep using it; the next
-        open of the name creates a new region. FileNotFoundError when already gone.
+        """End the region's sequence for every process that has it open (their next draw
+        raises FileNotFoundError), then remove its name; the next open of the name creates
+        a new region, from its own base and now. FileNotFoundError when already gone.
         """
     @classmethod
     def _attach(

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -116,6 +117,13 @@ draw_in_processes(int processes, std::size_t draws, std::function<std::uint64_t(
 }
 
 #endif
+
+// Makes a region page read as one the disk gave back after a reboot: the boot recorded in it is
+// not this one (offset 208, two words).
+inline void simulate_reboot(std::string& page) {
+    const std::uint64_t other_boot[2] = {0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+    std::memcpy(&page[208], other_boot, sizeof other_boot);
+}
 
 inline void expect_unique_and_increasing(std::vector<std::vector<std::uint64_t>> const& runs) {
     std::vector<std::uint64_t> all;

@@ -1,7 +1,9 @@
 // libFuzzer target: whatever bytes a region file holds (the 4096-byte page, or a file of any
 // other size), opening it as either kind of shared counter gives a valid counter or a
-// documented exception, and a rejected file is left byte for byte as it was. A page whose
-// header is all zero but for the state (a creator that died) may be initialised.
+// documented exception, and a rejected file is left byte for byte as it was. A page with our
+// magic and version but not ready (a creator of an older version that died) may be initialised;
+// a valid page in state ended (an unlinker that died) is removed and a new region created; an
+// empty or all-zero file is refused like any other damage.
 #include <atomic_counter/shared_counter.hpp>
 #include <atomic_counter/shared_time_counter.hpp>
 

@@ -1,24 +1,36 @@
 // atomic_counter/detail/region_file_posix.hpp: the POSIX side of a shared region's storage: a
 // POSIX shared-memory object (a name without '/') or a file (a path), opened so that another
-// local user cannot redirect or plant it, an advisory lock for the creation protocol, and the
-// mapping. Chosen by detail/region_file.hpp; shared_region.hpp never sees the OS.
+// local user cannot redirect or plant it, a new region built unnamed and published whole, an
+// advisory lock, and the mapping. Chosen by detail/region_file.hpp; shared_region.hpp never sees
+// the OS.
 //
 // Opening, in every process:
-// 1. create: open(O_CREAT | O_EXCL | O_NOFOLLOW). Exclusive creation never follows a symlink
-//    and never adopts a file someone else made; the creator sets the mode exactly (fchmod, not
-//    masked by the umask), so "0600 unless asked" holds whatever the umask is.
-// 2. EEXIST: attach with open(O_NOFOLLOW), no O_CREAT (a symlink planted under the name is
-//    ELOOP); ENOENT there means the name was unlinked in between, so try again from 1.
+// 1. attach: open(O_NOFOLLOW), no O_CREAT (a symlink planted under the name is ELOOP).
+// 2. ENOENT, and creating is allowed: make a new object the name does not reach yet. Linux:
+//    open(directory, O_TMPFILE) (for a shared-memory name, in /dev/shm, where glibc and musl
+//    keep them); elsewhere, or where the file system has no O_TMPFILE, a file of a random name
+//    beside it, `.<name>.<16 hex>.tmp`, made with O_CREAT | O_EXCL | O_NOFOLLOW. The creator
+//    sets the mode exactly (fchmod, not masked by the umask), allocates, writes the region, and
+//    publishes it with linkat (link and unlink of the temporary name), which fails with EEXIST
+//    when the name exists: nothing is ever replaced, and a name never shows a region half made.
+//    macOS shared memory can be neither unnamed nor linked: there the creator makes the name
+//    exclusively (O_CREAT | O_EXCL) and initialises it in place (builds_unnamed() is false).
 // 3. fstat the descriptor (not the name, so nothing can be swapped in between): a regular file
 //    with one link, owned by this process's effective uid unless the caller allows another
 //    owner, and not writable by others unless the caller's mode is. Anything else is refused
 //    before a byte is read or written.
 //
+// Storage is allocated (posix_fallocate) before the page is mapped, by creators and attachers,
+// so a full file system is ENOSPC, never a SIGBUS on a later store. Where glibc emulates
+// posix_fallocate (file systems without fallocate) it writes a zero byte into each block whose
+// last byte reads as zero; a region's last byte is never written (shared_region.hpp asserts it),
+// so the emulation cannot overwrite a live value.
+//
 // macOS: a POSIX shared-memory name is at most 31 characters with its '/', so a longer name is
 // mapped to its first 12 characters, a '.', and 16 hex digits of its FNV-1a hash (the same in
 // every process); such an object can be sized once, reports its size rounded up to the page,
 // and cannot be flock'ed (try_lock() says so, and the protocol falls back to the exclusive
-// creator). Files behave as on Linux.
+// creator). Files behave as on Linux, but for the temporary name in step 2.
 #ifndef ATOMIC_COUNTER_DETAIL_REGION_FILE_POSIX_HPP
 #define ATOMIC_COUNTER_DETAIL_REGION_FILE_POSIX_HPP
 
@@ -32,11 +44,15 @@
 #if defined(__linux__)
 #include <sys/vfs.h>
 #endif
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
 
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -156,6 +172,46 @@ inline void sync_directory(std::string const& directory, std::string const& what
     }
 }
 
+// The running boot's identity, 128 bits, or all zero where the system cannot say: Linux's
+// /proc/sys/kernel/random/boot_id, macOS's kern.bootsessionuuid (both a UUID drawn at boot).
+// Read once per process.
+inline void boot_id(std::uint64_t out[2]) {
+    static const auto id = [] {
+        struct pair {
+            std::uint64_t high = 0, low = 0;
+        } value;
+        char text[64] = {};
+#if defined(__linux__)
+        if (std::FILE* f = std::fopen("/proc/sys/kernel/random/boot_id", "r")) {
+            if (std::fgets(text, sizeof text, f) == nullptr) {
+                text[0] = '\0';
+            }
+            std::fclose(f);
+        }
+#elif defined(__APPLE__)
+        std::size_t size = sizeof text - 1;
+        if (sysctlbyname("kern.bootsessionuuid", text, &size, nullptr, 0) != 0) {
+            text[0] = '\0';
+        }
+#endif
+        int digits = 0;
+        for (char const* c = text; *c != '\0' && digits < 32; ++c) {
+            const int d = *c >= '0' && *c <= '9'   ? *c - '0'
+                          : *c >= 'a' && *c <= 'f' ? *c - 'a' + 10
+                          : *c >= 'A' && *c <= 'F' ? *c - 'A' + 10
+                                                   : -1;
+            if (d >= 0) {
+                std::uint64_t& half = digits < 16 ? value.high : value.low;
+                half = (half << 4) | static_cast<std::uint64_t>(d);
+                ++digits;
+            }
+        }
+        return digits == 32 ? value : pair{};
+    }();
+    out[0] = id.high;
+    out[1] = id.low;
+}
+
 // What the checks read off an open region, all from one fstat of its descriptor.
 struct file_facts {
     std::uint64_t size;           // as the OS reports it
@@ -167,6 +223,8 @@ struct file_facts {
     std::string me;           // this process's user, for messages
     bool writable_by_others;  // every user of the machine may write it
     std::uint32_t mode;       // permission bits, for messages
+    std::uint64_t device;     // with inode: which file this is (a copy is another)
+    std::uint64_t inode;
 };
 
 enum class lock_result { locked, busy, unsupported };
@@ -226,45 +284,47 @@ private:
     std::size_t size_ = 0;
 };
 
-// An open region file or shared-memory object. Move-only; closes its descriptor.
+// An open region file or shared-memory object. Not copyable; closes its descriptor.
 class region_file {
 public:
-    // Opens `name` (a path when is_path, else a shared-memory name), creating it exclusively
-    // when may_create and it does not exist; a created one gets exactly `mode`, and is empty
-    // (resize() sizes it; `size` is for systems that size a new object at once). Throws
-    // std::system_error: ENOENT when it does not exist and may not be created, ELOOP for a
-    // symlink, EACCES when it cannot be opened for reading and writing.
+    // Opens `name` (a path when is_path, else a shared-memory name) when it exists. When it does
+    // not and may_create, makes a new object for it (created()): unnamed, for publish() to name
+    // once the region in it is complete, or (builds_unnamed() false: macOS shared memory) made
+    // exclusively under the name, empty, for its creator to size and initialise in place.
+    // Throws std::system_error: ENOENT when it does not exist and may not be created (or its
+    // directory does not exist), ELOOP for a symlink, EACCES when it cannot be opened for
+    // reading and writing.
     region_file(std::string const& name, bool is_path, bool may_create, std::uint32_t mode,
                 std::size_t /*size*/, std::string const& what)
-        : what_(what) {
+        : what_(what), name_(name), is_path_(is_path), mode_(static_cast<mode_t>(mode & 0777)) {
+#if defined(__APPLE__)
+        builds_unnamed_ = is_path;
+#else
+        builds_unnamed_ = true;
+#endif
         const std::string object = is_path ? name : shm_object_name(name);
-        is_path_ = is_path;
-        const auto open_object = [&](int flags, mode_t m) {
-            return is_path ? ::open(object.c_str(), flags, m) : shm_open(object.c_str(), flags, m);
-        };
-        const int base = O_RDWR | O_NOFOLLOW | O_CLOEXEC;
+        const int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC;
         // A name unlinked and re-created between our two opens is rare; a few rounds settle it.
         for (int attempt = 0; attempt < 100; ++attempt) {
-            if (may_create) {
-                fd_ = open_object(base | O_CREAT | O_EXCL, static_cast<mode_t>(mode & 0777));
-                if (fd_ >= 0) {
-                    created_ = true;
-                    if (fchmod(fd_, static_cast<mode_t>(mode & 0777)) != 0) {
-                        const int err = errno;
-                        close_fd();
-                        on_error_system(err, what_ + ": could not set the new region's mode");
-                    }
-                    return;
-                }
-                if (errno != EEXIST) {
-                    fail_open(errno);
-                }
-            }
-            fd_ = open_object(base, 0);
+            fd_ = is_path ? ::open(object.c_str(), flags) : shm_open(object.c_str(), flags, 0);
             if (fd_ >= 0) {
+                published_ = true;
                 return;
             }
             if (errno != ENOENT || !may_create) {
+                fail_open(errno);
+            }
+            if (builds_unnamed_) {
+                make_unnamed();
+                return;
+            }
+            fd_ = shm_open(object.c_str(), flags | O_CREAT | O_EXCL, mode_);
+            if (fd_ >= 0) {
+                created_ = published_ = true;
+                set_mode();
+                return;
+            }
+            if (errno != EEXIST) {
                 fail_open(errno);
             }
         }
@@ -273,9 +333,20 @@ public:
 
     region_file(region_file const&) = delete;
     region_file& operator=(region_file const&) = delete;
-    ~region_file() { close_fd(); }
+    ~region_file() {
+        if (!temporary_.empty()) {
+            ::unlink(temporary_.c_str());  // a region never published leaves no litter
+        }
+        close_fd();
+    }
 
+    // Whether this object made the storage (rather than opening a region that had the name).
     bool created() const noexcept { return created_; }
+    // Whether the storage has the region's name (attached, or made exclusively under it).
+    bool published() const noexcept { return published_; }
+    // Whether a new region of this storage is built unnamed and published whole, so that the
+    // name never holds an empty or half-made region of ours.
+    bool builds_unnamed() const noexcept { return builds_unnamed_; }
 
     file_facts facts() const {
         struct stat st{};
@@ -302,10 +373,12 @@ public:
                 describe_user(owner),
                 describe_user(me),
                 (st.st_mode & 0002) != 0,
-                static_cast<std::uint32_t>(st.st_mode & 0777)};
+                static_cast<std::uint32_t>(st.st_mode & 0777),
+                static_cast<std::uint64_t>(st.st_dev),
+                static_cast<std::uint64_t>(st.st_ino)};
     }
 
-    // The creation lock: an advisory lock on the open file description, which the kernel drops
+    // The region's lock: an advisory lock on the open file description, which the kernel drops
     // when its holder dies, so a held lock always means a live holder. unsupported where the
     // object cannot be locked (macOS shared memory).
     lock_result try_lock() {
@@ -322,10 +395,38 @@ public:
     }
     void unlock() noexcept { flock(fd_, LOCK_UN); }
 
-    void resize(std::size_t size) {
-        if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+    // Gives the first `size` bytes storage of their own, so that no store into the mapped page
+    // can fault for want of space: std::system_error (ENOSPC) when the file system is full.
+    // Sizes a new, empty object to `size`; never changes the size of one that has it.
+    void allocate(std::size_t size) {
+#if defined(__APPLE__)
+        if (!is_path_) {
+            // Shared memory is sized once, by its creator, and lives in RAM (or swap).
+            if (created_ && ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+                on_error_system(errno, what_ + ": could not size the new region");
+            }
+            return;
+        }
+        struct stat st{};
+        if (fstat(fd_, &st) == 0 && st.st_size == 0 &&
+            ftruncate(fd_, static_cast<off_t>(size)) != 0) {
             on_error_system(errno, what_ + ": could not size the new region");
         }
+        // No posix_fallocate: write the page's last byte, which the region never uses (it is
+        // zero in every region), so the file system must find a block for it now.
+        const char zero = 0;
+        if (::pwrite(fd_, &zero, 1, static_cast<off_t>(size - 1)) != 1) {
+            fail_allocate(errno);
+        }
+#else
+        int err = 0;
+        do {
+            err = posix_fallocate(fd_, 0, static_cast<off_t>(size));
+        } while (err == EINTR);
+        if (err != 0) {
+            fail_allocate(err);
+        }
+#endif
     }
 
     mapping map(std::size_t size) {
@@ -336,12 +437,158 @@ public:
         return {address, size};
     }
 
+    // Gives a new unnamed object the region's name, unless the name exists: false then (another
+    // creator published first; this object is dropped with its descriptor).
+    bool publish() {
+        if (published_) {
+            return true;
+        }
+        const std::string target = published_path();
+        int rc = -1;
+        if (temporary_.empty()) {
+#if defined(__linux__)
+            // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc/self/fd needs /proc. Try both.
+            rc = ::linkat(fd_, "", AT_FDCWD, target.c_str(), AT_EMPTY_PATH);
+            if (rc != 0 && errno != EEXIST) {
+                const std::string self = "/proc/self/fd/" + std::to_string(fd_);
+                rc = ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, target.c_str(), AT_SYMLINK_FOLLOW);
+            }
+#endif
+        } else {
+            rc = ::link(temporary_.c_str(), target.c_str());
+            if (rc == 0 || errno == EEXIST) {
+                const int err = errno;
+                ::unlink(temporary_.c_str());
+                temporary_.clear();
+                errno = err;
+            }
+        }
+        if (rc == 0) {
+            published_ = true;
+            return true;
+        }
+        if (errno == EEXIST) {
+            return false;
+        }
+        if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {
+            // vfat, exFAT and some network file systems: neither O_TMPFILE nor hard links, so no
+            // way to publish a whole region without risking replacing a live one.
+            on_error_system(errno, what_ + ": the file system links no files, which a region "
+                                           "needs to get its name only once complete; use a "
+                                           "directory on another file system");
+        }
+        on_error_system(errno, what_ + ": could not give the new region its name");
+    }
+
+    // Removes the name if it still names this object (the caller holds the lock, which every
+    // remover takes, so nothing of ours renames it in between); false when it names another
+    // object or nothing.
+    bool remove_name() {
+#if !defined(__linux__)
+        if (!is_path_) {
+            // macOS shared memory is not in the file system: no identity to compare, and no lock.
+            if (shm_unlink(shm_object_name(name_).c_str()) != 0) {
+                if (errno == ENOENT) {
+                    return false;
+                }
+                on_error_system(errno, what_ + ": unlink failed");
+            }
+            return true;
+        }
+#endif
+        const std::string target = published_path();
+        struct stat named{};
+        struct stat mine{};
+        if (::lstat(target.c_str(), &named) != 0 || fstat(fd_, &mine) != 0 ||
+            named.st_dev != mine.st_dev || named.st_ino != mine.st_ino) {
+            return false;
+        }
+        const int rc =
+            is_path_ ? ::unlink(target.c_str()) : shm_unlink(shm_object_name(name_).c_str());
+        if (rc != 0) {
+            if (errno == ENOENT) {
+                return false;
+            }
+            on_error_system(errno, what_ + ": unlink failed");
+        }
+        return true;
+    }
+
 private:
+    // The name as a path: the file, or where the shared-memory object lives.
+    std::string published_path() const {
+#if defined(__linux__)
+        return is_path_ ? name_ : "/dev/shm/" + name_;
+#else
+        return is_path_ ? name_ : shm_object_name(name_);
+#endif
+    }
+
+    void make_unnamed() {
+        const std::string target = published_path();
+        const std::string directory = parent_directory(target);
+#if defined(__linux__)
+        fd_ = ::open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode_);
+        if (fd_ >= 0) {
+            created_ = true;
+            set_mode();
+            return;
+        }
+        // Old kernels and some file systems (NFS, FUSE) have no O_TMPFILE.
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+            fail_create(errno, directory);
+        }
+#endif
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            std::uint64_t random = 0;
+            random_bytes(&random, sizeof random);
+            char suffix[24];
+            std::snprintf(suffix, sizeof suffix, ".%016llx.tmp",
+                          static_cast<unsigned long long>(random));
+            const std::size_t slash = target.rfind('/');
+            const std::string temporary =
+                target.substr(0, slash + 1) + "." + target.substr(slash + 1) + suffix;
+            fd_ = ::open(temporary.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                         mode_);
+            if (fd_ >= 0) {
+                temporary_ = temporary;
+                created_ = true;
+                set_mode();
+                return;
+            }
+            if (errno != EEXIST) {
+                fail_create(errno, directory);
+            }
+        }
+        on_error_system(EEXIST, what_ + ": could not find a free temporary name");
+    }
+
+    void set_mode() {
+        if (fchmod(fd_, mode_) != 0) {
+            const int err = errno;
+            close_fd();
+            on_error_system(err, what_ + ": could not set the new region's mode");
+        }
+    }
+
     [[noreturn]] void fail_open(int err) const {
         on_error_system(err, what_ + (err == ELOOP    ? ": is a symbolic link; refused (a link "
                                                         "could point the region at any file)"
                                       : err == ENOENT ? ": no such region"
                                                       : ": cannot open for reading and writing"));
+    }
+
+    [[noreturn]] void fail_create(int err, std::string const& directory) const {
+        on_error_system(err, what_ + (err == ENOENT
+                                          ? ": no such directory '" + directory + "'"
+                                          : ": cannot create the region in '" + directory + "'"));
+    }
+
+    [[noreturn]] void fail_allocate(int err) const {
+        on_error_system(err,
+                        what_ + (err == ENOSPC ? ": no space left to back the region's page (the "
+                                                 "file system is full); nothing was mapped"
+                                               : ": could not allocate the region's storage"));
     }
 
     void close_fd() noexcept {
@@ -352,16 +599,27 @@ private:
     }
 
     std::string what_;
+    std::string name_;
+    bool is_path_;
+    mode_t mode_;
     int fd_ = -1;
     bool created_ = false;
-    bool is_path_ = false;
+    bool published_ = false;
+    bool builds_unnamed_ = true;
+    std::string temporary_;  // the temporary name of a new region not yet published
 };
+
+// Whether a region's name can be removed while processes hold it (everywhere on POSIX).
+inline bool names_outlive_holders(bool /*is_path*/) noexcept {
+    return true;
+}
 
 // Whether a name is a file path rather than a shared-memory name.
 inline bool names_file(std::string const& name) {
     return name.find('/') != std::string::npos;
 }
 
+// Removes a name that holds no region of ours (damage, a symlink): nothing to end first.
 inline void unlink(std::string const& name, bool is_path, std::string const& what) {
     const int rc = is_path ? ::unlink(name.c_str()) : shm_unlink(shm_object_name(name).c_str());
     if (rc != 0) {

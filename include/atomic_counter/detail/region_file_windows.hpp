@@ -14,9 +14,21 @@
 //   Administrators group for an elevated process) unless another owner is allowed. A region this
 //   process creates with mode granting nothing to group or others gets a DACL for its user and
 //   SYSTEM only; otherwise the default security of where it is created.
-// - Durable: FlushViewOfFile, then FlushFileBuffers on the file.
-// - Errors carry errno values (ENOENT, EACCES, ...), as on POSIX, so Python raises the same
-//   OSError subclasses on every system.
+// - Durable: FlushViewOfFile, then FlushFileBuffers on the file. No boot id is read (Windows
+//   keeps none a program can trust), so every durable open lifts the value past `reserved`, as
+//   after a crash: a gap of at most one block per open.
+// - A new file region is built under a temporary name beside its own (`.<name>.<16 hex>.tmp`,
+//   CREATE_NEW), sized (SetEndOfFile allocates its clusters: a full disk is ERROR_DISK_FULL,
+//   ENOSPC), written, then renamed into place without replacing anything (FileRenameInfo,
+//   ReplaceIfExists false), so the name never holds an empty or half-made region. A section is
+//   made whole, zero-filled and committed, by one call, and initialised in place under its
+//   mutex (builds_unnamed() is false there).
+// - unlink() of a file ends its sequence (as on POSIX), then removes the name if it still names
+//   that file (volume and index compared under the lock). Windows refuses to delete a file a
+//   process has mapped: then unlink() raises EBUSY, the sequence ended all the same, and the
+//   first open after every holder has closed it removes it. A section has no name to remove
+//   (it goes with its last holder), so no second region can appear beside a live one:
+//   unlink() leaves it as it is.
 #ifndef ATOMIC_COUNTER_DETAIL_REGION_FILE_WINDOWS_HPP
 #define ATOMIC_COUNTER_DETAIL_REGION_FILE_WINDOWS_HPP
 
@@ -26,10 +38,19 @@
 #include <bcrypt.h>
 #include <sddl.h>
 
+// A header-only user links what these headers call without telling the build: MSVC and
+// clang-cl read these (BCryptGenRandom; the security and token functions). CMake's target
+// links them too, for every compiler.
+#if defined(_MSC_VER)
+#pragma comment(lib, "bcrypt")
+#pragma comment(lib, "advapi32")
+#endif
+
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -158,6 +179,18 @@ inline bool persists_across_crash(std::string const& /*directory*/, std::string*
 // file itself (every durable msync) forces out; there is nothing more to do for the directory.
 inline void sync_directory(std::string const& /*directory*/, std::string const& /*what*/) {}
 
+// Unknown (all zero): see the top of this file.
+inline void boot_id(std::uint64_t out[2]) noexcept {
+    out[0] = 0;
+    out[1] = 0;
+}
+
+// A file's name can be removed (or at least the sequence under it ended); a section's name goes
+// with its last holder, and unlink() leaves it alone.
+inline bool names_outlive_holders(bool is_path) noexcept {
+    return is_path;
+}
+
 struct file_facts {
     std::uint64_t size;
     std::uint64_t size_rounding;
@@ -168,6 +201,8 @@ struct file_facts {
     std::string me;
     bool writable_by_others;  // not examined on Windows: the DACL decides, and ours are tight
     std::uint32_t mode;
+    std::uint64_t device;  // the volume's serial number and the file's index (files only)
+    std::uint64_t inode;
 };
 
 enum class lock_result { locked, busy, unsupported };
@@ -306,7 +341,7 @@ class region_file {
 public:
     region_file(std::string const& name, bool is_path, bool may_create, std::uint32_t mode,
                 std::size_t size, std::string const& what)
-        : what_(what), is_path_(is_path), size_(size) {
+        : what_(what), name_(name), is_path_(is_path), size_(size) {
         creation_security security(mode, me_);
         if (is_path) {
             open_file(name, may_create, security.get());
@@ -318,6 +353,9 @@ public:
     region_file(region_file const&) = delete;
     region_file& operator=(region_file const&) = delete;
     ~region_file() {
+        if (!temporary_.empty()) {
+            DeleteFileW(temporary_.c_str());  // never published: no litter (deleted on close)
+        }
         for (HANDLE h : {file_, section_, mutex_}) {
             if (h != nullptr && h != INVALID_HANDLE_VALUE) {
                 CloseHandle(h);
@@ -326,10 +364,16 @@ public:
     }
 
     bool created() const noexcept { return created_; }
+    // Whether the storage has the region's name: an opened file or any section, not a new file
+    // before publish().
+    bool published() const noexcept { return temporary_.empty(); }
+    bool builds_unnamed() const noexcept { return is_path_; }
 
     file_facts facts() const {
         std::uint64_t bytes = size_;
         std::uint64_t links = 1;
+        std::uint64_t device = 0;
+        std::uint64_t index = 0;
         if (is_path_) {
             BY_HANDLE_FILE_INFORMATION info{};
             if (!GetFileInformationByHandle(file_, &info)) {
@@ -337,6 +381,8 @@ public:
             }
             bytes = (static_cast<std::uint64_t>(info.nFileSizeHigh) << 32) | info.nFileSizeLow;
             links = info.nNumberOfLinks;
+            device = info.dwVolumeSerialNumber;
+            index = (static_cast<std::uint64_t>(info.nFileIndexHigh) << 32) | info.nFileIndexLow;
         }
         PSID owner = nullptr;
         PSECURITY_DESCRIPTOR descriptor = nullptr;
@@ -348,8 +394,9 @@ public:
             fail(what_ + ": cannot read its owner");
         }
         const bool mine = EqualSid(owner, me_.user()) || EqualSid(owner, me_.owner());
-        file_facts facts{bytes, 1, true, links, mine, describe_sid(owner), describe_sid(me_.user()),
-                         false, 0};
+        file_facts facts{
+            bytes, 1, true,   links, mine, describe_sid(owner), describe_sid(me_.user()),
+            false, 0, device, index};
         LocalFree(descriptor);
         return facts;
     }
@@ -386,15 +433,94 @@ public:
         UnlockFileEx(file_, 0, 1, 0, &at);
     }
 
-    void resize(std::size_t size) {
+    // Sizes a new, empty file: NTFS allocates its clusters at once (ERROR_DISK_FULL: ENOSPC). A
+    // section has its size, committed, from its creation; a file that has it is left alone.
+    void allocate(std::size_t size) {
         if (!is_path_) {
-            return;  // a section has its size from its creation
+            return;
+        }
+        LARGE_INTEGER current{};
+        if (GetFileSizeEx(file_, &current) && current.QuadPart >= static_cast<LONGLONG>(size)) {
+            return;
         }
         LARGE_INTEGER end{};
         end.QuadPart = static_cast<LONGLONG>(size);
         if (!SetFilePointerEx(file_, end, nullptr, FILE_BEGIN) || !SetEndOfFile(file_)) {
             fail(what_ + ": could not size the new region");
         }
+    }
+
+    // Renames a new file into place unless the name exists: false then (another creator
+    // published first; the temporary file is deleted with this object).
+    bool publish() {
+        if (temporary_.empty()) {
+            return true;
+        }
+        const std::wstring target = widen(name_);
+        const std::size_t bytes = target.size() * sizeof(wchar_t);
+        std::vector<unsigned char> buffer(sizeof(FILE_RENAME_INFO) + bytes);
+        auto* info = reinterpret_cast<FILE_RENAME_INFO*>(buffer.data());
+        info->ReplaceIfExists = FALSE;
+        info->RootDirectory = nullptr;
+        info->FileNameLength = static_cast<DWORD>(bytes);
+        std::memcpy(info->FileName, target.data(), bytes);
+        if (SetFileInformationByHandle(file_, FileRenameInfo, info,
+                                       static_cast<DWORD>(buffer.size()))) {
+            temporary_.clear();
+            return true;
+        }
+        const DWORD error = GetLastError();
+        if (error == ERROR_ALREADY_EXISTS || error == ERROR_FILE_EXISTS) {
+            return false;
+        }
+        fail(what_ + ": could not give the new region its name");
+    }
+
+    // Removes a file's name if it still names this file (the caller holds the lock, which every
+    // remover takes): false when it names another file or none. EBUSY while a process has it
+    // mapped, which Windows does not let go.
+    bool remove_name() {
+        if (!is_path_) {
+            return false;
+        }
+        const std::wstring path = widen(name_);
+        HANDLE other = CreateFileW(path.c_str(), FILE_READ_ATTRIBUTES,
+                                   FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                   OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, nullptr);
+        if (other == INVALID_HANDLE_VALUE) {
+            if (GetLastError() == ERROR_FILE_NOT_FOUND) {
+                return false;
+            }
+            fail(what_ + ": unlink failed");
+        }
+        BY_HANDLE_FILE_INFORMATION mine{};
+        BY_HANDLE_FILE_INFORMATION named{};
+        const bool same = GetFileInformationByHandle(file_, &mine) &&
+                          GetFileInformationByHandle(other, &named) &&
+                          mine.dwVolumeSerialNumber == named.dwVolumeSerialNumber &&
+                          mine.nFileIndexHigh == named.nFileIndexHigh &&
+                          mine.nFileIndexLow == named.nFileIndexLow;
+        CloseHandle(other);
+        if (!same) {
+            return false;
+        }
+        if (!DeleteFileW(path.c_str())) {
+            const DWORD error = GetLastError();
+            if (error == ERROR_FILE_NOT_FOUND) {
+                return false;
+            }
+            if (error == ERROR_ACCESS_DENIED || error == ERROR_SHARING_VIOLATION ||
+                error == ERROR_USER_MAPPED_FILE) {
+                on_error_system(EBUSY, what_ +
+                                           ": its sequence has ended, but a process still has it "
+                                           "mapped and Windows removes no mapped file; the first "
+                                           "open after every process has closed it removes it "
+                                           "(Windows error " +
+                                           std::to_string(error) + ")");
+            }
+            fail(what_ + ": unlink failed");
+        }
+        return true;
     }
 
     mapping map(std::size_t size) {
@@ -429,17 +555,6 @@ private:
         const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
         const DWORD flags = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT;
         for (int attempt = 0; attempt < 100; ++attempt) {
-            if (may_create) {
-                file_ =
-                    CreateFileW(path.c_str(), access, share, security, CREATE_NEW, flags, nullptr);
-                if (file_ != INVALID_HANDLE_VALUE) {
-                    created_ = true;
-                    return;
-                }
-                if (GetLastError() != ERROR_FILE_EXISTS) {
-                    fail(what_ + ": cannot create it");
-                }
-            }
             file_ =
                 CreateFileW(path.c_str(), access, share, nullptr, OPEN_EXISTING, flags, nullptr);
             if (file_ != INVALID_HANDLE_VALUE) {
@@ -451,10 +566,32 @@ private:
                 }
                 return;
             }
-            if (GetLastError() != ERROR_FILE_NOT_FOUND || !may_create) {
-                fail(what_ + (GetLastError() == ERROR_FILE_NOT_FOUND
+            const DWORD error = GetLastError();
+            if (error != ERROR_FILE_NOT_FOUND || !may_create) {
+                fail(what_ + (error == ERROR_FILE_NOT_FOUND
                                   ? ": no such region"
                                   : ": cannot open for reading and writing"));
+            }
+            // A temporary name beside the region's: renamed into place once the region is whole.
+            std::uint64_t random = 0;
+            random_bytes(&random, sizeof random);
+            static constexpr wchar_t digits[] = L"0123456789abcdef";
+            std::wstring suffix = L".";
+            for (int i = 15; i >= 0; --i) {
+                suffix += digits[(random >> (4 * i)) & 15];
+            }
+            const std::size_t slash = path.find_last_of(L"/\\");
+            const std::wstring temporary =
+                path.substr(0, slash + 1) + L"." + path.substr(slash + 1) + suffix + L".tmp";
+            file_ = CreateFileW(temporary.c_str(), access | DELETE, share, security, CREATE_NEW,
+                                flags, nullptr);
+            if (file_ != INVALID_HANDLE_VALUE) {
+                temporary_ = temporary;
+                created_ = true;
+                return;
+            }
+            if (GetLastError() != ERROR_FILE_EXISTS) {
+                fail(what_ + ": cannot create the region's file");
             }
         }
         on_error_system(EAGAIN, what_ + ": the name kept appearing and disappearing; retry");
@@ -482,6 +619,8 @@ private:
     }
 
     std::string what_;
+    std::string name_;
+    std::wstring temporary_;  // a new file's temporary name, until publish()
     bool is_path_;
     std::size_t size_;
     token_identity me_;
@@ -491,7 +630,7 @@ private:
     bool created_ = false;
 };
 
-// Removes a file region's name; a section has no name to remove (it goes with its last user).
+// Removes a file's name that holds no region of ours (damage, a link); a section has none.
 inline void unlink(std::string const& name, bool is_path, std::string const& what) {
     if (is_path && !DeleteFileW(widen(name).c_str())) {
         fail(what + ": unlink failed");

@@ -17,12 +17,20 @@
 //       32  durable_block u64          0: not durable; else per msync     ] covered by the
 //       40  start         u64          the first value                    ] checksum (with
 //       48  id            u64[2]       128 random bits naming the region  ] magic, version)
-//       64  state         atomic u32   0 empty, 1 initialising, 2 ready
+//       64  state         atomic u32   0 empty, 1 initialising, 2 ready, 3 ended (unlinked)
 //       68  creator_pid   u32          who initialised it (for messages only)
 //       72  checksum      u64          FNV-1a 64 of bytes [0, 64)
 //      128  value         atomic u64   the counter, on a cache line of its own
 //      192  reserved      atomic u64   durable: every value handed out is <= persisted
 //      200  persisted     atomic u64     <= reserved; both are raised before values pass them
+//      208  boot          atomic u64[2] durable: the boot of the last open (0: unknown)   ]
+//      224  device        atomic u64    durable: the file of the last open (a copy is     ] the
+//      232  inode         atomic u64      another file)                                   ] open
+//      240  syncs         atomic u64    durable: bumped before each msync (dirties the page)
+//   [248, 4095]           zero; the last byte is never written (posix_fallocate may write it)
+//
+// Fields past 200 were zero in regions made before they existed: a zero boot reads as "unknown",
+// so such a region is lifted past `reserved` once, as after a reboot, and records its open.
 //
 // Invariants a reader checks before using a region (any violation: refused, file untouched):
 // magic, version, kind and checksum match; start <= persisted <= reserved; in a region that is
@@ -30,23 +38,32 @@
 //
 // Create-or-attach, the same code in every process (the storage is opened by region_file, which
 // also refuses another user's region, symlinks, other file types and world-writable regions):
-// 1. A region of 4096 bytes whose state is ready (acquire) is attached: no lock is taken.
-// 2. Otherwise take the creation lock (non-blocking). Its holder re-reads the region: sizes an
-//    empty file, and initialises a region whose header is all zero or was begun by one of ours
-//    (magic and version written first). It writes the fields, the checksum and the start value,
-//    then state = ready (release), then unlocks.
-// 3. The lock is busy: another live process is initialising (a lock dies with its holder). Wait,
-//    at most init_timeout, then refuse, naming that live holder. A creator that died mid-way is
-//    never waited for: its lock is gone, and the next opener initialises the region again (no
-//    value was handed out from a region that never became ready).
-// Where the storage cannot be locked (macOS shared memory), the process whose exclusive create
-// made the name initialises it, and the others wait for it as in 3; a creator that died there is
-// named (its pid) in the error rather than replaced.
+// 1. Open the name, never creating. Found: its size must be 4096 (an empty or short file is
+//    damage: our regions get their name complete), its storage is allocated (posix_fallocate:
+//    ENOSPC, not a later SIGBUS), and a page whose state is ready (acquire) is attached with no
+//    lock. A page in state ended (an unlinker died before removing the name) is removed under
+//    its lock, and the open starts over.
+// 2. Not found: build the region in a new unnamed object (allocated, every field, state ready,
+//    msync'ed when durable) and publish it under the name with a link that fails when the name
+//    exists; then another creator won: drop ours and attach to theirs. A creator that dies
+//    leaves no name: nobody waits for it.
+// 3. Storage that cannot be built unnamed (macOS shared memory: made exclusively, empty, under
+//    the name), and pages begun in place by older versions (our magic and version, a state short
+//    of ready): the lock's holder initialises (writes the fields, the checksum and the start
+//    value, then state = ready (release)); the others wait for it, at most init_timeout, then
+//    refuse, naming the live holder. A lock dies with its holder, so a creator that died is
+//    replaced at once. Where nothing locks (macOS shared memory) the exclusive creator
+//    initialises, and a creator that died there is named (its pid) in the error.
+//
+// unlink(): under the lock, state = ended, then an end mark in the value (see end_mark), then
+// remove the name if it still names this region. Every draw already reads the value and refuses
+// the mark; its cold path reads the state and raises ENOENT.
 #ifndef ATOMIC_COUNTER_DETAIL_SHARED_REGION_HPP
 #define ATOMIC_COUNTER_DETAIL_SHARED_REGION_HPP
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -54,11 +71,13 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <utility>
 
 #include "atomic_update.hpp"
+#include "counter_rules.hpp"
 #include "error.hpp"
 #include "region_file.hpp"
 
@@ -171,8 +190,8 @@ enum class region_kind : std::uint32_t { counter = 1, time_counter = 2 };
 inline constexpr std::uint64_t region_magic = 0x3152544E43434D41ULL;  // "AMCCNTR1"
 inline constexpr std::uint32_t region_version = 2;
 inline constexpr std::size_t region_size = 4096;
-// How long an opener waits for a live process to finish creating a region before refusing.
-// Overridable for tests and fuzzing.
+// How long an opener waits for a live process to finish creating a region (or an unlinker to
+// finish removing one) before refusing. Overridable for tests and fuzzing.
 #ifndef ATOMIC_COUNTER_INIT_TIMEOUT_MS
 #define ATOMIC_COUNTER_INIT_TIMEOUT_MS 5000
 #endif
@@ -195,18 +214,25 @@ struct region_header {
     char pad2_[56];
     std::atomic<std::uint64_t> reserved;
     std::atomic<std::uint64_t> persisted;
+    std::atomic<std::uint64_t> boot[2];
+    std::atomic<std::uint64_t> device;
+    std::atomic<std::uint64_t> inode;
+    std::atomic<std::uint64_t> syncs;
 };
 inline constexpr std::size_t checksummed_bytes = 64;
 static_assert(offsetof(region_header, state) == checksummed_bytes, "layout");
 static_assert(offsetof(region_header, checksum) == 72, "layout");
 static_assert(offsetof(region_header, value) == 128, "layout");
 static_assert(offsetof(region_header, reserved) == 192, "layout");
-static_assert(sizeof(region_header) <= region_size, "layout");
+static_assert(offsetof(region_header, boot) == 208, "layout");
+static_assert(offsetof(region_header, syncs) == 240, "layout");
+// The page's last byte is never written: posix_fallocate's emulation may write a zero there.
+static_assert(sizeof(region_header) < region_size - 1, "layout");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free &&
                   std::atomic<std::uint64_t>::is_always_lock_free,
               "shared counters need address-free, lock-free atomics");
 
-enum : std::uint32_t { state_empty = 0, state_initialising = 1, state_ready = 2 };
+enum : std::uint32_t { state_empty = 0, state_initialising = 1, state_ready = 2, state_ended = 3 };
 
 // FNV-1a, 64 bits: a check against accidental damage (a stray write, a bad restore, a disk
 // error), not against a writer who means harm (the file's permissions keep those out).
@@ -218,6 +244,21 @@ inline std::uint64_t header_checksum(void const* page) noexcept {
         hash = (hash ^ bytes[i]) * 0x100000001B3ULL;
     }
     return hash;
+}
+
+// The value unlink() leaves in a region to end its sequence: a value every draw already refuses.
+// SharedCounter: above its limit, by half the headroom, so that racing draws (each adds the
+// interval, sees the value past the limit and takes its add back) never bring it down to the
+// limit; an interval too large for headroom draws by compare-exchange, which never adds.
+// SharedTimeCounter: 2^64 - 1, past which the borrowing rule has no id.
+inline std::uint64_t end_mark(region_header const& h) noexcept {
+    if (h.kind == static_cast<std::uint32_t>(region_kind::counter)) {
+        const std::uint64_t limit = counter_rules::limit_for(h.interval);
+        return h.interval <= counter_rules::max_headroom_interval
+                   ? limit + (h.interval << (counter_rules::headroom_bits - 1))
+                   : limit + 1;
+    }
+    return std::uint64_t(-1);
 }
 
 // What a creator writes and an attacher checks: the kind, and the parameters a caller gave
@@ -260,11 +301,11 @@ public:
                     "a disk-backed file system");
             }
         }
-        os::region_file file(path_, is_path_, !options.only_region, options.mode, region_size,
-                             describe(api));
-        check_storage(file.facts(), options, api);
-        open_or_initialise(file, params, options, api, base_default, interval_default, start);
+        open(params, options, api, base_default, interval_default, start);
         check(params, options, api);
+        if (header_->durable_block != 0 && !created_) {
+            check_boot(api);
+        }
         if (created_ && is_path_ && header_->durable_block != 0) {
             // The new file's name must survive a crash as surely as its msync'ed page.
             blocking([&] { os::sync_directory(os::parent_directory(path_), describe(api)); });
@@ -283,6 +324,26 @@ public:
     bool created() const noexcept { return created_; }
     atomic_counter::region_id id() const noexcept { return {header_->id[0], header_->id[1]}; }
 
+    // Durable regions: whether this open must lift the value past `reserved` before drawing:
+    // the page was last opened in another boot (or the boot is not recorded), so it came back
+    // from the disk, where only what was msync'ed is sure. Within one boot the page in memory
+    // is authoritative.
+    bool opened_after_reboot() const noexcept { return after_reboot_; }
+
+    // Durable regions: records this boot and this file in the page, once any lift is done (the
+    // release store of the boot's second half publishes the lift to the opens that follow).
+    void record_open() const noexcept {
+        region_header& h = *header_;
+        std::uint64_t boot[2];
+        os::boot_id(boot);
+        // Relaxed: published by the release store below.
+        h.device.store(device_, std::memory_order_relaxed);
+        h.inode.store(inode_, std::memory_order_relaxed);
+        h.boot[0].store(boot[0], std::memory_order_relaxed);
+        // Release: an open that reads this boot (acquire) sees the lift and the identity above.
+        h.boot[1].store(boot[1], std::memory_order_release);
+    }
+
     // Runs f where calls that may block run (see region_options::run_blocking).
     template <class F>
     void blocking(F&& f) const {
@@ -300,9 +361,80 @@ public:
         blocking([&] { mapping_.sync(describe(api)); });
     }
 
-    // Removes the name (the region lives on while mapped). ENOENT when it is already gone.
+    // A draw refused at the value (past the limit, or past 2^64 - 1) calls this before
+    // reporting its overflow: the value it met may be unlink()'s end mark, and then the region's
+    // sequence has ended (std::system_error, ENOENT).
+    ATOMIC_COUNTER_NOINLINE void refuse_if_ended(char const* api) const {
+        // Acquire: the draw read the end mark (or a value after it) with a relaxed
+        // read-modify-write; this fence pairs with the mark's release store, so state_ended,
+        // stored before it, is seen.
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (header_->state.load(std::memory_order_relaxed) == state_ended) {
+            on_ended(api);
+        }
+    }
+
+    // std::system_error (ENOENT) once unlink() has ended the region's sequence.
+    void check_not_ended(char const* api) const {
+        // Acquire: as refuse_if_ended (a snapshot; the draws refuse on their own).
+        if (ATOMIC_COUNTER_UNLIKELY(header_->state.load(std::memory_order_acquire) ==
+                                    state_ended)) {
+            on_ended(api);
+        }
+    }
+
+    // Ends the region's sequence for every process that holds it, then removes the name, so that
+    // no holder draws beside the next region created under it. A name that holds no region of
+    // ours (damage, a symlink) is just removed. std::system_error: ENOENT when the name is gone
+    // (or was removed by another unlink meanwhile), EACCES when it cannot be opened to end it.
     static void unlink(std::string const& name, char const* api) {
-        os::unlink(name, names_file(name), std::string(api) + " '" + name + "'");
+        const bool is_path = names_file(name);
+        const std::string what = std::string(api) + " '" + name + "'";
+        if (!os::names_outlive_holders(is_path)) {
+            return;  // a Windows section: no name to remove, and no second region can appear
+        }
+        std::optional<os::region_file> file;
+        try {
+            file.emplace(name, is_path, false, 0, region_size, what);
+        } catch (std::system_error const& e) {
+            if (e.code().value() != ELOOP) {
+                throw;
+            }
+            os::unlink(name, is_path, what);  // a symbolic link: nothing of ours to end
+            return;
+        }
+        const os::file_facts facts = file->facts();
+        if (!facts.regular || facts.links != 1 || region_bytes(facts) != region_size) {
+            os::unlink(name, is_path, what);  // damage: no region to end
+            return;
+        }
+        os::mapping page = file->map(region_size);
+        auto& h = *static_cast<region_header*>(page.address());
+        // Acquire: pairs with the initialiser's release store of state_ready.
+        const std::uint32_t state = h.state.load(std::memory_order_acquire);
+        if ((state != state_ready && state != state_ended) || !fixed_fields_valid(h)) {
+            os::unlink(name, is_path, what);  // never published, or damaged: nothing was drawn
+            return;
+        }
+        const os::lock_result lock =
+            wait_for_lock(*file, std::chrono::steady_clock::now() + init_timeout, what);
+        bool removed = false;
+        try {
+            end_sequence(h);
+            page = os::mapping();  // unmapped first: Windows removes no mapped file
+            removed = file->remove_name();
+        } catch (...) {
+            if (lock == os::lock_result::locked) {
+                file->unlock();
+            }
+            throw;
+        }
+        if (lock == os::lock_result::locked) {
+            file->unlock();
+        }
+        if (!removed) {
+            on_error_system(ENOENT, what + ": unlink failed: another unlink removed it meanwhile");
+        }
     }
 
     // A name with a path separator is a file; any other is a shared-memory name.
@@ -321,6 +453,54 @@ public:
 private:
     std::string describe(char const* api) const { return std::string(api) + " '" + name_ + "'"; }
 
+    [[noreturn]] ATOMIC_COUNTER_NOINLINE void on_ended(char const* api) const {
+        on_error_system(ENOENT, describe(api) +
+                                    ": the region was unlinked, which ended its sequence; no "
+                                    "value is drawn from it any more");
+    }
+
+    // Stores unlink()'s end: state_ended, then the end mark in the value (an atomic maximum:
+    // nothing a draw does can bring it down again).
+    static void end_sequence(region_header& h) noexcept {
+        // Relaxed: published by the release below.
+        h.state.store(state_ended, std::memory_order_relaxed);
+        // Release: a draw that reads the mark sees state_ended (see refuse_if_ended).
+        fetch_max(h.value, end_mark(h), std::memory_order_release);
+    }
+
+    // Magic, version, kind and checksum: a header this library wrote.
+    static bool fixed_fields_valid(region_header const& h) noexcept {
+        return h.magic == region_magic && h.version == region_version &&
+               (h.kind == static_cast<std::uint32_t>(region_kind::time_counter) ||
+                (h.kind == static_cast<std::uint32_t>(region_kind::counter) && h.interval != 0)) &&
+               h.checksum == header_checksum(&h);
+    }
+
+    // Takes the region's lock, waiting while a live process holds it (an unlinker, or a
+    // creator of a version that initialised in place), at most until `deadline`; unsupported
+    // where nothing locks (macOS shared memory). std::domain_error past the deadline.
+    static os::lock_result wait_for_lock(os::region_file& file,
+                                         std::chrono::steady_clock::time_point deadline,
+                                         std::string const& what) {
+        auto pause = std::chrono::microseconds(50);
+        for (;;) {
+            const os::lock_result lock = file.try_lock();
+            if (lock != os::lock_result::busy) {
+                return lock;
+            }
+            if (std::chrono::steady_clock::now() > deadline) {
+                on_error_corrupt(what +
+                                 ": another process has held the region's lock for more "
+                                 "than " +
+                                 std::to_string(init_timeout.count()) +
+                                 " ms; it is alive (a lock dies with its holder): if it is "
+                                 "stopped or hung, resume or end it, then retry");
+            }
+            std::this_thread::sleep_for(pause);
+            pause = (std::min)(pause * 2, std::chrono::microseconds(2000));
+        }
+    }
+
     // The size a region's storage reports, or 0 for a new one; a size the OS rounded up to its
     // page counts as the region's.
     static std::uint64_t region_bytes(os::file_facts const& facts) noexcept {
@@ -338,6 +518,12 @@ private:
         }
     }
 
+    void unmap() {
+        mapping_ = os::mapping();
+        header_ = nullptr;
+        created_ = false;
+    }
+
     void validate_name(char const* api) const {
         if (name_.empty() || name_.size() > 255 || name_.find('\0') != std::string::npos) {
             on_error_invalid_argument(std::string(api) +
@@ -346,9 +532,10 @@ private:
         }
     }
 
-    // Refuses, before reading a byte, storage that another user could have planted or can write.
-    void check_storage(os::file_facts const& facts, region_options const& options,
-                       char const* api) const {
+    // Refuses, before reading a byte, storage that another user could have planted or can write,
+    // and storage of a size no region of ours has under its name.
+    void check_storage(os::region_file const& file, os::file_facts const& facts,
+                       region_options const& options, char const* api) const {
         if (!facts.regular) {
             on_error_corrupt(describe(api) + ": not a regular file; left untouched");
         }
@@ -370,6 +557,12 @@ private:
                                         " does not grant; any user could set its value");
         }
         const std::uint64_t size = region_bytes(facts);
+        if (size == 0 && file.builds_unnamed()) {
+            on_error_corrupt(describe(api) + ": empty (0 bytes, expected " +
+                             std::to_string(region_size) +
+                             "): truncated, never a region this library made (a new region "
+                             "gets its name only once complete); left untouched");
+        }
         if (size != 0 && size != region_size) {
             on_error_corrupt(describe(api) + ": " +
                              (size < region_size ? "truncated" : "wrong size") + " (" +
@@ -378,11 +571,15 @@ private:
         }
     }
 
-    // Whether the page may be (re)initialised by the creation lock's holder: all zero (new), or
-    // begun by one of ours that died before publishing it (no value was ever handed out).
-    bool initialisable() const noexcept {
+    // Whether the page may be initialised in place by the lock's holder: begun by one of ours
+    // that died before publishing it (our magic and version first; no value was handed out),
+    // or, on storage initialised in place, all zero (new).
+    bool initialisable(os::region_file const& file) const noexcept {
         if (header_->magic == region_magic && header_->version == region_version) {
             return true;
+        }
+        if (file.builds_unnamed()) {
+            return false;  // our regions get their name complete: an all-zero page is damage
         }
         auto const* bytes = reinterpret_cast<unsigned char const*>(header_);
         for (std::size_t i = 0; i < sizeof(region_header); ++i) {
@@ -395,10 +592,19 @@ private:
         return true;
     }
 
+    [[noreturn]] void on_not_initialisable(char const* api) const {
+        on_error_corrupt(describe(api) +
+                         (header_->magic == region_magic
+                              ? ": region format version " + std::to_string(header_->version) +
+                                    ", this library reads version " + std::to_string(region_version)
+                              : std::string(": not an atomic_counter region (unknown header)")) +
+                         "; left untouched");
+    }
+
     // Refuses a state no process of ours writes. Reads only the atomic state and, once a state
     // is known to be foreign, the magic (nobody of ours is writing it then).
     void check_state(std::uint32_t state, char const* api) const {
-        if (state != state_empty && state != state_initialising && state != state_ready) {
+        if (state > state_ended) {
             on_error_corrupt(
                 describe(api) +
                 (header_->magic == region_magic
@@ -408,34 +614,101 @@ private:
         }
     }
 
-    // The open protocol (see the top of this file): attach to a ready region, or take the
-    // creation lock and initialise it, or wait for the live holder of the lock to finish.
+    enum class outcome { opened, ended };
+
+    // The open protocol (see the top of this file): attach to a ready region that has the name,
+    // or build a new one unnamed and publish it; initialise in place only where storage cannot
+    // be built unnamed (or in a page an older version began).
     template <class Start>
-    void open_or_initialise(os::region_file& file, region_params const& params,
-                            region_options const& options, char const* api,
-                            std::uint64_t base_default, std::uint64_t interval_default,
-                            Start& start) {
+    void open(region_params const& params, region_options const& options, char const* api,
+              std::uint64_t base_default, std::uint64_t interval_default, Start& start) {
+        for (int round = 0; round < 100; ++round) {
+            os::region_file file(path_, is_path_, !options.only_region, options.mode, region_size,
+                                 describe(api));
+            if (file.created() && !file.published()) {
+                if (create_unnamed(file, params, api, base_default, interval_default, start)) {
+                    return;
+                }
+                continue;  // another creator published first: attach to theirs
+            }
+            const os::file_facts facts = file.facts();
+            check_storage(file, facts, options, api);
+            device_ = facts.device;
+            inode_ = facts.inode;
+            if (region_bytes(facts) == region_size) {
+                file.allocate(region_size);  // before the first store into the page
+            }
+            if (open_or_initialise(file, params, options, api, base_default, interval_default,
+                                   start) == outcome::opened) {
+                return;
+            }
+            unmap();  // an unlinker died before removing the name: it was removed, start over
+        }
+        on_error_system(EAGAIN, describe(api) +
+                                    ": the name kept being unlinked and created again while "
+                                    "opening; retry");
+    }
+
+    // Builds the region in the new unnamed object and publishes it; false (and nothing kept)
+    // when another region got the name first.
+    template <class Start>
+    bool create_unnamed(os::region_file& file, region_params const& params, char const* api,
+                        std::uint64_t base_default, std::uint64_t interval_default, Start& start) {
+        file.allocate(region_size);  // ENOSPC here, not SIGBUS below
+        const os::file_facts facts = file.facts();
+        device_ = facts.device;
+        inode_ = facts.inode;
+        map(file);
+        initialise(params, base_default, interval_default, start);
+        if (header_->durable_block != 0) {
+            sync(api);  // the name never shows a durable page that is not on the disk
+        }
+        if (file.publish()) {
+            return true;
+        }
+        unmap();
+        return false;
+    }
+
+    // Attaches to a ready region, or takes the lock and initialises one in place (storage that
+    // cannot be built unnamed, or a page an older version began), or waits for the live holder
+    // of the lock to finish. outcome::ended when the name held an ended region (now removed).
+    template <class Start>
+    outcome open_or_initialise(os::region_file& file, region_params const& params,
+                               region_options const& options, char const* api,
+                               std::uint64_t base_default, std::uint64_t interval_default,
+                               Start& start) {
         const auto deadline = std::chrono::steady_clock::now() + init_timeout;
         std::uint64_t size = region_bytes(file.facts());
         auto pause = std::chrono::microseconds(50);
         for (;;) {
-            if (size == region_size && attach_if_ready(file, api)) {
-                return;
+            if (size == region_size) {
+                map(file);
+                // Acquire: pairs with the initialiser's release store of state_ready.
+                const std::uint32_t state = header_->state.load(std::memory_order_acquire);
+                check_state(state, api);
+                if (state == state_ready) {
+                    return outcome::opened;
+                }
+                if (state == state_ended) {
+                    remove_ended(file, deadline, api);
+                    return outcome::ended;
+                }
+                if (!initialisable(file)) {
+                    on_not_initialisable(api);  // no wait: nothing of ours makes such a page
+                }
             }
             const os::lock_result lock = file.try_lock();
             if (lock == os::lock_result::unsupported && file.created()) {
                 // Nothing can lock it, but this process's exclusive create made the name.
-                if (size == 0) {
-                    file.resize(region_size);
-                }
+                file.allocate(region_size);
                 map(file);
                 initialise(params, base_default, interval_default, start);
-                return;
+                return outcome::opened;
             }
             if (lock == os::lock_result::locked) {
-                initialise_locked(file, params, options, api, base_default, interval_default,
-                                  start);
-                return;
+                return initialise_locked(file, params, options, api, base_default, interval_default,
+                                         start, deadline);
             }
             // The lock is held, so its holder is alive and initialising the region now (or, where
             // nothing locks, the exclusive creator is).
@@ -450,22 +723,13 @@ private:
         }
     }
 
-    // The attaching half: maps a region of the right size and returns whether it is ready.
-    bool attach_if_ready(os::region_file& file, char const* api) {
-        map(file);
-        // Acquire: pairs with the initialiser's release store of state_ready.
-        const std::uint32_t state = header_->state.load(std::memory_order_acquire);
-        check_state(state, api);
-        return state == state_ready;
-    }
-
-    // The creating half, under the creation lock: attaches to a region published before the
-    // lock was taken, or initialises the region (new, or begun by a creator that died).
+    // Under the lock: attaches to a region published before the lock was taken, or initialises
+    // the region in place (new, or begun by a creator that died).
     template <class Start>
-    void initialise_locked(os::region_file& file, region_params const& params,
-                           region_options const& options, char const* api,
-                           std::uint64_t base_default, std::uint64_t interval_default,
-                           Start& start) {
+    outcome initialise_locked(os::region_file& file, region_params const& params,
+                              region_options const& options, char const* api,
+                              std::uint64_t base_default, std::uint64_t interval_default,
+                              Start& start, std::chrono::steady_clock::time_point deadline) {
         struct unlock_on_exit {
             os::region_file& f;
             ~unlock_on_exit() { f.unlock(); }
@@ -473,25 +737,56 @@ private:
         const std::uint64_t size = region_bytes(file.facts());
         if (size == 0) {
             refuse_if_only_region(options, api);
-            file.resize(region_size);
+            file.allocate(region_size);
         } else if (size != region_size) {
             on_error_corrupt(describe(api) + ": changed size (" + std::to_string(size) +
                              " bytes) while opening; left untouched");
         }
-        if (attach_if_ready(file, api)) {
-            return;
+        map(file);
+        // Acquire: pairs with the initialiser's release store of state_ready.
+        const std::uint32_t state = header_->state.load(std::memory_order_acquire);
+        check_state(state, api);
+        if (state == state_ready) {
+            return outcome::opened;
         }
-        if (!initialisable()) {
-            on_error_corrupt(
-                describe(api) +
-                (header_->magic == region_magic
-                     ? ": region format version " + std::to_string(header_->version) +
-                           ", this library reads version " + std::to_string(region_version)
-                     : std::string(": not an atomic_counter region (unknown header)")) +
-                "; left untouched");
+        if (state == state_ended) {
+            file.unlock();
+            remove_ended(file, deadline, api);
+            return outcome::ended;
+        }
+        if (!initialisable(file)) {
+            on_not_initialisable(api);
         }
         refuse_if_only_region(options, api);
         initialise(params, base_default, interval_default, start);
+        return outcome::opened;
+    }
+
+    // The name holds a region unlink() ended, and whoever ended it has not removed the name yet
+    // (or died before it could, perhaps even before storing the end mark): once its lock is
+    // free, store the mark (again: a maximum) and remove the name if it still names this region,
+    // as that unlink() would have. Damage that only looks ended is refused untouched.
+    void remove_ended(os::region_file& file, std::chrono::steady_clock::time_point deadline,
+                      char const* api) {
+        if (!fixed_fields_valid(*header_)) {
+            on_error_corrupt(describe(api) +
+                             ": corrupt header (state ended, but the fixed fields or their "
+                             "checksum are not a region's); left untouched");
+        }
+        const os::lock_result lock = wait_for_lock(file, deadline, describe(api));
+        try {
+            end_sequence(*header_);
+            unmap();  // Windows removes no mapped file
+            file.remove_name();
+        } catch (...) {
+            if (lock == os::lock_result::locked) {
+                file.unlock();
+            }
+            throw;
+        }
+        if (lock == os::lock_result::locked) {
+            file.unlock();
+        }
     }
 
     // A pickle attaches to one region only; a name whose region was never initialised is another.
@@ -529,10 +824,10 @@ private:
         const std::uint64_t base = params.base.value_or(base_default);
         const std::uint64_t interval = params.interval.value_or(interval_default);
         // May throw (a clock before base, or past a layout's end): before any byte is written,
-        // so the page stays all zero and the next opener initialises it.
+        // so the page stays as it was (and an unnamed one is dropped).
         const std::uint64_t first = start(base, interval);
-        // The lock orders these writes against any other initialiser; attachers read them only
-        // after the release store of state_ready below.
+        // The lock (or an unnamed object) orders these writes against any other initialiser;
+        // attachers read them only after the release store of state_ready below.
         h.magic = region_magic;
         h.version = region_version;
         h.state.store(state_initialising, std::memory_order_relaxed);
@@ -551,9 +846,40 @@ private:
         h.value.store(h.start, std::memory_order_relaxed);
         h.reserved.store(h.start, std::memory_order_relaxed);
         h.persisted.store(h.start, std::memory_order_relaxed);
+        if (h.durable_block != 0) {
+            record_open();  // created in this boot, as this file
+        }
         // Release: a process that reads ready (acquire) sees every field written above.
         h.state.store(state_ready, std::memory_order_release);
         created_ = true;
+    }
+
+    // A durable region opened by attaching: compare the boot recorded in the page with this one
+    // (see opened_after_reboot()); a page of this boot found in another file is a copy.
+    void check_boot(char const* api) {
+        region_header const& h = *header_;
+        std::uint64_t boot[2];
+        os::boot_id(boot);
+        // Acquire: pairs with record_open()'s release store of the second half.
+        const std::uint64_t recorded_low = h.boot[1].load(std::memory_order_acquire);
+        const std::uint64_t recorded_high = h.boot[0].load(std::memory_order_relaxed);
+        after_reboot_ =
+            (boot[0] == 0 && boot[1] == 0) || recorded_high != boot[0] || recorded_low != boot[1];
+        if (after_reboot_) {
+            return;
+        }
+        // Relaxed: published with the boot, above.
+        const std::uint64_t device = h.device.load(std::memory_order_relaxed);
+        const std::uint64_t inode = h.inode.load(std::memory_order_relaxed);
+        if (device != device_ || inode != inode_) {
+            on_error_corrupt(
+                describe(api) + ": its page was recorded in this boot by another file (device " +
+                std::to_string(device) + ", inode " + std::to_string(inode) + "; this is device " +
+                std::to_string(device_) + ", inode " + std::to_string(inode_) +
+                "): a copy, or restored from one, which could hand out values issued since the "
+                "copy was made. To continue from it, remove it, create the region again and "
+                "advance_to() above the last value issued; left untouched");
+        }
     }
 
     void check(region_params const& params, region_options const& options, char const* api) const {
@@ -649,14 +975,24 @@ private:
     os::mapping mapping_;
     region_header* header_ = nullptr;
     bool created_ = false;
+    bool after_reboot_ = false;
+    std::uint64_t device_ = 0;  // the file's identity, as opened
+    std::uint64_t inode_ = 0;
 };
+
+// A mark no value is ever at or below but 0: where a failed high_water_mark points its fast-path
+// comparison, so that every draw takes the slow path (and raises).
+inline const std::atomic<std::uint64_t> no_mark{0};
 
 // The high-water mark protocol of a durable region, over its reserved/persisted fields. `block_ids`
 // is the span of values reserved per msync (0: not durable).
 class high_water_mark {
 public:
     high_water_mark(shared_region const& region, std::uint64_t block_ids) noexcept
-        : region_(&region), block_ids_(block_ids) {}
+        : region_(&region), block_ids_(block_ids), mark_(&region.header().persisted) {}
+
+    high_water_mark(high_water_mark const&) = delete;
+    high_water_mark& operator=(high_water_mark const&) = delete;
 
     bool enabled() const noexcept { return block_ids_ != 0; }
 
@@ -668,17 +1004,32 @@ public:
         if (block_ids_ == 0) {
             return;
         }
-        // Acquire: pairs with the release store below, made only after msync returned.
-        if (ATOMIC_COUNTER_UNLIKELY(last >
-                                    region_->header().persisted.load(std::memory_order_acquire))) {
+        // Relaxed (the pointer): it changes once, to no_mark, after a failed msync; a thread
+        // that still reads the old one draws only values below the last mark that reached the
+        // disk. Acquire (the mark): pairs with the release store below, made only after msync
+        // returned.
+        if (ATOMIC_COUNTER_UNLIKELY(
+                last > mark_.load(std::memory_order_relaxed)->load(std::memory_order_acquire))) {
             persist_through(last, api);
         }
     }
 
-    // On opening an existing durable region: lift the value above the persisted high-water mark,
+    // On opening an existing durable region: after a reboot (see
+    // shared_region::opened_after_reboot), lift the value above the persisted high-water mark,
     // keeping its residue modulo `step`, so that after a machine crash that lost the latest
-    // value, no value at or below anything handed out before is drawn again. Costs a gap of at
-    // most one block per open.
+    // value, no value at or below anything handed out before is drawn again (a gap of at most
+    // one block); then record this boot. Within a boot the page is as the last draw left it.
+    void open(std::uint64_t step) const {
+        if (block_ids_ == 0) {
+            return;
+        }
+        if (region_->opened_after_reboot()) {
+            skip_past_reserved(step);
+        }
+        region_->record_open();
+    }
+
+private:
     void skip_past_reserved(std::uint64_t step) const {
         region_header& h = region_->header();
         // Relaxed: reserved only grows, and fetch_update works on the latest value.
@@ -693,8 +1044,11 @@ public:
         });
     }
 
-private:
     ATOMIC_COUNTER_NOINLINE void persist_through(std::uint64_t last, char const* api) const {
+        // Relaxed: set once, before the pointer above changes, by this object's failed msync.
+        if (const int failed = failed_.load(std::memory_order_relaxed); failed != 0) {
+            on_durability_lost(failed, "an earlier msync", api);
+        }
         region_header& h = region_->header();
         const std::uint64_t target =
             last > std::uint64_t(-1) - block_ids_ ? std::uint64_t(-1) : last + block_ids_;
@@ -702,13 +1056,35 @@ private:
         // writes out the page as it stands when it runs.
         const std::uint64_t reserved = fetch_max(h.reserved, target);
         const std::uint64_t covered = reserved < target ? target : reserved;
-        region_->sync(api);
+        // Relaxed, as the mark: a store into the page makes it dirty, so the msync below writes
+        // it even where an earlier write-back failed and left it clean with its data dropped.
+        h.syncs.fetch_add(1, std::memory_order_relaxed);
+        try {
+            region_->sync(api);
+        } catch (std::system_error const& e) {
+            // The kernel reports a write-back error once: a later msync could return success for
+            // a page it never wrote. This open is done: every draw through it raises.
+            failed_.store(e.code().value() != 0 ? e.code().value() : EIO,
+                          std::memory_order_relaxed);
+            mark_.store(&no_mark, std::memory_order_relaxed);
+            on_durability_lost(e.code().value(), "msync", api);
+        }
         // Release: a thread that reads persisted >= v (acquire) knows the msync has returned.
         fetch_max(h.persisted, covered, std::memory_order_release);
     }
 
+    [[noreturn]] ATOMIC_COUNTER_NOINLINE void on_durability_lost(int err, char const* what,
+                                                                 char const* api) const {
+        on_error_system(err, std::string(api) + " '" + region_->name() + "': " + what +
+                                 " failed, so the disk may not hold the high-water mark; the "
+                                 "region's durability is lost for this open: every draw raises "
+                                 "until the region is opened again");
+    }
+
     shared_region const* region_;
     std::uint64_t block_ids_;
+    mutable std::atomic<std::atomic<std::uint64_t> const*> mark_;
+    mutable std::atomic<int> failed_{0};
 };
 
 }  // namespace detail

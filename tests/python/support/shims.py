@@ -1,5 +1,5 @@
 """Builds the LD_PRELOAD shims under tests/python/support/shims/ once per test session, with the C
-compiler the machine has: region_shim.c (slows or gates msync, logs fsync) and clock_shim.c
+compiler the machine has: region_shim.c (slows, gates or fails msync, logs fsync) and clock_shim.c
 (moves CLOCK_REALTIME by an offset a controller can change while the process runs)."""
 
 from __future__ import annotations

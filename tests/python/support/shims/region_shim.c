@@ -3,11 +3,16 @@
  *   AC_SHIM_MSYNC_DELAY_MS=N   every msync sleeps N ms first (a slow disk)
  *   AC_SHIM_MSYNC_GATE=PATH    every msync creates PATH.started, then waits until PATH.go exists
  *   AC_SHIM_FSYNC_LOG=PATH     every fsync appends the synced file's path to PATH, one a line
+ *   AC_SHIM_MSYNC_EIO=PATH     while PATH exists, the next msync removes it and fails with EIO,
+ *                              without writing: a write-back error, which the kernel reports once
+ *   AC_SHIM_NO_TMPFILE=1       open(O_TMPFILE) fails with EOPNOTSUPP, as on NFS or old kernels
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +38,11 @@ int msync(void* address, size_t length, int flags) {
             usleep(1000);
         }
     }
+    const char* eio = getenv("AC_SHIM_MSYNC_EIO");
+    if (eio != NULL && unlink(eio) == 0) {
+        errno = EIO;
+        return -1;
+    }
     return real(address, length, flags);
 }
 
@@ -56,4 +66,33 @@ int fsync(int fd) {
         }
     }
     return real(fd);
+}
+
+static int open_with(const char* symbol, const char* path, int flags, va_list args) {
+    mode_t mode = 0;
+    if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) {
+        mode = (mode_t)va_arg(args, int);
+    }
+    if (getenv("AC_SHIM_NO_TMPFILE") != NULL && (flags & O_TMPFILE) == O_TMPFILE) {
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    int (*real)(const char*, int, ...) = (int (*)(const char*, int, ...))dlsym(RTLD_NEXT, symbol);
+    return real(path, flags, mode);
+}
+
+int open(const char* path, int flags, ...) {
+    va_list args;
+    va_start(args, flags);
+    const int fd = open_with("open", path, flags, args);
+    va_end(args);
+    return fd;
+}
+
+int open64(const char* path, int flags, ...) {
+    va_list args;
+    va_start(args, flags);
+    const int fd = open_with("open64", path, flags, args);
+    va_end(args);
+    return fd;
 }
