@@ -16,6 +16,7 @@ protocols against (atomic_counter/stores/memory.py).
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import random
 import time
@@ -723,3 +724,36 @@ def test_an_episode_replays_exactly_from_its_seed():
     assert first.steps == second.steps > 1000
     assert first.trace == second.trace
     assert first.drawn == second.drawn > 0
+
+
+# The CI run of the simulator is tools/test.sh's (a million steps and more); this one is short.
+RUN_STEPS = int(os.environ.get("ATOMIC_COUNTER_SIM_STEPS", "200000"))
+# Each mutation must be found within the CI run's budget, from its first seed.
+MUTATION_BUDGET = 1_000_000
+
+
+def test_a_run_of_episodes_finds_no_duplicate_and_no_stuck_holder():
+    out = io.StringIO()
+    episodes, steps, failures = simulator.run_many(1, max_steps=RUN_STEPS, out=out)
+    assert not failures, out.getvalue()
+    assert steps >= RUN_STEPS and episodes >= 2
+
+
+def _mutations() -> list[str]:
+    names = sorted(simulator.MUTATIONS)
+    if not hasattr(simulator.segment_module.SegmentCounter, "create"):
+        names.remove("range")  # before issue 20 there is no range check to take out
+    return names
+
+
+@pytest.mark.parametrize("mutation", _mutations())
+def test_the_simulator_finds_what_each_check_prevents(mutation):
+    """Each safety check taken out (simulator.MUTATIONS), the same run as CI's finds a
+    duplicate (or a counter going back) within the CI budget; docs/simulation.md has the seed
+    and the simulated time of each."""
+    out = io.StringIO()
+    _, steps, failures = simulator.run_many(
+        1, max_steps=MUTATION_BUDGET, mutation=mutation, out=out
+    )
+    assert failures, f"mutation {mutation}: nothing found in {steps} steps"
+    assert "twice" in failures[0].violation or "went back" in failures[0].violation, out.getvalue()
