@@ -14,8 +14,13 @@
 //
 // The interface with segment.py, all of it (segment.py documents the same list):
 //   Python -> C, methods of this type:
-//     _bind(engine, need, collected, timeout, timeout_error, timeout_message)  once, by __init__
-//     _offer(next, end) -> bool   a reserved block, in order; returns whether a spare is wanted
+//     _bind(engine, need, collected, timeout, timeout_error, timeout_message, refused_error,
+//           prefix)              once, by __init__ (prefix: "SegmentCounter 'name'", for messages)
+//     _offer(next, end) -> bool   a reserved block, in order; returns whether a spare is wanted.
+//                                 A block that does not start at or above the end of the last one
+//                                 accepted is refused: the store went back (design.md, Segments,
+//                                 R2). The counter then stops: this and every later draw raise
+//                                 refused_error.
 //     _fail(error)                the engine stopped for good: stalled and later draws raise a
 //                                 copy of `error` (chained to it)
 //     _note(error)                the last failure the engine retries, named by a timeout
@@ -60,6 +65,7 @@ struct SegmentObject {
     bool has_spare;
     bool closed;
     std::uint64_t stalls;      // next() calls that found no block at hand
+    std::uint64_t accepted;    // the end of the last block accepted: no block may start below
     unsigned long generation;  // the fork generation of the process that created it
     double timeout;            // seconds a draw waits for a block
     PyObject* engine;          // segment.py's engine, for its Python methods; C never calls it
@@ -67,9 +73,11 @@ struct SegmentObject {
     PyObject* collected;
     PyObject* timeout_error;  // the exception type of a draw that waited too long
     PyObject* timeout_message;
-    PyObject* failure;     // set by _fail: why the counter stopped for good
-    PyObject* last_error;  // set by _note
-    PyObject* weakrefs;    // the engine and the exit handler hold the counter weakly
+    PyObject* refused_error;  // the exception type of a block below `accepted`
+    PyObject* prefix;         // "SegmentCounter 'name'"
+    PyObject* failure;        // set by _fail: why the counter stopped for good
+    PyObject* last_error;     // set by _note
+    PyObject* weakrefs;       // the engine and the exit handler hold the counter weakly
     wait_state* wait;
 };
 
@@ -101,12 +109,12 @@ PyObject* Segment_new(PyTypeObject* type, PyObject* Py_UNUSED(args), PyObject* P
         return nullptr;
     }
     SegmentObject* obj = as_segment(self.get());
-    obj->next = obj->end = obj->spare_next = obj->spare_end = obj->stalls = 0;
+    obj->next = obj->end = obj->spare_next = obj->spare_end = obj->stalls = obj->accepted = 0;
     obj->has_spare = obj->closed = false;
     obj->generation = current_fork_generation();
     obj->timeout = 0;
     obj->engine = obj->need = obj->collected = obj->timeout_error = obj->timeout_message =
-        obj->failure = obj->last_error = obj->weakrefs = nullptr;
+        obj->refused_error = obj->prefix = obj->failure = obj->last_error = obj->weakrefs = nullptr;
     obj->wait = new (std::nothrow) wait_state();
     if (obj->wait == nullptr) {
         return PyErr_NoMemory();
@@ -158,6 +166,8 @@ int Segment_clear(PyObject* self) {
     Py_CLEAR(obj->collected);
     Py_CLEAR(obj->timeout_error);
     Py_CLEAR(obj->timeout_message);
+    Py_CLEAR(obj->refused_error);
+    Py_CLEAR(obj->prefix);
     Py_CLEAR(obj->failure);
     Py_CLEAR(obj->last_error);
     return 0;
@@ -182,10 +192,58 @@ int Segment_traverse(PyObject* self, visitproc visit, void* arg) {
     Py_VISIT(obj->collected);
     Py_VISIT(obj->timeout_error);
     Py_VISIT(obj->timeout_message);
+    Py_VISIT(obj->refused_error);
+    Py_VISIT(obj->prefix);
     Py_VISIT(obj->failure);
     Py_VISIT(obj->last_error);
     Py_VISIT(Py_TYPE(self));
     return 0;
+}
+
+// Wakes the draws that wait for a block.
+void tell_waiters(SegmentObject* obj) {
+    {
+        std::lock_guard<std::mutex> lock(obj->wait->mutex);
+        ++obj->wait->events;
+    }
+    obj->wait->changed.notify_all();
+}
+
+// Records `error` as the reason the counter stopped (the first one stays), wakes the waiters.
+void stop_with(SegmentObject* obj, PyObject* error) {
+    {
+        // Nothing is released under the mutex.
+        std::lock_guard<std::mutex> lock(obj->wait->mutex);
+        if (obj->failure == nullptr) {
+            Py_INCREF(error);
+            obj->failure = error;
+        }
+    }
+    tell_waiters(obj);
+}
+
+// A block below the end of one already accepted: the counter stops with refused_error, which
+// is also raised to the engine.
+PyObject* refuse_block(SegmentObject* obj, std::uint64_t lo, std::uint64_t hi,
+                       std::uint64_t accepted) {
+    owned message(PyUnicode_FromFormat(
+        "%U: the store handed out [%llu, %llu), below %llu, the end of a block this counter had "
+        "already: its sequence went back (a restore, a failover that lost writes, an edit by "
+        "hand), and values handed out before could repeat. The counter stops; move the "
+        "sequence above everything reserved with SegmentCounter.skip_ahead(store, name, "
+        "to=...): the last value handed out + 1 + block for each process still running",
+        obj->prefix, static_cast<unsigned long long>(lo), static_cast<unsigned long long>(hi),
+        static_cast<unsigned long long>(accepted)));
+    if (!message) {
+        return nullptr;
+    }
+    owned error(PyObject_CallFunctionObjArgs(obj->refused_error, message.get(), nullptr));
+    if (!error) {
+        return nullptr;
+    }
+    stop_with(obj, error.get());
+    PyErr_SetObject(obj->refused_error, error.get());
+    return nullptr;
 }
 
 bool failed(SegmentObject* obj) {
@@ -360,14 +418,15 @@ void store_field(PyObject** field, PyObject* value) {
     Py_XDECREF(old);
 }
 
-// _bind(engine, need, collected, timeout, timeout_error, timeout_message): once, by __init__.
+// _bind(engine, need, collected, timeout, timeout_error, timeout_message, refused_error,
+// prefix): once, by __init__.
 PyObject* Segment_bind(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
     SegmentObject* obj = as_segment(self);
-    if (nargs != 6 || PyCallable_Check(args[1]) == 0 || PyCallable_Check(args[2]) == 0 ||
-        !PyFloat_Check(args[3]) || !PyUnicode_Check(args[5])) {
+    if (nargs != 8 || PyCallable_Check(args[1]) == 0 || PyCallable_Check(args[2]) == 0 ||
+        !PyFloat_Check(args[3]) || !PyUnicode_Check(args[5]) || !PyUnicode_Check(args[7])) {
         PyErr_SetString(PyExc_TypeError,
                         "_bind() takes (engine, need, collected, timeout: float, timeout_error, "
-                        "timeout_message: str)");
+                        "timeout_message: str, refused_error, prefix: str)");
         return nullptr;
     }
     if (obj->need != nullptr) {
@@ -380,6 +439,8 @@ PyObject* Segment_bind(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     store_field(&obj->collected, args[2]);
     store_field(&obj->timeout_error, args[4]);
     store_field(&obj->timeout_message, args[5]);
+    store_field(&obj->refused_error, args[6]);
+    store_field(&obj->prefix, args[7]);
     Py_RETURN_NONE;
 }
 
@@ -396,10 +457,15 @@ PyObject* Segment_offer(PyObject* self, PyObject* const* args, Py_ssize_t nargs)
     }
     SegmentObject* obj = as_segment(self);
     bool wanted = false;
+    bool below = false;
+    std::uint64_t accepted = 0;
     {
         std::lock_guard<std::mutex> lock(obj->wait->mutex);
+        accepted = obj->accepted;
         if (obj->closed || lo >= hi) {
             wanted = false;
+        } else if (lo < obj->accepted) {
+            below = true;  // the store went back: never hand out from this block
         } else if (obj->next >= obj->end) {
             obj->next = lo;
             obj->end = hi;
@@ -412,25 +478,20 @@ PyObject* Segment_offer(PyObject* self, PyObject* const* args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_RuntimeError, "_offer(): a block and a spare are at hand");
             return nullptr;
         }
-        ++obj->wait->events;
+        if (!below && !obj->closed && lo < hi) {
+            obj->accepted = hi;
+        }
     }
-    obj->wait->changed.notify_all();
+    if (below) {
+        return refuse_block(obj, lo, hi, accepted);
+    }
+    tell_waiters(obj);
     return PyBool_FromLong(wanted ? 1 : 0);
 }
 
 // _fail(error): the engine stopped for good.
 PyObject* Segment_fail(PyObject* self, PyObject* error) {
-    SegmentObject* obj = as_segment(self);
-    {
-        // The first failure stays; nothing is released under the mutex.
-        std::lock_guard<std::mutex> lock(obj->wait->mutex);
-        if (obj->failure == nullptr) {
-            Py_INCREF(error);
-            obj->failure = error;
-        }
-        ++obj->wait->events;
-    }
-    obj->wait->changed.notify_all();
+    stop_with(as_segment(self), error);
     Py_RETURN_NONE;
 }
 

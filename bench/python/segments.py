@@ -53,6 +53,10 @@ DRAW = textwrap.dedent(
 def fleet_rate(kind: str, url: str, count: int, block: int = 0) -> float:
     """Ids a second drawn by PROCESSES processes at once (from a common start to the last)."""
     name = f"bench-{uuid.uuid4().hex[:8]}"
+    if kind == "segment":
+        from atomic_counter import SegmentCounter
+
+        SegmentCounter.create(url, name)
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", DRAW, kind, url, name, str(count), str(block)],
@@ -123,6 +127,8 @@ def measure_segments(rounds: int, number: int) -> dict[str, float] | None:
         url = server.url
         conn = psycopg.connect(url, autocommit=True)
         conn.execute("CREATE SEQUENCE IF NOT EXISTS bench_seq")
+        SegmentCounter.create(url, "bench-big")
+        SegmentCounter.create(url, "bench-small")
         big = SegmentCounter(url, "bench-big", block=2_000_000)
         small = SegmentCounter(url, "bench-small", block=1000)
         ns = {"c": Counter(), "big": big, "small": small, "conn": conn}

@@ -13,12 +13,13 @@ clocks or the process yields a duplicate) is in docs/design.md, "Leases". In sho
   confirmed renewal, on its monotonic clock), never above the high-water mark its renewal
   recorded for the node, and never more than ``max_lead`` ahead of its clock.
 - A claimant starts above the node's recorded high-water mark and the namespace's floor.
-- When the store may have lost or rolled back the namespace (it is missing; Redis restarted or
-  failed over, or PostgreSQL moved to a new timeline, since the namespace was last confirmed; a
-  holder saw its generation go back), a claimant holds its node without drawing for the longest
-  ttl plus ``max_skew``, so every holder the store forgot has passed its deadline, and starts
-  above anything they could have drawn: its clock + longest ttl + ``max_skew`` + ``max_lead``.
-  PostgreSQL's committed writes survive a restart or a crash, so those cost no wait there.
+- A claimant holds its node without drawing for the longest ttl plus ``max_skew``, so every
+  holder the store may have forgotten, whatever it forgot and however, has passed its deadline,
+  and starts above anything they could have drawn: its clock + longest ttl + ``max_skew`` +
+  ``max_lead``. A holder whose deadline passed waits the same before it draws again. With
+  ``trust_store=True`` only a claim that sees a sign of a loss waits (the namespace missing, the
+  store restarted or failed over or on a new timeline since it was last confirmed, rows written
+  by something else, a holder that saw the data go back).
 - Every claim and renewal compares this host's clock with the store's: beyond ``max_skew`` the
   lease refuses instead of drawing.
 
@@ -105,6 +106,7 @@ class _Renewal(enum.Enum):
     RESTARTED = "restarted"  # the store's incarnation changed during a claimant's wait
     SKEWED = "skewed"  # this host's clock is beyond max_skew of the store's: not extended
     REFUSED = "refused"  # the store now refuses (Redis evicts keys): the counter stops
+    LAPSED = "lapsed"  # the counter's deadline passed before this renewal: draw only after C1
 
 
 class _Closed(Exception):
@@ -131,6 +133,7 @@ class _LeaseBase:
         max_nodes: int | None,
         max_skew: float,
         max_lead: float,
+        trust_store: bool,
     ) -> None:
         if (
             not isinstance(namespace, str)
@@ -172,6 +175,12 @@ class _LeaseBase:
                 f"lease_node_id() argument 'max_nodes' must be in [1, {limit}] for "
                 f"the {layout.name} layout, got {max_nodes!r}"
             )
+        if not isinstance(trust_store, bool):
+            raise TypeError(
+                f"lease_node_id() argument 'trust_store' must be a bool, not "
+                f"{type(trust_store).__name__}"
+            )
+        self.trust_store = trust_store
         self.layout = layout
         self.namespace = namespace
         self.ttl = float(ttl)
@@ -187,6 +196,8 @@ class _LeaseBase:
         self._lock = threading.RLock()
         self._state = "claiming"  # claiming, waiting, ready, lost, closed, forked
         self._seen_gen = 0
+        self._last_mark = 0  # the mark this lease's last renewal recorded, on node:
+        self._last_mark_node = -1
         self._run_id = ""
         self._deadline_ns = 0
         self._max_ttl = self.ttl
@@ -335,7 +346,7 @@ class _LeaseBase:
         self._max_ttl = max(self.ttl, claimed.max_ttl_ms / 1000)
         with self._lock:
             self.node = node
-            self._state = "waiting" if suspicion else "claiming"
+            self._state = "waiting" if suspicion or not self.trust_store else "claiming"
         skew = self._check_skew(claimed.store_ms, before, received)
         if skew is not None:
             yield from self._abandon(node)
@@ -348,15 +359,21 @@ class _LeaseBase:
             )
         floor_ms = claimed.floor_ms
         floor = max(hwm, self._id_after(floor_ms * 1_000_000, node) if floor_ms else 0)
-        if suspicion is not None:
-            floor = max(floor, (yield from self._sit_out(node, suspicion, received_mono, received)))
+        if suspicion is not None or not self.trust_store:
+            wait = yield from self._sit_out(node, suspicion, received_mono, received)
+            floor = max(floor, wait)
+        yield from self._qualify(node, floor)
+        return True
+
+    def _qualify(self, node: int, floor: int) -> Steps[None]:
+        """Moves the counter onto `node` above `floor` and lets it draw: waits until the floor
+        is at most half of max_lead ahead of the clock (so the counter starts with room for
+        bursts), then renews. _Again when that renewal does not confirm the node."""
         try:
             self._set_counter(lambda c: c._rebind(node, floor))
         except (ValueError, OverflowError):
             yield from self._abandon(node)
             raise
-        # Ids start above `floor`; wait until it is at most half of max_lead ahead of the
-        # clock, so that the counter starts with room for bursts.
         ahead_ns = self._time_of(floor) - int(self.max_lead * 1e9 / 2) - self._clock.time_ns()
         if ahead_ns > 0:
             cap = self._max_ttl + self.max_skew + self.max_lead
@@ -381,7 +398,6 @@ class _LeaseBase:
         if (yield from self._renew(extend=True)) is not _Renewal.OK:
             raise _Again
         log.info("lease of %r: holding node %d (ids above %d)", self.namespace, node, floor)
-        return True
 
     def _accepted(self, reply: T) -> T:
         """The reply, unless the store refused: then the refusal, raised."""
@@ -399,14 +415,17 @@ class _LeaseBase:
         )
 
     def _sit_out(
-        self, node: int, suspicion: Suspicion, received_mono: int, received: int
+        self, node: int, suspicion: Suspicion | str | None, received_mono: int, received: int
     ) -> Steps[int]:
-        """The store may have forgotten live holders: hold the node without drawing until all
-        of them have passed their deadlines, then confirm the namespace. Returns the floor id."""
+        """C1: the store may have forgotten live holders: hold the node without drawing until
+        all of them have passed their deadlines, then confirm the namespace. Returns the floor
+        id (above B). `suspicion` says why the store is doubted; None is the wait every claim
+        makes without trust_store, a str the reason for a lapsed holder's wait (D4)."""
         wait_s = self._max_ttl + self.max_skew
         floor_ns = received + int((self._max_ttl + self.max_skew + self.max_lead) * 1e9)
         store = self._store.name
-        reasons = {
+        reasons: dict[Suspicion | str | None, str] = {
+            None: "every claim waits (trust_store=True skips this when the store shows no loss)",
             Suspicion.MISSING: f"the namespace is new, or {store} lost it",
             Suspicion.RESTARTED: (
                 "PostgreSQL is on a new timeline (a promoted standby or a restored backup)"
@@ -416,13 +435,18 @@ class _LeaseBase:
             + " since the namespace was confirmed",
             Suspicion.UNCONFIRMED: "a previous wait was not confirmed",
             Suspicion.ROLLED_BACK: f"a holder saw {store}'s data go back",
+            Suspicion.REWRITTEN: (
+                "the namespace's rows were last written by something other than atomic-counter "
+                "(a logical restore, COPY, TRUNCATE, an edit by hand)"
+            ),
         }
-        log.warning(
+        log.log(
+            logging.INFO if suspicion is None else logging.WARNING,
             "lease of %r: %s; holding node %d without drawing for %.1f s (longest ttl "
             "%.1f s + max_skew %.1f s) so that every holder the store may have forgotten has "
             "stopped",
             self.namespace,
-            reasons[suspicion],
+            reasons.get(suspicion, suspicion),
             node,
             wait_s,
             self._max_ttl,
@@ -473,9 +497,17 @@ class _LeaseBase:
         started_mono = clock.monotonic_ns()
         before = clock.time_ns()
         node = self.node
+        if (
+            extend
+            and not self.trust_store
+            and self._state == "ready"
+            and started_mono >= self._deadline_ns
+        ):
+            return _Renewal.LAPSED  # D4: a renewal now would revive a tenure that ended
         mark = self._reservation(before)
+        last_mark = self._last_mark if self._last_mark_node == node else 0
         reply = yield self._store.renew(
-            Renew(self._token, node, self._ttl_ms, mark, self._seen_gen)
+            Renew(self._token, node, self._ttl_ms, mark, self._seen_gen, last_mark)
         )
         after = clock.time_ns()
         if isinstance(reply, Refused):
@@ -490,13 +522,15 @@ class _LeaseBase:
             return _Renewal.LOST
         store_ms, gen, run_id = reply.store_ms, reply.gen, reply.incarnation
         self._seen_gen = gen
+        self._last_mark, self._last_mark_node = max(mark, last_mark), node
         if reply.rolled_back:
             log.warning(
-                "lease of %r: %s's data went back (generation below %d); the "
-                "namespace will be confirmed again before new claims draw",
+                "lease of %r: %s's data went back (its generation, or node %d's mark, below "
+                "what this lease recorded); the namespace will be confirmed again before new "
+                "claims draw",
                 self.namespace,
                 self._store.name,
-                gen,
+                node,
             )
         if run_id != self._run_id:
             if self._state == "waiting":
@@ -559,6 +593,8 @@ class _LeaseBase:
             return min(0.2, self.ttl / 10)
         if status is _Renewal.OK:
             return self.ttl / 4
+        if status is _Renewal.LAPSED:
+            return (yield from self._requalify())
         if status is _Renewal.LOST:
             log.warning(
                 "lease of %r: node %d was lost (expired, or %s forgot it); the "
@@ -573,6 +609,28 @@ class _LeaseBase:
             self._revoke()
             return (yield from self._claim_again())
         return min(0.2, self.ttl / 10)
+
+    def _requalify(self) -> Steps[float]:
+        """D4: the counter's deadline passed (renewals failed, or the process was paused, for
+        longer than the ttl). Meanwhile the store may have handed the node on and forgotten
+        that: hold it without drawing as a claimant does (C1), and draw again above that wait's
+        floor. Claims afresh when the node is lost meanwhile."""
+        node = self.node
+        with self._lock:
+            self._ensure_open()
+            self._state = "waiting"
+        received_mono, received = self._clock.monotonic_ns(), self._clock.time_ns()
+        reason = "its counter's deadline passed (no renewal for a ttl)"
+        try:
+            floor = yield from self._sit_out(node, reason, received_mono, received)
+            yield from self._qualify(node, floor)
+        except _Again:
+            with self._lock:
+                self._ensure_open()
+                self._state = "lost"
+            self._revoke()
+            return (yield from self._claim_again())
+        return self.ttl / 4
 
     def _claim_again(self) -> Steps[float]:
         """Claims a node for a lease that lost its own; the counter stays stopped meanwhile."""
@@ -654,11 +712,16 @@ class NodeLease(_LeaseBase):
         wait: float = 0.0,
         max_skew: float = 1.0,
         max_lead: float = 2.0,
+        trust_store: bool = False,
     ) -> None:
-        super().__init__(namespace, layout, ttl, max_nodes, max_skew, max_lead)
+        super().__init__(namespace, layout, ttl, max_nodes, max_skew, max_lead, trust_store)
         try:
             self._store, self._io = stores.for_leases(
-                client, namespace, timeout=_store_timeout(self.ttl), asynchronous=False
+                client,
+                namespace,
+                timeout=_store_timeout(self.ttl),
+                asynchronous=False,
+                trust_store=trust_store,
             )
         except BaseException:
             _LIVE.discard(self)
@@ -761,6 +824,7 @@ def lease_node_id(
     wait: float = 0.0,
     max_skew: float = 1.0,
     max_lead: float = 2.0,
+    trust_store: bool = False,
 ) -> NodeLease:
     """Claims the lowest free node id of ``namespace`` in Redis or PostgreSQL for this process.
 
@@ -774,11 +838,15 @@ def lease_node_id(
     renewal); ``max_lead`` how far ids may run ahead of the clock (bursts beyond the layout's
     ids per tick borrow up to that far).
 
-    When the store may have lost or rolled back the namespace (a new namespace; Redis restarted
-    or failed over; PostgreSQL on a new timeline), the claim holds its node without drawing for
-    the longest ttl plus ``max_skew`` before it returns; the ``atomic_counter.lease`` logger
-    says so. PostgreSQL tables are created on first use. Use ``lease.counter()`` for ids and
-    ``close()`` (or a ``with`` block) to free the node; at interpreter exit it is freed too.
+    Every claim holds its node without drawing for the longest ttl plus ``max_skew`` (then
+    until its floor is within half of ``max_lead`` of the clock) before it returns, so that any
+    holder the store may have forgotten (a restart, a failover, a restored backup or dump) has
+    stopped; a holder whose renewals lapsed for a ttl waits the same before it draws again. The
+    ``atomic_counter.lease`` logger says so. ``trust_store=True`` skips the claim's wait unless
+    the store shows a sign of a loss: only for a store whose data never goes back in place (no
+    dump loaded into a running Redis, no PostgreSQL data directory copied back by hand).
+    PostgreSQL tables are created on first use. Use ``lease.counter()`` for ids and ``close()``
+    (or a ``with`` block) to free the node; at interpreter exit it is freed too.
     After ``fork()`` the child's copy is inert: it neither draws nor frees the parent's node.
     Raises NoFreeNodeError, StoreUnavailableError (the store unreachable for longer than
     ``wait``; a ConnectionError), LeaseRefusedError (Redis may evict keys, a clock beyond
@@ -795,6 +863,7 @@ def lease_node_id(
         wait=wait,
         max_skew=max_skew,
         max_lead=max_lead,
+        trust_store=trust_store,
     )
 
 
@@ -816,11 +885,16 @@ class AsyncNodeLease(_LeaseBase):
         max_nodes: int | None = None,
         max_skew: float = 1.0,
         max_lead: float = 2.0,
+        trust_store: bool = False,
     ) -> None:
-        super().__init__(namespace, layout, ttl, max_nodes, max_skew, max_lead)
+        super().__init__(namespace, layout, ttl, max_nodes, max_skew, max_lead, trust_store)
         try:
             self._store, self._io = stores.for_leases(
-                client, namespace, timeout=_store_timeout(self.ttl), asynchronous=True
+                client,
+                namespace,
+                timeout=_store_timeout(self.ttl),
+                asynchronous=True,
+                trust_store=trust_store,
             )
         except BaseException:
             _LIVE.discard(self)
@@ -947,6 +1021,7 @@ def alease_node_id(
     wait: float = 0.0,
     max_skew: float = 1.0,
     max_lead: float = 2.0,
+    trust_store: bool = False,
 ) -> _AsyncLeaseStart:
     """:func:`lease_node_id` for a ``redis.asyncio`` client or a ``psycopg.AsyncConnection``
     (or a ``redis://`` or ``postgresql://`` URL): the same protocol and guarantees, renewed by
@@ -962,5 +1037,6 @@ def alease_node_id(
         max_nodes=max_nodes,
         max_skew=max_skew,
         max_lead=max_lead,
+        trust_store=trust_store,
     )
     return _AsyncLeaseStart(lease, wait)

@@ -52,16 +52,31 @@ _MAX_NAME = 200
 _CLOSE_WAIT = 2.0  # seconds close() waits for a reservation in flight
 
 
-def _check_int(value: Any, arg: str, low: int, high: int) -> int:
+def _check_int(value: Any, arg: str, low: int, high: int, func: str = "SegmentCounter()") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(
-            f"SegmentCounter() argument {arg!r} must be an int, not {type(value).__name__}"
-        )
+        raise TypeError(f"{func} argument {arg!r} must be an int, not {type(value).__name__}")
     if not low <= value <= high:
-        raise ValueError(
-            f"SegmentCounter() argument {arg!r} must be in [{low}, {high}], got {value}"
-        )
+        raise ValueError(f"{func} argument {arg!r} must be in [{low}, {high}], got {value}")
     return int(value)
+
+
+def _check_name(name: Any, func: str) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"{func} argument 'name' must be a str, not {type(name).__name__}")
+    if not 1 <= len(name) <= _MAX_NAME:
+        raise ValueError(
+            f"{func} argument 'name' must be 1 to {_MAX_NAME} characters, got {len(name)}"
+        )
+
+
+def _check_timeout(timeout: Any, func: str) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(
+            f"{func} argument 'timeout' must be a number of seconds, not {type(timeout).__name__}"
+        )
+    if not (math.isfinite(timeout) and 0 < timeout <= 3600):
+        raise ValueError(f"{func} argument 'timeout' must be in (0, 3600] seconds, got {timeout}")
+    return float(timeout)
 
 
 # --------------------------------------------------------------------------------------------
@@ -70,15 +85,12 @@ def _check_int(value: Any, arg: str, low: int, high: int) -> int:
 
 
 class _Engine:
-    def __init__(
-        self, store: Any, io: Any, name: str, block: int, start: int, timeout: float
-    ) -> None:
+    def __init__(self, store: Any, io: Any, name: str, block: int, timeout: float) -> None:
         self.store = store
         self.io = io
         self.name = name
         self.block = block
         self.half = block // 2
-        self.start = start
         self.timeout = timeout
         self.counter: weakref.ref[SegmentCounter] | None = None
         self.cond = threading.Condition()
@@ -105,7 +117,7 @@ class _Engine:
         pause = 0.01
         while True:
             try:
-                lo, hi = self.io.run(self.store.reserve(self.start, self.half))
+                lo, hi = self.io.run(self.store.reserve(self.half))
             except Exception as exc:
                 if self.closing and self.thread is threading.current_thread():
                     raise StoreTimeoutError("closed while reserving") from exc
@@ -147,6 +159,7 @@ class _Engine:
                     return
             try:
                 lo, hi = self.reserve_now()
+                self.offer(lo, hi)  # the C half refuses a block below its last (R2)
             except StoreTimeoutError as exc:
                 # Keep trying: a draw that waits names the last error when it gives up.
                 with self.cond:
@@ -158,7 +171,6 @@ class _Engine:
                     self.error = exc
                 self._tell(exc, fatal=True)
                 return
-            self.offer(lo, hi)
 
     def _counter(self) -> SegmentCounter | None:
         return self.counter() if self.counter is not None else None
@@ -312,6 +324,8 @@ class SegmentCounter:
             timeout: float,
             timeout_error: type[BaseException],
             timeout_message: str,
+            refused_error: type[BaseException],
+            prefix: str,
             /,
         ) -> None: ...
         def _offer(self, next: int, end: int, /) -> bool: ...
@@ -326,41 +340,23 @@ class SegmentCounter:
         name: str,
         block: int = 1000,
         *,
-        start: int = 1,
         timeout: float = 30.0,
         trust_failover: bool = False,
         assume_durable: bool = False,
     ) -> None:
         if self._engine is not None:
             raise RuntimeError("SegmentCounter.__init__() called twice")
-        if not isinstance(name, str):
-            raise TypeError(
-                f"SegmentCounter() argument 'name' must be a str, not {type(name).__name__}"
-            )
-        if not 1 <= len(name) <= _MAX_NAME:
-            raise ValueError(
-                f"SegmentCounter() argument 'name' must be 1 to {_MAX_NAME} characters, "
-                f"got {len(name)}"
-            )
+        _check_name(name, "SegmentCounter()")
         block = _check_int(block, "block", 2, _MAX_BLOCK)
-        start = _check_int(start, "start", 0, _MAX_VALUE - _MAX_BLOCK)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(
-                f"SegmentCounter() argument 'timeout' must be a number of seconds, not "
-                f"{type(timeout).__name__}"
-            )
-        if not (math.isfinite(timeout) and 0 < timeout <= 3600):
-            raise ValueError(
-                f"SegmentCounter() argument 'timeout' must be in (0, 3600] seconds, got {timeout}"
-            )
+        timeout = _check_timeout(timeout, "SegmentCounter()")
         ops, io = stores.for_segments(
             store,
             name,
-            timeout=float(timeout),
+            timeout=timeout,
             trust_failover=trust_failover,
             assume_durable=assume_durable,
         )
-        engine = _Engine(ops, io, name, block, start, float(timeout))
+        engine = _Engine(ops, io, name, block, timeout)
         try:
             lo, hi = engine.reserve_now()  # the first block here, so that errors show here
         except BaseException:
@@ -371,9 +367,11 @@ class SegmentCounter:
             engine,
             engine.need,
             engine.collected,
-            float(timeout),
+            timeout,
             StoreTimeoutError,
             f"SegmentCounter {name!r}: no block from {ops.name} within {timeout:g} s",
+            SegmentRefusedError,
+            f"SegmentCounter {name!r}",
         )
         engine.offer(lo, hi)
         engine.start_thread()
@@ -430,17 +428,47 @@ class SegmentCounter:
         )
 
     @staticmethod
-    def skip_ahead(store: Any, name: str, by: int, *, timeout: float = 30.0) -> int:
-        """Moves the sequence `name` up by `by` values, past any a lost reservation may have
-        handed out, and accepts the store's current incarnation (after a PostgreSQL failover
-        refused with SegmentRefusedError). Returns the next value a reservation will start at.
-        """
-        by = _check_int(by, "by", 0, _MAX_VALUE)
+    def create(store: Any, name: str, *, start: int = 1, timeout: float = 30.0) -> None:
+        """Creates the sequence `name`, whose first value is `start`: once, as CREATE SEQUENCE
+        would (in a migration or a setup script). Counters never create a sequence, so one the
+        store lost (FLUSHALL, DEL, eviction, a restore from before it existed) is refused, not
+        restarted; after such a loss create it again above the last value handed out. Raises
+        ValueError when the sequence exists."""
+        _check_name(name, "SegmentCounter.create()")
+        start = _check_int(start, "start", 0, _MAX_VALUE - _MAX_BLOCK, "SegmentCounter.create()")
+        timeout = _check_timeout(timeout, "SegmentCounter.create()")
         ops, io = stores.for_segments(
-            store, name, timeout=float(timeout), trust_failover=False, assume_durable=True
+            store, name, timeout=timeout, trust_failover=False, assume_durable=True
         )
         try:
-            return io.run(ops.skip(by))
+            existing = io.run(ops.create(start))
+        finally:
+            io.close()
+        if existing is not None:
+            raise ValueError(
+                f"SegmentCounter.create(): a sequence named {name!r} exists (next value "
+                f"{existing}); to move it up use SegmentCounter.skip_ahead()"
+            )
+
+    @staticmethod
+    def skip_ahead(
+        store: Any, name: str, by: int = 0, *, to: int = 0, timeout: float = 30.0
+    ) -> int:
+        """Moves the sequence `name` up: by `by` values, and to at least `to` (give
+        `to=last + 1`, the last value handed out plus one), and accepts the store's present
+        incarnation and rows. Use it after a refusal for data that went back (a failover, a
+        restore): values drawn before the event must lie below where it puts the sequence.
+        Returns the next value a reservation will start at."""
+        func = "SegmentCounter.skip_ahead()"
+        _check_name(name, func)
+        by = _check_int(by, "by", 0, _MAX_VALUE, func)
+        to = _check_int(to, "to", 0, _MAX_VALUE, func)
+        timeout = _check_timeout(timeout, func)
+        ops, io = stores.for_segments(
+            store, name, timeout=timeout, trust_failover=False, assume_durable=True
+        )
+        try:
+            return io.run(ops.skip(by, to))
         finally:
             io.close()
 

@@ -30,7 +30,13 @@ from lease_harness import (
 from redis_server import Proxy
 from shims import ClockOffset, preload
 
-from atomic_counter import Layout, LeaseRefusedError, StoreUnavailableError, lease_node_id
+from atomic_counter import (
+    Layout,
+    LeaseRefusedError,
+    StoreUnavailableError,
+    alease_node_id,
+    lease_node_id,
+)
 
 pytestmark = linux_only
 psycopg = pytest.importorskip("psycopg")
@@ -74,14 +80,16 @@ def test_holders_get_distinct_nodes_and_unique_ids(pg, namespace, tmp_path):
         assert marks[h.nodes[0]] >= max(ids)
 
 
-def test_a_new_namespace_waits_once_then_claims_are_immediate(pg, namespace, caplog):
+def test_with_trust_store_a_new_namespace_waits_once_then_claims_are_immediate(
+    pg, namespace, caplog
+):
     caplog.set_level(logging.INFO, logger="atomic_counter.lease")
     started = time.monotonic()
-    first = lease_node_id(pg.url, namespace, **FAST)
+    first = lease_node_id(pg.url, namespace, trust_store=True, **FAST)
     assert time.monotonic() - started >= TTL + SKEW  # a new namespace may be a lost one
     caplog.clear()
     started = time.monotonic()
-    second = lease_node_id(pg.url, namespace, **FAST)
+    second = lease_node_id(pg.url, namespace, trust_store=True, **FAST)
     assert time.monotonic() - started < TTL
     assert not any(WAITED in r.getMessage() for r in caplog.records)
     ids = [first.counter().next() for _ in range(1000)] + [
@@ -96,7 +104,7 @@ def test_a_new_namespace_waits_once_then_claims_are_immediate(pg, namespace, cap
 # The server fails: restart, crash, connections killed.
 
 
-def test_a_restart_costs_no_wait_and_no_id(pg, namespace, tmp_path, caplog):
+def test_with_trust_store_a_restart_costs_no_wait_and_no_id(pg, namespace, tmp_path, caplog):
     confirmed(pg.url, namespace)
     a = Holder(pg.url, namespace, tmp_path / "a.bin", batch=16, **HOLD)
     a.wait_ready()
@@ -105,7 +113,7 @@ def test_a_restart_costs_no_wait_and_no_id(pg, namespace, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="atomic_counter.lease")
     caplog.clear()
     started = time.monotonic()
-    lease = lease_node_id(pg.url, namespace, wait=10, **FAST)
+    lease = lease_node_id(pg.url, namespace, wait=10, trust_store=True, **FAST)
     assert time.monotonic() - started < TTL, "a restart of PostgreSQL made the claim wait"
     assert not any(WAITED in r.getMessage() for r in caplog.records)
     ids = [lease.counter().next() for _ in range(10_000)]
@@ -276,7 +284,7 @@ def test_a_standby_is_refused(pg, namespace):
     standby = PostgresServer(replica_of=pg)
     standby.start()
     try:
-        with pytest.raises(LeaseRefusedError, match="not a standby"):
+        with pytest.raises(LeaseRefusedError, match="the server is a standby"):
             lease_node_id(pg_url(standby.port), namespace, **FAST)
     finally:
         standby.remove()
@@ -350,3 +358,80 @@ def test_two_first_users_create_the_tables_once(tmp_path):
         assert not errors, errors
     finally:
         fresh.remove()
+
+
+# -------------------------------------------------------------------------------------------
+# Issue 20: data that goes back on the same server and timeline, and callers' connections.
+
+LEASE_TABLES = ("atomic_counter_lease_namespaces", "atomic_counter_lease_nodes")
+
+
+@pytest.mark.parametrize("trust_store", [False, True], ids=["default", "trust_store"])
+def test_a_logical_restore_of_the_lease_tables_under_live_holders(
+    pg, namespace, tmp_path, trust_store
+):
+    """Last night's dump restored into the same server keeps its system identifier and its
+    timeline. By default every claim waits anyway (C1); with trust_store the restored rows,
+    whose writer was not this package (stamp <> xmin), make the claim wait."""
+    confirmed(pg.url, namespace)  # node 0 free, its mark recorded
+    dumped = pg.dump(*LEASE_TABLES)
+    hold = {**HOLD, "max_nodes": 1, "trust_store": trust_store}
+    a = Holder(pg.url, namespace, tmp_path / "a.bin", **hold)
+    a.wait_ready()
+    wait_for_ids(a, 20_000)
+    a.pause()  # b claims before a's next renewal
+    pg.restore(dumped)  # node 0 free again, at last night's mark
+    b = Holder(pg.url, namespace, tmp_path / "b.bin", **hold)
+    b.wait_ready()
+    a.resume()
+    runs = run_then_stop([a, b], 1.5)
+    assert b.nodes == [0], b.nodes
+    assert len(runs[1]) > 1000
+    check_no_duplicates(runs)
+
+
+def test_a_connection_outside_autocommit_or_in_a_transaction_is_refused(pg, namespace):
+    from psycopg.pq import TransactionStatus
+
+    conn = psycopg.connect(pg.url)  # psycopg's default: autocommit off
+    conn.execute("SELECT 1")  # one ordinary statement: a transaction is now open
+    with pytest.raises(LeaseRefusedError, match="not in autocommit mode") as refused:
+        lease_node_id(conn, namespace, **FAST)
+    assert "psycopg.connect(url, autocommit=True)" in str(refused.value)
+    assert conn.info.transaction_status == TransactionStatus.INTRANS  # left as it was
+    conn.rollback()
+    conn.autocommit = True
+    conn.execute("BEGIN")
+    with pytest.raises(LeaseRefusedError, match=r"has a transaction open \(status INTRANS\)"):
+        lease_node_id(conn, namespace, **FAST)
+    assert conn.info.transaction_status == TransactionStatus.INTRANS
+    conn.execute("ROLLBACK")
+    with lease_node_id(conn, namespace, **FAST) as lease:  # now it is fit
+        lease.counter().next()
+    conn.close()
+
+    async def main() -> None:
+        aconn = await psycopg.AsyncConnection.connect(pg.url)
+        await aconn.execute("SELECT 1")
+        with pytest.raises(LeaseRefusedError, match="not in autocommit mode"):
+            await alease_node_id(aconn, namespace, **FAST)
+        await aconn.close()
+
+    asyncio.run(main())
+
+
+def test_a_read_only_database_is_named_as_such(pg, namespace, name):
+    from atomic_counter import SegmentCounter, SegmentRefusedError
+
+    pg.sql("ALTER DATABASE postgres SET default_transaction_read_only = on")
+    try:
+        with pytest.raises(LeaseRefusedError, match="the database is read-only") as refused:
+            lease_node_id(pg.url, namespace, **FAST)
+        assert "standby" not in str(refused.value)
+        with pytest.raises(SegmentRefusedError, match="the database is read-only"):
+            SegmentCounter(pg.url, name, timeout=5)
+    finally:
+        with psycopg.connect(
+            pg.url, autocommit=True, options="-c default_transaction_read_only=off"
+        ) as conn:
+            conn.execute("ALTER DATABASE postgres SET default_transaction_read_only = off")

@@ -7,6 +7,7 @@ Short ttls keep the suite quick: holders use ttl 1 s, max_skew 0.2 s, max_lead 0
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -507,3 +508,94 @@ def test_leases_on_a_three_master_cluster(cluster, tmp_path):
         a.close()
         b.close()
     check_no_duplicates(runs)
+
+
+# -------------------------------------------------------------------------------------------
+# Issue 20: data that goes back inside a running Redis, whatever the way. Every claim waits out
+# the holders the store may have forgotten (C1), and a holder whose deadline passed waits again
+# before it draws (D4), so none of these needs to be recognised.
+
+
+def debug_server(tmp_path) -> RedisServer:
+    srv = RedisServer(tmp_path / "redis", extra=("--enable-debug-command", "yes"))
+    srv.start()
+    return srv
+
+
+@pytest.mark.parametrize("how", ["restore", "debug-reload"])
+def test_a_rollback_inside_a_running_redis_with_a_live_holder(tmp_path, namespace, how):
+    srv = debug_server(tmp_path)
+    client = srv.client()
+    key = redis_key(namespace)
+    try:
+        # The namespace exists, node 0 free.
+        lease_node_id(srv.url, namespace, layout=Layout.JS_SAFE, **FAST).close()
+        dumped = client.dump(key)
+        client.save()  # the RDB that DEBUG RELOAD NOSAVE goes back to
+        a = Holder(srv.url, namespace, tmp_path / "a.bin", layout="js_safe", max_nodes=1, **FAST)
+        a.wait_ready()
+        wait_for_ids(a, 20_000)
+        # Back to before a's claim, in the same server process: same run_id, same replication
+        # id; node 0 is free again with its old mark. b claims before a's next renewal (a is
+        # paused: its ids run up to max_lead ahead of the clock, where b's first ids would be).
+        a.pause()
+        if how == "restore":
+            client.restore(key, 0, dumped, replace=True)
+        else:
+            client.execute_command("DEBUG", "RELOAD", "NOSAVE")
+        b = Holder(srv.url, namespace, tmp_path / "b.bin", layout="js_safe", max_nodes=1, **FAST)
+        b.wait_ready()
+        a.resume()  # its renewal finds node 0 taken: it stops, and claims again in vain
+        runs = run_then_stop([a, b], 1.5)
+        assert b.nodes == [0], b.nodes
+        assert len(runs[1]) > 1000
+        check_no_duplicates(runs)
+    finally:
+        srv.stop()
+
+
+def test_a_lapsed_holder_waits_before_it_draws_again(tmp_path, namespace):
+    """D4. a is paused past its deadline; b takes node 0 and draws; then the store goes back
+    to a state where a owns node 0 (b's claim forgotten) and a resumes: its renewal succeeds,
+    but it must not draw again until it has waited as a claimant does, because b drew meanwhile
+    at the same times on the same node."""
+    srv = debug_server(tmp_path)
+    client = srv.client()
+    key = redis_key(namespace)
+    try:
+        lease_node_id(srv.url, namespace, layout=Layout.JS_SAFE, **FAST).close()
+        a = Holder(srv.url, namespace, tmp_path / "a.bin", layout="js_safe", max_nodes=1, **FAST)
+        a.wait_ready()
+        wait_for_ids(a, 10_000)
+        dumped = client.dump(key)  # a owns node 0
+        a.pause()
+        time.sleep(TTL + 0.3)  # a's entry expires
+        b = Holder(srv.url, namespace, tmp_path / "b.bin", layout="js_safe", max_nodes=1, **FAST)
+        b.wait_ready()
+        wait_for_ids(b, 10_000)
+        client.restore(key, 0, dumped, replace=True)  # b's claim is gone, a owns node 0 again
+        a.resume()
+        runs = run_then_stop([a, b], 2.5)
+        check_no_duplicates(runs)
+    finally:
+        srv.stop()
+
+
+def test_a_holder_that_sees_its_mark_go_back_unconfirms_the_namespace(server, namespace, caplog):
+    """A renewal that finds the node's mark below the one this lease recorded last (the store
+    went back, here by an edit) empties the namespace's incarnation: later claims wait even with
+    trust_store=True."""
+    client = server.client()
+    key = redis_key(namespace)
+    with lease_node_id(server.url, namespace, **FAST) as a:
+        a.counter().next()
+        time.sleep(TTL / 2)  # a few renewals: a's mark is recorded
+        assert client.hget(key, "incarnation") not in (None, b"")
+        client.hset(key, "hwm:0", "1")
+        time.sleep(TTL / 2)
+        assert client.hget(key, "incarnation") == b""
+        caplog.set_level(logging.INFO, logger="atomic_counter.lease")
+        started = time.monotonic()
+        with lease_node_id(server.url, namespace, trust_store=True, **FAST):
+            assert time.monotonic() - started >= TTL + SKEW
+    assert any("a previous wait was not confirmed" in r.getMessage() for r in caplog.records)

@@ -13,7 +13,7 @@ import pytest
 from conftest import linux_only
 from segment_harness import Drawer, check_runs
 
-from atomic_counter import SegmentCounter
+from atomic_counter import SegmentCounter, SegmentRefusedError
 
 pytestmark = linux_only
 
@@ -30,6 +30,7 @@ def store(request):
 
 
 def test_values_are_dense_and_a_closed_counter_gives_its_tail_back(store, name):
+    SegmentCounter.create(store.url, name)
     with SegmentCounter(store.url, name, block=100) as counter:
         assert [counter.next() for _ in range(250)] == list(range(1, 251))
         assert counter.stats()["blocks"] >= 5
@@ -42,14 +43,26 @@ def test_values_are_dense_and_a_closed_counter_gives_its_tail_back(store, name):
         counter.next()
 
 
-def test_the_first_user_sets_the_start(store, name):
-    with SegmentCounter(store.url, name, block=10, start=1_000_000) as counter:
+def test_create_sets_the_start_once(store, name):
+    SegmentCounter.create(store.url, name, start=1_000_000)
+    with SegmentCounter(store.url, name, block=10) as counter:
         assert counter.next() == 1_000_000
-    with SegmentCounter(store.url, name, block=10, start=5) as counter:
-        assert counter.next() == 1_000_001  # the stored sequence wins over a later start
+    with pytest.raises(
+        ValueError, match=rf"a sequence named '{name}' exists \(next value 1000001\)"
+    ):
+        SegmentCounter.create(store.url, name, start=5)  # the stored sequence stays
+    with SegmentCounter(store.url, name, block=10) as counter:
+        assert counter.next() == 1_000_001  # the tail came back: nobody reserved after it
+
+
+def test_a_sequence_never_created_is_refused(store, name):
+    with pytest.raises(SegmentRefusedError, match="no such sequence") as refused:
+        SegmentCounter(store.url, name, block=10, timeout=5)
+    assert f"SegmentCounter.create(store, '{name}', start=last + 1)" in str(refused.value)
 
 
 def test_a_tail_is_not_given_back_over_a_later_reservation(store, name):
+    SegmentCounter.create(store.url, name)
     a = SegmentCounter(store.url, name, block=10)
     b = SegmentCounter(store.url, name, block=10)
     drawn = [a.next(), b.next()]
@@ -63,6 +76,7 @@ def test_a_tail_is_not_given_back_over_a_later_reservation(store, name):
 
 
 def test_threads_share_one_counter(store, name):
+    SegmentCounter.create(store.url, name)
     counter = SegmentCounter(store.url, name, block=64)
     runs: list[list[int]] = [[] for _ in range(4)]
 
@@ -86,6 +100,7 @@ def test_threads_share_one_counter(store, name):
 
 
 def test_eight_processes_draw_100k_each_without_a_repeat(store, name, tmp_path):
+    SegmentCounter.create(store.url, name)
     drawers = [
         Drawer(store.url, name, tmp_path / f"{i}.bin", block=1000, count=100_000) for i in range(8)
     ]
@@ -99,6 +114,7 @@ def test_eight_processes_draw_100k_each_without_a_repeat(store, name, tmp_path):
 
 
 def test_a_process_killed_mid_block_leaves_a_gap_not_a_repeat(store, name, tmp_path):
+    SegmentCounter.create(store.url, name)
     a = Drawer(store.url, name, tmp_path / "a.bin", block=1000, rate=20_000)
     time.sleep(1.0)
     a.kill()  # mid-block: its unused values are lost, never handed out again
@@ -112,6 +128,7 @@ def test_a_process_killed_mid_block_leaves_a_gap_not_a_repeat(store, name, tmp_p
 
 
 def test_a_fork_child_refuses_and_gives_nothing_back(store, name):
+    SegmentCounter.create(store.url, name)
     counter = SegmentCounter(store.url, name, block=100)
     first = counter.next()
     pid = os.fork()
@@ -151,8 +168,12 @@ def test_bad_arguments_name_the_argument(pg, name):
         SegmentCounter(pg.url, name, block=1)
     with pytest.raises(TypeError, match="'block' must be an int"):
         SegmentCounter(pg.url, name, block=10.0)
-    with pytest.raises(ValueError, match="'start' must be in"):
-        SegmentCounter(pg.url, name, start=-1)
+    with pytest.raises(ValueError, match=r"SegmentCounter.create\(\) argument 'start' must be in"):
+        SegmentCounter.create(pg.url, name, start=-1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'start'"):
+        SegmentCounter(pg.url, name, start=1)  # creating is create()'s alone
+    with pytest.raises(ValueError, match=r"skip_ahead\(\) argument 'to' must be in"):
+        SegmentCounter.skip_ahead(pg.url, name, to=-1)
     with pytest.raises(ValueError, match="'name' must be 1 to 200"):
         SegmentCounter(pg.url, "")
     with pytest.raises(ValueError, match="'timeout' must be in"):
@@ -189,7 +210,8 @@ def test_the_missing_extra_is_named(run_python):
 
 def test_values_near_the_top_are_exact_and_the_end_raises_overflow(store, name):
     top = 2**63 - 1
-    with SegmentCounter(store.url, name, block=10, start=top - 2**40) as counter:
+    SegmentCounter.create(store.url, name, start=top - 2**40)
+    with SegmentCounter(store.url, name, block=10) as counter:
         assert counter.next() == top - 2**40  # exact: not through a double (Redis's Lua)
     SegmentCounter.skip_ahead(store.url, name, by=2**40 - 12)
     counter = SegmentCounter(store.url, name, block=10, timeout=5)

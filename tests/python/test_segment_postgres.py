@@ -9,7 +9,7 @@ import time
 import pytest
 from conftest import linux_only
 from redis_server import Proxy
-from segment_harness import Drawer, check_runs, draw_through
+from segment_harness import Drawer, check_runs, draw_through, draw_until_refused, try_draw
 
 from atomic_counter import SegmentCounter, SegmentRefusedError
 
@@ -33,6 +33,8 @@ def test_a_slow_database_does_not_slow_next(pg, name, tmp_path):
     proxy = Proxy(pg.port, delay=0.04)
     url = f"postgresql://app@127.0.0.1:{proxy.port}/postgres"
     try:
+        SegmentCounter.create(pg.url, name)
+        SegmentCounter.create(pg.url, name + "-b")
         ample = Drawer(url, name, tmp_path / "a.bin", block=20_000, rate=10_000, seconds=4)
         starved = Drawer(url, name + "-b", tmp_path / "b.bin", block=100, rate=10_000, seconds=4)
         ample_stats, starved_stats = ample.finish(), starved.finish()
@@ -58,6 +60,7 @@ def test_a_failover_that_may_have_lost_reservations_is_refused(name):
     proxy = Proxy(primary.port)
     url = f"postgresql://app@127.0.0.1:{proxy.port}/postgres"
     try:
+        SegmentCounter.create(url, name)
         with SegmentCounter(url, name, block=100) as counter:
             counter.next()
         standby.wait_caught_up(primary)
@@ -82,7 +85,10 @@ def test_a_failover_that_may_have_lost_reservations_is_refused(name):
         check_runs([before, later])
         assert min(later) > max(before)
         # With trust_failover the refusal is waived (synchronous replication's case).
-        standby.sql("UPDATE atomic_counter_segments SET incarnation = 'elsewhere'")
+        standby.sql(
+            "UPDATE atomic_counter_segments SET incarnation = 'elsewhere', "
+            "stamp = mod(txid_current(), 4294967296)"  # as if we had written it on that timeline
+        )
         with SegmentCounter(url, name, block=100, trust_failover=True) as trusting:
             assert trusting.next() > max(later)
     finally:
@@ -98,5 +104,66 @@ def test_a_role_without_privileges_is_refused(pg, name):
 
 
 def test_a_role_that_owns_its_database_needs_nothing_more(pg, name):
-    with SegmentCounter(pg.new_role(owns_database=True), name) as counter:
+    url = pg.new_role(owns_database=True)
+    SegmentCounter.create(url, name)
+    with SegmentCounter(url, name) as counter:
         assert counter.next() == 1
+
+
+# -------------------------------------------------------------------------------------------
+# Issue 20: a row that vanishes or comes back from a dump, settings changed at run time.
+
+
+@pytest.mark.parametrize("loss", ["delete", "truncate"])
+def test_a_lost_row_is_refused_never_restarted_at_its_start(pg, name, loss):
+    SegmentCounter.create(pg.url, name)
+    live = SegmentCounter(pg.url, name, block=10, timeout=5)
+    drawn = [live.next() for _ in range(25)]
+    if loss == "delete":
+        pg.sql("DELETE FROM atomic_counter_segments WHERE name = %s", (name,))
+    else:
+        pg.sql("TRUNCATE atomic_counter_segments")
+    more, refused = draw_until_refused(live)
+    newcomer, refused_new = try_draw(pg.url, name, 50)
+    live.close()
+    check_runs([drawn + more, newcomer])
+    for exc in (refused, refused_new):
+        assert exc is not None and "no such sequence" in str(exc), exc
+
+
+def test_a_logical_restore_of_the_segment_table_under_live_counters(pg, name):
+    """Last night's dump restored into the same server (same system identifier, same
+    timeline): the row's writer is not this package any more, so live and new counters refuse
+    until the operator moves the sequence above the last value handed out."""
+    SegmentCounter.create(pg.url, name)
+    live = SegmentCounter(pg.url, name, block=10, timeout=5)
+    drawn = [live.next() for _ in range(12)]
+    dumped = pg.dump("atomic_counter_segments")
+    drawn += [live.next() for _ in range(30)]  # reserved after the dump
+    pg.restore(dumped)
+    more, refused = draw_until_refused(live)
+    newcomer, refused_new = try_draw(pg.url, name, 50)
+    live.close()
+    check_runs([drawn + more, newcomer])
+    for exc in (refused, refused_new):
+        assert exc is not None and "written by something other" in str(exc), exc
+    last = max(drawn + more)
+    assert SegmentCounter.skip_ahead(pg.url, name, to=last + 1) == last + 1
+    with SegmentCounter(pg.url, name, block=10) as after:
+        assert after.next() == last + 1
+
+
+def test_fsync_turned_off_at_run_time_stops_the_next_reservation(pg, name):
+    SegmentCounter.create(pg.url, name)
+    counter = SegmentCounter(pg.url, name, block=10, timeout=5)
+    drawn = [counter.next() for _ in range(12)]
+    pg.sql("ALTER SYSTEM SET fsync = off")
+    pg.sql("SELECT pg_reload_conf()")
+    try:
+        more, refused = draw_until_refused(counter, 100_000)
+    finally:
+        pg.sql("ALTER SYSTEM RESET fsync")
+        pg.sql("SELECT pg_reload_conf()")
+    counter.close()
+    assert refused is not None and "fsync = off" in str(refused), refused
+    check_runs([drawn + more])

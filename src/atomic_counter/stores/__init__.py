@@ -61,7 +61,7 @@ def _engine_for(target: Any, func: str, argument: str) -> Engine:
 
 
 def for_leases(
-    client: Any, namespace: str, *, timeout: float, asynchronous: bool
+    client: Any, namespace: str, *, timeout: float, asynchronous: bool, trust_store: bool
 ) -> tuple[LeaseStore, Any]:
     """The lease store and its I/O (a StoreIO, or an AsyncStoreIO when `asynchronous`) for a
     URL or a client."""
@@ -80,7 +80,12 @@ def for_leases(
             f"alease_node_id()"
         )
     return engine.lease_store(
-        client, namespace, timeout=timeout, asynchronous=asynchronous, func=func
+        client,
+        namespace,
+        timeout=timeout,
+        asynchronous=asynchronous,
+        func=func,
+        trust_store=trust_store,
     )
 
 

@@ -58,10 +58,23 @@ _INCARNATION = (
 # The server's clock in ms, and its incarnation.
 _NOW = f"SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint, {_INCARNATION}"
 
+# Every row carries `stamp`, the 32-bit id of the transaction that last wrote it, set by the
+# writing statement. PostgreSQL gives each row version the id of the transaction that wrote it
+# (xmin), so a row is ours (last written by this package, on this history of the data) exactly
+# when its stamp equals its xmin: pg_restore, COPY, a re-insert after TRUNCATE or an UPDATE by
+# hand write a new xmin beside the old stamp; VACUUM FULL, CLUSTER, freezing and pg_upgrade keep
+# xmin. A physical copy keeps both, and is told by the incarnation instead.
+_STAMP = "mod(txid_current(), 4294967296)"
+
+
+def _ours(alias: str) -> str:
+    return f"{alias}.stamp IS NOT DISTINCT FROM {alias}.xmin::text::bigint"
+
 
 @dataclass(frozen=True)
 class Statement:
-    """Execute one statement; the reply is (rows, rowcount)."""
+    """Execute one statement (or several, without parameters); the reply is (rows, rowcount) of
+    the last."""
 
     sql: str
     params: Any = None  # None: the simple protocol, which takes several statements at once
@@ -77,13 +90,14 @@ def _one(sql: str, *params: Any) -> Exchange[Any]:
 
 class _Tables:
     """What the I/O needs to know of a store's operations: its tables, created on first use,
-    and how to word a refusal."""
+    how to word a refusal, and whether its safety needs commits that survive a crash."""
 
     name = NAME
     schema: tuple[str, ...]
     tables: str  # named in a refusal
     action: str  # what the role could not do, for a refusal
     refusal: type[Exception]
+    durable_commits: bool  # refuse a server running with fsync = off
 
 
 # -- leases ------------------------------------------------------------------------------------
@@ -109,31 +123,37 @@ _LEASE_SCHEMA = (
     hwm numeric(20, 0) NOT NULL DEFAULT 0,
     PRIMARY KEY (namespace, node)
 )""",
+    # Tables made by an earlier version have no stamps: their rows are not ours until written.
+    f"ALTER TABLE {_NAMESPACES} ADD COLUMN IF NOT EXISTS stamp bigint",
+    f"ALTER TABLE {_NODES} ADD COLUMN IF NOT EXISTS stamp bigint",
 )
 
 # A holder saw the data go back: every later claim waits until one confirms the namespace.
-_UNCONFIRM = f"UPDATE {_NAMESPACES} SET incarnation = '' WHERE namespace = %s"
+_UNCONFIRM = f"UPDATE {_NAMESPACES} SET incarnation = '', stamp = {_STAMP} WHERE namespace = %s"
 
 
 class PostgresLeases(_Tables):
     """A lease namespace in two tables (protocols.LeaseStore): the same operations as the Redis
-    scripts, each one transaction that locks the namespace's row."""
+    scripts, each one transaction that locks the namespace's row. A claim that reads a row this
+    package did not write last (see _STAMP) reports a suspicion."""
 
-    name = NAME
     schema = _LEASE_SCHEMA
     tables = f"{_NAMESPACES} and {_NODES}"
     action = "hold leases"
     refusal = LeaseRefusedError
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, *, trust_store: bool) -> None:
         self.namespace = namespace
+        # Without trust_store the claims wait whatever the store remembers, so a server whose
+        # commits may not survive a crash (fsync = off) does not matter to them.
+        self.durable_commits = trust_store
 
     def _lock(self) -> Exchange[Any]:
-        """The namespace's row, locked: (layout, incarnation, gen, floor_ms, max_ttl_ms)."""
+        """The namespace's row, locked: (layout, incarnation, gen, floor_ms, max_ttl_ms, ours)."""
         return (
             yield from _one(
-                f"SELECT layout, incarnation, gen, floor_ms, max_ttl_ms FROM {_NAMESPACES} "
-                "WHERE namespace = %s FOR UPDATE",
+                f"SELECT layout, incarnation, gen, floor_ms, max_ttl_ms, {_ours('n')} "
+                f"FROM {_NAMESPACES} AS n WHERE namespace = %s FOR UPDATE",
                 self.namespace,
             )
         )
@@ -148,7 +168,8 @@ class PostgresLeases(_Tables):
 
     def _next_gen(self) -> Exchange[int]:
         row = yield from _one(
-            f"UPDATE {_NAMESPACES} SET gen = gen + 1 WHERE namespace = %s RETURNING gen",
+            f"UPDATE {_NAMESPACES} SET gen = gen + 1, stamp = {_STAMP} WHERE namespace = %s "
+            "RETURNING gen",
             self.namespace,
         )
         return int(row[0])
@@ -157,12 +178,18 @@ class PostgresLeases(_Tables):
         namespace, ttl = self.namespace, request.ttl_ms
         now, run_id = yield from _one(_NOW)
         _, created = yield Statement(
-            f"INSERT INTO {_NAMESPACES} VALUES (%s, 2, %s, '', 0, 0, %s) "
+            f"INSERT INTO {_NAMESPACES} VALUES (%s, 2, %s, '', 0, 0, %s, {_STAMP}) "
             "ON CONFLICT (namespace) DO NOTHING",
             (namespace, request.layout, ttl),
         )
-        stored, incarnation, gen, floor_ms, max_ttl = yield from self._lock()
+        stored, incarnation, gen, floor_ms, max_ttl, ours = yield from self._lock()
         suspicion = Suspicion.MISSING if created else None
+        rows, _ = yield Statement(
+            f"SELECT node, owner, expires_ms, hwm, {_ours('d')} FROM {_NODES} AS d "
+            "WHERE namespace = %s AND node < %s",
+            (namespace, request.nodes),
+        )
+        held = {int(row[0]): row[1:] for row in rows}
         if not created:
             if stored != request.layout:
                 return Refused(Refusal.LAYOUT, stored)
@@ -170,36 +197,36 @@ class PostgresLeases(_Tables):
                 suspicion = Suspicion.UNCONFIRMED
             elif incarnation != run_id:
                 suspicion = Suspicion.RESTARTED
+            if not ours or not all(row[3] for row in held.values()):
+                suspicion = Suspicion.REWRITTEN
+                yield Statement(_UNCONFIRM, (namespace,))
             if gen < request.seen_gen:
                 suspicion = Suspicion.ROLLED_BACK
                 yield Statement(_UNCONFIRM, (namespace,))
             if ttl > max_ttl:
                 max_ttl = ttl
                 yield Statement(
-                    f"UPDATE {_NAMESPACES} SET max_ttl_ms = %s WHERE namespace = %s",
+                    f"UPDATE {_NAMESPACES} SET max_ttl_ms = %s, stamp = {_STAMP} "
+                    "WHERE namespace = %s",
                     (ttl, namespace),
                 )
-        rows, _ = yield Statement(
-            f"SELECT node, owner, expires_ms, hwm FROM {_NODES} WHERE namespace = %s AND node < %s",
-            (namespace, request.nodes),
-        )
-        held = {int(node): (owner, int(expires), int(hwm)) for node, owner, expires, hwm in rows}
         for i in range(request.nodes):
-            owner, expires, hwm = held.get(i, (None, 0, 0))
+            owner, expires, hwm, _ = held.get(i, (None, 0, 0, True))
             # An expiry further away than the longest ttl means the server's clock went back:
             # the holder's own deadline (its monotonic clock) has passed, and the node's mark
             # fences it.
             if owner is None or expires <= now or expires > now + max_ttl:
                 yield Statement(
-                    f"INSERT INTO {_NODES} (namespace, node, owner, expires_ms) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (namespace, node) DO UPDATE "
-                    "SET owner = EXCLUDED.owner, expires_ms = EXCLUDED.expires_ms",
+                    f"INSERT INTO {_NODES} (namespace, node, owner, expires_ms, stamp) "
+                    f"VALUES (%s, %s, %s, %s, {_STAMP}) ON CONFLICT (namespace, node) DO UPDATE "
+                    "SET owner = EXCLUDED.owner, expires_ms = EXCLUDED.expires_ms, "
+                    "stamp = EXCLUDED.stamp",
                     (namespace, i, request.token, now + ttl),
                 )
                 gen = yield from self._next_gen()
                 return Claimed(
                     node=i,
-                    hwm=hwm,
+                    hwm=int(hwm),
                     floor_ms=int(floor_ms),
                     suspicion=suspicion,
                     store_ms=int(now),
@@ -212,15 +239,20 @@ class PostgresLeases(_Tables):
     def renew(self, request: Renew) -> Exchange[RenewReply]:
         now, run_id = yield from _one(_NOW)
         locked = yield from self._lock()
-        if locked is None or (yield from self._owner(request.node)) != request.token:
+        where = (self.namespace, request.node)
+        row = yield from _one(
+            f"SELECT owner, hwm FROM {_NODES} WHERE namespace = %s AND node = %s", *where
+        )
+        if locked is None or row is None or row[0] != request.token:
             return Lost()
-        rolled_back = locked[2] < request.seen_gen
+        # The namespace, or this node's mark, went below what this lease's renewals saw.
+        rolled_back = locked[2] < request.seen_gen or int(row[1]) < request.last_mark
         if rolled_back:
             yield Statement(_UNCONFIRM, (self.namespace,))
         yield Statement(
-            f"UPDATE {_NODES} SET expires_ms = %s, hwm = GREATEST(hwm, %s::numeric) "
-            "WHERE namespace = %s AND node = %s",
-            (now + request.ttl_ms, str(request.mark), self.namespace, request.node),
+            f"UPDATE {_NODES} SET expires_ms = %s, hwm = GREATEST(hwm, %s::numeric), "
+            f"stamp = {_STAMP} WHERE namespace = %s AND node = %s",
+            (now + request.ttl_ms, str(request.mark), *where),
         )
         gen = yield from self._next_gen()
         return Renewed(rolled_back=rolled_back, store_ms=int(now), gen=gen, incarnation=run_id)
@@ -234,8 +266,14 @@ class PostgresLeases(_Tables):
             return Restarted()
         floor = max(request.floor_ms, int(locked[3]))
         yield Statement(
-            f"UPDATE {_NAMESPACES} SET floor_ms = %s, incarnation = %s WHERE namespace = %s",
+            f"UPDATE {_NAMESPACES} SET floor_ms = %s, incarnation = %s, stamp = {_STAMP} "
+            "WHERE namespace = %s",
             (floor, run_id, self.namespace),
+        )
+        # Whole again, after a wait that outlasted every holder the store may have forgotten:
+        # the rows as they are now are the namespace's, and are stamped as ours.
+        yield Statement(
+            f"UPDATE {_NODES} SET stamp = {_STAMP} WHERE namespace = %s", (self.namespace,)
         )
         gen = yield from self._next_gen()
         return Confirmed(floor_ms=floor, gen=gen)
@@ -254,7 +292,8 @@ class PostgresLeases(_Tables):
                 (str(request.mark), *where),
             )
         yield Statement(
-            f"UPDATE {_NODES} SET owner = NULL, expires_ms = 0 WHERE namespace = %s AND node = %s",
+            f"UPDATE {_NODES} SET owner = NULL, expires_ms = 0, stamp = {_STAMP} "
+            "WHERE namespace = %s AND node = %s",
             where,
         )
         yield from self._next_gen()
@@ -274,47 +313,63 @@ _SEGMENT_SCHEMA = (
     next_value bigint NOT NULL,
     incarnation text NOT NULL
 )""",
+    f"ALTER TABLE {_SEGMENTS} ADD COLUMN IF NOT EXISTS stamp bigint",
 )
 
-# Moves the stored value up by n (creating the row at start + n), unless the row was last
-# written on another incarnation of the server: then no row comes back.
+_CREATE = f"""INSERT INTO {_SEGMENTS} AS s (name, next_value, incarnation, stamp)
+VALUES (%(name)s, %(start)s, {_INCARNATION}, {_STAMP}) ON CONFLICT (name) DO NOTHING
+RETURNING next_value"""
+
+# Moves the stored value up by n, only on the data this package last wrote on this server's
+# history (design.md, Segments, R3): the row's incarnation is the server's (or trust_failover)
+# and its stamp is its xmin. Otherwise no row comes back, and _ROW tells why.
 _RESERVE = f"""WITH here AS (SELECT {_INCARNATION} AS incarnation)
-INSERT INTO {_SEGMENTS} AS s (name, next_value, incarnation)
-SELECT %(name)s, %(start)s::bigint + %(n)s::bigint, here.incarnation FROM here
-ON CONFLICT (name) DO UPDATE
-    SET next_value = s.next_value + %(n)s::bigint, incarnation = EXCLUDED.incarnation
-    WHERE s.incarnation = EXCLUDED.incarnation OR s.incarnation = '' OR %(trust)s
+UPDATE {_SEGMENTS} AS s
+SET next_value = s.next_value + %(n)s::bigint, incarnation = here.incarnation, stamp = {_STAMP}
+FROM here
+WHERE s.name = %(name)s AND {_ours("s")}
+    AND (s.incarnation = here.incarnation OR %(trust)s)
 RETURNING s.next_value"""
 
-_ROW = f"SELECT next_value, incarnation, {_INCARNATION} FROM {_SEGMENTS} WHERE name = %s"
+_ROW = f"""SELECT next_value, incarnation, {_INCARNATION}, {_ours("s")}
+FROM {_SEGMENTS} AS s WHERE name = %s"""
 
-_GIVE_BACK = f"""UPDATE {_SEGMENTS} SET next_value = %(lo)s
-WHERE name = %(name)s AND next_value = %(hi)s AND incarnation = {_INCARNATION}
+_GIVE_BACK = f"""UPDATE {_SEGMENTS} AS s SET next_value = %(lo)s, stamp = {_STAMP}
+WHERE name = %(name)s AND next_value = %(hi)s AND incarnation = {_INCARNATION} AND {_ours("s")}
 RETURNING next_value"""
 
 _SKIP = f"""UPDATE {_SEGMENTS}
-SET next_value = next_value + %(by)s::bigint, incarnation = {_INCARNATION}
+SET next_value = GREATEST(next_value + %(by)s::bigint, %(to)s::bigint),
+    incarnation = {_INCARNATION}, stamp = {_STAMP}
 WHERE name = %(name)s RETURNING next_value"""
 
 
 class PostgresSegment(_Tables):
-    """A sequence in one row (protocols.SegmentStore), with the incarnation of its last
-    reservation: a reservation on another (a failover, a restored backup) is refused."""
+    """A sequence in one row (protocols.SegmentStore), created once, with the incarnation of
+    its last reservation and the stamp of its last writer: a reservation on another timeline or
+    on a row this package did not write last (a restore, an edit) is refused."""
 
-    name = NAME
     schema = _SEGMENT_SCHEMA
     tables = _SEGMENTS
     action = "reserve blocks"
     refusal = SegmentRefusedError
+    durable_commits = True
 
     def __init__(self, name: str, *, trust_failover: bool) -> None:
         self._name = name
         self._trust = trust_failover
 
-    def reserve(self, start: int, n: int) -> Exchange[tuple[int, int]]:
+    def create(self, start: int) -> Exchange[int | None]:
+        row = yield from _one(_CREATE, {"name": self._name, "start": start})
+        if row is not None:
+            return None
+        row = yield from _one(f"SELECT next_value FROM {_SEGMENTS} WHERE name = %s", self._name)
+        return int(row[0])
+
+    def reserve(self, n: int) -> Exchange[tuple[int, int]]:
         from psycopg import errors  # type: ignore[import-not-found, unused-ignore]
 
-        params = {"name": self._name, "start": start, "n": n, "trust": self._trust}
+        params = {"name": self._name, "n": n, "trust": self._trust}
         try:
             row = yield from _one(_RESERVE, params)
         except errors.NumericValueOutOfRange as exc:
@@ -323,26 +378,50 @@ class PostgresSegment(_Tables):
                 f"2**63 - 1 (PostgreSQL bigint)"
             ) from exc
         if row is None:
-            row = yield from _one(_ROW, self._name)
-            stored = row[1] if row else "?"
-            current = row[2] if row else "?"
-            raise SegmentRefusedError(
-                f"SegmentCounter {self._name!r}: PostgreSQL is on another timeline than when "
-                f"the sequence was last reserved ({stored} then, {current} now): a failover or "
-                f"a restored backup may have lost reservations, and values handed out since "
-                f"could repeat. Move the sequence past them with SegmentCounter.skip_ahead(url, "
-                f"{self._name!r}, by=...), or pass trust_failover=True if every reservation "
-                f"commits on the standby that was promoted (synchronous replication)"
-            )
+            raise self._why_not((yield from _one(_ROW, self._name)))
         hi = int(row[0])
         return hi - n, hi
+
+    def _why_not(self, row: Any) -> SegmentRefusedError:
+        """Why a reservation found no row to move: missing, rewritten, or another timeline."""
+        name = self._name
+        skip = (
+            f"Move the sequence above everything reserved with SegmentCounter.skip_ahead("
+            f"store, {name!r}, to=...): the value it had before the event, or the last value "
+            f"handed out + 1 + block for each process still running"
+        )
+        if row is None:
+            return SegmentRefusedError(
+                f"SegmentCounter {name!r}: PostgreSQL has no such sequence (no row in "
+                f"{_SEGMENTS}): it was never created, or its row was lost (deleted, truncated, "
+                f"a restore from before it existed). A lost sequence is never restarted at its "
+                f"start: create it again above everything reserved, "
+                f"SegmentCounter.create(store, {name!r}, start=last + 1) with last the last "
+                f"value handed out + block for each process still running; a new one with "
+                f"SegmentCounter.create()"
+            )
+        _, stored, current, ours = row
+        if not ours:
+            return SegmentRefusedError(
+                f"SegmentCounter {name!r}: the sequence's row was last written by something "
+                f"other than atomic-counter (a logical restore or COPY, a re-insert after "
+                f"TRUNCATE, an UPDATE by hand, a logical replica), so it may be older than "
+                f"values already handed out, which could repeat. {skip}"
+            )
+        return SegmentRefusedError(
+            f"SegmentCounter {name!r}: PostgreSQL is on another timeline than when the sequence "
+            f"was last reserved ({stored} then, {current} now): a failover or a restored backup "
+            f"may have lost reservations, and values handed out since could repeat. {skip}, "
+            f"or pass trust_failover=True if every reservation commits on the standby that was "
+            f"promoted (synchronous replication)"
+        )
 
     def give_back(self, lo: int, hi: int) -> Exchange[bool]:
         row = yield from _one(_GIVE_BACK, {"name": self._name, "lo": lo, "hi": hi})
         return row is not None
 
-    def skip(self, by: int) -> Exchange[int]:
-        row = yield from _one(_SKIP, {"name": self._name, "by": by})
+    def skip(self, by: int, to: int) -> Exchange[int]:
+        row = yield from _one(_SKIP, {"name": self._name, "by": by, "to": to})
         if row is None:
             raise ValueError(f"SegmentCounter.skip_ahead(): no sequence named {self._name!r}")
         return int(row[0])
@@ -379,7 +458,8 @@ def _translate(exc: BaseException, ops: _Tables) -> Exception | None:
         )
     if isinstance(exc, (errors.ReadOnlySqlTransaction, errors.ObjectNotInPrerequisiteState)):
         return ops.refusal(
-            f"PostgreSQL cannot {ops.action} here ({exc}): connect to the primary, not a standby"
+            f"PostgreSQL cannot {ops.action} here ({exc}): the database is read-only (a standby, "
+            f"or default_transaction_read_only)"
         )
     if isinstance(
         exc,
@@ -409,24 +489,48 @@ class _Session:
         self._conn: Any = None
         self._schema_ready = False
 
-    def _settings(self) -> str:
+    def _begin(self) -> Exchange[None]:
+        """Opens the transaction with its settings (local to it, so that a transaction-pooling
+        proxy cannot drop them) in one round trip, and refuses a server that cannot keep what
+        the step writes."""
         ms = self._timeout_ms
-        return (
-            "BEGIN; SELECT set_config('synchronous_commit', 'on', true), "
+        rows, _ = yield Statement(
+            "BEGIN; SELECT pg_is_in_recovery(), current_setting('transaction_read_only'), "
+            "current_setting('fsync'), set_config('synchronous_commit', 'on', true), "
             f"set_config('statement_timeout', '{ms}', true), "
             f"set_config('lock_timeout', '{ms}', true)"
         )
+        standby, read_only, fsync = rows[0][:3]
+        ops = self._ops
+        if standby:
+            raise ops.refusal(
+                f"PostgreSQL cannot {ops.action} here: the server is a standby (in recovery); "
+                f"connect to the primary"
+            )
+        if read_only == "on":
+            raise ops.refusal(
+                f"PostgreSQL cannot {ops.action} here: the database is read-only "
+                f"(default_transaction_read_only, set for the database, the role or the "
+                f"server); a primary that was made read-only must be made writable again"
+            )
+        if ops.durable_commits and fsync != "on":
+            raise ops.refusal(
+                f"PostgreSQL cannot {ops.action} safely here: the server runs with fsync = off, "
+                f"so a crash could forget committed writes and values could repeat"
+            )
 
     def _session(self, exchange: Exchange[T]) -> Exchange[T]:
+        began = False  # whether a transaction of ours is open: only that one is rolled back
         try:
             if (yield _CONNECT):
                 self._schema_ready = False
             if not self._owned:
                 autocommit, status = yield _STATE
                 if not autocommit or status != "IDLE":
-                    raise self._unfit(autocommit, status)
+                    raise self._unfit(autocommit, status)  # the caller's: left as it is
             if not self._schema_ready:
-                yield Statement(self._settings())
+                began = True
+                yield from self._begin()
                 yield Statement(
                     "SELECT pg_advisory_xact_lock(hashtext(%s))",
                     (f"atomic_counter {self._ops.tables}",),
@@ -435,13 +539,15 @@ class _Session:
                     yield Statement(statement)
                 yield Statement("COMMIT")
                 self._schema_ready = True
-            yield Statement(self._settings())
+            began = True
+            yield from self._begin()
             result = yield from exchange
             yield Statement("COMMIT")
             return result
         except Exception as exc:
-            with contextlib.suppress(Exception):
-                yield _RESET
+            if began:
+                with contextlib.suppress(Exception):
+                    yield _RESET
             translated = _translate(exc, self._ops)
             if translated is not None:
                 raise translated from exc
@@ -507,7 +613,12 @@ class PostgresIO(_Session):
                 self._conn.rollback()
             return None
         cursor = self._conn.execute(request.sql, request.params)
-        return self._reply(cursor, cursor.fetchall() if cursor.description is not None else [])
+        rows: list[Any] = []
+        while True:  # the rows of the last statement that returned any
+            if cursor.description is not None:
+                rows = cursor.fetchall()
+            if not cursor.nextset():
+                return self._reply(cursor, rows)
 
     def run(self, exchange: Exchange[T]) -> T:
         from .._drive import drive
@@ -543,8 +654,12 @@ class AsyncPostgresIO(_Session):
                 await self._conn.rollback()
             return None
         cursor = await self._conn.execute(request.sql, request.params)
-        rows = await cursor.fetchall() if cursor.description is not None else []
-        return self._reply(cursor, rows)
+        rows: list[Any] = []
+        while True:  # the rows of the last statement that returned any
+            if cursor.description is not None:
+                rows = await cursor.fetchall()
+            if not cursor.nextset():
+                return self._reply(cursor, rows)
 
     async def run(self, exchange: Exchange[T]) -> T:
         import asyncio
@@ -624,11 +739,17 @@ def _io(
 
 
 def lease_store(
-    client: Any, namespace: str, *, timeout: float, asynchronous: bool, func: str
+    client: Any,
+    namespace: str,
+    *,
+    timeout: float,
+    asynchronous: bool,
+    func: str,
+    trust_store: bool,
 ) -> tuple[PostgresLeases, PostgresIO | AsyncPostgresIO]:
     # A connection given is the lease's own from then on, used as it is (a URL lets the lease
     # reconnect after the server or the network drops it).
-    ops = PostgresLeases(namespace)
+    ops = PostgresLeases(namespace, trust_store=trust_store)
     io = _io(
         client,
         ops,

@@ -35,7 +35,8 @@ class Suspicion(enum.Enum):
     MISSING = "missing"  # the namespace is new, or the store lost it
     UNCONFIRMED = "unconfirmed"  # an earlier wait was never confirmed
     RESTARTED = "restarted"  # another incarnation of the store since the last confirmation
-    ROLLED_BACK = "rolled back"  # a holder saw the namespace's generation go back
+    ROLLED_BACK = "rolled back"  # a holder saw the namespace's generation or a mark go back
+    REWRITTEN = "rewritten"  # its rows were last written by something else (PostgreSQL stamps)
 
 
 class Refusal(enum.Enum):
@@ -84,11 +85,12 @@ class Renew:
     ttl_ms: int
     mark: int  # the high-water mark to record: no id up to the next deadline exceeds it
     seen_gen: int
+    last_mark: int  # the mark this lease's last renewal recorded on the node (0: none)
 
 
 @dataclass(frozen=True)
 class Renewed:
-    rolled_back: bool  # the generation had gone below one this lease saw
+    rolled_back: bool  # the generation, or the node's mark, had gone below what this lease saw
     store_ms: int
     gen: int
     incarnation: str
@@ -153,19 +155,26 @@ class SegmentStore(Protocol):
 
     name: str
 
-    def reserve(self, start: int, n: int) -> Exchange[tuple[int, int]]:
+    def create(self, start: int) -> Exchange[int | None]:
+        """Creates the sequence at `start`; returns None, or the next value of the sequence
+        that exists already (which is left as it is)."""
+        ...
+
+    def reserve(self, n: int) -> Exchange[tuple[int, int]]:
         """Moves the sequence up by n; returns the range [lo, hi) moved over. Raises
-        SegmentRefusedError when the store could hand a value out twice, OverflowError when the
-        sequence is used up."""
+        SegmentRefusedError when the sequence is missing, when the store cannot keep the
+        reservation, or when its data is not what this package last wrote (design.md,
+        Segments, R1 to R4); OverflowError when the sequence is used up."""
         ...
 
     def give_back(self, lo: int, hi: int) -> Exchange[bool]:
-        """Moves the sequence down to lo only if it is still at hi."""
+        """Moves the sequence down to lo only if it is still at hi (and still ours)."""
         ...
 
-    def skip(self, by: int) -> Exchange[int]:
-        """Moves the sequence up by `by` and accepts the store's present incarnation; returns
-        where the next reservation starts."""
+    def skip(self, by: int, to: int) -> Exchange[int]:
+        """Moves the sequence up by `by` and to at least `to`, and accepts the store's present
+        incarnation and rows; returns where the next reservation starts. ValueError when the
+        sequence is missing."""
         ...
 
 
@@ -211,7 +220,14 @@ class Engine(Protocol):
     def is_async(self, client: Any) -> bool: ...
 
     def lease_store(
-        self, client: Any, namespace: str, *, timeout: float, asynchronous: bool, func: str
+        self,
+        client: Any,
+        namespace: str,
+        *,
+        timeout: float,
+        asynchronous: bool,
+        func: str,
+        trust_store: bool,
     ) -> tuple[LeaseStore, Any]:
         """The namespace's operations and the I/O that runs them (StoreIO, or AsyncStoreIO
         when `asynchronous`). `client` is a URL of this engine's or one of its clients."""

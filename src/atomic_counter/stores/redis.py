@@ -73,6 +73,14 @@ class Command:
     args: tuple[Any, ...]
 
 
+@dataclass(frozen=True)
+class Transaction:
+    """Run these in one MULTI/EXEC (nothing else runs between them); the reply is the list of
+    their replies, an exception object where one failed."""
+
+    steps: tuple[Script | Command, ...]
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -140,15 +148,19 @@ return {'full'}
 """
 )
 
-# ARGV: token, node, ttl ms, high-water mark, highest generation seen.
+# ARGV: token, node, ttl ms, high-water mark, highest generation seen, the mark this lease's
+# last renewal recorded. 'rolled back' when the generation or the node's mark went below them.
 # -> {'ok' | 'rolled back', now ms, generation, run id} | {'lost'} | {'eviction', policy}
 _RENEW = (
     _PRELUDE
     + """
 local token, node, ttl, mark, seen = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local last = ARGV[6]
 if redis.call('HGET', key, 'owner:' .. node) ~= token then return {'lost'} end
 local status = 'ok'
-if tonumber(redis.call('HGET', key, 'gen') or '0') < seen then
+local stored = redis.call('HGET', key, 'hwm:' .. node) or '0'
+if tonumber(redis.call('HGET', key, 'gen') or '0') < seen
+    or #stored < #last or (#stored == #last and stored < last) then
   status = 'rolled back'
   redis.call('HSET', key, 'incarnation', '')
 end
@@ -243,6 +255,7 @@ class RedisLeases:
             request.ttl_ms,
             str(request.mark),
             request.seen_gen,
+            str(request.last_mark),
         )
         refused = _refused(reply)
         if refused is not None:
@@ -282,110 +295,154 @@ class RedisLeases:
 
 
 # -- segments ----------------------------------------------------------------------------------
+# A sequence is one integer key, created once (SET NX) and never by a reservation: a key that
+# vanished is refused, not restarted (design.md, Segments, R1).
 
-# INCRBY's reply would reach the script as a Lua number, a double, exact only below 2**53: the
-# script returns the stored string instead, exact to 2**63 - 1.
+# KEYS[1]: the sequence. ARGV: n, whether to check that the server persists (1 or 0).
+# -> {'ok', new value} | {'missing'} | {'role', role} | {'eviction', policy} | {'appendonly'}
+# Refusals write nothing. INCRBY's reply would reach the script as a Lua number, a double, exact
+# only below 2**53: the script returns the stored string instead, exact to 2**63 - 1.
 _RESERVE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
-redis.call('INCRBY', KEYS[1], ARGV[2])
-return redis.call('GET', KEYS[1])
+local info = redis.call('INFO')
+local role = string.match(info, 'role:(%w+)') or ''
+if role ~= 'master' then return {'role', role} end
+local policy = string.match(info, 'maxmemory_policy:([%w%-]+)') or ''
+if string.sub(policy, 1, 7) == 'allkeys' then return {'eviction', policy} end
+if ARGV[2] == '1' and string.match(info, 'aof_enabled:(%d)') ~= '1' then
+  return {'appendonly'}
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+redis.call('INCRBY', KEYS[1], ARGV[1])
+return {'ok', redis.call('GET', KEYS[1])}
 """
 
+# KEYS[1]: the sequence. ARGV: lo, hi. Moves it down to lo if it is still at hi. -> 1 | 0
 _GIVE_BACK = """
 if redis.call('GET', KEYS[1]) == ARGV[2] then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
 return 0
 """
 
+# KEYS[1]: the sequence. ARGV: by, to. -> the new value | false (missing)
 _SKIP = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('INCRBY', KEYS[1], ARGV[1])
-return redis.call('GET', KEYS[1])
+local value = redis.call('GET', KEYS[1])
+local to = ARGV[2]
+if #to > #value or (#to == #value and to > value) then
+  redis.call('SET', KEYS[1], to)
+  value = to
+end
+return value
 """
 
 
+def _config_value(reply: Any) -> str | None:
+    """CONFIG GET's reply (a flat list under RESP2, a map under RESP3): the one value."""
+    values = list(reply.values()) if isinstance(reply, dict) else list(reply)[1::2]
+    return _text(values[0]) if values else None
+
+
 class RedisSegment:
-    """A sequence in one integer key (protocols.SegmentStore). The server must persist every
-    write before it replies and must never evict the key: the first reservation checks its
-    settings (CONFIG GET, ROLE), unless the caller vouches for them (assume_durable)."""
+    """A sequence in one integer key (protocols.SegmentStore). Every reservation checks, in the
+    same MULTI/EXEC, that the server persists it before replying (appendonly yes, appendfsync
+    always), keeps the key (no allkeys-* eviction) and is the primary; assume_durable skips the
+    persistence half for a server that hides CONFIG and persists by other means."""
 
     name = NAME
 
     def __init__(self, name: str, *, assume_durable: bool) -> None:
         self._name = name
         self.key = f"atomic_counter:segment:{name}"
-        self._checked = assume_durable
+        self._assume_durable = assume_durable
 
-    def _check_durability(self) -> Exchange[None]:
-        """Refuses a server that can lose or evict the key: a reservation it forgets would be
-        handed out again."""
+    def _refused(self, problem: str) -> SegmentRefusedError:
+        return SegmentRefusedError(
+            f"SegmentCounter {self._name!r}: this Redis server could hand out a value twice: "
+            f"{problem}. Use PostgreSQL, fix the setting, or pass assume_durable=True if "
+            f"something else makes writes durable"
+        )
+
+    def create(self, start: int) -> Exchange[int | None]:
+        created = yield Command(("SET", self.key, start, "NX"))
+        if created:
+            return None
+        return int(_text((yield Command(("GET", self.key)))))
+
+    def reserve(self, n: int) -> Exchange[tuple[int, int]]:
         import redis.exceptions
 
-        config: dict[str, str] = {}
-        try:
-            for key in ("appendonly", "appendfsync", "maxmemory-policy"):
-                pairs = yield Command(("CONFIG", "GET", key))
-                if isinstance(pairs, dict):
-                    pairs = [x for kv in pairs.items() for x in kv]
-                config.update(
-                    {_text(k): _text(v) for k, v in zip(pairs[::2], pairs[1::2], strict=True)}
+        check = not self._assume_durable
+        script = Script(_RESERVE, (self.key,), (n, 1 if check else 0))
+        steps: tuple[Script | Command, ...] = (script,)
+        if check:
+            steps = (Command(("CONFIG", "GET", "appendfsync")), script)
+        replies = yield Transaction(steps)
+        for reply in replies:
+            if isinstance(reply, redis.exceptions.ResponseError):
+                self._raise(reply)
+            if isinstance(reply, Exception):
+                raise reply
+        reply = replies[-1]
+        status = _text(reply[0])
+        if status == "missing":
+            raise SegmentRefusedError(
+                f"SegmentCounter {self._name!r}: Redis has no such sequence (key {self.key!r}): "
+                f"it was never created, or Redis lost it (FLUSHALL, DEL, eviction, a restart "
+                f"without persistence). A lost sequence is never restarted at its start: create "
+                f"it again above everything reserved, SegmentCounter.create(store, "
+                f"{self._name!r}, start=last + 1) with last the last value handed out + block "
+                f"for each process still running; a new one with SegmentCounter.create()"
+            )
+        if status == "role":
+            raise self._refused(f"role {_text(reply[1])} (connect to the primary)")
+        if status == "eviction":
+            raise self._refused(
+                f"maxmemory-policy {_text(reply[1])} (may evict the sequence's key)"
+            )
+        if status == "appendonly":
+            raise self._refused(
+                "appendonly no (a crash would forget acknowledged reservations: needs "
+                "appendonly yes and appendfsync always)"
+            )
+        hi = int(_text(reply[1]))
+        if check:
+            fsync = _config_value(replies[0])
+            if fsync != "always":
+                # Reserved, but a crash could forget it: the range is a gap, never handed out.
+                raise self._refused(
+                    f"appendfsync {fsync} (a crash would forget acknowledged reservations: "
+                    f"needs appendonly yes and appendfsync always)"
                 )
-            role = _text((yield Command(("ROLE",)))[0])
-        except redis.exceptions.ResponseError as exc:
+        return hi - n, hi
+
+    def _raise(self, exc: Exception) -> None:
+        text = str(exc)
+        if "overflow" in text:
+            raise OverflowError(
+                f"SegmentCounter {self._name!r} is used up: its next block would pass "
+                f"2**63 - 1 (a Redis integer)"
+            ) from exc
+        if "WRONGTYPE" in text or "not an integer" in text:
+            raise SegmentRefusedError(
+                f"SegmentCounter {self._name!r}: the Redis key {self.key!r} holds something "
+                f"other than the sequence ({exc})"
+            ) from exc
+        if text.startswith(("ERR unknown command", "NOPERM", "ERR unknown subcommand")):
             raise SegmentRefusedError(
                 f"SegmentCounter {self._name!r}: cannot read the Redis server's persistence "
                 f"settings ({exc}); pass assume_durable=True if it runs appendonly yes with "
                 f"appendfsync always and never evicts the key"
             ) from exc
-        problems = []
-        if config.get("appendonly") != "yes" or config.get("appendfsync") != "always":
-            problems.append(
-                f"appendonly {config.get('appendonly')}, appendfsync {config.get('appendfsync')}"
-                f" (a crash would forget acknowledged reservations: needs appendonly yes and "
-                f"appendfsync always)"
-            )
-        if config.get("maxmemory-policy", "").startswith("allkeys"):
-            problems.append(
-                f"maxmemory-policy {config['maxmemory-policy']} (may evict the sequence's key)"
-            )
-        if role != "master":
-            problems.append(f"role {role} (connect to the primary)")
-        if problems:
-            raise SegmentRefusedError(
-                f"SegmentCounter {self._name!r}: this Redis server could hand out a value "
-                f"twice: {'; '.join(problems)}. Use PostgreSQL, fix the settings, or pass "
-                f"assume_durable=True if something else makes writes durable"
-            )
-        self._checked = True
-
-    def reserve(self, start: int, n: int) -> Exchange[tuple[int, int]]:
-        import redis.exceptions
-
-        if not self._checked:
-            yield from self._check_durability()
-        try:
-            hi = int((yield Script(_RESERVE, (self.key,), (start, n))))
-        except redis.exceptions.ResponseError as exc:
-            if "overflow" in str(exc):
-                raise OverflowError(
-                    f"SegmentCounter {self._name!r} is used up: its next block would pass "
-                    f"2**63 - 1 (a Redis integer)"
-                ) from exc
-            if "WRONGTYPE" in str(exc) or "not an integer" in str(exc):
-                raise SegmentRefusedError(
-                    f"SegmentCounter {self._name!r}: the Redis key {self.key!r} holds "
-                    f"something other than the sequence ({exc})"
-                ) from exc
-            raise
-        return hi - n, hi
+        raise exc
 
     def give_back(self, lo: int, hi: int) -> Exchange[bool]:
         return bool((yield Script(_GIVE_BACK, (self.key,), (lo, hi))))
 
-    def skip(self, by: int) -> Exchange[int]:
-        reply = yield Script(_SKIP, (self.key,), (by,))
+    def skip(self, by: int, to: int) -> Exchange[int]:
+        reply = yield Script(_SKIP, (self.key,), (by, to))
         if reply is None:
             raise ValueError(f"SegmentCounter.skip_ahead(): no sequence named {self._name!r}")
-        return int(reply)
+        return int(_text(reply))
 
 
 # -- I/O ---------------------------------------------------------------------------------------
@@ -410,14 +467,16 @@ class _Scripts:
         self.client = client
         self._registered: dict[str, Any] = {}
 
-    def _request(self, request: Script | Command) -> Callable[[], Any]:
-        """The call that performs `request` (a coroutine function for an asyncio client)."""
+    def _request(self, request: Script | Command, target: Any = None) -> Callable[[], Any]:
+        """The call that performs `request` on the client or a pipeline of it (a coroutine
+        function for an asyncio client)."""
+        target = self.client if target is None else target
         if isinstance(request, Command):
-            return lambda: self.client.execute_command(*request.args)
+            return lambda: target.execute_command(*request.args)
         script = self._registered.get(request.lua)
         if script is None:
             script = self._registered[request.lua] = self.client.register_script(request.lua)
-        return lambda: script(keys=list(request.keys), args=list(request.args))
+        return lambda: script(keys=list(request.keys), args=list(request.args), client=target)
 
     def _session(self, exchange: Exchange[T]) -> Exchange[T]:
         try:
@@ -440,7 +499,15 @@ class RedisIO(_Scripts):
     def run(self, exchange: Exchange[T]) -> T:
         from .._drive import drive
 
-        return drive(self._session(exchange), lambda request: self._request(request)())
+        return drive(self._session(exchange), self._perform)
+
+    def _perform(self, request: Script | Command | Transaction) -> Any:
+        if not isinstance(request, Transaction):
+            return self._request(request)()
+        pipe = self.client.pipeline(transaction=True)
+        for step in request.steps:
+            self._request(step, pipe)()
+        return pipe.execute(raise_on_error=False)
 
     def close(self) -> None:
         if self._owned:
@@ -457,7 +524,12 @@ class AsyncRedisIO(_Scripts):
     async def run(self, exchange: Exchange[T]) -> T:
         from .._drive import adrive
 
-        return await adrive(self._session(exchange), lambda request: self._request(request)())
+        return await adrive(self._session(exchange), self._perform)
+
+    async def _perform(self, request: Script | Command | Transaction) -> Any:
+        if isinstance(request, Transaction):  # only segments use them, and they are synchronous
+            raise TypeError("a Redis transaction needs the synchronous client")
+        return await self._request(request)()
 
     async def close(self) -> None:
         if self._owned:
@@ -496,7 +568,13 @@ def _client(url: str, timeout: float, *, func: str, asynchronous: bool) -> Any:
 
 
 def lease_store(
-    client: Any, namespace: str, *, timeout: float, asynchronous: bool, func: str
+    client: Any,
+    namespace: str,
+    *,
+    timeout: float,
+    asynchronous: bool,
+    func: str,
+    trust_store: bool,
 ) -> tuple[RedisLeases, RedisIO | AsyncRedisIO]:
     owned = isinstance(client, str)
     if owned:

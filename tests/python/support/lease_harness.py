@@ -33,7 +33,11 @@ class Holder:
         self.out = out
         args = [sys.executable, str(script), url, namespace, str(out)]
         for key, value in options.items():
-            args += [f"--{key.replace('_', '-')}", str(value)]
+            flag = f"--{key.replace('_', '-')}"
+            if value is True:
+                args.append(flag)  # a switch
+            elif value is not False:
+                args += [flag, str(value)]
         self.process = subprocess.Popen(
             args,
             stdout=subprocess.PIPE,

@@ -5,6 +5,7 @@ claim is retried. Prints "node N" each time the lease's node changes, and "ready
 
     python lease_holder.py URL NAMESPACE OUT [--ttl S] [--layout NAME] [--max-skew S]
                            [--max-lead S] [--batch N] [--max-nodes N] [--seconds S]
+                           [--trust-store]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--max-nodes", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
+    parser.add_argument("--trust-store", action="store_true", help="claims without the wait")
     args = parser.parse_args()
 
     stopping = False
@@ -53,6 +55,7 @@ def main() -> None:
                 max_lead=args.max_lead,
                 max_nodes=args.max_nodes,
                 wait=3600,
+                trust_store=args.trust_store,
             )
         except Exception as exc:
             print(f"claim failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)

@@ -4,13 +4,18 @@ to them: pauses and kills holders past the ttl, steps and skews the holders' wal
 breaks the store.
 - Redis: pauses it, kill -9s it and restarts it empty, from an older RDB snapshot or with its
   append-only file, promotes a replica that missed writes (clients switched over by a proxy),
-  runs FLUSHALL, deletes the namespace (an eviction), jumps its clock.
+  runs FLUSHALL, deletes the namespace (an eviction), rolls it back in place (RESTORE of an
+  older DUMP of the hash, DEBUG RELOAD NOSAVE to the last snapshot: same run_id, same
+  replication id), jumps its clock.
 - PostgreSQL: pauses it, restarts it, kill -9s it and starts it again (crash recovery), kills the
   holders' connections (pg_terminate_backend), promotes a standby that missed writes (a new
-  timeline; clients switched by a proxy), jumps its clock. Beside the lease holders, processes
-  draw from one SegmentCounter (segment_holder.py), paused and killed too; after a failover
-  their counters refuse, and the controller does what an operator would: moves the sequence
-  past what the standby missed (SegmentCounter.skip_ahead) and starts drawers again.
+  timeline; clients switched by a proxy), restores an older pg_dump of the tables into the
+  running server (same system identifier and timeline), deletes the sequence's row, jumps its
+  clock. Beside the lease holders, processes draw from one SegmentCounter
+  (segment_holder.py), paused and killed too; after a failover, a restore or a deletion their
+  counters refuse, and the controller does what an operator would: moves the sequence past what
+  may have been lost (SegmentCounter.skip_ahead, or create() again at the value it noted
+  before a restore) and starts drawers again.
 At the end every id of every holder is checked: no id twice across all files, strictly
 increasing within each; the same for the segment values.
 
@@ -213,18 +218,22 @@ class RedisNemesis(Nemesis):
         "failover",
         "flushall",
         "evict",
+        "restore_hash",
+        "reload_in_place",
         "jump_redis_clock",
     )
 
     def __init__(self, workdir: Path, seed: int, log: bool = True) -> None:
         super().__init__(workdir, seed, log)
-        self.primary = RedisServer(workdir / "redis-a", env=self.store_env)
-        self.replica = RedisServer(workdir / "redis-b", env=self.store_env)
+        debug = ("--enable-debug-command", "yes")  # for DEBUG RELOAD, a rollback in place
+        self.primary = RedisServer(workdir / "redis-a", env=self.store_env, extra=debug)
+        self.replica = RedisServer(workdir / "redis-b", env=self.store_env, extra=debug)
         self.primary.start()
         self.replica.start()
         self.replica.replicate(self.primary)
         self.proxy = Proxy(self.primary.port)
         self.snapshots: list[Path] = []
+        self.dumps: list[bytes] = []  # DUMPs of the namespace's hash, for RESTORE
         self.start_holders()
 
     @property
@@ -263,7 +272,26 @@ class RedisNemesis(Nemesis):
         path = self.dir / f"snapshot{len(self.snapshots)}.rdb"
         self.primary.snapshot(path)
         self.snapshots.append(path)
+        dumped = self.primary.client().dump(f"atomic_counter:{{{NAMESPACE}}}")
+        if dumped is not None:
+            self.dumps.append(dumped)
         self.say(f"snapshot {path.name}")
+
+    def restore_hash(self) -> None:
+        """An operator restores the namespace's hash from an older DUMP, in the running server
+        (same run_id, same replication id)."""
+        if not self.dumps:
+            return self.snapshot()
+        i = self.rng.randrange(len(self.dumps))
+        self.say(f"RESTORE the namespace's hash from dump {i} (in the running server)")
+        key = f"atomic_counter:{{{NAMESPACE}}}"
+        self.primary.client().restore(key, 0, self.dumps[i], replace=True)
+
+    def reload_in_place(self) -> None:
+        """The running server goes back to its last RDB (DEBUG RELOAD NOSAVE): every write
+        since the last snapshot is gone, with the same run_id and replication id."""
+        self.say("DEBUG RELOAD NOSAVE: the running server goes back to its last snapshot")
+        self.primary.client().execute_command("DEBUG", "RELOAD", "NOSAVE")
 
     def failover(self) -> None:
         missed = self.rng.uniform(0.1, 1.0)
@@ -304,6 +332,9 @@ class PostgresNemesis(Nemesis):
         "crash_postgres",
         "terminate_connections",
         "failover",
+        "dump_tables",
+        "logical_restore",
+        "delete_sequence",
         "jump_postgres_clock",
         "pause_drawer",
         "kill_drawer",
@@ -322,6 +353,10 @@ class PostgresNemesis(Nemesis):
         self.drawers: list[Holder] = []
         self.drawers_done: list[Holder] = []
         self.skipped = 0
+        self.dumps: list[bytes] = []  # pg_dumps of the three tables, for logical restores
+        from atomic_counter import SegmentCounter
+
+        SegmentCounter.create(self.url, NAMESPACE)
         for _ in range(DRAWERS):
             self.drawers.append(self.start_drawer())
 
@@ -444,6 +479,59 @@ class PostgresNemesis(Nemesis):
         self.skipped += 1
         self.standby = PostgresServer(replica_of=self.primary, env=self.store_env)
         self.standby.start()
+
+    # -- data that goes back on the same server and timeline --------------------------------
+
+    TABLES = (
+        "atomic_counter_lease_namespaces",
+        "atomic_counter_lease_nodes",
+        "atomic_counter_segments",
+    )
+
+    def next_value(self) -> int:
+        rows = self.primary.sql(
+            "SELECT next_value FROM atomic_counter_segments WHERE name = %s", (NAMESPACE,)
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def dump_tables(self) -> None:
+        self.say(f"pg_dump of the tables (dump {len(self.dumps)})")
+        self.dumps.append(self.primary.dump(*self.TABLES))
+
+    def logical_restore(self) -> None:
+        """An operator restores an older pg_dump of the tables into the running server (same
+        system identifier, same timeline). Leases wait it out by construction; the segment
+        drawers refuse (their rows' writer changed) until the operator, who noted the sequence
+        before the restore, moves it back above everything reserved."""
+        if not self.dumps:
+            return self.dump_tables()
+        i = self.rng.randrange(len(self.dumps))
+        noted = self.next_value()
+        self.say(f"logical restore of dump {i} into the running server (sequence was {noted})")
+        self.primary.restore(self.dumps[i])
+        self.operator_resumes(noted)
+
+    def delete_sequence(self) -> None:
+        """The sequence's row is deleted (a cleanup gone wrong): drawers refuse, never restart
+        at its start; the operator creates it again above everything reserved."""
+        from atomic_counter import SegmentCounter
+
+        noted = self.next_value()
+        self.say(f"DELETE the sequence's row (it was at {noted}); the operator creates it again")
+        self.primary.sql("DELETE FROM atomic_counter_segments WHERE name = %s", (NAMESPACE,))
+        time.sleep(self.rng.uniform(0.0, 1.0))  # drawers meet the loss meanwhile
+        SegmentCounter.create(self.url, NAMESPACE, start=noted)
+        self.skipped += 1
+
+    def operator_resumes(self, noted: int) -> None:
+        from atomic_counter import SegmentCounter
+
+        time.sleep(self.rng.uniform(0.0, 1.0))  # drawers meet the restored rows meanwhile
+        try:
+            SegmentCounter.skip_ahead(self.url, NAMESPACE, to=noted)
+        except ValueError:  # the dump is older than the sequence: create it again
+            SegmentCounter.create(self.url, NAMESPACE, start=noted)
+        self.skipped += 1
 
     def jump_postgres_clock(self) -> None:
         jump = self.rng.choice([60.0, -60.0, 3.0])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from redis_server import free_port
 
-TOOLS = ("initdb", "postgres", "pg_isready", "createdb", "pg_basebackup")
+TOOLS = ("initdb", "postgres", "pg_isready", "createdb", "pg_basebackup", "pg_dump", "psql")
 
 
 def server_bin() -> Path | None:
@@ -262,6 +262,54 @@ class PostgresServer:
         with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
             cursor = conn.execute(statement, params)
             return cursor.fetchall() if cursor.description is not None else []
+
+    def dump(self, *tables: str) -> bytes:
+        """pg_dump of these tables (schema and data, with DROP ... IF EXISTS first), as an
+        operator's nightly logical backup would be."""
+        return subprocess.run(
+            [
+                str(self.bin / "pg_dump"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "app",
+                "--clean",
+                "--if-exists",
+                *[arg for table in tables for arg in ("-t", table)],
+                "postgres",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+            env=self._env(),
+        ).stdout
+
+    def restore(self, dumped: bytes) -> None:
+        """Replays a dump into the running server (psql): the tables are dropped and made again
+        from it, as a logical restore of last night's backup does."""
+        subprocess.run(
+            [
+                str(self.bin / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "app",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+            ],
+            input=dumped,
+            check=True,
+            capture_output=True,
+            timeout=60,
+            env=self._env(),
+        )
 
     def new_role(self, *, owns_database: bool) -> str:
         """A new login role with a database of its own name, and a URL for it. A role that does

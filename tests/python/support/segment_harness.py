@@ -58,6 +58,9 @@ def check_runs(runs: list[list[int]]) -> int:
 def draw_through(url: str, name: str, tmp_path: Path, outage) -> None:
     """Three processes draw 5,000 values a second each while `outage` runs; every value must be
     unique and each process's increasing, and the processes must have seen the outage."""
+    from atomic_counter import SegmentCounter
+
+    SegmentCounter.create(url, name)
     drawers = [
         Drawer(url, name, tmp_path / f"{i}.bin", block=200, rate=5_000, timeout=60)
         for i in range(3)
@@ -70,3 +73,30 @@ def draw_through(url: str, name: str, tmp_path: Path, outage) -> None:
     stats = [d.finish() for d in drawers]
     assert check_runs([d.values() for d in drawers]) > 3 * 5_000
     assert any(s["retries"] for s in stats), stats  # the outage was seen
+
+
+def draw_until_refused(counter: object, limit: int = 10_000) -> tuple[list[int], Exception | None]:
+    """Draws up to `limit` values; returns them, and the SegmentRefusedError that stopped the
+    counter (None if none did)."""
+    from atomic_counter import SegmentRefusedError
+
+    drawn: list[int] = []
+    try:
+        for _ in range(limit):
+            drawn.append(counter.next())  # type: ignore[attr-defined]
+    except SegmentRefusedError as exc:
+        return drawn, exc
+    return drawn, None
+
+
+def try_draw(url: str, name: str, count: int) -> tuple[list[int], Exception | None]:
+    """A new counter drawing `count` values, or the refusal that stopped it."""
+    from atomic_counter import SegmentCounter, SegmentRefusedError
+
+    try:
+        counter = SegmentCounter(url, name, block=10, timeout=5)
+    except SegmentRefusedError as exc:
+        return [], exc
+    drawn, refused = draw_until_refused(counter, count)
+    counter.close()
+    return drawn, refused
