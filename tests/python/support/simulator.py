@@ -39,7 +39,6 @@ import copy
 import dataclasses
 import functools
 import heapq
-import inspect
 import itertools
 import logging
 import random
@@ -66,6 +65,7 @@ from atomic_counter.errors import (
     StoreUnavailableError,
 )
 from atomic_counter.layout import Layout
+from atomic_counter.stores import memory as memory_module
 from atomic_counter.stores.memory import MemoryLeases, MemorySegment, MemoryServer
 from atomic_counter.stores.protocols import Claimed, Confirm, Confirmed, Release
 
@@ -276,11 +276,20 @@ class ModelCursor:
         self.refused_error: Any = SegmentRefusedError
         self.prefix = ""
 
-    def _bind(self, engine: Any, need: Any, collected: Any, timeout: float, *rest: Any) -> None:
+    def _bind(
+        self,
+        engine: Any,
+        need: Any,
+        collected: Any,
+        timeout: float,
+        timeout_error: Any,
+        timeout_message: str,
+        refused_error: Any,
+        prefix: str,
+    ) -> None:
         self._engine = engine
         self.need = need
-        if len(rest) >= 4:
-            self.refused_error, self.prefix = rest[2], rest[3]
+        self.refused_error, self.prefix = refused_error, prefix
 
     def _offer(self, lo: int, hi: int) -> bool:
         if self.closed or lo >= hi:
@@ -366,6 +375,20 @@ class ProcClock:
         return self.world.now + self.wall_offset
 
 
+# (kind, flavor, special): special is trust_store for leases, and for segments the episodes with
+# every fault, R5's included, that check only each counter's own order.
+REGIMES = [
+    ("lease", "redis", False),
+    ("segment", "redis", False),
+    ("lease", "postgres", True),
+    ("segment", "postgres", True),
+    ("lease", "postgres", False),
+    ("segment", "postgres", False),
+    ("lease", "redis", True),
+    ("segment", "redis", True),
+]
+
+
 @dataclasses.dataclass
 class Episode:
     """One episode's parameters, all drawn from its seed."""
@@ -391,14 +414,20 @@ class Episode:
 
     @staticmethod
     def draw(seed: int, kind: str | None = None, trust: bool | None = None) -> Episode:
+        """The episode of a seed. Consecutive seeds go round the regimes (REGIMES), so that
+        any run of eight covers them all; the rest is drawn at random."""
         rng = random.Random(seed * 7919 + 13)
-        kind = kind or rng.choice(("lease", "lease", "segment"))
-        flavor = rng.choice(("redis", "postgres"))
+        regimes = [
+            r
+            for r in REGIMES
+            if (kind is None or r[0] == kind)
+            and (trust is None or r[0] != "lease" or r[2] == trust)
+        ]
+        kind, flavor, special = regimes[seed % len(regimes)]
         ep = Episode(seed, kind, flavor)
-        # Also the store's faults: with trust_store, only those within A3t. (Before issue 20,
-        # lease.py has no trust_store: its claims trust the store, and episodes without it
-        # show what that costs.)
-        ep.trust_store = rng.random() < 0.4 if trust is None else trust
+        # trust_store also narrows the store's faults to A3t's (Nemesis).
+        ep.trust_store = kind == "lease" and special
+        ep.own_order_only = kind == "segment" and special
         ep.layout = rng.choice(LAYOUTS)
         ep.ttl = rng.choice((0.5, 1.0, 2.0))
         ep.max_skew = rng.choice((0.02, 0.2, 1.0))
@@ -406,12 +435,6 @@ class Episode:
         ep.max_nodes = rng.choice((1, 2, 2, 3))
         ep.procs = rng.choice((2, 3, 4))
         ep.block = rng.choice((2, 4, 8, 64))
-        # (Before issue 20 the C half takes any range: no such episodes.)
-        ep.own_order_only = (
-            kind == "segment"
-            and rng.random() < 0.3
-            and hasattr(segment_module.SegmentCounter, "create")
-        )
         ep.p_drop = rng.choice((0.0, 0.01, 0.05))
         ep.p_slow = rng.choice((0.0, 0.02, 0.1))
         ep.latency_ms = rng.choice((0.2, 1.0, 5.0))
@@ -438,10 +461,6 @@ class Episode:
         )
 
 
-def lease_supports_trust() -> bool:
-    return "trust_store" in inspect.signature(lease_module._LeaseBase.__init__).parameters
-
-
 class World:
     """Simulated time, the events, the store and the checker of one episode."""
 
@@ -462,6 +481,7 @@ class World:
         self.procs: list[Any] = []
         self.names = itertools.count(1)
         self.healing = False
+        self.last_claim = 0  # the store's version just before the last claim
         self.checker = Checker(self)
         self.stats: dict[str, int] = {}
 
@@ -603,6 +623,8 @@ class Network:
             ok, value = False, exc
         if world.trace_all or not ok or type(value).__name__ not in ("Renewed", "tuple"):
             world.note(f"store: {call.label} -> {value!r}")
+        if ok and isinstance(value, Claimed):
+            world.last_claim = world.server.version - 1  # the data just before it
         if not self.healthy and world.rng.random() < world.ep.p_drop:
             world.count("replies lost")
             world.note(f"{call.proc.name}: reply to {call.label} lost")
@@ -736,12 +758,11 @@ class SimLease(lease_module._LeaseBase):
     def __init__(self, proc: LeaseProc, ep: Episode, token: str) -> None:
         self._clock = proc.clock  # type: ignore[assignment]
         self._counter_type = functools.partial(ModelSnowflake, clock=proc.clock)  # type: ignore[assignment]
-        args: dict[str, Any] = {}
-        if lease_supports_trust():
-            args["trust_store"] = ep.trust_store
-        super().__init__("sim", ep.layout, ep.ttl, ep.max_nodes, ep.max_skew, ep.max_lead, **args)
+        super().__init__(
+            "sim", ep.layout, ep.ttl, ep.max_nodes, ep.max_skew, ep.max_lead, ep.trust_store
+        )
         self._token = token
-        self._store = MemoryLeases("sim", ep.flavor)
+        self._store = MemoryLeases("sim", ep.flavor, trust_store=ep.trust_store)
 
 
 class LeaseProc(Proc):
@@ -922,27 +943,21 @@ class SimIO:
 
 
 def _new_engine(ops: Any, io: Any, name: str, block: int, timeout: float) -> Any:
-    parameters = inspect.signature(segment_module._Engine.__init__).parameters
-    if "start" in parameters:
-        return segment_module._Engine(ops, io, name, block, 1, timeout)
     return segment_module._Engine(ops, io, name, block, timeout)
 
 
 def _bind(counter: Any, engine: Any, timeout: float, name: str) -> None:
-    message = f"SegmentCounter {name!r}: no block within {timeout:g} s"
-    try:
-        counter._bind(
-            engine,
-            engine.need,
-            engine.collected,
-            timeout,
-            StoreTimeoutError,
-            message,
-            SegmentRefusedError,
-            f"SegmentCounter {name!r}",
-        )
-    except TypeError:
-        counter._bind(engine, engine.need, engine.collected, timeout, StoreTimeoutError, message)
+    """SegmentCounter.__init__'s _bind."""
+    counter._bind(
+        engine,
+        engine.need,
+        engine.collected,
+        timeout,
+        StoreTimeoutError,
+        f"SegmentCounter {name!r}: no block within {timeout:g} s",
+        SegmentRefusedError,
+        f"SegmentCounter {name!r}",
+    )
 
 
 SEQUENCE = "sim"
@@ -992,8 +1007,7 @@ class SegmentProc(Proc):
 
     def _attempt(self) -> None:
         engine = self.engine
-        args = (engine.start, engine.half) if hasattr(engine, "start") else (engine.half,)
-        exchange = engine.store.reserve(*args)
+        exchange = engine.store.reserve(engine.half)
         self.world.network.send(self, exchange, self._reserved, f"reserve({engine.half})")
 
     def _reserved(self, ok: bool, value: Any) -> None:
@@ -1113,15 +1127,20 @@ class SegmentProc(Proc):
 
 
 class Operator:
-    """What an operator does after a counter refuses (docs/design.md, Segments: R1, R5): fixes
-    the settings, creates the sequence again above the last value handed out when the store
-    lost it, or moves it there (skip_ahead) when the data went back, and starts counters again.
+    """What an operator does after a counter refuses (docs/design.md, Segments: R1, R5; the
+    refusals' messages): fixes the settings, creates the sequence again when the store lost it,
+    or moves it up (skip_ahead) when the data went back, and starts counters again.
 
-    Before that, the operator stops the counters that are still running ("kill": as a crash
-    or a kill -9 of the fleet would; "close": a graceful restart, whose close() gives tails
-    back), or leaves them running ("none", what design.md's R1 and R5 say as written). Values
-    a running counter holds from before the event are above the last value handed out, so
-    only stopping them makes "above the last value handed out" safe."""
+    Where to, and what happens to the counters still running, is the mode:
+    - "kill" (the default): the running counters are stopped first (a crash, or kill -9, of the
+      fleet), then the sequence goes to the last value handed out + 1. Nothing still running
+      holds a block, so that is above everything that can be handed out.
+    - "close": the same, but the counters are closed (a graceful restart: close() gives tails
+      back, and their give-backs may land after the move).
+    - "documented": the counters keep running, and the sequence goes to the last value handed
+      out + 1 + block for each process still running, as the refusals' messages say.
+    - "naive": the counters keep running, and the sequence goes to the last value handed out
+      + 1."""
 
     mode = "kill"
 
@@ -1140,7 +1159,8 @@ class Operator:
             self.pending
             or f"atomic_counter:segment:{SEQUENCE}" not in world.server.data
             or any(
-                isinstance(p, SegmentProc) and p.alive and p.state == "failed" for p in world.procs
+                isinstance(p, SegmentProc) and p.alive and p.state in ("failed", "gone")
+                for p in world.procs
             )
         )
 
@@ -1148,7 +1168,7 @@ class Operator:
         world = self.world
         self.pending = False
         server = world.server
-        server.configure(appendonly="yes", appendfsync="always", maxmemory_policy="noeviction")
+        server.configure(**server.startup)
         server.start()
         running = [p for p in world.procs if isinstance(p, SegmentProc) and p.alive]
         if self.mode == "kill":
@@ -1158,22 +1178,17 @@ class Operator:
             for proc in running:
                 proc.close()
                 proc.kill()  # and the process exits
-        key = f"atomic_counter:segment:{SEQUENCE}"
-        last = world.checker.highest
+        target = world.checker.highest + 1
+        if self.mode == "documented":
+            target += world.ep.block * len(running)
         ops = MemorySegment(
             SEQUENCE, trust_failover=False, assume_durable=True, flavor=world.ep.flavor
         )
-        stored = server.data.get(key)
-        if stored is None:
-            if hasattr(ops, "create"):
-                drive(ops.create(last + 1), server.perform)
-                world.note(f"operator ({self.mode}): creates the sequence at {last + 1}")
-        elif "to" in inspect.signature(ops.skip).parameters:
-            value = drive(ops.skip(0, last + 1), server.perform)
-            world.note(f"operator ({self.mode}): skip_ahead to {value}")
+        if drive(ops.create(target), server.perform) is None:
+            world.note(f"operator ({self.mode}): creates the sequence at {target}")
         else:
-            value = drive(ops.skip(max(0, last + 1 - stored[0])), server.perform)
-            world.note(f"operator ({self.mode}): skip_ahead to {value}")
+            value = drive(ops.skip(0, target), server.perform)
+            world.note(f"operator ({self.mode}): skip_ahead(to={target}) -> {value}")
         live = sum(
             1
             for p in world.procs
@@ -1188,43 +1203,48 @@ class Operator:
 
 
 class Nemesis:
+    """The faults of an episode, at random times. Which ones depends on what the design
+    assumes for it (docs/design.md, "The fleet", A3t, R5):
+    - leases without trust_store: any way the store can go back;
+    - leases with trust_store: only losses A3t says the lease sees (a new incarnation, the
+      namespace gone, PostgreSQL rows rewritten), and no rollback in place;
+    - segments: everything but R5 (Redis data rolled back in place or by a failover that lost
+      writes, a PostgreSQL data directory copied back), which episodes that check only each
+      counter's own order add."""
+
     def __init__(self, world: World) -> None:
         self.world = world
         ep = world.ep
+        postgres = ep.flavor == "postgres"
         self.store_faults: list[tuple[str, float]] = [
             ("restart", 2),
+            ("crash", 2),
             ("stop", 2),
             ("flush", 1),
             ("delete", 1),
             ("failover", 2),
             ("rollback_new_incarnation", 2),
+            ("weaken", 1),
         ]
+        if postgres:
+            self.store_faults += [("logical_restore", 2), ("edit", 1)]
         if ep.kind == "lease":
             if not ep.trust_store:
                 # Outside A3t: the data goes back in place, the incarnation unchanged.
-                self.store_faults += [("rollback_in_place", 3), ("rollback_key", 2)]
-            if ep.flavor == "redis":
-                self.store_faults += [("evict_policy", 1)]
-        else:
-            if ep.flavor == "redis":
-                self.store_faults += [("settings", 1)]
-                if ep.own_order_only:
-                    self.store_faults += [("rollback_in_place", 3)]
-                else:
-                    # R5: Redis has no fact that tells a rolled-back key; a failover that
-                    # lost writes is a named limit.
-                    self.store_faults.remove(("failover", 2))
-                    self.store_faults.remove(("rollback_new_incarnation", 2))
-            elif ep.own_order_only:
-                self.store_faults += [("rollback_in_place", 3)]
-            if not hasattr(segment_module.SegmentCounter, "create"):
-                # Before issue 20 a reservation re-creates a lost sequence at its start and the
-                # C half takes any range: the simulator finds those at once; leave them out.
-                self.store_faults = [
-                    f
-                    for f in self.store_faults
-                    if f[0] not in ("flush", "delete", "rollback_in_place", "settings")
+                self.store_faults += [
+                    ("rollback_in_place", 3),
+                    ("rollback_key", 2),
+                    ("forget_claim", 3),
+                    ("lapse", 2),
                 ]
+            if not postgres:
+                self.store_faults += [("evict_policy", 1)]
+        elif not postgres and not ep.own_order_only:
+            # R5: Redis cannot tell a failover that lost writes, or a snapshot restored.
+            self.store_faults.remove(("failover", 2))
+            self.store_faults.remove(("rollback_new_incarnation", 2))
+        elif ep.own_order_only:
+            self.store_faults += [("rollback_in_place", 3), ("rollback_key", 2)]
         self.proc_faults: list[tuple[str, float]] = [
             ("pause_short", 4),
             ("pause_long", 2),
@@ -1240,7 +1260,7 @@ class Nemesis:
                 ("clock_fix", 2),
                 ("store_clock", 1),
                 ("fork", 1),
-                ("ahead_then_die", 2),
+                ("ahead_then_leave", 3),
             ]
 
     def schedule(self) -> None:
@@ -1292,14 +1312,7 @@ class Nemesis:
         server, rng = self.world.server, self.world.rng
         oldest = server.history[0].number
         back = min(server.version - oldest, int(rng.expovariate(1 / 20)) + 1)
-        version = server.version - back
-        if self.world.ep.kind == "segment" and not hasattr(segment_module.SegmentCounter, "create"):
-            # Before issue 20: not to a version without the sequence (see __init__).
-            key = self._key()
-            for kept in server.history:
-                if key in kept.data:
-                    return max(version, kept.number)
-        return version
+        return server.version - back
 
     def do_failover(self) -> None:
         lag = int(self.world.rng.expovariate(1 / 5))
@@ -1316,6 +1329,15 @@ class Nemesis:
         self.world.server.rollback(version, new_incarnation=False)
         self.world.note(f"store rolled back in place to version {version}")
 
+    def do_forget_claim(self) -> None:
+        """The data goes back, in place, to just before the last claim: the store forgets who
+        holds a node now (a dump from a moment ago loaded into the running server)."""
+        if self.world.healing:
+            return
+        version = max(self.world.last_claim, self.world.server.history[0].number)
+        self.world.server.rollback(version, new_incarnation=False)
+        self.world.note(f"store rolled back in place to version {version}, before the last claim")
+
     def do_rollback_key(self) -> None:
         version = self._older()
         self.world.server.rollback(version, new_incarnation=False, keys=[self._key()])
@@ -1330,17 +1352,50 @@ class Nemesis:
             lambda: world.server.configure(maxmemory_policy="noeviction"),
         )
 
-    def do_settings(self) -> None:
+    def do_weaken(self) -> None:
+        """A setting changed at run time that lets the store lose or refuse writes, put back
+        a while later (unless a restart does first)."""
         world = self.world
-        setting = world.rng.choice(
-            (
+        if world.ep.flavor == "redis":
+            choices: tuple[dict[str, str], ...] = (
                 {"appendfsync": "everysec"},
+                {"appendonly": "no"},
                 {"maxmemory_policy": "allkeys-lru"},
                 {"role": "slave"},
             )
-        )
+        else:
+            choices = ({"fsync": "off"}, {"read_only": "on"})
+        setting = world.rng.choice(choices)
         world.server.configure(**setting)
         world.note(f"store settings: {setting}")
+        back = {key: world.server.startup[key.replace("_", "-")] for key in setting}
+        window = world.rng.random() * 4 * world.ep.ttl
+        world.after(window, lambda: world.server.configure(**back))
+        if world.rng.random() < 0.5:
+            world.after(world.rng.random() * window, self.do_crash)
+
+    def do_crash(self) -> None:
+        """The store's machine loses power: what was not persisted yet is lost (the last writes,
+        if a setting let them wait), then it starts again."""
+        if self.world.healing:
+            return
+        world = self.world
+        lost = world.rng.choice((0, 1, 3, 20))
+        world.server.crash(lost)
+        world.note(f"store crashes, up to {lost} unpersisted writes lost")
+
+    def do_logical_restore(self) -> None:
+        """PostgreSQL: the tables dumped earlier are restored (pg_restore, COPY)."""
+        version = self._older()
+        self.world.server.rollback(
+            version, new_incarnation=False, keys=[self._key()], rewritten=True
+        )
+        self.world.note(f"logical restore of the rows as of version {version}")
+
+    def do_edit(self) -> None:
+        """PostgreSQL: an UPDATE by hand that leaves the values as they were."""
+        self.world.server.edit(self._key())
+        self.world.note("rows updated by hand")
 
     # -- process faults --
     def _pick(self, kind: type | None = None) -> Any:
@@ -1406,16 +1461,51 @@ class Nemesis:
             proc.clock.wall_offset += int(step)
             self.world.note(f"{proc.name}'s clock steps forward {step / SECOND:g} s")
 
-    def do_ahead_then_die(self) -> None:
+    def do_ahead_then_leave(self) -> None:
         """A holder's clock moves to the far edge of A1 (max_skew / 2 ahead of true time, a
-        step of up to max_skew), and the holder dies within a ttl, without a word to the
-        store: its last ids are as far ahead as the rules let them be."""
+        step of up to max_skew) and another's to the other edge; within a ttl the first dies
+        without a word to the store, or closes: its last ids are as far ahead of the next
+        holder's clock as the rules let them be."""
         proc = self._clock_proc()
         if proc is not None:
             world = self.world
-            proc.clock.wall_offset = int(world.ep.max_skew * SECOND / 2)
-            world.note(f"{proc.name}'s clock now {proc.clock.wall_offset / SECOND:+.3f} s off")
-            world.after(world.rng.random() * world.ep.ttl, proc.kill, proc=proc)
+            half = int(world.ep.max_skew * SECOND / 2)
+            proc.clock.wall_offset = half
+            world.note(f"{proc.name}'s clock now {half / SECOND:+.3f} s off")
+            other = self._clock_proc()
+            if other is not None and other is not proc:
+                other.clock.wall_offset = -half
+                world.note(f"{other.name}'s clock now {-half / SECOND:+.3f} s off")
+            leave = proc.kill if world.rng.random() < 0.5 else proc.close
+            world.after(world.rng.random() * world.ep.ttl, leave, proc=proc)
+
+    def do_lapse(self) -> None:
+        """A holder is paused past its ttl and the wait another claimant of its node makes;
+        just before it runs again, the store goes back to before the last claim, which names
+        the paused holder the node's owner again (D4's case)."""
+        proc = self._clock_proc()
+        if proc is not None:
+            world, ep = self.world, self.world.ep
+            seconds = ep.ttl * world.rng.uniform(2.0, 3.5) + ep.max_skew + ep.max_lead
+            proc.pause(seconds)
+            world.after(seconds - world.rng.random() * ep.ttl / 4, self._back_to, proc)
+
+    def _back_to(self, proc: LeaseProc) -> None:
+        """The data goes back, in place, to the last version in which `proc` held its node."""
+        world, lease = self.world, proc.lease
+        if world.healing or not proc.alive:
+            return
+        key = self._key()
+        for kept in reversed(world.server.history):
+            ns = kept.data.get(key)
+            if ns is not None and ns["nodes"].get(lease.node, (None,))[0] == lease._token:
+                if kept.number < world.server.version:
+                    world.server.rollback(kept.number, new_incarnation=False)
+                    world.note(
+                        f"store rolled back in place to version {kept.number}, when "
+                        f"{proc.name} last held node {lease.node}"
+                    )
+                return
 
     def do_clock_fix(self) -> None:
         proc = self._clock_proc()
@@ -1450,12 +1540,16 @@ def _patched(target: Any, name: str, value: Any) -> Iterator[None]:
         setattr(target, name, old)
 
 
-def _mutate_sit_out() -> contextlib.AbstractContextManager[None]:
-    """C1 (and D4): the wait out of holders the store may have forgotten. The claimant neither
-    holds its node for the longest ttl + max_skew nor starts above B; it only confirms the
-    namespace (so that later claims see it whole) and starts above the node's mark."""
+def _without_wait(lapsed: bool) -> contextlib.AbstractContextManager[None]:
+    """The wait out of holders the store may have forgotten, taken out of claims (C1) or of
+    lapsed holders (D4, lease.py's _requalify, whose reason is a str): neither the hold for the
+    longest ttl + max_skew nor the floor B; only the confirmation (so that later claims see the
+    namespace whole) and the node's mark stay."""
+    original = lease_module._LeaseBase._sit_out
 
     def sit_out(self: Any, node: int, suspicion: Any, received_mono: int, received: int) -> Any:
+        if isinstance(suspicion, str) != lapsed:
+            return (yield from original(self, node, suspicion, received_mono, received))
         reply = yield self._store.confirm(Confirm(self._token, node, self._run_id, 0))
         if not isinstance(reply, Confirmed):
             raise lease_module._Again
@@ -1463,6 +1557,16 @@ def _mutate_sit_out() -> contextlib.AbstractContextManager[None]:
         return 0
 
     return _patched(lease_module._LeaseBase, "_sit_out", sit_out)
+
+
+def _mutate_c1() -> contextlib.AbstractContextManager[None]:
+    """C1: a claim does not wait out forgotten holders."""
+    return _without_wait(lapsed=False)
+
+
+def _mutate_d4() -> contextlib.AbstractContextManager[None]:
+    """D4: a holder whose deadline passed draws again after one renewal."""
+    return _without_wait(lapsed=True)
 
 
 def _mutate_hwm() -> contextlib.AbstractContextManager[None]:
@@ -1513,12 +1617,53 @@ def _mutate_range() -> Iterator[None]:
         ModelCursor.check_ranges = True
 
 
+def _mutate_stamps() -> contextlib.AbstractContextManager[None]:
+    """PostgreSQL's stamps (R3, REWRITTEN): rows restored or edited by something else look as
+    if this package wrote them."""
+    return _patched(memory_module, "_rewritten", lambda value: value)
+
+
+def _mutate_create() -> contextlib.AbstractContextManager[None]:
+    """R1: a reservation on a missing sequence creates it at 1 (as before issue 20)."""
+    original = MemoryServer.op_reserve
+
+    def op_reserve(self: MemoryServer, key: str, *args: Any) -> Any:
+        if key not in self.data:
+            self.data = {**self.data, key: (1, self.incarnation, True)}
+        return original(self, key, *args)
+
+    return _patched(MemoryServer, "op_reserve", op_reserve)
+
+
+def _mutate_durability() -> contextlib.AbstractContextManager[None]:
+    """R4: reservations do not check that the store keeps them (Redis: appendonly,
+    appendfsync; PostgreSQL: fsync, read-only)."""
+    original = MemoryServer.op_reserve
+
+    def op_reserve(self: MemoryServer, key: str, n: int, check: bool, trust: bool) -> Any:
+        return original(self, key, n, False, trust)
+
+    def op_begin(self: MemoryServer, durable_commits: bool) -> Any:
+        return None
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(_patched(MemoryServer, "op_reserve", op_reserve))
+    stack.enter_context(_patched(MemoryServer, "op_begin", op_begin))
+    return stack
+
+
+# The issue's four first (the post-loss wait, the high-water mark, the incarnation, the range
+# check), then the other checks of design.md.
 MUTATIONS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
-    "range": _mutate_range,
-    "sit_out": _mutate_sit_out,
+    "c1": _mutate_c1,
+    "d4": _mutate_d4,
     "hwm": _mutate_hwm,
-    "mark_limit": _mutate_mark_limit,
     "incarnation": _mutate_incarnation,
+    "range": _mutate_range,
+    "mark_limit": _mutate_mark_limit,
+    "stamps": _mutate_stamps,
+    "create": _mutate_create,
+    "durability": _mutate_durability,
 }
 
 
@@ -1549,6 +1694,11 @@ def quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
+# The faults of an episode stop after its duration or this many steps, whichever comes first,
+# so that an episode of fast draws does not take a run's whole budget.
+EPISODE_STEPS = 60_000
+
+
 def heal_bound(ep: Episode) -> float:
     """How long after the faults stop every live lease must be drawing again: a node left by a
     dead holder expires within a ttl; a claim then waits W + L/2 = longest ttl + max_skew +
@@ -1560,31 +1710,29 @@ def heal_bound(ep: Episode) -> float:
 def run_episode(
     ep: Episode, *, max_steps: int = 10**9, trace_all: bool = False, mutation: str | None = None
 ) -> Result:
-    world = World(ep, trace_all=trace_all)
-    world.network = Network(world)  # type: ignore[attr-defined]
-    world.operator = Operator(world)  # type: ignore[attr-defined]
     patch = MUTATIONS[mutation]() if mutation else contextlib.nullcontext()
     violation = None
     with quiet(), patch:
-        if mutation == "incarnation":
-            world.server.see_incarnation = False
+        world = World(ep, trace_all=trace_all)
+        world.network = Network(world)  # type: ignore[attr-defined]
+        world.operator = Operator(world)  # type: ignore[attr-defined]
         try:
-            if ep.kind == "segment" and hasattr(MemorySegment, "create"):
-                drive(
-                    MemorySegment(
-                        SEQUENCE, trust_failover=False, assume_durable=True, flavor=ep.flavor
-                    ).create(1),
-                    world.server.perform,
+            if ep.kind == "segment":
+                ops = MemorySegment(
+                    SEQUENCE, trust_failover=False, assume_durable=True, flavor=ep.flavor
                 )
+                drive(ops.create(1), world.server.perform)  # SegmentCounter.create()
             for _ in range(ep.procs):
                 start_proc(world)
             nemesis = Nemesis(world)
             nemesis.schedule()
             end = world.start + int(ep.duration * SECOND)
-            world.run_until(end, max_steps)
+            world.run_until(end, min(max_steps, EPISODE_STEPS))
             if world.steps < max_steps:
                 heal(world)
-                check_end = world.now + int(heal_bound(ep) * SECOND)
+                # A pause under way goes on (its process's events are due when it ends).
+                resumed = max([world.now] + [p.paused_until for p in world.procs if p.alive])
+                check_end = resumed + int(heal_bound(ep) * SECOND)
                 world.run_until(check_end, max_steps)
                 if world.steps < max_steps:
                     world.now = check_end
@@ -1627,12 +1775,9 @@ def heal(world: World) -> None:
     world.network.healthy = True  # type: ignore[attr-defined]
     server = world.server
     server.start()
-    server.configure(
-        appendonly="yes", appendfsync="always", maxmemory_policy="noeviction", role="master"
-    )
+    server.configure(**server.startup)
     world.store_skew = 0
     for proc in world.procs:
-        proc.paused_until = 0
         if isinstance(proc, LeaseProc) and proc.state != "forked":
             proc.clock.wall_offset = 0
     world.note("heal: faults stop")
