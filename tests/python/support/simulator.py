@@ -1488,6 +1488,8 @@ class Nemesis:
             world, ep = self.world, self.world.ep
             seconds = ep.ttl * world.rng.uniform(2.0, 3.5) + ep.max_skew + ep.max_lead
             proc.pause(seconds)
+            # A process starts, and may claim the paused one's node once it expires.
+            world.after(ep.ttl * world.rng.uniform(1.0, 1.3), start_proc, world)
             world.after(seconds - world.rng.random() * ep.ttl / 4, self._back_to, proc)
 
     def _back_to(self, proc: LeaseProc) -> None:
@@ -1742,7 +1744,11 @@ def run_episode(
         finally:
             for proc in world.procs:
                 if isinstance(proc, SegmentProc):
+                    # Nothing may reach the engine after the episode (the C half calls
+                    # collected() when it is freed, unless it was closed).
                     proc.engine.closed = True
+                    if proc.counter is not None:
+                        proc.counter._close()
     trace = compress_trace(world.trace, world.start, keep=10**9 if trace_all else 50)
     return Result(
         ep, world.steps, world.elapsed(), world.checker.drawn, violation, trace, world.stats
