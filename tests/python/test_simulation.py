@@ -757,3 +757,109 @@ def test_the_simulator_finds_what_each_check_prevents(mutation):
     )
     assert failures, f"mutation {mutation}: nothing found in {steps} steps"
     assert "twice" in failures[0].violation or "went back" in failures[0].violation, out.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# What the simulator found in lease.py as issue 20 left it, pinned as scenarios (the events the
+# random search produced, in order). They fail until lease.py is fixed: then drop the xfail.
+
+
+def _lease_episode(**fields: Any) -> simulator.Episode:
+    ep = simulator.Episode(1, "lease", "redis")
+    ep.layout, ep.ttl, ep.max_skew, ep.max_lead = simulator.COARSE, 1.0, 0.2, 0.5
+    ep.max_nodes, ep.procs, ep.draw_every = 1, 0, 0.002
+    for name, value in fields.items():
+        setattr(ep, name, value)
+    return ep
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lease.py _hold: a wait paused for longer than the ttl still confirms (reported)",
+)
+def test_a_claimant_paused_through_its_wait_never_draws_on_a_node_handed_on():
+    """A claims node 0 and holds it through its C1 wait, renewing; a pause of 4 s stops it
+    from renewing. Its entry expires, B claims node 0, waits and draws. The store then goes
+    back, in place, to when A held node 0; A wakes after the end of its wait. It must not
+    draw (it did not hold the node for the wait: the store handed it on meanwhile) but claim
+    again; lease.py's _hold leaves its loop when the time is up and confirms."""
+    holders: list[Any] = []
+
+    def start(world: Any) -> None:
+        holders.append(simulator.start_proc(world))
+
+    actions = [
+        (0.0, start),
+        (0.3, lambda world: holders[0].pause(4.0)),
+        (1.5, start),
+        # Just after B's renewal at 4.22 s, before A wakes at 4.3 s and B renews again at 4.47.
+        (4.23, lambda world: simulator.Nemesis(world)._back_to(holders[0])),
+    ]
+    _, violation = simulator.run_script(_lease_episode(), actions, until=6.0)
+    assert holders[1].drawn > 0
+    assert violation is None, violation
+
+
+def _lapse(restart: bool) -> tuple[Any, Any, list[int]]:
+    """A holds node 0 and draws; paused 2 s, its deadline passes (D4): it waits again from
+    4.0 to 5.2, renewing, then confirms while the store is down (5.1 to 5.4, restarted at
+    5.38 when `restart`)."""
+    holders: list[Any] = []
+    late: list[int] = []
+
+    def start(world: Any) -> None:
+        holders.append(simulator.start_proc(world))
+
+    def down(world: Any) -> None:
+        world.server.stop()
+        world.after(0.3, world.server.start)
+        if restart:
+            world.after(0.28, world.server.restart)
+
+    def watch(world: Any) -> None:
+        original = holders[0].draw
+
+        def draw() -> None:
+            before = holders[0].drawn
+            original()
+            if holders[0].drawn > before and world.now > world.start + int(5.3 * 1e9):
+                late.append(holders[0].last_value)
+
+        holders[0].draw = draw
+
+    actions = [
+        (0.0, start),
+        (1.9, watch),
+        (2.0, lambda world: holders[0].pause(2.0)),
+        (5.1, down),
+    ]
+    world, violation = simulator.run_script(_lease_episode(), actions, until=9.2)
+    assert violation is None, violation
+    return world, holders[0], late
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lease.py _requalify lets StoreUnavailableError out, leaving 'waiting' (reported)",
+)
+def test_a_lapsed_holder_draws_again_only_above_its_wait_s_floor():
+    """D4 interrupted: A's confirmation after its wait fails (the store is down). The renewal
+    loop catches the error, and its next renewal finds A 'waiting', not 'ready', so D4's check
+    does not apply: the counter is extended as it was, below the floor of the wait (B, the
+    clock at the wait's start + ttl + max_skew + max_lead: 5.7 s here)."""
+    world, holder, late = _lapse(restart=False)
+    assert late, "A never drew again"
+    floor = holder.lease._id_after(world.start + int(5.7 * 1e9) + holder.clock.wall_offset, 0)
+    assert late[0] > floor, f"A drew {late[0]} after its wait, below its floor {floor}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lease.py _requalify: 'waiting' and a new run_id mean RESTARTED forever (reported)",
+)
+def test_a_lapsed_holder_whose_store_restarted_draws_again():
+    """The same, with the store restarted (a new run_id) while it was down: every later
+    renewal of A returns RESTARTED (A is 'waiting'), which _renew_step retries forever; A
+    keeps its node and never draws again (the waits are not bounded)."""
+    _, holder, _ = _lapse(restart=True)
+    assert holder.lease.valid, repr(holder.lease)

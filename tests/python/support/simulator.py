@@ -1709,6 +1709,32 @@ def heal_bound(ep: Episode) -> float:
     return 2 * ep.ttl + ep.max_skew + ep.max_lead + 1.0
 
 
+def run_script(
+    ep: Episode,
+    actions: list[tuple[float, Callable[[World], Any]]],
+    until: float,
+    *,
+    trace_all: bool = False,
+) -> tuple[World, str | None]:
+    """A scenario instead of random faults: `actions` run at their times (seconds into the
+    episode) on a world whose network delivers everything; the checker watches as always.
+    Returns the world and the violation, if any. For tests that pin a sequence of events the
+    random search found."""
+    violation = None
+    with quiet():
+        world = World(ep, trace_all=trace_all)
+        world.network = Network(world)  # type: ignore[attr-defined]
+        world.network.healthy = True  # type: ignore[attr-defined]
+        world.operator = Operator(world)  # type: ignore[attr-defined]
+        for when, action in actions:
+            world.at(world.start + int(when * SECOND), action, world)
+        try:
+            world.run_until(world.start + int(until * SECOND), 10**9)
+        except Violation as exc:
+            violation = str(exc)
+    return world, violation
+
+
 def run_episode(
     ep: Episode, *, max_steps: int = 10**9, trace_all: bool = False, mutation: str | None = None
 ) -> Result:
