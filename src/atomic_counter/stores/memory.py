@@ -152,6 +152,16 @@ class MemoryServer:
     # -- writes and versions -------------------------------------------------------------
 
     def _commit(self, changes: dict[str, Any]) -> None:
+        """An operation's writes, as one new version. A Redis replica refuses the write
+        (READONLY), and with it the whole script: nothing is written."""
+        if self.flavor == "redis" and self.settings["role"] != "master":
+            raise StoreUnavailableError(
+                "Redis (in memory) is unavailable: READONLY You can't write against a read "
+                "only replica."
+            )
+        self._change(changes)
+
+    def _change(self, changes: dict[str, Any]) -> None:
         """Replaces the values of some keys (None deletes) as one new version."""
         data = dict(self.data)
         for key, value in changes.items():
@@ -222,11 +232,11 @@ class MemoryServer:
 
     def flush(self) -> None:
         """Everything is lost, the server keeps running (FLUSHALL; TRUNCATE or DROP)."""
-        self._commit(dict.fromkeys(self.data))
+        self._change(dict.fromkeys(self.data))
 
     def delete(self, key: str) -> None:
         """One key or one namespace's rows are lost (DEL, eviction, DELETE)."""
-        self._commit({key: None})
+        self._change({key: None})
 
     def rollback(
         self,
@@ -247,14 +257,14 @@ class MemoryServer:
         changes = {key: old.get(key) for key in sorted(chosen)}
         if rewritten:
             changes = {key: _rewritten(value) for key, value in changes.items()}
-        self._commit(changes)
+        self._change(changes)
         if new_incarnation:
             self.new_incarnation()
 
     def edit(self, key: str) -> None:
         """An UPDATE by hand (PostgreSQL) that leaves the values as they are: the rows are no
         longer ours."""
-        self._commit({key: _rewritten(self.data.get(key))})
+        self._change({key: _rewritten(self.data.get(key))})
 
     def failover(self, *, lag: int = 0) -> None:
         """A replica or standby that missed the last `lag` writes becomes the server."""
@@ -312,6 +322,7 @@ class MemoryServer:
         now, run_id, ttl = self.now_ms(), self.incarnation, request.ttl_ms
         stored = self.data.get(key)
         suspicion = None
+        wrote = stored is None  # whether the script or transaction writes before 'full'
         ns: dict[str, Any]
         if stored is None:
             suspicion = Suspicion.MISSING
@@ -336,12 +347,12 @@ class MemoryServer:
                 ns["ours"] and all(row[3] for i, row in ns["nodes"].items() if i < request.nodes)
             ):
                 suspicion = Suspicion.REWRITTEN
-                ns["incarnation"], ns["ours"] = "", True
+                ns["incarnation"], ns["ours"], wrote = "", True, True
             if ns["gen"] < request.seen_gen:
                 suspicion = Suspicion.ROLLED_BACK
-                ns["incarnation"], ns["ours"] = "", True
+                ns["incarnation"], ns["ours"], wrote = "", True, True
             if ttl > ns["max_ttl_ms"]:
-                ns["max_ttl_ms"], ns["ours"] = ttl, True
+                ns["max_ttl_ms"], ns["ours"], wrote = ttl, True, True
         max_ttl = ns["max_ttl_ms"]
         nodes = ns["nodes"]
         for i in range(request.nodes):
@@ -363,7 +374,7 @@ class MemoryServer:
                     max_ttl_ms=max_ttl,
                     incarnation=run_id,
                 )
-        if ns != stored:
+        if wrote:
             self._commit({key: ns})  # created or marked, as the engines do before 'full'
         return Full()
 
@@ -434,11 +445,13 @@ class MemoryServer:
 
     def op_set(self, key: str, value: Any) -> None:
         """A value written by something other than this package (a test, an operator)."""
-        self._commit({key: value})
+        self._change({key: value})
 
     # -- segment operations ----------------------------------------------------------------
 
     def op_create(self, key: str, start: int) -> int | None:
+        if self.flavor == "redis" and self.settings["role"] != "master":
+            self._commit({})  # SET NX is refused on a replica, whether or not the key exists
         stored = self.data.get(key)
         if stored is not None:
             return int(stored[0])
@@ -554,7 +567,8 @@ class MemoryLeases:
         return bool((yield from self._op("release", request)))
 
     def legacy_key(self) -> Exchange[str | None]:
-        if self._postgres:
+        if self._postgres:  # no such key, in a transaction that checks the server as all do
+            yield from _begin(self._durable, LeaseRefusedError, "hold leases")
             return None
         exists = yield Op("exists", (self._legacy,))
         return self._legacy if exists else None
