@@ -6,7 +6,9 @@ Runs with the project's environment (tools/bench.sh sets it up):
   2. measures our Python API and the peers side by side, as medians of interleaved rounds,
   3. measures the original atomic-counter 0.1.4 in a virtual environment of its own, as ratios
      to the reference measured in that same process, and the start-up of both (import time
-     with -X importtime, whole processes drawing one id, our command line),
+     with -X importtime, whole processes drawing one id, our command line), and what the first
+     use of each of our features costs (bench/python/imports.py: Layout, leases, segments, the
+     command line, each in a fresh interpreter, beside the original's import),
   4. measures SegmentCounter against a PostgreSQL it starts (bench/python/segments.py): per id
      beside Counter.next() and SELECT nextval(), ids a second from 8 processes, next() latency
      while the database is slowed,
@@ -19,6 +21,7 @@ Every target is a ratio of medians from one run, never an absolute time.
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import itertools
 import json
@@ -38,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "bench"
 sys.path.insert(0, str(ROOT / "bench" / "python"))
 
+from imports import measure_imports  # noqa: E402
+from imports import table as first_use_table  # noqa: E402
 from measure import measure  # noqa: E402
 from segments import PROCESSES, measure_segments  # noqa: E402
 
@@ -76,9 +81,9 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
     shared_name = f"atomic-counter-bench-{os.getpid()}"
     shared = SharedCounter(shared_name)
     shared_time = SharedTimeCounter(shared_name + "-time")
-    # The names go at once; the mappings stay valid while the objects live.
-    shared.unlink()
-    shared_time.unlink()
+    # The names go at exit (unlink ends a region's sequence, so not before the measurements).
+    atexit.register(shared_time.unlink)
+    atexit.register(shared.unlink)
 
     ours_snowflake = SnowflakeCounter(Layout.TWITTER, 1)
     # As a lease keeps it: a deadline on the monotonic clock, a high-water mark and a lead
@@ -310,9 +315,26 @@ def targets(
     startup: dict[str, float],
     decode_ns: float | None,
     segments: dict[str, float] | None = None,
+    first_use: dict[str, dict] | None = None,
 ) -> list[tuple[str, str, float, bool]]:
     """(target, measured as text, ratio, met) for every target of the suite."""
     rows = []
+    theirs = (first_use or {}).get("original 0.1.4: import atomic_counter")
+    if first_use and theirs:
+        ours = (
+            first_use["import atomic_counter (the core classes)"]["ms"]
+            + first_use["then Layout: SnowflakeCounter(Layout.INT64, 1).next()"]["ms"]
+        )
+        r = ours / theirs["ms"]
+        rows.append(
+            (
+                "import atomic_counter, then a first Layout id <= the original 0.1.4's import "
+                "(in a fresh interpreter)",
+                f"{ours:.2f} / {theirs['ms']:.2f} ms",
+                r,
+                r <= 1.0,
+            )
+        )
     theirs_import = startup.get("original 0.1.4: import atomic_counter (us, cumulative)")
     if theirs_import:
         ours_import = startup["import atomic_counter (us, cumulative)"]
@@ -464,6 +486,7 @@ def write_report(
     rounds: int,
     out_dir: Path,
     segments: dict[str, float] | None = None,
+    first_use: dict[str, dict] | None = None,
 ) -> None:
     import atomic_counter
 
@@ -529,6 +552,18 @@ def write_report(
     ]
     for name, value in startup.items():
         lines.append(f"| {name} | {value:.2f} |")
+    if first_use:
+        lines += [
+            "",
+            "## First use of each feature",
+            "",
+            "bench/python/imports.py. Each row in a fresh interpreter: the time its statements "
+            "take (perf_counter) after the interpreter's start-up and, for rows marked 'then', "
+            "after `import atomic_counter`; the modules they load, and the costly ones among "
+            "them. Medians and fastest of interleaved rounds.",
+            "",
+            *first_use_table(first_use),
+        ]
     if segments:
         lines += [
             "",
@@ -624,10 +659,12 @@ def main() -> int:
     original = measure_original(theirs, args.rounds, args.number) if theirs else None
     print("start-up", file=sys.stderr)
     startup = measure_startup(theirs, args.rounds)
+    print("first use of each feature", file=sys.stderr)
+    first_use = measure_imports(sys.executable, theirs, args.rounds)
     print("SegmentCounter against PostgreSQL", file=sys.stderr)
     segments = None if args.no_segments else measure_segments(args.rounds, args.number)
     cpp = None if args.no_cpp else run_cpp(max(3, args.rounds // 4))
-    rows = targets(py, original, cpp, startup, decode_ns, segments)
+    rows = targets(py, original, cpp, startup, decode_ns, segments, first_use)
     args.out.mkdir(parents=True, exist_ok=True)
     write_report(
         py,
@@ -640,6 +677,7 @@ def main() -> int:
         args.rounds,
         args.out,
         segments,
+        first_use,
     )
     print((args.out / "benchmarks.md").read_text())
     return 0

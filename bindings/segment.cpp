@@ -26,6 +26,7 @@
 //     _note(error)                the last failure the engine retries, named by a timeout
 //     _close() -> (next, end, spare_next, spare_end)   stops the cursor; what was left unused
 //     _state() -> (next, end, has_spare, stalls)
+//     _poll() -> int | None      next() without a wait: None when no value is at hand
 //   C -> Python, callables handed to _bind (never looked up by name):
 //     need()           when the spare goes into use, and once when a draw starts to wait
 //     collected(next, end, spare_next, spare_end)      at dealloc of a counter never closed
@@ -344,7 +345,10 @@ PyDoc_STRVAR(Segment_next_doc,
              "timeout, OverflowError when\nthe sequence is used up, ValueError after close(), "
              "RuntimeError in a fork child.");
 
-PyObject* Segment_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+// next() and _poll(): a value; with no value at hand, next() waits for a block and _poll()
+// returns None (having asked the engine for one).
+template <bool may_wait>
+PyObject* draw(PyObject* self) {
     SegmentObject* obj = as_segment(self);
     bool waiting = false;
     std::chrono::steady_clock::time_point deadline;
@@ -382,6 +386,9 @@ PyObject* Segment_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
                 }
                 continue;  // the call may have let the engine offer a block
             }
+            if (!may_wait) {
+                Py_RETURN_NONE;
+            }
             {
                 // The snapshot comes before the second look: a block offered after it moves
                 // `events`, one offered before it is seen by the look.
@@ -405,9 +412,19 @@ PyObject* Segment_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     }
 }
 
+PyObject* Segment_next(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    return draw<true>(self);
+}
+
+// _poll(): next() that never waits: None when no value is at hand (anext() then waits for one
+// in a worker thread, so that an event loop never blocks).
+PyObject* Segment_poll(PyObject* self, PyObject* Py_UNUSED(ignored)) {
+    return draw<false>(self);
+}
+
 // for value in counter: as next() (the sequence never ends: StopIteration is never raised).
 PyObject* Segment_iternext(PyObject* self) {
-    return Segment_next(self, nullptr);
+    return draw<true>(self);
 }
 
 // Replaces a reference field with a new reference to `value` (or null for None).
@@ -545,6 +562,7 @@ PyObject* Segment_state(PyObject* self, PyObject* Py_UNUSED(ignored)) {
 
 PyMethodDef Segment_methods[] = {
     {"next", Segment_next, METH_NOARGS, Segment_next_doc},
+    {"_poll", Segment_poll, METH_NOARGS, nullptr},
     {"_bind", as_cfunction(Segment_bind), METH_FASTCALL, nullptr},
     {"_offer", as_cfunction(Segment_offer), METH_FASTCALL, nullptr},
     {"_fail", Segment_fail, METH_O, nullptr},

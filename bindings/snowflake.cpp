@@ -111,9 +111,37 @@ void SnowflakeCounter_dealloc(PyObject* self) {
     free_object_memory(self);
 }
 
+// Refuses a layout argument that is not a Layout: TypeError naming the call and the argument.
+void on_error_not_a_layout(PyObject* layout) {
+    const bool is_class = PyType_Check(layout) != 0;
+    owned type_name(is_class ? PyObject_GetAttrString(layout, "__name__") : type_name_of(layout));
+    if (type_name) {
+        PyErr_Format(PyExc_TypeError,
+                     "SnowflakeCounter() argument 'layout' must be a Layout (such as "
+                     "Layout.INT64, or Layout.preset(name) for a preset by name), not %s%U",
+                     is_class ? "the class " : "", type_name.get());
+    }
+}
+
+// An attribute of the layout argument. An object without it (a preset's name, None) or a class
+// (Layout itself, whose fields are descriptors) is not a Layout: TypeError, not the
+// AttributeError of the lookup.
+PyObject* layout_attribute(PyObject* layout, char const* name) {
+    if (PyType_Check(layout) != 0) {
+        on_error_not_a_layout(layout);
+        return nullptr;
+    }
+    PyObject* value = PyObject_GetAttrString(layout, name);
+    if (value == nullptr && PyErr_ExceptionMatches(PyExc_AttributeError) != 0) {
+        PyErr_Clear();
+        on_error_not_a_layout(layout);
+    }
+    return value;
+}
+
 // Reads a non-negative int attribute of the layout object.
 bool layout_field(PyObject* layout, char const* name, std::uint64_t* out) {
-    owned value(PyObject_GetAttrString(layout, name));
+    owned value(layout_attribute(layout, name));
     if (!value) {
         return false;
     }
@@ -141,7 +169,7 @@ PyObject* SnowflakeCounter_new(PyTypeObject* type, PyObject* args, PyObject* kwa
         !to_optional_u64(floor_obj, call, "floor", &floor)) {
         return nullptr;
     }
-    owned positive(PyObject_GetAttrString(layout_obj, "positive_int64"));
+    owned positive(layout_attribute(layout_obj, "positive_int64"));
     const int positive_int64 = positive ? PyObject_IsTrue(positive.get()) : -1;
     if (positive_int64 < 0) {
         return nullptr;

@@ -21,7 +21,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 apt_install libgtest-dev clang clang-tidy g++ redis-server faketime postgresql \
-  mingw-w64 wine64 qemu-user-static g++-aarch64-linux-gnu googletest e2fsprogs util-linux
+  mingw-w64 wine64 qemu-user-static g++-aarch64-linux-gnu googletest e2fsprogs util-linux jq
 # The extension, too, builds with warnings as errors here (and leaves its compile commands for
 # clang-tidy).
 export SKBUILD_CMAKE_DEFINE="ATOMIC_COUNTER_WERROR=ON;CMAKE_EXPORT_COMPILE_COMMANDS=ON"

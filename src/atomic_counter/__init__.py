@@ -93,9 +93,9 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'atomic_counter' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f".{module}", __name__), name)
+    # The import statement's machinery, not importlib.import_module: importing importlib (and
+    # the warnings module it loads) would cost more than layout.py itself.
+    value = getattr(__import__(f"{__name__}.{module}", None, None, (name,)), name)
     globals()[name] = value
     return value
 

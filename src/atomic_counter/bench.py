@@ -28,9 +28,8 @@ from . import (
 
 def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
     name = f"atomic-counter-cli-bench-{os.getpid()}"
+    # Unlinked after the measurement (measure()): unlink ends a region's sequence.
     shared, shared_time = SharedCounter(name), SharedTimeCounter(name + "-time")
-    shared.unlink()
-    shared_time.unlink()
     ns: dict[str, Any] = {
         "c": Counter(),
         "t": TimeCounter(),
@@ -72,17 +71,40 @@ def candidates() -> dict[str, tuple[str, dict[str, Any]]]:
 
 def measure(rounds: int, number: int) -> dict[str, float]:
     """ns per call, the median of `rounds` interleaved runs of `number` calls."""
-    timers = {label: timeit.Timer(stmt, globals=ns) for label, (stmt, ns) in candidates().items()}
+    chosen = candidates()
+    timers = {label: timeit.Timer(stmt, globals=ns) for label, (stmt, ns) in chosen.items()}
     samples: dict[str, list[float]] = {label: [] for label in timers}
-    for timer in timers.values():
-        timer.timeit(max(1, number // 10))
-    for _ in range(rounds):
-        for label, timer in timers.items():
-            samples[label].append(timer.timeit(number) / number * 1e9)
+    try:
+        for timer in timers.values():
+            timer.timeit(max(1, number // 10))
+        for _ in range(rounds):
+            for label, timer in timers.items():
+                samples[label].append(timer.timeit(number) / number * 1e9)
+    finally:
+        namespace = next(iter(chosen.values()))[1]
+        namespace["sc"].unlink()
+        namespace["st"].unlink()
     return {label: statistics.median(v) for label, v in samples.items()}
 
 
 def main(rounds: int, number: int, as_json: bool, out: IO[str]) -> None:
+    """Measures and writes a table to out (JSON Lines, one measurement a line, with as_json)."""
+    for arg, given in (("rounds", rounds), ("number", number)):
+        if not isinstance(given, int) or isinstance(given, bool):
+            raise TypeError(
+                f"atomic_counter.bench.main() argument '{arg}' must be an int in [1, 10000000], "
+                f"not {type(given).__name__}"
+            )
+        if not 1 <= given <= 10_000_000:
+            raise ValueError(
+                f"atomic_counter.bench.main() argument '{arg}' must be in [1, 10000000], "
+                f"got {given}"
+            )
+    if not callable(getattr(out, "write", None)):
+        raise TypeError(
+            "atomic_counter.bench.main() argument 'out' must be a text stream (with write()), "
+            f"not {type(out).__name__}"
+        )
     results = measure(rounds, number)
     meta = {
         "atomic_counter": __version__,
@@ -91,9 +113,10 @@ def main(rounds: int, number: int, as_json: bool, out: IO[str]) -> None:
         "rounds": rounds,
         "number": number,
     }
-    if as_json:
-        json.dump({**meta, "ns_per_call": results}, out)
-        out.write("\n")
+    ranked = sorted(results.items(), key=lambda kv: kv[1])
+    if as_json:  # JSON Lines, as every subcommand: one object per measurement
+        for label, value in ranked:
+            out.write(json.dumps({"what": label, "ns_per_id": round(value, 2), **meta}) + "\n")
         return
     out.write(
         f"atomic_counter {__version__}, CPython {meta['python']}, {meta['machine']}, "
@@ -101,5 +124,5 @@ def main(rounds: int, number: int, as_json: bool, out: IO[str]) -> None:
     )
     width = max(len(label) for label in results)
     out.write(f"{'what':<{width}}  ns per id\n")
-    for label, value in sorted(results.items(), key=lambda kv: kv[1]):
+    for label, value in ranked:
         out.write(f"{label:<{width}}  {value:9.1f}\n")

@@ -6,12 +6,17 @@
     atomic-counter --version
 
 Every subcommand takes ``--json``: one JSON object a line (JSON Lines), so a stream of ids stays a
-stream. A bad argument or id prints one line on stderr and exits with status 2; there is never a
-traceback for a user's mistake.
+stream. Ids are JSON strings there (``{"id": "7355046520290336768"}``): as numbers, readers that
+hold JSON numbers as doubles (jq 1.6, JavaScript) would round every id above 2**53 to another
+id. ``--json-numbers`` writes them as numbers for readers that keep 64-bit integers. A bad
+argument or id prints one line on stderr and exits with status 2; there is never a traceback for
+a user's mistake. ``--`` ends the options: every word after it is an id.
 
 The options are one table (COMMANDS) that both the parser and the help read. The parser is
 written here rather than taken from argparse, which with ``re`` and ``gettext`` costs more than
-the whole package: ``atomic-counter next`` starts as fast as ``python -c`` drawing one id.
+the whole package, and JSON Lines are written here rather than by the json module (with ``re``
+and ``enum``, 8 ms): ``atomic-counter next`` starts as fast as ``python -c`` drawing one id,
+with or without ``--json``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ KINDS = ("time", "counter", "daily", "shared", "shared-time", "snowflake")
 FORMATS = ("decimal", "base32", "base62", "hex")
 PRESETS = ("time_counter", "twitter", "discord", "int64", "js_safe")
 PROG = "atomic-counter"
+JSON_HELP = 'one JSON object a line (JSON Lines), ids as strings: {"id": "7355046520290336768"}'
+JSON_NUMBERS_HELP = (
+    "with --json: ids as JSON numbers, for readers that keep 64-bit integers (jq 1.6 and "
+    "JavaScript round numbers above 2**53 to other ids)"
+)
 
 
 class UsageError(Exception):
@@ -49,13 +59,62 @@ def _count(text: str) -> int:
     return value
 
 
-def _choice(choices: Sequence[str]) -> Callable[[str], str]:
+def _choice(choices: Sequence[str], *, any_case: bool = False) -> Callable[[str], str]:
     def convert(text: str) -> str:
-        if text not in choices:
+        word = text.lower() if any_case else text
+        if word not in choices:
             raise UsageError(f"invalid choice {text!r} (choose from {', '.join(choices)})")
-        return text
+        return word
 
     return convert
+
+
+# --------------------------------------------------------------------------------------------
+# JSON Lines, written here: the records are flat, of str and int only.
+
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+
+
+def _json_string(text: str) -> str:
+    """text as a JSON string, byte for byte what json.dumps writes (ASCII only: any other
+    character, a lone surrogate from a file name included, as a \\u escape)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return '"' + "".join(out) + '"'
+
+
+def _json_line(record: dict[str, str | int]) -> str:
+    """One JSON object and a newline, as json.dumps(record) + "\\n" writes it."""
+    fields = (
+        f"{_json_string(key)}: {_json_string(value) if isinstance(value, str) else int(value)}"
+        for key, value in record.items()
+    )
+    return "{" + ", ".join(fields) + "}\n"
+
+
+def _json_id(value: int, numbers: bool) -> str | int:
+    """An id (or another 64-bit value) for a JSON record: a string unless asked for numbers."""
+    return value if numbers else str(value)
 
 
 class Option:
@@ -68,8 +127,10 @@ class Option:
         convert: Callable[[str], Any] | None = str,
         default: Any = None,
         metavar: str = "",
+        needs: str = "",
     ) -> None:
         self.flag = flag
+        self.needs = needs  # another flag this one only modifies
         self.dest = flag.lstrip("-").replace("-", "_")
         self.help = help
         self.convert = convert
@@ -126,6 +187,11 @@ class Command:
             if word in ("-h", "--help"):
                 sys.stdout.write(self.help())
                 raise SystemExit(0)
+            if word == "--":  # the end of the options: every word after it is an argument
+                if self.positional is None and i < len(argv):
+                    raise UsageError(f"unexpected argument {argv[i]!r}")
+                words += argv[i:]
+                break
             if word == "-" or not word.startswith("-") or _looks_negative(word):
                 if self.positional is None:
                     raise UsageError(f"unexpected argument {word!r}")
@@ -153,11 +219,17 @@ class Command:
                 raise UsageError(f"{flag}: {exc}") from None
         if self.positional:
             values[self.positional[0]] = words
+        for option in self.options.values():
+            needs = option.needs
+            if needs and values[option.dest] and not values[needs.lstrip("-").replace("-", "_")]:
+                raise UsageError(f"{option.flag} needs {needs}")
         return values
 
 
 def _looks_negative(word: str) -> bool:
-    return len(word) > 1 and word[0] == "-" and word[1:].isdigit()
+    """-5, -0x5: a negative number, read as an argument (and refused as an id) rather than as
+    an unknown option."""
+    return len(word) > 1 and word[0] == "-" and word[1].isdigit()
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,16 +240,16 @@ def _counter(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     kind = args["kind"]
     allowed = {
         "counter": {"base", "now", "interval"},
-        "shared": {"base", "now", "interval", "name"},
+        "shared": {"base", "now", "interval", "name", "create"},
         "daily": {"tz"},
-        "shared-time": {"name"},
+        "shared-time": {"name", "create"},
         "snowflake": {"layout", "node"},
         "time": set(),
     }[kind]
-    for option in ("base", "now", "interval", "tz", "name", "layout", "node"):
-        if args[option] is not None and option not in allowed:
+    for option in ("base", "now", "interval", "tz", "name", "layout", "node", "create"):
+        if args[option] not in (None, False) and option not in allowed:
             raise UsageError(f"--{option} does not apply to --kind {kind}")
-    from . import Counter, SharedCounter, SharedTimeCounter, SnowflakeCounter, TimeCounter, daily
+    from . import Counter, SnowflakeCounter, TimeCounter, daily
 
     info: dict[str, Any] = {"kind": kind}
     if kind == "counter":
@@ -192,21 +264,52 @@ def _counter(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
             except (ZoneInfoNotFoundError, ValueError):
                 raise UsageError(f"unknown time zone {args['tz']!r}") from None
         counter = daily(tz)
-        info["base"] = counter.base
+        info["base"] = _json_id(counter.base, args["json_numbers"])
         return counter, info
     if kind in ("shared", "shared-time"):
         if not args["name"]:
             raise UsageError(f"--kind {kind} needs --name")
         info["name"] = args["name"]
-        if kind == "shared":
-            return SharedCounter(args["name"], args["base"], args["now"], args["interval"]), info
-        return SharedTimeCounter(args["name"]), info
+        return _shared(kind, args), info
     if kind == "snowflake":
         layout = _layout(args["layout"] or "twitter")
         node = 0 if args["node"] is None else args["node"]
         info.update(layout=layout.name, node=node)
         return SnowflakeCounter(layout, node), info
     return TimeCounter(), info
+
+
+def _shared(kind: str, args: dict[str, Any]) -> Any:
+    """The shared counter named by --name. Only --create makes a new region: a region is the
+    applications' (they choose its base and interval, and a region created here with other
+    ones would refuse their SharedCounter(name, base=...)), so a name with none is an error
+    rather than a region made up on the spot."""
+    from . import SharedCounter, SharedTimeCounter
+
+    cls = SharedCounter if kind == "shared" else SharedTimeCounter
+    name = args["name"]
+    if not args["create"] and not _region_exists(cls, name):
+        raise UsageError(
+            f"no {cls.__name__} named {name!r} on this host; --create makes one"
+            + (" (from --base, --now and --interval)" if kind == "shared" else "")
+        )
+    if kind == "shared":
+        return SharedCounter(name, args["base"], args["now"], args["interval"])
+    return SharedTimeCounter(name)
+
+
+def _region_exists(cls: Any, name: str) -> bool:
+    """Whether a region has the name: the open that unpickling uses, which never creates one,
+    asked for a region id no region has. FileNotFoundError means no region; anything else
+    (the id refused, a permission) means there is one, which the real open then reports on.
+    A region unlinked between this and the open is created by the open as --create would."""
+    try:
+        cls._attach(name, "0" * 32, 0, 1, 0, 0o600, False).close()
+    except FileNotFoundError:
+        return False
+    except (ValueError, OSError):
+        return True
+    return True  # pragma: no cover - a region whose id is 0: it exists
 
 
 def _next(args: dict[str, Any], out: TextIO) -> None:
@@ -220,11 +323,10 @@ def _next(args: dict[str, Any], out: TextIO) -> None:
 
         texts = [format_id(v, form) for v in ids]
     if args["json"]:
-        import json
-
+        numbers = args["json_numbers"]
         for value, text in zip(ids, texts, strict=True):
-            record = {"id": value, **({} if form == "decimal" else {form: text}), **info}
-            out.write(json.dumps(record) + "\n")
+            record = {"id": _json_id(value, numbers), **({} if form == "decimal" else {form: text})}
+            out.write(_json_line({**record, **info}))
     else:
         out.write("".join(f"{t}\n" for t in texts))
 
@@ -247,6 +349,10 @@ def _read_id(word: str, form: str | None) -> int:
     words are read by their length: 13 characters base32, 11 base62, 16 hex."""
     from . import parse_id
 
+    if _looks_negative(word):
+        raise UsageError(
+            f"not an id: {word!r} (ids are never negative: they are in [0, 2**64 - 1])"
+        )
     if form is None:
         if word.isdigit() or word[:2].lower() in ("0x", "0o", "0b"):
             try:
@@ -274,11 +380,7 @@ def _decode(args: dict[str, Any], out: TextIO) -> None:
     layout = _layout(args["layout"])
     form = None if args["format"] == "auto" else args["format"]
     source: Iterable[str] = args["ids"] if args["ids"] and args["ids"] != ["-"] else sys.stdin
-    dumps = None
-    if args["json"]:
-        import json
-
-        dumps = json.dumps
+    as_json, numbers = args["json"], args["json_numbers"]
     for word in _words(source):
         value = _read_id(word, form)
         try:
@@ -286,12 +388,12 @@ def _decode(args: dict[str, Any], out: TextIO) -> None:
         except (ValueError, TypeError) as exc:
             raise UsageError(str(exc)) from None
         when = decoded.datetime.isoformat()
-        if dumps is not None:
-            record: dict[str, Any] = {"id": value, "datetime": when}
+        if as_json:
+            record: dict[str, str | int] = {"id": _json_id(value, numbers), "datetime": when}
             if layout.node_bits:
                 record["node"] = decoded.node
             record["sequence"] = decoded.sequence
-            out.write(dumps(record) + "\n")
+            out.write(_json_line(record))
         else:
             node = f" node={decoded.node}" if layout.node_bits else ""
             out.write(f"{value} {when}{node} sequence={decoded.sequence}\n")
@@ -336,12 +438,20 @@ COMMANDS = {
                 ),
                 Option("--name", "shared/shared-time: the region's name or path"),
                 Option(
+                    "--create",
+                    "shared/shared-time: create the region if the name has none (without it, "
+                    "only an existing region is drawn from)",
+                    None,
+                ),
+                Option(
                     "--layout",
-                    f"snowflake: a preset layout ({', '.join(PRESETS)}; default twitter)",
-                    _choice(PRESETS),
+                    f"snowflake: a preset layout ({', '.join(PRESETS)}, in any case; "
+                    "default twitter)",
+                    _choice(PRESETS, any_case=True),
                 ),
                 Option("--node", "snowflake: this node's id (default 0)", _int),
-                Option("--json", "one JSON object a line (JSON Lines)", None),
+                Option("--json", JSON_HELP, None),
+                Option("--json-numbers", JSON_NUMBERS_HELP, None, needs="--json"),
             ],
             _next,
         ),
@@ -351,8 +461,8 @@ COMMANDS = {
             [
                 Option(
                     "--layout",
-                    f"the ids' layout ({', '.join(PRESETS)}; default time_counter)",
-                    _choice(PRESETS),
+                    f"the ids' layout ({', '.join(PRESETS)}, in any case; default time_counter)",
+                    _choice(PRESETS, any_case=True),
                     "time_counter",
                 ),
                 Option(
@@ -364,10 +474,11 @@ COMMANDS = {
                     "auto",
                     "FORM",
                 ),
-                Option("--json", "one JSON object a line (JSON Lines)", None),
+                Option("--json", JSON_HELP, None),
+                Option("--json-numbers", JSON_NUMBERS_HELP, None, needs="--json"),
             ],
             _decode,
-            ("ids", "ids in any form"),
+            ("ids", "ids in any form; '--' before ids that start with '-'"),
         ),
         Command(
             "bench",
@@ -376,7 +487,12 @@ COMMANDS = {
             [
                 Option("--rounds", "interleaved rounds (median; default 7)", _count, 7),
                 Option("--number", "calls per round (default 100000)", _count, 100_000),
-                Option("--json", "one JSON document", None),
+                Option(
+                    "--json",
+                    "one JSON object a line (JSON Lines), one per measurement: what, "
+                    "ns_per_id, and the version, Python, machine, rounds and number",
+                    None,
+                ),
             ],
             _bench,
         ),
@@ -404,8 +520,31 @@ def _fail(where: str, message: str, usage: str | None = None) -> NoReturn:
     raise SystemExit(2)
 
 
+def _arguments(argv: Sequence[str] | None) -> list[str]:
+    if argv is None:
+        return sys.argv[1:]
+    if not isinstance(argv, (str, bytes)):
+        try:
+            words = list(argv)
+        except TypeError:
+            pass
+        else:
+            odd = next((w for w in words if not isinstance(w, str)), None)
+            if odd is None:
+                return words
+            raise TypeError(
+                "atomic_counter.cli.main() argument 'argv' must be a sequence of str, "
+                f"not one holding {type(odd).__name__}"
+            )
+    raise TypeError(
+        "atomic_counter.cli.main() argument 'argv' must be a sequence of str (the words "
+        f"after the program's name) or None, not {type(argv).__name__}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Runs the command line on argv (default: sys.argv[1:]); returns the exit status."""
+    argv = _arguments(argv)
     if not argv:
         sys.stderr.write(_usage())
         return 2

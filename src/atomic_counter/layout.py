@@ -37,12 +37,83 @@ def _utc_from_unix_ns(ns: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=ns // 1000)
 
 
-def _unix_ns(when: datetime) -> int:
+def _unix_ns(when: datetime, call: str, arg: str) -> int:
+    """ns since the Unix epoch of an aware datetime; TypeError for anything else (a date, a
+    string, a number) and ValueError for a naive datetime, each naming the call and argument."""
     from datetime import datetime, timedelta, timezone
 
-    if when.tzinfo is None:
-        raise ValueError("datetime must be timezone-aware (naive datetimes are ambiguous)")
+    if not isinstance(when, datetime):
+        raise TypeError(
+            f"{call} argument '{arg}' must be a timezone-aware datetime.datetime, "
+            f"not {type(when).__name__}"
+        )
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(
+            f"{call} argument '{arg}': datetime must be timezone-aware (naive datetimes are "
+            "ambiguous)"
+        )
     return (when - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) * 1000
+
+
+def _int(value: object, call: str, arg: str, allowed: str) -> int:
+    """value as an int: ints and objects with __index__ (numpy integers), never bools, floats
+    or strings; TypeError naming the call, the argument and its range otherwise."""
+    if type(value) is int:
+        return value
+    index = getattr(type(value), "__index__", None)
+    if index is None or isinstance(value, bool):
+        raise TypeError(
+            f"{call} argument '{arg}' must be an int {allowed}, not {type(value).__name__}"
+        )
+    return int(index(value))
+
+
+def _str(value: object, call: str, arg: str, allowed: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{call} argument '{arg}' must be a str ({allowed}), not {type(value).__name__}"
+        )
+    return value
+
+
+_FIELDS = ("epoch_ns", "unit", "time_bits", "node_bits", "sequence_bits", "positive_int64", "name")
+
+
+def _validate(
+    call: str,
+    epoch_ns: int,
+    unit: str,
+    time_bits: int,
+    node_bits: int,
+    sequence_bits: int,
+    positive_int64: bool,
+    name: str,
+) -> tuple[int, str, int, int, int, bool, str]:
+    """Layout's fields checked and normalised (ints from __index__, a bool), every message
+    naming the call that received them."""
+    epoch_ns = _int(epoch_ns, call, "epoch_ns", "in [0, 2**64 - 1]")
+    time_bits = _int(time_bits, call, "time_bits", "in [1, 63]")
+    node_bits = _int(node_bits, call, "node_bits", "in [0, 63]")
+    sequence_bits = _int(sequence_bits, call, "sequence_bits", "in [0, 63]")
+    if not 0 <= epoch_ns <= 2**64 - 1:
+        raise ValueError(f"{call} argument 'epoch_ns' must be in [0, 2**64 - 1], got {epoch_ns}")
+    _str(unit, call, "unit", f"one of {', '.join(UNITS)}")
+    if unit not in UNITS:
+        raise ValueError(f"{call} argument 'unit' must be one of {sorted(UNITS)}, got {unit!r}")
+    if not isinstance(positive_int64, int):  # True, False (and 0 or 1, as bool() reads them)
+        raise TypeError(
+            f"{call} argument 'positive_int64' must be a bool, not {type(positive_int64).__name__}"
+        )
+    _str(name, call, "name", "a label for messages and repr")
+    width = 63 if positive_int64 else 64
+    bits = (time_bits, node_bits, sequence_bits)
+    if time_bits < 1 or min(bits) < 0 or max(bits) > 63 or sum(bits) > width:
+        raise ValueError(
+            f"{call}: time_bits ({time_bits}) + node_bits ({node_bits}) + sequence_bits "
+            f"({sequence_bits}) must be in [1, {width}] with time_bits >= 1"
+            + (" (the top bit stays 0)" if positive_int64 else "")
+        )
+    return epoch_ns, unit, time_bits, node_bits, sequence_bits, bool(positive_int64), name
 
 
 class Decoded(tuple):  # type: ignore[type-arg]
@@ -136,36 +207,10 @@ class Layout:
         positive_int64: bool = True,
         name: str = "custom",
     ) -> None:
-        for field, value in (
-            ("epoch_ns", epoch_ns),
-            ("time_bits", time_bits),
-            ("node_bits", node_bits),
-            ("sequence_bits", sequence_bits),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"Layout {field} must be an int, not {type(value).__name__}")
-        if not 0 <= epoch_ns <= 2**64 - 1:
-            raise ValueError(f"Layout epoch_ns must be in [0, 2**64 - 1], got {epoch_ns}")
-        if unit not in UNITS:
-            raise ValueError(f"Layout unit must be one of {sorted(UNITS)}, got {unit!r}")
-        width = 63 if positive_int64 else 64
-        bits = (time_bits, node_bits, sequence_bits)
-        if time_bits < 1 or min(bits) < 0 or max(bits) > 63 or sum(bits) > width:
-            raise ValueError(
-                f"Layout time_bits ({time_bits}) + node_bits ({node_bits}) + sequence_bits "
-                f"({sequence_bits}) must be in [1, {width}] with time_bits >= 1"
-                + (" (the top bit stays 0)" if positive_int64 else "")
-            )
-        fields: tuple[tuple[str, object], ...] = (
-            ("epoch_ns", epoch_ns),
-            ("unit", unit),
-            ("time_bits", time_bits),
-            ("node_bits", node_bits),
-            ("sequence_bits", sequence_bits),
-            ("positive_int64", bool(positive_int64)),
-            ("name", name),
+        values = _validate(
+            "Layout()", epoch_ns, unit, time_bits, node_bits, sequence_bits, positive_int64, name
         )
-        for field, setting in fields:
+        for field, setting in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, field, setting)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -217,16 +262,30 @@ class Layout:
         name: str = "custom",
     ) -> Layout:
         """A layout from an aware datetime epoch."""
-        return cls(_unix_ns(epoch), unit, time_bits, node_bits, sequence_bits, positive_int64, name)
+        call = "Layout.create()"
+        values = _validate(
+            call,
+            _unix_ns(epoch, call, "epoch"),
+            unit,
+            time_bits,
+            node_bits,
+            sequence_bits,
+            positive_int64,
+            name,
+        )
+        return cls(*values)
 
     @classmethod
     def preset(cls, name: str) -> Layout:
-        """A preset by name: time_counter, twitter, discord, int64 or js_safe."""
+        """A preset by name, in any case (as the attribute: ``Layout.preset("INT64") is
+        Layout.INT64``): time_counter, twitter, discord, int64 or js_safe."""
+        names = ", ".join(cls.PRESETS)
+        _str(name, "Layout.preset()", "name", names)
         try:
-            return cls.PRESETS[name]
+            return cls.PRESETS[name.lower()]
         except KeyError:
             raise ValueError(
-                f"unknown layout {name!r}; the presets are {', '.join(cls.PRESETS)}"
+                f"Layout.preset(): unknown layout {name!r}; the presets are {names} (in any case)"
             ) from None
 
     @property
@@ -286,16 +345,25 @@ class Layout:
     # -- the id format: packing and unpacking ------------------------------------------------
 
     def pack(self, ticks: int, node: int, sequence: int) -> int:
-        """The id of (ticks, node, sequence); ValueError for a field out of its range."""
+        """The id of (ticks, node, sequence); TypeError for a field that is not an int,
+        ValueError for one out of its range."""
+        return self._pack("Layout.pack()", ticks, node, sequence)
+
+    def _pack(self, call: str, ticks: int, node: int, sequence: int) -> int:
+        checked = []
         for field, value, top in (
             ("ticks", ticks, self.max_ticks),
             ("node", node, self.max_node),
             ("sequence", sequence, self.max_sequence),
         ):
-            if not isinstance(value, int) or not 0 <= value <= top:
+            value = _int(value, call, field, f"in [0, {top}]")
+            if not 0 <= value <= top:
                 raise ValueError(
-                    f"{field} must be in [0, {top}] for the {self.name} layout, got {value!r}"
+                    f"{call} argument '{field}' must be in [0, {top}] for the {self.name} "
+                    f"layout, got {value!r}"
                 )
+            checked.append(value)
+        ticks, node, sequence = checked
         return (
             (ticks << (self.node_bits + self.sequence_bits))
             | (node << self.sequence_bits)
@@ -305,17 +373,17 @@ class Layout:
     def ticks_at(self, unix_ns: int) -> int:
         """Ticks since the epoch at a Unix time in ns: 0 before the epoch, the largest tick the
         time bits hold past the end."""
+        unix_ns = _int(unix_ns, "Layout.ticks_at()", "unix_ns", "(ns since 1970)")
         return min(max(0, unix_ns - self.epoch_ns) // self.tick_ns, self.max_ticks)
 
     def decode(self, value: int) -> Decoded:
         """The time (the start of its tick, UTC, to the microsecond), node and sequence of an
         id."""
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"Layout.decode() argument must be an int, not {type(value).__name__}")
+        value = _int(value, "Layout.decode()", "value", f"in [0, {self.max_id}]")
         if not 0 <= value <= self.max_id:
             raise ValueError(
-                f"Layout.decode() argument must be in [0, {self.max_id}] for the {self.name} "
-                f"layout, got {value}"
+                f"Layout.decode() argument 'value' must be in [0, {self.max_id}] for the "
+                f"{self.name} layout, got {value}"
             )
         ticks = value >> (self.node_bits + self.sequence_bits)
         unix_ns = self.epoch_ns + ticks * self.tick_ns
@@ -340,7 +408,10 @@ class Layout:
             ) from exc
         values = np.asarray(ids)
         if values.dtype.kind not in "iu":
-            raise TypeError(f"Layout.decode_many() needs integer ids, not {values.dtype}")
+            raise TypeError(
+                f"Layout.decode_many() argument 'ids' must hold integer ids, not {values.dtype} "
+                f"(from {type(ids).__name__})"
+            )
         # 64-bit ids are read in place as uint64: a negative int64 becomes a value above any
         # layout's max_id (below 2**63 when positive_int64) and fails the one range check.
         u = values.view(np.uint64) if values.dtype.itemsize == 8 else values.astype(np.uint64)
@@ -363,17 +434,18 @@ class Layout:
 
     # -- times to ids ----------------------------------------------------------------------
 
-    def _ticks_of(self, when: datetime, *, round_up: bool = False) -> int:
-        ns = _unix_ns(when) - self.epoch_ns
+    def _ticks_of(self, when: datetime, call: str, arg: str, *, round_up: bool = False) -> int:
+        ns = _unix_ns(when, call, arg) - self.epoch_ns
         if ns < 0:
             raise ValueError(
-                f"{when.isoformat()} is before the {self.name} layout's epoch "
-                f"{self.epoch.isoformat()}"
+                f"{call} argument '{arg}': {when.isoformat()} is before the {self.name} layout's "
+                f"epoch {self.epoch.isoformat()}"
             )
         ticks = -(-ns // self.tick_ns) if round_up else ns // self.tick_ns
         if ticks >> self.time_bits:
             raise ValueError(
-                f"{when.isoformat()} is past the {self.name} layout's end {self.end.isoformat()}"
+                f"{call} argument '{arg}': {when.isoformat()} is past the {self.name} layout's "
+                f"end {self.end.isoformat()}"
             )
         return ticks
 
@@ -381,19 +453,22 @@ class Layout:
         """The smallest id of ``node`` in the tick that holds ``when`` (an aware datetime):
         every id drawn at or after ``when`` is at least this, so ``id >= first_id_at(midnight)``
         selects "ids from today" (with ``node=0``, across all nodes)."""
-        return self.pack(self._ticks_of(when), node, sequence)
+        call = "Layout.first_id_at()"
+        return self._pack(call, self._ticks_of(when, call, "when"), node, sequence)
 
     def encode(self, when: datetime, node: int = 0, sequence: int = 0) -> int:
         """The same as :meth:`first_id_at` (its older name, kept for compatibility)."""
-        return self.first_id_at(when, node, sequence)
+        call = "Layout.encode()"
+        return self._pack(call, self._ticks_of(when, call, "when"), node, sequence)
 
     def range(self, start: datetime, end: datetime) -> tuple[int, int]:
         """The lowest and highest ids (inclusive, every node) whose time, the start of their
         tick, lies in the half-open window [start, end): for ``WHERE id BETWEEN low AND high``.
         Windows whose bounds fall on tick boundaries (whole ms, seconds, days) select exactly
         the ids drawn in them. ValueError when the window is empty or outside the layout."""
-        first = self._ticks_of(start, round_up=True)
-        last = self._ticks_of(end, round_up=True) - 1
+        call = "Layout.range()"
+        first = self._ticks_of(start, call, "start", round_up=True)
+        last = self._ticks_of(end, call, "end", round_up=True) - 1
         if last < first:
             raise ValueError(
                 f"Layout.range(): [{start.isoformat()}, {end.isoformat()}) holds no "

@@ -6,22 +6,12 @@ renews it in a background thread, and lets it go on ``close()`` or at exit. Ids 
 ``lease.counter()``, the lease's one SnowflakeCounter. ``alease_node_id()`` does the same for a
 ``redis.asyncio`` client or a ``psycopg.AsyncConnection``, renewing in an asyncio task.
 
-The safety argument (assumptions, invariants, and why no failure of the store, the network, the
-clocks or the process yields a duplicate) is in docs/design.md, "Leases". In short:
-
-- Each holder draws only before a deadline (a ttl, less a margin, after the start of its last
-  confirmed renewal, on its monotonic clock), never above the high-water mark its renewal
-  recorded for the node, and never more than ``max_lead`` ahead of its clock.
-- A claimant starts above the node's recorded high-water mark and the namespace's floor.
-- A claimant holds its node without drawing for the longest ttl plus ``max_skew``, so every
-  holder the store may have forgotten, whatever it forgot and however, has passed its deadline,
-  and starts above anything they could have drawn: its clock + longest ttl + ``max_skew`` +
-  ``max_lead``. A holder whose deadline passed waits the same before it draws again. With
-  ``trust_store=True`` only a claim that sees a sign of a loss waits (the namespace missing, the
-  store restarted or failed over or on a new timeline since it was last confirmed, rows written
-  by something else, a holder that saw the data go back).
-- Every claim and renewal compares this host's clock with the store's: beyond ``max_skew`` the
-  lease refuses instead of drawing.
+The safety argument (assumptions, the holder's rules D1-D4, the claimant's wait C1, and why no
+failure of the store, the network, the clocks or the process yields a duplicate) is in
+docs/design.md, "Leases". In short: a holder draws only before a deadline on its monotonic
+clock, below the mark its last renewal recorded and within ``max_lead`` of its clock; a claimant
+waits out every holder the store may have forgotten (unless ``trust_store=True`` and the store
+shows no loss) and starts above anything they could have drawn.
 
 This module is the protocol (``_LeaseBase``: generators that yield the store exchanges and
 sleeps they need, free of I/O), its two drivers (NodeLease in a thread, AsyncNodeLease in an
@@ -45,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from . import stores
+from ._checks import check_bool, check_int, check_name, check_seconds
 from ._core import SnowflakeCounter
 from ._drive import Steps, adrive, drive
 from .errors import LeaseExpiredError, LeaseRefusedError, NoFreeNodeError, StoreUnavailableError
@@ -124,62 +115,40 @@ class _LeaseBase:
     _clock = _Clock  # the simulator replaces it
     # The counter's type: the simulator's reads the simulated clocks (tests/python/support).
     _counter_type: type[SnowflakeCounter] = SnowflakeCounter
+    _func = "lease_node_id()"  # for messages
+    _asynchronous = False  # which store I/O the driver needs
 
     def __init__(
         self,
+        client: Any,
         namespace: str,
-        layout: Layout,
-        ttl: float,
-        max_nodes: int | None,
-        max_skew: float,
-        max_lead: float,
-        trust_store: bool,
+        *,
+        layout: Layout = Layout.TWITTER,
+        ttl: float = 10.0,
+        max_nodes: int | None = None,
+        max_skew: float = 1.0,
+        max_lead: float = 2.0,
+        trust_store: bool = False,
     ) -> None:
-        if (
-            not isinstance(namespace, str)
-            or not namespace
-            or len(namespace) > 200
-            or any(c in namespace for c in "{}")
-        ):
-            raise ValueError(
-                "lease_node_id() argument 'namespace' must be a non-empty str of at "
-                "most 200 characters without '{' or '}'"
-            )
+        func = self._func
+        check_name(func, "namespace", namespace, 200, forbidden="{}")
         if not isinstance(layout, Layout):
             raise TypeError(
-                f"lease_node_id() argument 'layout' must be a Layout, not {type(layout).__name__}"
+                f"{func} argument 'layout' must be a Layout, not {type(layout).__name__}"
             )
-        for name, value, low, high in (
-            ("ttl", ttl, 0.5, 86400.0),
-            ("max_skew", max_skew, 0.0, 86400.0),
-            ("max_lead", max_lead, layout.tick_ns / 1e9, 3600.0),
-        ):
-            if (
-                not isinstance(value, (int, float))
-                or isinstance(value, bool)
-                or not low <= value <= high
-            ):
-                raise ValueError(
-                    f"lease_node_id() argument '{name}' must be in [{low:g}, "
-                    f"{high:g}] seconds, got {value!r}"
-                )
+        check_seconds(func, "ttl", ttl, 0.5, 86400.0)
+        check_seconds(func, "max_skew", max_skew, 0.0, 86400.0)
+        check_seconds(func, "max_lead", max_lead, layout.tick_ns / 1e9, 3600.0)
         limit = layout.max_node + 1
         if max_nodes is None:
             max_nodes = limit
-        if (
-            not isinstance(max_nodes, int)
-            or isinstance(max_nodes, bool)
-            or not 1 <= max_nodes <= limit
-        ):
-            raise ValueError(
-                f"lease_node_id() argument 'max_nodes' must be in [1, {limit}] for "
-                f"the {layout.name} layout, got {max_nodes!r}"
-            )
-        if not isinstance(trust_store, bool):
+        elif not isinstance(max_nodes, int) or isinstance(max_nodes, bool):
             raise TypeError(
-                f"lease_node_id() argument 'trust_store' must be a bool, not "
-                f"{type(trust_store).__name__}"
+                f"{func} argument 'max_nodes' must be an int or None, not "
+                f"{type(max_nodes).__name__}"
             )
+        check_int(f"{func} ({layout.name} layout)", "max_nodes", max_nodes, 1, limit)
+        check_bool(func, "trust_store", trust_store)
         self.trust_store = trust_store
         self.layout = layout
         self.namespace = namespace
@@ -196,6 +165,7 @@ class _LeaseBase:
         self._lock = threading.RLock()
         self._state = "claiming"  # claiming, waiting, ready, lost, closed, forked
         self._seen_gen = 0
+        self._owned_at = 0  # when the last claim or renewal that the store confirmed was sent
         self._last_mark = 0  # the mark this lease's last renewal recorded, on node:
         self._last_mark_node = -1
         self._run_id = ""
@@ -204,6 +174,13 @@ class _LeaseBase:
         self._counter = self._counter_type(layout, 0)
         self._counter._revoke()  # nothing is drawn before the first confirmed renewal
         self._counter._limit_lead(int(self.max_lead * 1e9))
+        self._store, self._io = stores.for_leases(
+            client,
+            namespace,
+            timeout=min(self.ttl / 2, 5.0),  # a renewal every ttl/4 must not wait longer
+            asynchronous=self._asynchronous,
+            trust_store=trust_store,
+        )
         _LIVE.add(self)
 
     # -- what both kinds of lease offer ------------------------------------------------------
@@ -330,6 +307,7 @@ class _LeaseBase:
 
     def _try_claim(self) -> Steps[bool]:
         before = self._clock.time_ns()
+        sent_mono = self._clock.monotonic_ns()
         reply = yield self._store.claim(
             Claim(
                 self._token, self._ttl_ms, self.max_nodes, self.layout.fingerprint, self._seen_gen
@@ -341,6 +319,7 @@ class _LeaseBase:
             return False
         claimed = self._accepted(reply)
         node, hwm, suspicion = claimed.node, claimed.hwm, claimed.suspicion
+        self._owned_at = sent_mono
         self._seen_gen = claimed.gen
         self._run_id = claimed.incarnation
         self._max_ttl = max(self.ttl, claimed.max_ttl_ms / 1000)
@@ -395,6 +374,7 @@ class _LeaseBase:
                     node,
                     ahead_ns / 1e9,
                 )
+        self._check_held()
         if (yield from self._renew(extend=True)) is not _Renewal.OK:
             raise _Again
         log.info("lease of %r: holding node %d (ids above %d)", self.namespace, node, floor)
@@ -469,12 +449,15 @@ class _LeaseBase:
 
     def _hold(self, node: int, until_mono_ns: int) -> Steps[None]:
         """Keeps the node (renewing without letting the counter draw) until the monotonic
-        clock reaches until_mono_ns. _Again when the node is lost or the store restarted."""
+        clock reaches until_mono_ns. _Again when the node is lost, the store restarted, or no
+        renewal was confirmed for a ttl (a pause, an outage): the store may have handed the
+        node on meanwhile, so the wait does not count (C1 holds the node throughout)."""
         clock = self._clock
-        confirmed = clock.monotonic_ns()
         while (left := until_mono_ns - clock.monotonic_ns()) > 0:
+            self._check_held()
             yield Sleep(min(left / 1e9, self.ttl / 4))
             self._ensure_open()
+            self._check_held()
             try:
                 status = yield from self._renew(extend=False)
             except StoreUnavailableError as exc:
@@ -483,13 +466,23 @@ class _LeaseBase:
                     self.namespace,
                     exc,
                 )
-                if clock.monotonic_ns() - confirmed > self._ttl_ms * 1_000_000 - self._margin_ns:
-                    raise _Again from exc  # the node may have expired meanwhile
                 continue
             if status in (_Renewal.LOST, _Renewal.RESTARTED):
                 raise _Again
-            if status is _Renewal.OK:
-                confirmed = clock.monotonic_ns()
+        self._check_held()
+
+    def _check_held(self) -> None:
+        """_Again unless a renewal (or the claim) the store confirmed was sent less than a ttl
+        (less the margin) ago: past that, the node may have expired and been handed on."""
+        gap = self._clock.monotonic_ns() - self._owned_at
+        if gap > self._ttl_ms * 1_000_000 - self._margin_ns:
+            log.warning(
+                "lease of %r: node %d not renewed for %.2f s during a wait; claiming again",
+                self.namespace,
+                self.node,
+                gap / 1e9,
+            )
+            raise _Again
 
     def _renew(self, extend: bool) -> Steps[_Renewal]:
         """One renewal. Extends the counter when `extend` and the store confirmed in time."""
@@ -497,13 +490,11 @@ class _LeaseBase:
         started_mono = clock.monotonic_ns()
         before = clock.time_ns()
         node = self.node
-        if (
-            extend
-            and not self.trust_store
-            and self._state == "ready"
-            and started_mono >= self._deadline_ns
-        ):
-            return _Renewal.LAPSED  # D4: a renewal now would revive a tenure that ended
+        if extend and not self.trust_store and started_mono >= self._deadline_ns:
+            if self._state == "ready":
+                return _Renewal.LAPSED  # D4: a renewal now would revive a tenure that ended
+            if started_mono - self._owned_at > self._ttl_ms * 1_000_000 - self._margin_ns:
+                return _Renewal.LAPSED  # the wait before it was not held throughout (C1)
         mark = self._reservation(before)
         last_mark = self._last_mark if self._last_mark_node == node else 0
         reply = yield self._store.renew(
@@ -521,6 +512,7 @@ class _LeaseBase:
         if isinstance(reply, Lost):
             return _Renewal.LOST
         store_ms, gen, run_id = reply.store_ms, reply.gen, reply.incarnation
+        self._owned_at = started_mono
         self._seen_gen = gen
         self._last_mark, self._last_mark_node = max(mark, last_mark), node
         if reply.rolled_back:
@@ -573,10 +565,27 @@ class _LeaseBase:
             self._deadline_ns = 0
             self._counter._revoke()
 
+    def _renew_forever(self) -> Steps[None]:
+        """The background loop (a thread's or a task's): renews every ttl/4, claims again when
+        the node is lost, until the lease is closed (_Closed at a Sleep)."""
+        interval = self.ttl / 4
+        while True:
+            yield Sleep(interval)
+            try:
+                interval = yield from self._renew_step()
+            except _Closed:
+                raise
+            except Exception as exc:
+                log.error("lease of %r: %s", self.namespace, exc)
+                self._revoke()
+                interval = min(1.0, self.ttl / 4)
+
     def _renew_step(self) -> Steps[float]:
         """One turn of the background loop; returns how long to sleep before the next."""
         if self._state == "lost" or self.node < 0:
             return (yield from self._claim_again())
+        if self._state != "ready" and not self.trust_store:
+            return (yield from self._requalify())  # a requalification that did not finish
         try:
             status = yield from self._renew(extend=True)
         except _Closed:
@@ -613,15 +622,19 @@ class _LeaseBase:
     def _requalify(self) -> Steps[float]:
         """D4: the counter's deadline passed (renewals failed, or the process was paused, for
         longer than the ttl). Meanwhile the store may have handed the node on and forgotten
-        that: hold it without drawing as a claimant does (C1), and draw again above that wait's
-        floor. Claims afresh when the node is lost meanwhile."""
+        that: hold it without drawing as a claimant does (C1), from a renewal the store
+        confirms now, and draw again above that wait's floor. Claims afresh when the node is
+        lost meanwhile; stays waiting (and starts over at the next turn) when the store fails."""
         node = self.node
         with self._lock:
             self._ensure_open()
             self._state = "waiting"
-        received_mono, received = self._clock.monotonic_ns(), self._clock.time_ns()
+        self._revoke()
         reason = "its counter's deadline passed (no renewal for a ttl)"
         try:
+            if (yield from self._renew(extend=False)) is not _Renewal.OK:
+                raise _Again
+            received_mono, received = self._owned_at, self._clock.time_ns()
             floor = yield from self._sit_out(node, reason, received_mono, received)
             yield from self._qualify(node, floor)
         except _Again:
@@ -630,6 +643,18 @@ class _LeaseBase:
                 self._state = "lost"
             self._revoke()
             return (yield from self._claim_again())
+        except _Closed:
+            raise
+        except Exception as exc:
+            self._revoke()
+            log.warning(
+                "lease of %r: waiting again on node %d failed (%s: %s); starting over",
+                self.namespace,
+                node,
+                type(exc).__name__,
+                exc,
+            )
+            return min(0.2, self.ttl / 10)
         return self.ttl / 4
 
     def _claim_again(self) -> Steps[float]:
@@ -693,41 +718,14 @@ if hasattr(os, "register_at_fork"):
 # The synchronous lease.
 
 
-def _store_timeout(ttl: float) -> float:
-    """How long one store call may take: a renewal every ttl/4 must not wait longer."""
-    return min(ttl / 2, 5.0)
-
-
 class NodeLease(_LeaseBase):
     """A node id held in Redis or PostgreSQL for this process; see :func:`lease_node_id`."""
 
-    def __init__(
-        self,
-        client: Any,
-        namespace: str,
-        *,
-        layout: Layout = Layout.TWITTER,
-        ttl: float = 10.0,
-        max_nodes: int | None = None,
-        wait: float = 0.0,
-        max_skew: float = 1.0,
-        max_lead: float = 2.0,
-        trust_store: bool = False,
-    ) -> None:
-        super().__init__(namespace, layout, ttl, max_nodes, max_skew, max_lead, trust_store)
-        try:
-            self._store, self._io = stores.for_leases(
-                client,
-                namespace,
-                timeout=_store_timeout(self.ttl),
-                asynchronous=False,
-                trust_store=trust_store,
-            )
-        except BaseException:
-            _LIVE.discard(self)
-            raise
+    def __init__(self, client: Any, namespace: str, *, wait: float = 0.0, **options: Any) -> None:
+        super().__init__(client, namespace, **options)
         self._stop = threading.Event()
         try:
+            check_seconds(self._func, "wait", wait, 0.0, 1e9)
             self._refuse_legacy(self._legacy_key())
             self._drive(self._claim(wait))
         except BaseException:
@@ -787,16 +785,8 @@ class NodeLease(_LeaseBase):
         return drive(steps, self._perform)
 
     def _renew_loop(self) -> None:
-        interval = self.ttl / 4
-        while not self._stop.wait(interval):
-            try:
-                interval = self._drive(self._renew_step())
-            except _Closed:
-                return
-            except Exception as exc:
-                log.error("lease of %r: %s", self.namespace, exc)
-                self._revoke()
-                interval = min(1.0, self.ttl / 4)
+        with contextlib.suppress(_Closed):
+            self._drive(self._renew_forever())
 
     def _legacy_key(self) -> str | None:
         try:
@@ -875,30 +865,11 @@ class AsyncNodeLease(_LeaseBase):
     """A node id held in Redis or PostgreSQL for this process, renewed by an asyncio task; see
     :func:`alease_node_id`. Use ``await lease.aclose()`` or ``async with``."""
 
-    def __init__(
-        self,
-        client: Any,
-        namespace: str,
-        *,
-        layout: Layout = Layout.TWITTER,
-        ttl: float = 10.0,
-        max_nodes: int | None = None,
-        max_skew: float = 1.0,
-        max_lead: float = 2.0,
-        trust_store: bool = False,
-    ) -> None:
-        super().__init__(namespace, layout, ttl, max_nodes, max_skew, max_lead, trust_store)
-        try:
-            self._store, self._io = stores.for_leases(
-                client,
-                namespace,
-                timeout=_store_timeout(self.ttl),
-                asynchronous=True,
-                trust_store=trust_store,
-            )
-        except BaseException:
-            _LIVE.discard(self)
-            raise
+    _func = "alease_node_id()"
+    _asynchronous = True
+
+    def __init__(self, client: Any, namespace: str, **options: Any) -> None:
+        super().__init__(client, namespace, **options)
         self._task: Any = None
         self._closing: Any = None
 
@@ -965,23 +936,8 @@ class AsyncNodeLease(_LeaseBase):
         return await adrive(steps, self._perform)
 
     async def _renew_loop(self) -> None:
-        import asyncio
-
-        interval = self.ttl / 4
-        while True:
-            try:
-                await asyncio.wait_for(self._closing.wait(), interval)
-                return
-            except asyncio.TimeoutError:
-                pass
-            try:
-                interval = await self._drive(self._renew_step())
-            except _Closed:
-                return
-            except Exception as exc:
-                log.error("lease of %r: %s", self.namespace, exc)
-                self._revoke()
-                interval = min(1.0, self.ttl / 4)
+        with contextlib.suppress(_Closed):
+            await self._drive(self._renew_forever())
 
 
 class _AsyncLeaseStart:
@@ -1029,6 +985,7 @@ def alease_node_id(
     ``await lease.aclose()``) or use it directly in ``async with alease_node_id(...) as
     lease:``. At interpreter exit an unclosed lease is not freed (no loop runs then), so its
     node expires after the ttl."""
+    check_seconds("alease_node_id()", "wait", wait, 0.0, 1e9)
     lease = AsyncNodeLease(
         client,
         namespace,

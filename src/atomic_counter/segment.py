@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import math
 import os
 import threading
 import time
@@ -41,6 +40,7 @@ from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
 from . import stores
+from ._checks import check_int, check_name, check_seconds
 from ._core import _SegmentCounter
 from .errors import SegmentRefusedError, StoreTimeoutError, StoreUnavailableError
 
@@ -53,30 +53,15 @@ _CLOSE_WAIT = 2.0  # seconds close() waits for a reservation in flight
 
 
 def _check_int(value: Any, arg: str, low: int, high: int, func: str = "SegmentCounter()") -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{func} argument {arg!r} must be an int, not {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{func} argument {arg!r} must be in [{low}, {high}], got {value}")
-    return int(value)
+    return check_int(func, arg, value, low, high)
 
 
 def _check_name(name: Any, func: str) -> None:
-    if not isinstance(name, str):
-        raise TypeError(f"{func} argument 'name' must be a str, not {type(name).__name__}")
-    if not 1 <= len(name) <= _MAX_NAME:
-        raise ValueError(
-            f"{func} argument 'name' must be 1 to {_MAX_NAME} characters, got {len(name)}"
-        )
+    check_name(func, "name", name, _MAX_NAME)
 
 
 def _check_timeout(timeout: Any, func: str) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(
-            f"{func} argument 'timeout' must be a number of seconds, not {type(timeout).__name__}"
-        )
-    if not (math.isfinite(timeout) and 0 < timeout <= 3600):
-        raise ValueError(f"{func} argument 'timeout' must be in (0, 3600] seconds, got {timeout}")
-    return float(timeout)
+    return check_seconds(func, "timeout", timeout, 0.0, 3600.0, above_low=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,6 +318,7 @@ class SegmentCounter:
         def _note(self, error: BaseException | None, /) -> None: ...
         def _close(self) -> tuple[int, int, int, int]: ...
         def _state(self) -> tuple[int, int, bool, int]: ...
+        def _poll(self) -> int | None: ...
 
     def __init__(
         self,
@@ -400,6 +386,23 @@ class SegmentCounter:
         if self._engine is not None:
             self._engine.close(self)
             _LIVE.discard(self)
+
+    async def anext(self) -> int:
+        """next() for asyncio: a value at hand is returned at once; with none (a block is being
+        reserved, the store is slow or down), the wait happens in a worker thread, so the event
+        loop keeps running. Raises what next() raises."""
+        value = self._poll()
+        if value is not None:
+            return value
+        import asyncio
+
+        return await asyncio.to_thread(self.next)
+
+    def __aiter__(self) -> SegmentCounter:
+        return self
+
+    async def __anext__(self) -> int:
+        return await self.anext()
 
     def __enter__(self) -> SegmentCounter:
         return self

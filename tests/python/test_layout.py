@@ -81,9 +81,13 @@ def test_first_id_at_errors():
         Layout.TWITTER.first_id_at(datetime(2000, 1, 1, tzinfo=UTC))
     with pytest.raises(ValueError, match="past the js_safe layout's end"):
         Layout.JS_SAFE.first_id_at(datetime(2100, 1, 1, tzinfo=UTC))
-    with pytest.raises(ValueError, match="node must be in \\[0, 1023\\]"):
+    with pytest.raises(
+        ValueError, match=r"Layout.first_id_at\(\) argument 'node' must be in \[0, 1023\]"
+    ):
         Layout.TWITTER.first_id_at(datetime(2026, 1, 1, tzinfo=UTC), node=1024)
-    with pytest.raises(ValueError, match="sequence must be in \\[0, 63\\]"):
+    with pytest.raises(
+        ValueError, match=r"Layout.encode\(\) argument 'sequence' must be in \[0, 63\]"
+    ):
         Layout.JS_SAFE.encode(datetime(2026, 1, 1, tzinfo=UTC), sequence=64)
 
 
@@ -100,13 +104,13 @@ def test_invalid_layouts():
     with pytest.raises(ValueError, match="must be in \\[1, 63\\]"):
         Layout(0, "ms", 42, 10, 12)
     Layout(0, "ms", 42, 10, 12, positive_int64=False)
-    with pytest.raises(ValueError, match="unit must be one of"):
+    with pytest.raises(ValueError, match="argument 'unit' must be one of"):
         Layout(0, "minutes", 41, 10, 12)
     with pytest.raises(ValueError, match="time_bits >= 1"):
         Layout(0, "ms", 0, 10, 12)
     with pytest.raises(TypeError):
         Layout(0, "ms", 41.0, 10, 12)
-    with pytest.raises(ValueError, match="unknown layout 'nope'"):
+    with pytest.raises(ValueError, match="unknown layout 'nope'; the presets are time_counter, "):
         Layout.preset("nope")
     custom = Layout.create(datetime(2025, 1, 1, tzinfo=UTC), "10ms", 39, 8, 16, name="mine")
     assert custom.epoch == datetime(2025, 1, 1, tzinfo=UTC)
@@ -136,7 +140,7 @@ def test_snowflake_counter_arguments():
         SnowflakeCounter(Layout.JS_SAFE, -1)
     with pytest.raises(TypeError):
         SnowflakeCounter(Layout.JS_SAFE, "1")
-    with pytest.raises(AttributeError):
+    with pytest.raises(TypeError, match="argument 'layout' must be a Layout"):
         SnowflakeCounter(object(), 1)
     floor = Layout.JS_SAFE.encode(datetime.now(UTC) + timedelta(seconds=5), node=3)
     counter = SnowflakeCounter(Layout.JS_SAFE, 3, floor=floor)
@@ -228,3 +232,149 @@ def test_presets_and_ids_match_the_golden_file():
             assert (decoded.ticks, decoded.node, decoded.sequence) == (ticks, node, sequence)
             ids += 1
     assert presets == len(Layout.PRESETS) and ids >= 10
+
+
+def test_preset_names_are_case_insensitive():
+    # As the attributes are spelled (Layout.INT64) or as the presets are listed (int64).
+    for name, layout in Layout.PRESETS.items():
+        for spelling in (name, name.upper(), name.title()):
+            assert Layout.preset(spelling) is layout
+    assert Layout.preset("Js_Safe") is Layout.JS_SAFE
+    with pytest.raises(ValueError) as refused:
+        Layout.preset("int63")
+    for name in ("time_counter", "twitter", "discord", "int64", "js_safe"):
+        assert name in str(refused.value)
+
+
+UTC_DAY = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _wrong_type_calls():
+    """(call as named in the message, argument, the call): every public call of layout.py, the
+    Layout and SnowflakeCounter constructors and the command line's entry points, each given a
+    value of the wrong type for one argument."""
+    from atomic_counter import bench, cli
+
+    def layout(**changes):
+        fields = {"epoch_ns": 0, "unit": "ms", "time_bits": 41, "node_bits": 10}
+        fields |= {"sequence_bits": 12, "positive_int64": True, "name": "custom"}
+        fields |= changes
+        return lambda: Layout(**fields)
+
+    def create(epoch=UTC_DAY, **changes):
+        fields = {"unit": "ms", "time_bits": 41, "node_bits": 10, "sequence_bits": 12}
+        fields.update(changes)
+        return lambda: Layout.create(epoch, **fields)
+
+    i = Layout.INT64
+    return [
+        ("Layout()", "epoch_ns", layout(epoch_ns="0")),
+        ("Layout()", "epoch_ns", layout(epoch_ns=0.0)),
+        ("Layout()", "unit", layout(unit=1_000_000)),
+        ("Layout()", "unit", layout(unit=["ms"])),
+        ("Layout()", "time_bits", layout(time_bits=41.0)),
+        ("Layout()", "node_bits", layout(node_bits=None)),
+        ("Layout()", "sequence_bits", layout(sequence_bits="12")),
+        ("Layout()", "positive_int64", layout(positive_int64="no")),
+        ("Layout()", "name", layout(name=7)),
+        ("Layout.create()", "epoch", create("2026-01-01")),
+        ("Layout.create()", "epoch", create(UTC_DAY.date())),
+        ("Layout.create()", "epoch", create(1_767_225_600)),
+        ("Layout.create()", "unit", create(unit=None)),
+        ("Layout.create()", "time_bits", create(time_bits="41")),
+        ("Layout.preset()", "name", lambda: Layout.preset(None)),
+        ("Layout.preset()", "name", lambda: Layout.preset(b"int64")),
+        ("Layout.pack()", "ticks", lambda: i.pack("1", 0, 0)),
+        ("Layout.pack()", "node", lambda: i.pack(1, 1.0, 0)),
+        ("Layout.pack()", "sequence", lambda: i.pack(1, 0, None)),
+        ("Layout.ticks_at()", "unix_ns", lambda: i.ticks_at(UTC_DAY)),
+        ("Layout.decode()", "value", lambda: i.decode("1")),
+        ("Layout.decode()", "value", lambda: i.decode(1.0)),
+        ("Layout.decode()", "value", lambda: i.decode(True)),
+        ("Layout.first_id_at()", "when", lambda: i.first_id_at(UTC_DAY.date())),
+        ("Layout.first_id_at()", "when", lambda: i.first_id_at("2026-01-01T00:00:00Z")),
+        ("Layout.first_id_at()", "node", lambda: i.first_id_at(UTC_DAY, node="1")),
+        ("Layout.first_id_at()", "sequence", lambda: i.first_id_at(UTC_DAY, sequence=0.5)),
+        ("Layout.encode()", "when", lambda: i.encode(1_767_225_600)),
+        ("Layout.range()", "start", lambda: i.range(UTC_DAY.date(), UTC_DAY.date())),
+        ("Layout.range()", "end", lambda: i.range(UTC_DAY, "tomorrow")),
+        ("SnowflakeCounter()", "layout", lambda: SnowflakeCounter("int64", 1)),
+        ("SnowflakeCounter()", "layout", lambda: SnowflakeCounter(None, 1)),
+        ("SnowflakeCounter()", "layout", lambda: SnowflakeCounter(Layout, 1)),
+        ("SnowflakeCounter()", "node", lambda: SnowflakeCounter(i, "1")),
+        ("SnowflakeCounter()", "floor", lambda: SnowflakeCounter(i, 1, floor=1.5)),
+        ("atomic_counter.cli.main()", "argv", lambda: cli.main("next")),
+        ("atomic_counter.cli.main()", "argv", lambda: cli.main(5)),
+        ("atomic_counter.cli.main()", "argv", lambda: cli.main(["next", "-n", 5])),
+        ("atomic_counter.bench.main()", "rounds", lambda: bench.main("1", 1, False, None)),
+        ("atomic_counter.bench.main()", "number", lambda: bench.main(1, 2.0, False, None)),
+        ("atomic_counter.bench.main()", "out", lambda: bench.main(1, 1, False, None)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "call, argument, attempt",
+    _wrong_type_calls(),
+    ids=[f"{c}-{a}-{n}" for n, (c, a, _) in enumerate(_wrong_type_calls())],
+)
+def test_a_wrong_type_is_a_type_error_naming_the_call_and_argument(call, argument, attempt):
+    with pytest.raises(TypeError) as raised:
+        attempt()
+    assert f"{call} argument '{argument}' must be " in str(raised.value)
+
+
+def test_decode_many_of_non_integers_is_a_type_error():
+    pytest.importorskip("numpy")
+    with pytest.raises(TypeError, match=r"Layout.decode_many\(\) argument 'ids' must hold integer"):
+        Layout.INT64.decode_many(["1", "2"])
+
+
+def test_numpy_integers_are_ints():
+    np = pytest.importorskip("numpy")
+    value = SnowflakeCounter(Layout.INT64, 5).next()
+    column = np.asarray([value], dtype=np.int64)
+    assert Layout.INT64.decode(column[0]) == Layout.INT64.decode(value)
+    assert Layout.INT64.pack(np.int64(1), np.uint16(5), np.int8(0)) == Layout.INT64.pack(1, 5, 0)
+
+
+HEAVY = (
+    "argparse",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "enum",
+    "importlib",
+    "inspect",
+    "json",
+    "logging",
+    "re",
+    "typing",
+    "warnings",
+    "zoneinfo",
+)
+
+
+def test_layouts_load_no_heavy_module(run_python):
+    # What `import atomic_counter` and a first use of Layout load beyond the interpreter's own
+    # start-up: the package and layout.py, none of the modules that would cost more than both
+    # (the figures are in docs/benchmarks.md). decode() returns datetimes: datetime only.
+    out = run_python(
+        f"""
+        import sys
+        start = set(sys.modules)
+        import atomic_counter
+        from atomic_counter import Layout, SnowflakeCounter
+        SnowflakeCounter(Layout.preset("INT64"), 1).next()
+        Layout.INT64.pack(1, 2, 3), Layout.JS_SAFE.max_id, Layout.TWITTER.fingerprint
+        Layout(0, "ms", 41, 10, 12)
+        loaded = set(sys.modules) - start
+        print(sorted(m for m in loaded if m.split(".")[0] in {HEAVY!r}))
+        Layout.INT64.decode(1)
+        print(sorted(m for m in set(sys.modules) - start if m.split(".")[0] in {HEAVY!r}))
+        print(sorted(loaded))
+        """
+    )
+    first, after_decode, loaded = out.splitlines()
+    assert first == "[]"
+    assert after_decode == "['datetime']"
+    assert "atomic_counter.layout" in loaded

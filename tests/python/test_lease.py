@@ -157,6 +157,43 @@ def test_bad_arguments(server, namespace):
         lease_node_id(server.url, namespace, layout=Layout.INT64, **FAST)
 
 
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda url: lease_node_id(None, "x"), "lease_node_id() argument 'client' must be a"),
+        (lambda url: lease_node_id(url, 5), "lease_node_id() argument 'namespace' must be a str"),
+        (
+            lambda url: lease_node_id(url, "x", ttl="10"),
+            "lease_node_id() argument 'ttl' must be a number of seconds, not str",
+        ),
+        (
+            lambda url: lease_node_id(url, "x", max_nodes=1.5),
+            "lease_node_id() argument 'max_nodes' must be an int or None, not float",
+        ),
+        (
+            lambda url: lease_node_id(url, "x", wait="1"),
+            "lease_node_id() argument 'wait' must be a number of seconds, not str",
+        ),
+        (
+            lambda url: lease_node_id(url, "x", layout="int64"),
+            "lease_node_id() argument 'layout' must be a Layout, not str",
+        ),
+        (
+            lambda url: lease_node_id(url, "x", trust_store=1),
+            "lease_node_id() argument 'trust_store' must be a bool, not int",
+        ),
+        (
+            lambda url: alease_node_id(url, "x", max_skew="1"),
+            "alease_node_id() argument 'max_skew' must be a number of seconds, not str",
+        ),
+    ],
+)
+def test_wrong_types_are_type_errors_naming_the_call(server, call, message):
+    with pytest.raises(TypeError) as raised:
+        call(server.url)
+    assert str(raised.value).startswith(message), str(raised.value)
+
+
 def test_a_namespace_of_version_0_2_is_refused(server, namespace):
     server.client().set(f"atomic_counter:{namespace}:safe_after", "1")
     with pytest.raises(LeaseRefusedError, match=r"in use by atomic-counter 0\.2"):

@@ -435,3 +435,8 @@ def test_a_read_only_database_is_named_as_such(pg, namespace, name):
             pg.url, autocommit=True, options="-c default_transaction_read_only=off"
         ) as conn:
             conn.execute("ALTER DATABASE postgres SET default_transaction_read_only = off")
+
+
+def test_sqlalchemy_style_urls_are_accepted(pg, namespace):
+    with lease_node_id(pg.url_for("postgres", "psycopg"), namespace, **FAST) as lease:
+        assert lease.counter().next() > 0

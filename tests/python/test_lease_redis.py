@@ -599,3 +599,58 @@ def test_a_holder_that_sees_its_mark_go_back_unconfirms_the_namespace(server, na
         with lease_node_id(server.url, namespace, trust_store=True, **FAST):
             assert time.monotonic() - started >= TTL + SKEW
     assert any("a previous wait was not confirmed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_claimant_paused_through_its_wait_claims_again(tmp_path, namespace):
+    """Found by the simulator. a claims node 0 and is paused during its C1 wait for longer than
+    a ttl; its entry expires, b claims node 0, waits and draws; then the store goes back, in
+    place, to when a held node 0, and a wakes after the end of its wait. a did not hold the node
+    throughout its wait, so it must claim again, not confirm and draw beside b."""
+    srv = debug_server(tmp_path)
+    client = srv.client()
+    key = redis_key(namespace)
+    try:
+        lease_node_id(srv.url, namespace, layout=Layout.JS_SAFE, **FAST).close()
+        a = Holder(srv.url, namespace, tmp_path / "a.bin", layout="js_safe", max_nodes=1, **FAST)
+        deadline = time.monotonic() + 30
+        while client.hget(key, "owner:0") is None:  # a's claim, at the start of its wait
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        dumped = client.dump(key)
+        a.pause()
+        time.sleep(TTL + 0.3)  # a's entry expires
+        b = Holder(srv.url, namespace, tmp_path / "b.bin", layout="js_safe", max_nodes=1, **FAST)
+        b.wait_ready()
+        wait_for_ids(b, 10_000)
+        client.restore(key, 0, dumped, replace=True)  # b's claim is gone, a owns node 0 again
+        a.resume()
+        runs = run_then_stop([a, b], 2.5)
+        check_no_duplicates(runs)
+    finally:
+        srv.stop()
+
+
+def test_a_lapsed_holder_whose_store_restarted_meanwhile_draws_again(tmp_path, namespace):
+    """a's deadline passes (paused), so it waits again (D4); the store restarts during that
+    wait (a new run_id). a must claim again and draw. (The simulator pins the narrower case it
+    found, a restart while a confirmation fails, deterministically: test_simulation.py.)"""
+    srv = RedisServer(tmp_path / "redis")
+    srv.start()
+    try:
+        a = Holder(srv.url, namespace, tmp_path / "a.bin", layout="js_safe", max_nodes=1, **FAST)
+        a.wait_ready()
+        wait_for_ids(a, 5_000)
+        a.pause()
+        time.sleep(TTL + 0.5)
+        a.resume()
+        time.sleep(0.5)  # a is in its second wait
+        srv.restart_keeping_data()
+        before = len(a.ids())
+        deadline = time.monotonic() + 20
+        while len(a.ids()) == before:
+            assert time.monotonic() < deadline, "a never drew again"
+            time.sleep(0.05)
+        runs = run_then_stop([a], 0.5)
+        check_no_duplicates(runs)
+    finally:
+        srv.kill()

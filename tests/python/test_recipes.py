@@ -96,4 +96,12 @@ def test_dataframes_get_int64_columns_and_postgres_bigint(pg, database):
     lines = out.splitlines()
     assert "'id': dtype('int64')" in lines[0] and "'at': dtype('<M8[us]')" in lines[0]
     assert lines[1] == "arrow id column: int64"
-    assert lines[2] == "PostgreSQL: 10000 rows, id column bigint"
+    # to_sql into the real PostgreSQL: BIGINT, and every id comes back as it went in.
+    assert lines[2] == "PostgreSQL: 10000 rows, id column bigint, every id read back: True"
+    # The recipe steers away from TimeCounter ids, showing why: uint64, refused by to_sql.
+    assert lines[3] == (
+        "TimeCounter ids (uint64): to_sql refuses them: "
+        "Unsigned 64 bit integer datatype is not supported"
+    )
+    source = (RECIPES / "dataframes.py").read_text()
+    assert "SnowflakeCounter(Layout.INT64" in source and "not from TimeCounter" in source

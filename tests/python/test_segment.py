@@ -221,3 +221,50 @@ def test_values_near_the_top_are_exact_and_the_end_raises_overflow(store, name):
             drawn.append(counter.next())
     counter.close()
     assert drawn == list(range(top - 11, top - 1))  # two blocks of 5, then no room for one
+
+
+def test_anext_never_blocks_the_event_loop(aof_redis, name):
+    """With no value at hand (here: a reservation for every other value, and the store paused)
+    anext() waits in a worker thread: another task keeps running meanwhile."""
+    import asyncio
+
+    SegmentCounter.create(aof_redis.url, name)
+    counter = SegmentCounter(aof_redis.url, name, block=2, timeout=10)
+
+    async def main() -> tuple[list[int], int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        drawn = [await counter.anext() for _ in range(4)]
+        aof_redis.pause()
+        asyncio.get_running_loop().call_later(0.5, aof_redis.resume)
+        before = ticks
+        drawn += [await counter.anext() for _ in range(4)]  # waits for the store
+        waited_ticks = ticks - before
+        async for value in counter:
+            drawn.append(value)
+            if len(drawn) == 12:
+                break
+        ticker.cancel()
+        return drawn, waited_ticks
+
+    try:
+        drawn, waited_ticks = asyncio.run(main())
+    finally:
+        aof_redis.resume()
+        counter.close()
+    assert drawn == list(range(1, 13))
+    assert waited_ticks >= 20, waited_ticks  # the loop ran all through the half-second wait
+
+
+def test_sqlalchemy_style_urls_are_accepted(pg, name):
+    url = pg.url_for("postgres", "psycopg")  # postgresql+psycopg://..., as in Django settings
+    SegmentCounter.create(url, name)
+    with SegmentCounter(url, name, block=10) as counter:
+        assert counter.next() == 1

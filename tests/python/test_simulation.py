@@ -879,8 +879,9 @@ def test_the_simulator_finds_what_each_check_prevents(mutation):
 
 
 # --------------------------------------------------------------------------------------------
-# What the simulator found in lease.py as issue 20 left it, pinned as scenarios (the events the
-# random search produced, in order). They fail until lease.py is fixed: then drop the xfail.
+# What the simulator found in lease.py as issue 20 first left it (commit 24eb418), pinned as
+# scenarios: the events the random search produced, in order. Each failed there (a duplicate, a
+# draw below the wait's floor, a holder 'waiting' for ever); lease.py's fix (2dd2d78) passes.
 
 
 def _lease_episode(**fields: Any) -> simulator.Episode:
@@ -892,16 +893,13 @@ def _lease_episode(**fields: Any) -> simulator.Episode:
     return ep
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lease.py _hold: a wait paused for longer than the ttl still confirms (reported)",
-)
 def test_a_claimant_paused_through_its_wait_never_draws_on_a_node_handed_on():
     """A claims node 0 and holds it through its C1 wait, renewing; a pause of 4 s stops it
     from renewing. Its entry expires, B claims node 0, waits and draws. The store then goes
     back, in place, to when A held node 0; A wakes after the end of its wait. It must not
     draw (it did not hold the node for the wait: the store handed it on meanwhile) but claim
-    again; lease.py's _hold leaves its loop when the time is up and confirms."""
+    again (C1 holds the node throughout the wait). 24eb418's _hold left its loop when the time
+    was up and confirmed."""
     holders: list[Any] = []
 
     def start(world: Any) -> None:
@@ -957,28 +955,20 @@ def _lapse(restart: bool) -> tuple[Any, Any, list[int]]:
     return world, holders[0], late
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lease.py _requalify lets StoreUnavailableError out, leaving 'waiting' (reported)",
-)
 def test_a_lapsed_holder_draws_again_only_above_its_wait_s_floor():
-    """D4 interrupted: A's confirmation after its wait fails (the store is down). The renewal
-    loop catches the error, and its next renewal finds A 'waiting', not 'ready', so D4's check
-    does not apply: the counter is extended as it was, below the floor of the wait (B, the
-    clock at the wait's start + ttl + max_skew + max_lead: 5.7 s here)."""
+    """D4 interrupted: A's confirmation after its wait fails (the store is down). In 24eb418 the
+    renewal loop caught the error, and its next renewal found A 'waiting', not 'ready', so D4's
+    check did not apply: the counter was extended as it was, below the floor of the wait (B,
+    the clock at the wait's start + ttl + max_skew + max_lead: 5.7 s here)."""
     world, holder, late = _lapse(restart=False)
     assert late, "A never drew again"
     floor = holder.lease._id_after(world.start + int(5.7 * 1e9) + holder.clock.wall_offset, 0)
     assert late[0] > floor, f"A drew {late[0]} after its wait, below its floor {floor}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lease.py _requalify: 'waiting' and a new run_id mean RESTARTED forever (reported)",
-)
 def test_a_lapsed_holder_whose_store_restarted_draws_again():
-    """The same, with the store restarted (a new run_id) while it was down: every later
-    renewal of A returns RESTARTED (A is 'waiting'), which _renew_step retries forever; A
-    keeps its node and never draws again (the waits are not bounded)."""
+    """The same, with the store restarted (a new run_id) while it was down: in 24eb418 every
+    later renewal of A returned RESTARTED (A was 'waiting'), which _renew_step retried for ever;
+    A kept its node and never drew again (the waits were not bounded)."""
     _, holder, _ = _lapse(restart=True)
     assert holder.lease.valid, repr(holder.lease)

@@ -47,7 +47,9 @@ from .protocols import (
 NAME = "PostgreSQL"
 CLIENTS = "a psycopg 3 connection"  # for messages
 SYNC_CLIENT, ASYNC_CLIENT = "psycopg.Connection", "psycopg.AsyncConnection"
-SCHEMES = ("postgresql://", "postgres://")
+# Also SQLAlchemy's form, postgresql+<driver>:// (what Django and SQLAlchemy settings hold): the
+# driver part is dropped, psycopg 3 connects.
+SCHEMES = ("postgresql://", "postgres://", "postgresql+")
 
 # The server's incarnation: its system identifier and timeline. A restart or a crash keeps
 # both; a promoted standby or a restored backup starts a new timeline.
@@ -690,6 +692,13 @@ def is_async(client: Any) -> bool:
     return inspect.iscoroutinefunction(getattr(client, "execute", None))
 
 
+def _plain_url(url: str) -> str:
+    """postgresql+psycopg://... (SQLAlchemy's form) as the postgresql://... libpq reads."""
+    if url.startswith("postgresql+"):
+        return "postgresql://" + url.split("://", 1)[1]
+    return url
+
+
 def _connector(
     url: str, timeout: float, *, func: str, application: str, asynchronous: bool
 ) -> Callable[[], Any]:
@@ -702,6 +711,7 @@ def _connector(
         raise ImportError(
             f"{func} with a postgresql:// URL needs psycopg 3: pip install atomic-counter[postgres]"
         ) from exc
+    url = _plain_url(url)
     timeout_ms = int(timeout * 1000)
     params: dict[str, Any] = {
         "autocommit": True,

@@ -67,6 +67,12 @@ def call_sites(name: str) -> dict:
         "SnowflakeCounter() ValueError": raises(
             ValueError, lambda: SnowflakeCounter(Layout.TWITTER, 5000)
         ),
+        "SnowflakeCounter() TypeError (not a Layout)": raises(
+            TypeError, lambda: SnowflakeCounter("int64", 5)
+        ),
+        "SnowflakeCounter() TypeError (the Layout class)": raises(
+            TypeError, lambda: SnowflakeCounter(Layout, 5)
+        ),
         "SnowflakeCounter LeaseExpiredError": raises(LeaseExpiredError, revoked.next),
         "SnowflakeCounter.next_many LeaseExpiredError": raises(
             LeaseExpiredError, lambda: revoked.next_many(2)

@@ -66,7 +66,7 @@ from atomic_counter.errors import (
 )
 from atomic_counter.layout import Layout
 from atomic_counter.stores import memory as memory_module
-from atomic_counter.stores.memory import MemoryLeases, MemorySegment, MemoryServer
+from atomic_counter.stores.memory import MemorySegment, MemoryServer
 from atomic_counter.stores.protocols import Claimed, Confirm, Confirmed, Release
 
 Sleep = lease_module.Sleep
@@ -759,10 +759,16 @@ class SimLease(lease_module._LeaseBase):
         self._clock = proc.clock  # type: ignore[assignment]
         self._counter_type = functools.partial(ModelSnowflake, clock=proc.clock)  # type: ignore[assignment]
         super().__init__(
-            "sim", ep.layout, ep.ttl, ep.max_nodes, ep.max_skew, ep.max_lead, ep.trust_store
+            proc.world.server,  # the memory store, found as any engine is (stores/memory.py)
+            "sim",
+            layout=ep.layout,
+            ttl=ep.ttl,
+            max_nodes=ep.max_nodes,
+            max_skew=ep.max_skew,
+            max_lead=ep.max_lead,
+            trust_store=ep.trust_store,
         )
         self._token = token
-        self._store = MemoryLeases("sim", ep.flavor, trust_store=ep.trust_store)
 
 
 class LeaseProc(Proc):
@@ -829,26 +835,9 @@ class LeaseProc(Proc):
             return
         self.state = "holding"
         world.note(f"{self.name} holds node {self.lease.node}")
-        self.program = Program(self, self._renew_loop(), self._loop_ended)
+        self.program = Program(self, self.lease._renew_forever(), self._loop_ended)
         self.program.start()
         world.after(world.rng.random() * world.ep.draw_every * 2, self.draw, proc=self)
-
-    # NodeLease._renew_loop
-    def _renew_loop(self) -> Generator[Any, Any, None]:
-        lease = self.lease
-        interval = lease.ttl / 4
-        while True:
-            try:
-                yield Sleep(interval)
-            except _Closed:
-                return
-            try:
-                interval = yield from lease._renew_step()
-            except _Closed:
-                return
-            except Exception:
-                lease._revoke()
-                interval = min(1.0, lease.ttl / 4)
 
     def traced_state(self) -> None:
         """Notes the lease's state when a step changed it."""
