@@ -30,6 +30,7 @@ from conftest import linux_only, needs_redis_server
 
 from atomic_counter import Layout, SnowflakeCounter
 from atomic_counter._core import LeaseExpiredError
+from atomic_counter._drive import drive
 from atomic_counter.errors import SegmentRefusedError, StoreUnavailableError
 from atomic_counter.stores import memory
 from atomic_counter.stores.memory import MemoryServer
@@ -972,3 +973,82 @@ def test_a_lapsed_holder_whose_store_restarted_draws_again():
     A kept its node and never drew again (the waits were not bounded)."""
     _, holder, _ = _lapse(restart=True)
     assert holder.lease.valid, repr(holder.lease)
+
+
+def _segment_episode(**fields: Any) -> simulator.Episode:
+    ep = simulator.Episode(1, "segment", "redis")
+    ep.block, ep.procs, ep.draw_every = 8, 0, 1e9  # the scenario draws, nobody else
+    for name, value in fields.items():
+        setattr(ep, name, value)
+    return ep
+
+
+def _take(world: Any, proc: Any, n: int) -> None:
+    """n values from a counter's C half (never a draw that would wait), checked as the simulator
+    checks every value; the engine reserves as a draw makes it want to."""
+    if not proc.alive:
+        return
+    values = []
+    for _ in range(n):
+        nxt, end, spare, _ = proc.counter._state()
+        assert nxt < end or spare, f"{proc.name} has no value at hand"
+        values.append(proc.counter.next())
+        proc._feed()
+    world.checker.handed_out(proc, values)
+
+
+@pytest.mark.parametrize(
+    "operator",
+    [
+        "kill",
+        pytest.param(
+            "documented",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="the refusals' remedy (last + 1 + block per running process) misses the "
+                "gaps below a running counter's blocks (reported)",
+            ),
+        ),
+    ],
+)
+def test_moving_a_lost_sequence_above_every_block_still_held(operator):
+    """After the store loses a sequence, the refusal's message says to create it again at the
+    last value handed out + 1 + block for each process still running. Blocks that nobody hands
+    out (a process that died holding them, a reservation whose reply was lost) lie between the
+    last value handed out and the blocks a running process holds, which can then be above that
+    start: here X holds [17, 21) when the last value handed out is 5, and 5 + 1 + 8 = 14. The
+    operator who stops the running counters first ("kill") is safe."""
+    procs: list[Any] = []
+
+    def create(world: Any) -> None:
+        ops = simulator.MemorySegment(
+            simulator.SEQUENCE, trust_failover=False, assume_durable=True, flavor="redis"
+        )
+        drive(ops.create(1), world.server.perform)
+
+    def start(world: Any) -> None:
+        procs.append(simulator.SegmentProc(world))
+
+    def repair(world: Any) -> None:
+        simulator.Operator.mode = operator
+        try:
+            world.operator.repair()
+        finally:
+            simulator.Operator.mode = "kill"
+        procs.append(simulator.SegmentProc(world))  # Y
+
+    actions = [
+        (0.0, create),
+        (0.01, start),  # X: [1, 5) and a spare [5, 9)
+        (0.1, lambda world: _take(world, procs[0], 4)),  # 1..4
+        (0.2, start),  # D: [9, 13) and [13, 17)
+        (0.3, lambda world: procs[1].kill()),  # D dies: 9..16 are a gap
+        (0.4, lambda world: _take(world, procs[0], 1)),  # 5, from the spare: X reserves [17, 21)
+        (0.5, lambda world: world.server.flush()),
+        (0.6, repair),
+        (0.7, lambda world: _take(world, procs[-1], 4)),  # Y
+        (0.8, lambda world: _take(world, procs[0], 4)),  # X: 6, 7, 8, then its spare
+    ]
+    world, violation = simulator.run_script(_segment_episode(), actions, until=1.0)
+    assert world.checker.drawn >= 9
+    assert violation is None, violation

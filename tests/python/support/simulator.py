@@ -1916,7 +1916,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace", action="store_true", help="with --seed: every step")
     parser.add_argument(
         "--operator",
-        choices=("kill", "close", "none"),
+        choices=("kill", "close", "documented", "naive"),
         default="kill",
         help="segments: what the operator does to running counters before moving the sequence",
     )
