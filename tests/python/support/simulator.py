@@ -1687,7 +1687,7 @@ def quiet() -> Iterator[None]:
 
 # The faults of an episode stop after its duration or this many steps, whichever comes first,
 # so that an episode of fast draws does not take a run's whole budget.
-EPISODE_STEPS = 60_000
+EPISODE_STEPS = 30_000
 
 
 def heal_bound(ep: Episode) -> float:
@@ -1721,7 +1721,20 @@ def run_script(
             world.run_until(world.start + int(until * SECOND), 10**9)
         except Violation as exc:
             violation = str(exc)
+        finally:
+            _retire(world)
     return world, violation
+
+
+def _retire(world: World) -> None:
+    """Nothing may reach a SegmentCounter's engine after its episode: the C half calls the
+    engine's collected() when it is freed, unless it was closed (which would start a give-back
+    thread, maybe as the interpreter exits)."""
+    for proc in world.procs:
+        if isinstance(proc, SegmentProc):
+            proc.engine.closed = True
+            if proc.counter is not None:
+                proc.counter._close()
 
 
 def run_episode(
@@ -1757,13 +1770,7 @@ def run_episode(
         except Violation as exc:
             violation = str(exc)
         finally:
-            for proc in world.procs:
-                if isinstance(proc, SegmentProc):
-                    # Nothing may reach the engine after the episode (the C half calls
-                    # collected() when it is freed, unless it was closed).
-                    proc.engine.closed = True
-                    if proc.counter is not None:
-                        proc.counter._close()
+            _retire(world)
     trace = compress_trace(world.trace, world.start, keep=10**9 if trace_all else 50)
     return Result(
         ep, world.steps, world.elapsed(), world.checker.drawn, violation, trace, world.stats
