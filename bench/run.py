@@ -2,8 +2,10 @@
 
 Runs with the project's environment (tools/bench.sh sets it up):
   1. builds the reference extension (bench/python/_reference.c: the floor for a C method that
-     returns a fresh int, and an allocate-and-memset for bulk),
-  2. measures our Python API and the peers side by side, as medians of interleaved rounds,
+     returns a fresh int),
+  2. measures our Python API and the peers side by side, as medians of interleaved rounds; bulk
+     ids (next_many of every counter type, Layout.decode_many) against n from 1k to 100M ids,
+     beside numpy doing the least the same result needs (bench/python/bulk.py),
   3. measures the original atomic-counter 0.1.4 in a virtual environment of its own, as ratios
      to the reference measured in that same process, and the start-up of both (import time
      with -X importtime, whole processes drawing one id, our command line), and what the first
@@ -13,9 +15,12 @@ Runs with the project's environment (tools/bench.sh sets it up):
      beside Counter.next() and SELECT nextval(), ids a second from 8 processes, next() latency
      while the database is slowed,
   5. builds and runs the C++ Google Benchmark suite (bench/cpp),
-  6. writes docs/benchmarks.md (tables, targets, machine, Python, date) and docs/benchmarks.png.
+  6. writes docs/benchmarks.md (tables, targets, machine, Python, date) and docs/benchmarks.png
+     (ns per id of the single draws; ids a second against n for the bulk calls).
 
-Every target is a ratio of medians from one run, never an absolute time.
+Every target is a ratio of medians from one run, never an absolute time. `--only bulk` measures
+the bulk calls alone and rewrites their section of docs/benchmarks.md and the chart (the other
+figures stay as the last full run wrote them).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -41,12 +47,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "bench"
 sys.path.insert(0, str(ROOT / "bench" / "python"))
 
+import bulk  # noqa: E402
 from imports import measure_imports  # noqa: E402
 from imports import table as first_use_table  # noqa: E402
 from measure import measure  # noqa: E402
 from segments import PROCESSES, measure_segments  # noqa: E402
-
-BULK = 1_000_000
 
 
 def build_reference() -> None:
@@ -103,7 +108,6 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
     v = TimeCounter().next()
     ns = {
         "ref": _reference.Reference(),
-        "fill": _reference.fill,
         "c": Counter(),
         "t": TimeCounter(),
         "sc": shared,
@@ -121,7 +125,6 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
         "utc": dt.timezone.utc,
         "v": v,
         "v_us": v >> 12,
-        "BULK": BULK,
     }
     return {
         "single": {
@@ -143,11 +146,6 @@ def python_candidates() -> dict[str, dict[str, tuple[str, dict]]]:
         "decode": {
             "TimeCounter.to_datetime": ("to_datetime(v)", ns),
             "datetime.fromtimestamp(us / 1e6, tz=utc)": ("fromtimestamp(v_us / 1e6, tz=utc)", ns),
-        },
-        "bulk": {
-            "reference alloc + memset 8 MB": ("fill(BULK)", ns),
-            "Counter.next_many(1M)": ("c.next_many(BULK)", ns),
-            "TimeCounter.next_many(1M)": ("t.next_many(BULK)", ns),
         },
     }
 
@@ -246,23 +244,12 @@ def measure_startup(original: Path | None, rounds: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def measure_decode_many(rounds: int) -> float | None:
-    """Layout.INT64.decode_many over 1M ids: ns per call (None without numpy)."""
-    try:
-        import numpy as np
-    except ImportError:
-        return None
-    from atomic_counter import Layout, SnowflakeCounter
-
-    ids = np.asarray(SnowflakeCounter(Layout.INT64, 3).next_many(BULK))
-    decode = Layout.INT64.decode_many
-    decode(ids)
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter_ns()
-        decode(ids)
-        times.append(time.perf_counter_ns() - start)
-    return statistics.median(times)
+def measure_bulk(sizes: list[int], rounds: int) -> dict[int, dict[str, float]]:
+    """{n: {candidate: ns per call}}: next_many and decode_many beside their numpy floors."""
+    figures = bulk.measure_next_many(sizes, rounds)
+    for n, row in bulk.measure_decode_many(sizes, rounds).items():
+        figures[n].update(row)
+    return figures
 
 
 def run_cpp(repetitions: int) -> dict[str, float] | None:
@@ -313,7 +300,6 @@ def targets(
     original: dict[str, float] | None,
     cpp: dict[str, float] | None,
     startup: dict[str, float],
-    decode_ns: float | None,
     segments: dict[str, float] | None = None,
     first_use: dict[str, dict] | None = None,
 ) -> list[tuple[str, str, float, bool]]:
@@ -359,11 +345,6 @@ def targets(
                     r <= 1.05,
                 )
             )
-    if decode_ns is not None:
-        rate = BULK / decode_ns * 1e3
-        rows.append(
-            ("Layout.decode_many >= 100 M ids/s", f"{rate:.0f} M ids/s", 100 / rate, rate >= 100)
-        )
 
     def ratio(name: str, a: float, b: float, limit: float, strict: bool = False) -> None:
         r = a / b
@@ -411,11 +392,6 @@ def targets(
         py["datetime.fromtimestamp(us / 1e6, tz=utc)"],
         1.0,
     )
-    fill = py["reference alloc + memset 8 MB"]
-    for name in ("Counter.next_many(1M)", "TimeCounter.next_many(1M)"):
-        rate = BULK / py[name] * 1e3  # millions of ids per second
-        rows.append((f"{name} >= 300 M ids/s", f"{rate:.0f} M ids/s", 300 / rate, rate >= 300))
-        ratio(f"{name} <= 2 x alloc + memset 8 MB", py[name], fill, 2.0)
     if segments:
         ratio(
             "SegmentCounter.next (a block at hand) <= 1.1 x Counter.next",
@@ -475,13 +451,77 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
+BULK_HEADING = "## Python: bulk, ids a second against n"
+
+
+def bulk_section(figures: dict[int, dict[str, float]], rounds: int) -> list[str]:
+    """The bulk section of the report: its targets (every ratio at every n), the ratios and the
+    rates, with when and where they were measured (--only bulk reruns this section alone)."""
+    import atomic_counter
+
+    sizes = sorted(figures)
+    span = f"{bulk.label(sizes[0])} .. {bulk.label(sizes[-1])}"
+    lines = [
+        BULK_HEADING,
+        "",
+        f"atomic_counter {atomic_counter.__version__}, CPython {platform.python_version()}, "
+        f"{machine()}, {dt.date.today().isoformat()}; each n measured on its own, medians of "
+        f"{rounds} interleaved rounds (`python bench/run.py --only bulk` reruns this section).",
+        "The floors: numpy's `np.empty(n, np.uint64).fill(1)` for next_many(n) (fresh memory, one "
+        "write per id), `a.fill(1)` into an existing array for next_many(n, out=a), and for "
+        "`Layout.INT64.decode_many(ids)` numpy's vectorized shifts, masks, multiply and add "
+        "producing the same three columns.",
+        "",
+        "| target | worst ratio (at n) | met |",
+        "| --- | --- | --- |",
+    ]
+    table = bulk.ratios(figures)
+    for ours in bulk.TARGETED:
+        worst = max(table[ours], key=lambda n: table[ours][n])
+        r = table[ours][worst]
+        floor = dict(bulk.PAIRS)[ours]
+        lines.append(
+            f"| {ours} <= {bulk.TARGET} x {floor} at every n in {span} | {r:.2f} "
+            f"({bulk.label(worst)}) | {'yes' if r <= bulk.TARGET else '**no**'} |"
+        )
+    lines += ["", "Ours / floor at each n (lower is better):", "", *bulk.ratio_table(figures)]
+    lines += ["", "Millions of ids a second:", "", *bulk.rate_table(figures), ""]
+    return lines
+
+
+def replace_section(text: str, heading: str, section: list[str]) -> str:
+    """text with the section that starts at `heading` (up to the next ## heading, or the end)
+    replaced by `section`; appended when there is none."""
+    lines = text.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    except StopIteration:
+        return "\n".join([*lines, "", *section]).rstrip("\n") + "\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join([*lines[:start], *section, *lines[end:]]).rstrip("\n") + "\n"
+
+
+def singles_from_report(text: str) -> tuple[dict[str, float], float]:
+    """The one-id-per-call figures of an existing report (for a chart redrawn by --only bulk)."""
+    singles: dict[str, float] = {}
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            inside = line.startswith("## Python: one id per call")
+            continue
+        match = re.match(r"\| (.+?) \| ([0-9.]+) \| [0-9.]+ \|$", line) if inside else None
+        if match:
+            singles[match.group(1)] = float(match.group(2))
+    return singles, singles.get("reference METH_NOARGS", 0.0)
+
+
 def write_report(
     py: dict[str, float],
     single_names: list[str],
     original: dict[str, float] | None,
     cpp: dict[str, float] | None,
     startup: dict[str, float],
-    decode_ns: float | None,
+    figures: dict[int, dict[str, float]],
     rows: list,
     rounds: int,
     out_dir: Path,
@@ -498,7 +538,7 @@ def write_report(
         f"{machine()}, {dt.date.today().isoformat()}. Medians of {rounds} interleaved rounds; "
         "reproduce with `bash tools/bench.sh`.",
         "",
-        "![ns per id](benchmarks.png)",
+        "![ns per id of single draws; ids a second of bulk draws against n](benchmarks.png)",
         "",
         "## Targets",
         "",
@@ -508,6 +548,7 @@ def write_report(
     lines += [
         f"| {name} | {text} | {r:.2f} | {'yes' if ok else '**no**'} |" for name, text, r, ok in rows
     ]
+    lines.append("| bulk: next_many and decode_many at every n (1k .. 100M) | see below | | |")
     lines += [
         "",
         "## Python: one id per call",
@@ -525,26 +566,8 @@ def write_report(
     lines += ["", "## Python: decoding", "", "| what | ns per call |", "| --- | --- |"]
     for name in ("TimeCounter.to_datetime", "datetime.fromtimestamp(us / 1e6, tz=utc)"):
         lines.append(f"| {name} | {py[name]:.1f} |")
+    lines += ["", *bulk_section(figures, rounds)]
     lines += [
-        "",
-        "## Python: bulk, 1,000,000 ids per call",
-        "",
-        "| what | ms per call | M ids/s |",
-        "| --- | --- | --- |",
-    ]
-    for name in (
-        "reference alloc + memset 8 MB",
-        "Counter.next_many(1M)",
-        "TimeCounter.next_many(1M)",
-    ):
-        lines.append(f"| {name} | {py[name] / 1e6:.2f} | {BULK / py[name] * 1e3:.0f} |")
-    if decode_ns is not None:
-        lines.append(
-            f"| Layout.INT64.decode_many(1M ids) | {decode_ns / 1e6:.2f} | "
-            f"{BULK / decode_ns * 1e3:.0f} |"
-        )
-    lines += [
-        "",
         "## Start-up (a fresh interpreter each time; original 0.1.4 in its own environment)",
         "",
         "| what | median |",
@@ -586,10 +609,14 @@ def write_report(
         ]
         lines += [f"| {name} | {value:.2f} |" for name, value in sorted(cpp.items())]
     (out_dir / "benchmarks.md").write_text("\n".join(lines) + "\n")
-    draw_chart(singles, out_dir / "benchmarks.png", ref)
+    draw_chart(singles, ref, figures, out_dir / "benchmarks.png")
 
 
-def draw_chart(singles: dict[str, float], path: Path, ref: float) -> None:
+def draw_chart(
+    singles: dict[str, float], ref: float, figures: dict[int, dict[str, float]], path: Path
+) -> None:
+    """Two panels: ns per id of the single draws (bars), ids a second of the bulk calls and
+    their floors against n (lines)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -610,7 +637,9 @@ def draw_chart(singles: dict[str, float], path: Path, ref: float) -> None:
     colors = [
         "#1f77b4" if n in ours else "#bbbbbb" if "reference" in n else "#ff7f0e" for n in names
     ]
-    fig, ax = plt.subplots(figsize=(9, 0.42 * len(items) + 1.2))
+    fig, (ax, bx) = plt.subplots(
+        1, 2, figsize=(17, max(6.0, 0.42 * len(items) + 1.2)), width_ratios=[1, 1]
+    )
     bars = ax.barh(names, values, color=colors)
     ax.set_xscale("log")
     ax.set_xlabel("ns per id (log scale; lower is better)")
@@ -628,8 +657,35 @@ def draw_chart(singles: dict[str, float], path: Path, ref: float) -> None:
             fontsize=8,
         )
     ax.axvline(ref, color="#888888", linestyle=":", linewidth=1)
+
+    sizes = sorted(figures)
+    styles = {
+        bulk.FLOOR: ("#555555", "--", "o"),
+        **{kind: (blue, "-", ".") for kind, blue in zip(bulk.KINDS, BLUES, strict=True)},
+        bulk.DECODE_FLOOR: ("#555555", ":", "s"),
+        "Layout.decode_many": ("#ff7f0e", "-", "s"),
+    }
+    for name, (color, line, marker) in styles.items():
+        rates = [n / figures[n][name] * 1e3 for n in sizes if name in figures[n]]
+        label = f"{name} (floor)" if name in (bulk.FLOOR, bulk.DECODE_FLOOR) else name
+        bx.plot(sizes[: len(rates)], rates, line, marker=marker, color=color, label=label)
+    bx.set_xscale("log")
+    bx.set_yscale("log")
+    bx.set_xlabel("n, ids per call (log scale)")
+    bx.set_ylabel("millions of ids a second (log scale; higher is better)")
+    bx.set_title(
+        "Bulk: next_many(n) beside numpy's empty + fill, decode_many beside\n"
+        "numpy's shifts and masks (grey: the floors)",
+        fontsize=10,
+    )
+    bx.grid(True, which="major", color="#eeeeee")
+    bx.legend(fontsize=8, loc="lower center")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+# The five counter types' lines: shades of the single draws' blue.
+BLUES = ["#1f77b4", "#4a90c8", "#7aaedb", "#174a7c", "#2ca0c8"]
 
 
 def main() -> int:
@@ -642,7 +698,29 @@ def main() -> int:
     parser.add_argument(
         "--no-segments", action="store_true", help="skip SegmentCounter (needs PostgreSQL)"
     )
+    parser.add_argument(
+        "--only",
+        choices=["bulk"],
+        help="measure only the bulk calls and rewrite their section and the chart",
+    )
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(n) for n in bulk.SIZES),
+        help="the n of the bulk calls, comma-separated (1e3 and the like accepted)",
+    )
     args = parser.parse_args()
+    sizes = [int(float(n)) for n in args.sizes.split(",")]
+
+    if args.only == "bulk":
+        report = args.out / "benchmarks.md"
+        print("Python: bulk", file=sys.stderr)
+        figures = measure_bulk(sizes, args.rounds)
+        text = replace_section(report.read_text(), BULK_HEADING, bulk_section(figures, args.rounds))
+        report.write_text(text)
+        singles, ref = singles_from_report(text)
+        draw_chart(singles, ref, figures, args.out / "benchmarks.png")
+        print("\n".join(bulk_section(figures, args.rounds)))
+        return 0
 
     build_reference()
     groups = python_candidates()
@@ -652,9 +730,7 @@ def main() -> int:
     print("Python: decoding", file=sys.stderr)
     py.update(measure(groups["decode"], args.rounds, args.number // 4))
     print("Python: bulk", file=sys.stderr)
-    py.update(measure(groups["bulk"], args.rounds, 5))
-    print("Python: decode_many", file=sys.stderr)
-    decode_ns = measure_decode_many(args.rounds)
+    figures = measure_bulk(sizes, args.rounds)
     theirs = None if args.no_original else original_python()
     original = measure_original(theirs, args.rounds, args.number) if theirs else None
     print("start-up", file=sys.stderr)
@@ -664,7 +740,7 @@ def main() -> int:
     print("SegmentCounter against PostgreSQL", file=sys.stderr)
     segments = None if args.no_segments else measure_segments(args.rounds, args.number)
     cpp = None if args.no_cpp else run_cpp(max(3, args.rounds // 4))
-    rows = targets(py, original, cpp, startup, decode_ns, segments, first_use)
+    rows = targets(py, original, cpp, startup, segments, first_use)
     args.out.mkdir(parents=True, exist_ok=True)
     write_report(
         py,
@@ -672,7 +748,7 @@ def main() -> int:
         original,
         cpp,
         startup,
-        decode_ns,
+        figures,
         rows,
         args.rounds,
         args.out,

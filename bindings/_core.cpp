@@ -49,6 +49,8 @@ struct module_state {
     // (datetime.datetime, datetime.timedelta, datetime.timezone.utc), imported by the first call
     // that builds one, so that `import atomic_counter` costs no more than the original's.
     std::atomic<PyObject*> datetime_api;
+    // The bulk calls' names (common.hpp), made by module_exec.
+    bulk_names names;
 };
 
 module_state* state_of(PyObject* module) {
@@ -182,12 +184,17 @@ PyDoc_STRVAR(Counter_next_doc,
              "value, once the value has passed limit (never wrapping past 2**64 - 1).");
 
 PyDoc_STRVAR(Counter_next_many_doc,
-             "next_many($self, /, n)\n--\n\n"
+             "next_many($self, /, n, out=None)\n--\n\n"
              "Draw n values at once: exactly what n calls of next() would return, in order.\n\n"
              "Returns a memoryview of format 'Q' (uint64) that numpy.asarray() wraps without a\n"
-             "copy. One atomic step reserves the whole block, so values drawn concurrently by\n"
-             "other threads never fall inside it. n is an int in [0, 2**60 - 1]; raises\n"
-             "OverflowError, drawing nothing, if the last value would pass limit + interval.");
+             "copy. With out, writes them into that buffer instead and returns it: a writable,\n"
+             "C-contiguous buffer of n uint64 items or 8 * n bytes (a numpy.uint64 array,\n"
+             "array.array('Q'), bytearray, memoryview); TypeError or ValueError, drawing\n"
+             "nothing, for any other. One atomic step reserves the whole block, so values drawn\n"
+             "concurrently by other threads never fall inside it. n is an int in\n"
+             "[0, 2**60 - 1]; raises OverflowError, drawing nothing, if the last value would\n"
+             "pass limit + interval, and MemoryError naming n when no buffer that large can be\n"
+             "had.");
 
 PyDoc_STRVAR(Counter_current_doc,
              "current($self, /)\n--\n\n"
@@ -304,13 +311,15 @@ PyDoc_STRVAR(TimeCounter_next_doc,
              "microseconds: see lead_us()). Safe to call from any number of threads.");
 
 PyDoc_STRVAR(TimeCounter_next_many_doc,
-             "next_many($self, /, n)\n--\n\n"
+             "next_many($self, /, n, out=None)\n--\n\n"
              "Draw n consecutive ids at once: the first is what next() would return, the rest\n"
              "follow it by 1, borrowing from later microseconds (n / 4096 at most; see\n"
              "lead_us()).\n\n"
              "Returns a memoryview of format 'Q' (uint64) that numpy.asarray() wraps without a\n"
-             "copy. One atomic step reserves the whole block, so ids drawn concurrently by other\n"
-             "threads never fall inside it. n is an int in [0, 2**60 - 1].");
+             "copy, or, with out, writes into that buffer and returns it (as\n"
+             "Counter.next_many()). One atomic step reserves the whole block, so ids drawn\n"
+             "concurrently by other threads never fall inside it. n is an int in\n"
+             "[0, 2**60 - 1].");
 
 PyDoc_STRVAR(TimeCounter_current_doc,
              "current($self, /)\n--\n\n"
@@ -546,6 +555,8 @@ PyMethodDef module_methods[] = {
     {"to_datetime", as_cfunction(to_datetime), METH_FASTCALL | METH_KEYWORDS, to_datetime_doc},
     {"get_timedelta", as_cfunction(get_timedelta), METH_FASTCALL | METH_KEYWORDS,
      get_timedelta_doc},
+    // For atomic_counter.layout's Layout.decode_many (see layout.cpp).
+    {"_decode_many", as_cfunction(decode_many), METH_FASTCALL, nullptr},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -582,6 +593,12 @@ int module_exec(PyObject* module) {
     install_fork_handler();
     module_state* st = state_of(module);
     new (&st->datetime_api) std::atomic<PyObject*>(nullptr);
+    st->names = {PyUnicode_InternFromString("cast"), PyUnicode_InternFromString("Q"),
+                 PyUnicode_InternFromString("q"), PyUnicode_InternFromString("format")};
+    if (st->names.cast == nullptr || st->names.uint64 == nullptr || st->names.int64 == nullptr ||
+        st->names.format == nullptr) {
+        return -1;
+    }
     PyType_Spec* const specs[type_count] = {Counter_spec.get(),       TimeCounter_spec.get(),
                                             shared_counter_spec(),    shared_time_counter_spec(),
                                             snowflake_counter_spec(), segment_counter_spec()};
@@ -620,6 +637,10 @@ int module_traverse(PyObject* module, visitproc visit, void* arg) {
         Py_VISIT(type);
     }
     Py_VISIT(st->datetime_api.load(std::memory_order_acquire));
+    Py_VISIT(st->names.cast);
+    Py_VISIT(st->names.uint64);
+    Py_VISIT(st->names.int64);
+    Py_VISIT(st->names.format);
     return 0;
 }
 
@@ -629,6 +650,10 @@ int module_clear(PyObject* module) {
         Py_CLEAR(type);
     }
     Py_XDECREF(st->datetime_api.exchange(nullptr, std::memory_order_acq_rel));
+    Py_CLEAR(st->names.cast);
+    Py_CLEAR(st->names.uint64);
+    Py_CLEAR(st->names.int64);
+    Py_CLEAR(st->names.format);
     return 0;
 }
 
@@ -657,6 +682,14 @@ PyModuleDef module_def = {
 };
 
 }  // namespace
+
+namespace atomic_counter::python {
+
+bulk_names const& bulk_names_of(PyObject* module) {
+    return state_of(module)->names;
+}
+
+}  // namespace atomic_counter::python
 
 // The name CPython looks for (reserved by C++, but fixed by the import system).
 PyMODINIT_FUNC

@@ -146,14 +146,16 @@ inline PyObject* type_name_of(PyObject* obj) {
 inline constexpr char const* u64_range = "[0, 2**64 - 1]";
 
 // Converts an int-like object (int, bool or anything with __index__) to uint64. On failure sets
-// TypeError (not an integer) or OverflowError (negative or above 2**64 - 1), naming the function
-// and argument, and returns false. Never wraps.
-inline bool to_u64(PyObject* obj, where const& call, char const* arg, std::uint64_t* out) {
+// TypeError (not an integer) or OverflowError (negative or above 2**64 - 1), naming the function,
+// the argument and its range (`range`, for an argument narrower than uint64: the caller checks
+// the top), and returns false. Never wraps.
+inline bool to_u64(PyObject* obj, where const& call, char const* arg, std::uint64_t* out,
+                   char const* range = u64_range) {
     if (PyLong_Check(obj) == 0 && PyIndex_Check(obj) == 0) {
         owned type_name(type_name_of(obj));
         if (type_name) {
             PyErr_Format(PyExc_TypeError, "%s argument '%s' must be an int in %s, not %U",
-                         call.text().c_str(), arg, u64_range, type_name.get());
+                         call.text().c_str(), arg, range, type_name.get());
         }
         return false;
     }
@@ -176,7 +178,7 @@ inline bool to_u64(PyObject* obj, where const& call, char const* arg, std::uint6
             return false;
         }
         PyErr_Format(PyExc_OverflowError, "%s argument '%s' must be in %s, got %s",
-                     call.text().c_str(), arg, u64_range,
+                     call.text().c_str(), arg, range,
                      negative != 0 ? "a negative int" : "an int above 2**64 - 1");
         return false;
     }
@@ -269,51 +271,6 @@ std::uint64_t draw_one(Counter& counter) {
 #endif
 }
 
-inline constexpr std::uint64_t max_bulk = static_cast<std::uint64_t>(PY_SSIZE_T_MAX) / 8;
-
-// The buffer of a next_many(n) call: n uint64 slots in a fresh bytearray, returned as a
-// memoryview of format 'Q', which NumPy wraps without a copy (numpy.asarray(view)). Everything
-// that can run Python code (argument conversion, allocation, which may collect garbage and so
-// run finalizers) happens in parse(), before the caller touches its counter.
-class bulk_draw {
-public:
-    // Binds and converts n; false with a Python exception set.
-    bool parse(where const& call, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-        if (!one_u64_argument(call, "n", args, nargs, kwnames, &n_)) {
-            return false;
-        }
-        if (n_ > max_bulk) {
-            PyErr_Format(PyExc_OverflowError, "%s argument 'n' must be in [0, %llu], got %llu",
-                         call.text().c_str(), static_cast<unsigned long long>(max_bulk),
-                         static_cast<unsigned long long>(n_));
-            return false;
-        }
-        bytes_.reset(PyByteArray_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(n_ * 8)));
-        return static_cast<bool>(bytes_);
-    }
-
-    std::size_t size() const noexcept { return static_cast<std::size_t>(n_); }
-    // The bytearray's storage comes from PyObject_Malloc: at least 8-byte aligned.
-    std::uint64_t* out() const noexcept {
-        return reinterpret_cast<std::uint64_t*>(PyByteArray_AsString(bytes_.get()));
-    }
-
-    // The filled buffer as a memoryview of `item`: 'Q' (uint64), or 'q' (int64) for ids that
-    // never use the top bit.
-    PyObject* result(char item = 'Q') {
-        owned view(PyMemoryView_FromObject(bytes_.get()));
-        if (!view) {
-            return nullptr;
-        }
-        const char format[2] = {item, '\0'};
-        return PyObject_CallMethod(view.get(), "cast", "s", format);
-    }
-
-private:
-    std::uint64_t n_ = 0;
-    owned bytes_;
-};
-
 // ---------------------------------------------------------------------------------------------
 // fork(): a count of the forks this process descends from, raised in the child by a
 // pthread_atfork handler (installed once by the module), so that a counter can tell in one load
@@ -373,6 +330,21 @@ template <class Function>
 PyCFunction as_cfunction(Function* function) noexcept {
     return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(function));
 }
+
+// The names the bulk calls (bulk.hpp) pass to CPython, made once per module (in its state, by
+// _core.cpp): building them on every call (PyObject_CallMethod(view, "cast", "s", "Q"),
+// PyObject_GetAttrString(view, "format")) was more than half of next_many(0)'s time.
+struct bulk_names {
+    PyObject* cast;    // "cast"
+    PyObject* uint64;  // "Q"
+    PyObject* int64;   // "q"
+    PyObject* format;  // "format"
+};
+// The names of the extension's module `module`.
+bulk_names const& bulk_names_of(PyObject* module);
+
+// Layout.decode_many's columns (layout.cpp): atomic_counter._core._decode_many.
+PyObject* decode_many(PyObject* module, PyObject* const* args, Py_ssize_t nargs);
 
 // The spec of a type defined in another source file of the extension.
 PyType_Spec* shared_counter_spec();

@@ -14,13 +14,17 @@
 //                           shared counter (its pin keeps the core alive during the call).
 //   K::draw(core)           one id (the GIL-exclusive draw where that is safe; see draw_one)
 //   K::fail(self, call)     translates the C++ exception being handled; returns nullptr
-//   K::bulk_item(core)      the memoryview format of next_many(): 'Q', or 'q' for int64 ids
-// Everything that can run Python code (argument conversion, allocation) happens before the hold
-// is taken, and the result object is built after it is dropped.
+//   K::bulk_item(self)      the memoryview format of next_many(): 'Q', or 'q' for int64 ids
+//                           (fixed for the object's life, so it needs no hold)
+// Everything that can run Python code (argument conversion, allocation, acquiring a caller's
+// buffer) happens before the hold is taken, and the result object is built after it is dropped.
 #ifndef ATOMIC_COUNTER_BINDINGS_METHODS_HPP
 #define ATOMIC_COUNTER_BINDINGS_METHODS_HPP
 
+#include "bulk.hpp"
 #include "common.hpp"
+
+#include <atomic_counter/id_block.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -57,10 +61,7 @@ struct in_process_kind : standard_errors {
     static std::uint64_t draw(Core& core) {
         return draw_one(core);
     }
-    template <class Core>
-    static char bulk_item(Core const& Py_UNUSED(core)) noexcept {
-        return 'Q';
-    }
+    static char bulk_item(PyObject* Py_UNUSED(self)) noexcept { return 'Q'; }
 };
 
 // next() and __next__.
@@ -86,29 +87,62 @@ PyObject* method_iternext(PyObject* self) {
     return method_next<K>(self, nullptr);
 }
 
-// next_many(n): a block reserved with one atomic step, as a memoryview over a fresh bytearray.
+// next_many(n, out=None): n ids reserved with one atomic step (under the hold), then written
+// (after it, without the GIL when there are many: the block is this caller's alone) into a fresh
+// bytearray, returned as a memoryview of format K::bulk_item, or into the caller's buffer `out`,
+// returned as given. See bulk.hpp for both buffers.
 template <class K>
 PyObject* method_next_many(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                            PyObject* kwnames) {
     const where call(K::name, "next_many");
-    bulk_draw bulk;
-    if (!bulk.parse(call, args, nargs, kwnames)) {
+    char const* const parameters[] = {"n", "out"};
+    PyObject* given[2] = {nullptr, nullptr};
+    std::uint64_t n = 0;
+    if (!bind_arguments(call, args, nargs, kwnames, parameters, 2, 1, given) ||
+        !to_bulk_count(given[0], call, &n)) {
         return nullptr;
     }
-    char item = 'Q';
+    PyObject* const out = given[1] == Py_None ? nullptr : given[1];
+    const char item = K::bulk_item(self);
+    PyObject* module = PyType_GetModule(Py_TYPE(self));  // borrowed: the type holds it
+    if (module == nullptr) {
+        return nullptr;
+    }
+    bulk_names const& names = bulk_names_of(module);
+    owned fresh;
+    caller_buffer buffer;
+    std::uint64_t* ids = nullptr;
+    if (out == nullptr) {
+        fresh.reset(new_id_bytes(call, n));
+        if (!fresh) {
+            return nullptr;
+        }
+        ids = reinterpret_cast<std::uint64_t*>(PyByteArray_AsString(fresh.get()));
+    } else {
+        auto count = static_cast<Py_ssize_t>(n);
+        if (!acquire_ids(buffer, out, call, "out", access::write,
+                         item == 'q' ? int64_items : uint64_items, &count, names)) {
+            return nullptr;
+        }
+        ids = static_cast<std::uint64_t*>(buffer.data());
+    }
+    atomic_counter::id_block block;
     {
         typename K::hold core(self, core_use::draw, "next_many");
         if (!core) {
             return nullptr;
         }
         try {
-            core->next_many(bulk.out(), bulk.size());
+            block = core->next_block(static_cast<std::size_t>(n));
         } catch (...) {
             return K::fail(self, call);
         }
-        item = K::bulk_item(*core);
     }
-    return bulk.result(item);
+    write_out(block.size() * 8, [&] { block.write(ids); });
+    if (out != nullptr) {
+        return Py_NewRef(out);
+    }
+    return id_view(fresh.get(), item, names);
 }
 
 // A method without arguments returning an int the core computes: current(), lead_us(),

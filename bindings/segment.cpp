@@ -232,7 +232,7 @@ PyObject* refuse_block(SegmentObject* obj, std::uint64_t lo, std::uint64_t hi,
         "already: its sequence went back (a restore, a failover that lost writes, an edit by "
         "hand), and values handed out before could repeat. The counter stops; move the "
         "sequence above everything reserved with SegmentCounter.skip_ahead(store, name, "
-        "to=...): the last value handed out + 1 + block for each process still running",
+        "to=...) once every process that uses it has stopped: the last value handed out + 1",
         obj->prefix, static_cast<unsigned long long>(lo), static_cast<unsigned long long>(hi),
         static_cast<unsigned long long>(accepted)));
     if (!message) {

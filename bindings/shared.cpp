@@ -200,6 +200,8 @@ struct SharedObject {
     lifetime life;
     PyObject* name;              // str, as given
     ac::region_options options;  // as opened (pickles carry mode and allow_other_owner)
+    PyObject* path;              // str: the absolute path taken at open (unlink() once closed)
+    ac::region_id id;            // the region's (unlink() once closed)
 };
 
 template <class Core>
@@ -270,7 +272,7 @@ struct shared_kind : standard_errors {
     using core = Core;
     using hold = pin<K>;
     static std::uint64_t draw(core& c) { return c.next(); }
-    static char bulk_item(core const& Py_UNUSED(c)) noexcept { return 'Q'; }
+    static char bulk_item(PyObject* Py_UNUSED(self)) noexcept { return 'Q'; }
 };
 
 template <class K>
@@ -278,6 +280,7 @@ void shared_dealloc(PyObject* self) {
     auto* obj = as_shared<typename K::core>(self);
     delete obj->core;  // no pin can be held: a method in flight holds a reference to self
     Py_XDECREF(obj->name);
+    Py_XDECREF(obj->path);
     free_object_memory(self);
 }
 
@@ -296,6 +299,8 @@ PyObject* new_shared(PyTypeObject* type, owned& name, ac::region_options const& 
     new (&obj->life) lifetime();  // open: nothing reaches it before it is returned
     obj->name = name.release();
     new (&obj->options) ac::region_options(options);
+    obj->path = nullptr;
+    new (&obj->id) ac::region_id();
     core* made = nullptr;
     std::exception_ptr error;
     Py_BEGIN_ALLOW_THREADS gil_released = true;
@@ -312,7 +317,13 @@ PyObject* new_shared(PyTypeObject* type, owned& name, ac::region_options const& 
             return set_python_error(where(K::name, ""));  // `self` is freed with a null core
         }
     }
+    obj->path = PyUnicode_FromStringAndSize(made->path().data(),
+                                            static_cast<Py_ssize_t>(made->path().size()));
+    obj->id = made->id();
     obj->core = made;
+    if (obj->path == nullptr) {
+        return nullptr;  // `self` is freed, and the core with it
+    }
     return self.release();
 }
 
@@ -336,18 +347,47 @@ PyObject* shared_enter(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     return Py_NewRef(self);
 }
 
+// Ends this object's own region (whatever its name names now, and wherever the working directory
+// is now) and removes the name if it still names that region. The wait for the region's lock
+// runs without the GIL (the core's blocking runner).
 template <class K>
 PyObject* shared_unlink(PyObject* self, PyObject* Py_UNUSED(ignored)) {
     const where call(K::name, "unlink");
-    std::string name;
-    owned unused;
-    if (!to_name(as_shared<typename K::core>(self)->name, call, &unused, &name)) {
-        return nullptr;
+    auto* obj = as_shared<typename K::core>(self);
+    if (obj->life.closed()) {
+        // No page of its own any more: the region its path names now, if that is still this
+        // region (its id); another region under the name is left alone (FileNotFoundError).
+        Py_ssize_t size = 0;
+        char const* utf8 = PyUnicode_AsUTF8AndSize(obj->path, &size);
+        if (utf8 == nullptr) {
+            return nullptr;
+        }
+        struct request {
+            std::string path;
+            ac::region_id id;
+        } r{std::string(utf8, static_cast<std::size_t>(size)), obj->id};
+        try {
+            run_without_gil(
+                [](void* context) {
+                    auto const* q = static_cast<request const*>(context);
+                    ac::detail::shared_region::unlink(q->path, K::core::api_name, q->id);
+                },
+                &r);
+        } catch (...) {
+            return K::fail(self, call);
+        }
+        Py_RETURN_NONE;
     }
-    try {
-        K::core::unlink(name);
-    } catch (...) {
-        return set_python_error(call);
+    {
+        typename K::hold core(self, core_use::draw, "unlink");
+        if (!core) {
+            return nullptr;
+        }
+        try {
+            core->unlink();
+        } catch (...) {
+            return K::fail(self, call);
+        }
     }
     Py_RETURN_NONE;
 }
@@ -494,9 +534,13 @@ PyDoc_STRVAR(shared_close_doc,
 
 PyDoc_STRVAR(shared_unlink_doc,
              "unlink($self, /)\n--\n\n"
-             "End the region's sequence for every process that has it open (their next draw\n"
-             "raises FileNotFoundError), then remove its name; the next open of the name creates\n"
-             "a new region, from its own base and now. FileNotFoundError when already gone.");
+             "End this region's sequence for every process that has it open (their next draw,\n"
+             "and this object's, raises FileNotFoundError), then remove its name (the path taken\n"
+             "at open) if the name still names this region; the next open of the name creates a\n"
+             "new region, from its own base and now. FileNotFoundError when the name no longer\n"
+             "names it (another unlink removed it; a region that has the name now is left alone):\n"
+             "the sequence is ended all the same. Once closed, the same for the region its path\n"
+             "names, if that is still this region.");
 
 // The methods after the type's own ones: closing, unlinking, the context manager and pickling.
 #define ATOMIC_COUNTER_SHARED_METHODS(K)                                                           \
@@ -586,8 +630,9 @@ PyDoc_STRVAR(SharedCounter_next_doc,
              "reissued, and every later draw raises until the region is opened again).");
 
 PyDoc_STRVAR(SharedCounter_next_many_doc,
-             "next_many($self, /, n)\n--\n\n"
-             "Draw n values at once, as Counter.next_many(): one atomic step on the shared value.");
+             "next_many($self, /, n, out=None)\n--\n\n"
+             "Draw n values at once, as Counter.next_many() (out included): one atomic step on\n"
+             "the shared value.");
 
 PyDoc_STRVAR(SharedCounter_current_doc,
              "current($self, /)\n--\n\nReturn the last value any process drew.");
@@ -703,8 +748,8 @@ PyDoc_STRVAR(SharedTimeCounter_next_doc,
              "region's msync has failed (until it is opened again).");
 
 PyDoc_STRVAR(SharedTimeCounter_next_many_doc,
-             "next_many($self, /, n)\n--\n\n"
-             "Draw n consecutive ids at once, as TimeCounter.next_many().");
+             "next_many($self, /, n, out=None)\n--\n\n"
+             "Draw n consecutive ids at once, as TimeCounter.next_many() (out included).");
 
 PyDoc_STRVAR(SharedTimeCounter_current_doc,
              "current($self, /)\n--\n\nReturn the last id any process drew.");

@@ -97,8 +97,8 @@ struct snowflake_kind {
 
     // Ids of a positive-int64 layout come as int64 ('q'), so NumPy, pandas and pyarrow take them
     // as the signed column a database wants; the others need all 64 bits ('Q').
-    static char bulk_item(core const& c) noexcept {
-        return c.id_layout().positive_int64() ? 'q' : 'Q';
+    static char bulk_item(PyObject* self) noexcept {
+        return as_snowflake(self)->core->id_layout().positive_int64() ? 'q' : 'Q';
     }
 };
 
@@ -204,11 +204,14 @@ PyDoc_STRVAR(SnowflakeCounter_next_doc,
              "and could not be confirmed in time.");
 
 PyDoc_STRVAR(SnowflakeCounter_next_many_doc,
-             "next_many($self, /, n)\n--\n\n"
+             "next_many($self, /, n, out=None)\n--\n\n"
              "Draw n ids at once (one atomic step), as a memoryview: of int64 (format 'q') for a\n"
              "layout whose ids stay positive int64 (positive_int64, as every preset but\n"
              "TIME_COUNTER), so numpy, pandas and pyarrow see a signed column; of uint64 ('Q')\n"
-             "otherwise.");
+             "otherwise. With out, writes them into that buffer instead and returns it (as\n"
+             "Counter.next_many(); int64 or uint64 items for a positive-int64 layout, uint64\n"
+             "otherwise). n is an int in [0, 2**60 - 1], and at most the lease's lead limit\n"
+             "allows (ValueError).");
 
 PyDoc_STRVAR(SnowflakeCounter_current_doc,
              "current($self, /)\n--\n\nReturn the last id handed out.");

@@ -1,11 +1,9 @@
 /* The floor for any Python-callable counter, built by the benchmark itself: a METH_NOARGS C
- * method that returns a fresh int (a plain increment, no atomics, no clock), and fill(n), which
- * allocates n uint64 slots the way next_many does and memsets them: the floor for bulk ids.
- * Limited API 3.10, like atomic_counter._core. */
+ * method that returns a fresh int (a plain increment, no atomics, no clock). (The floors of the
+ * bulk calls are numpy's: bench/python/bulk.py.) Limited API 3.10, like atomic_counter._core. */
 #define Py_LIMITED_API 0x030A0000
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <string.h>
 
 /* A heap type like atomic_counter's, so `obj.next()` goes through the same method lookup. */
 typedef struct {
@@ -49,34 +47,8 @@ static PyType_Slot reference_slots[] = {
 static PyType_Spec reference_spec = {"_reference.Reference", sizeof(ReferenceObject), 0,
                                      Py_TPFLAGS_DEFAULT, reference_slots};
 
-static PyObject* reference_fill(PyObject* self, PyObject* arg) {
-    (void)self;
-    Py_ssize_t n = PyLong_AsSsize_t(arg);
-    if (n < 0 && PyErr_Occurred()) {
-        return NULL;
-    }
-    PyObject* bytes = PyByteArray_FromStringAndSize(NULL, n * 8);
-    if (bytes == NULL) {
-        return NULL;
-    }
-    memset(PyByteArray_AsString(bytes), 0x5a, (size_t)n * 8);
-    PyObject* view = PyMemoryView_FromObject(bytes);
-    Py_DECREF(bytes);
-    if (view == NULL) {
-        return NULL;
-    }
-    PyObject* cast = PyObject_CallMethod(view, "cast", "s", "Q");
-    Py_DECREF(view);
-    return cast;
-}
-
-static PyMethodDef methods[] = {
-    {"fill", reference_fill, METH_O, "Allocate and memset n uint64 slots."},
-    {NULL, NULL, 0, NULL},
-};
-
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_reference", NULL, 0, methods, NULL, NULL, NULL, NULL};
+    PyModuleDef_HEAD_INIT, "_reference", NULL, 0, NULL, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__reference(void) {
     PyObject* m = PyModule_Create(&module);

@@ -10,6 +10,7 @@
 #include "clock.hpp"
 #include "counter.hpp"
 #include "format.hpp"
+#include "id_block.hpp"
 #include "layout.hpp"
 #include "shared_counter.hpp"
 #include "shared_time_counter.hpp"

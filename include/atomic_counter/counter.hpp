@@ -33,6 +33,7 @@
 
 #include "clock.hpp"
 #include "detail/counter_rules.hpp"
+#include "id_block.hpp"
 
 namespace atomic_counter {
 
@@ -73,7 +74,11 @@ public:
     // Draws n values with one compare-exchange and writes them to out[0, n): exactly what n
     // calls of next() would have returned, in increasing order. Throws std::overflow_error,
     // writing nothing and changing nothing, if the block would end past limit() + interval.
-    void next_many(std::uint64_t* out, std::size_t n) { rules_.next_many(value_, out, n); }
+    void next_many(std::uint64_t* out, std::size_t n) { next_block(n).write(out); }
+
+    // next_many()'s draw without the writing: the n values, reserved, as an id_block to write
+    // out later (outside the caller's lock). Throws as next_many().
+    id_block next_block(std::size_t n) { return rules_.next_block(value_, n); }
 
     // The last value handed out (or the start value before any draw).
     // Relaxed: a single-value snapshot; coherence keeps it no older than this thread's last draw.

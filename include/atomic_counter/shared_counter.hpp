@@ -44,6 +44,7 @@
 #include "counter.hpp"
 #include "detail/counter_rules.hpp"
 #include "detail/shared_region.hpp"
+#include "id_block.hpp"
 
 namespace atomic_counter {
 
@@ -71,13 +72,13 @@ public:
                                   durability durable = durability::as_region(),
                                   region_options const& options = {}, Clock clock = Clock{})
         : region_(validated(std::move(name), base, now, interval, durable),
-                  detail::region_params::counter(base, interval, durable), options, api_name,
+                  detail::region_params::counter(base, interval, durable, !now), options, api_name,
                   default_base_ns, 1,
-                  [&](std::uint64_t region_base, std::uint64_t region_interval) {
+                  [&](std::uint64_t region_base, std::uint64_t region_interval, bool from_clock) {
                       return detail::counter_rules(region_interval, api_name)
-                          .start_value(region_base, now ? *now : clock.now_ns());
+                          .start_value(region_base, now && !from_clock ? *now : clock.now_ns());
                   }),
-          rules_(region_.header().interval, api_name),
+          value_(region_.value()), rules_(region_.header().interval, api_name),
           marks_(region_, block_ids(region_.header().durable_block, rules_.interval())) {
         if (!region_.created()) {
             marks_.open(rules_.interval());
@@ -95,7 +96,7 @@ public:
     std::uint64_t next() {
         std::uint64_t value = 0;
         try {
-            value = rules_.next(value_ref());
+            value = rules_.next(value_);
         } catch (std::overflow_error const&) {
             region_.refuse_if_ended(api_name);  // unlink()'s end mark is past the limit
             throw;
@@ -105,23 +106,27 @@ public:
     }
 
     // n values with one compare-exchange, as counter::next_many.
-    void next_many(std::uint64_t* out, std::size_t n) {
-        std::uint64_t last = 0;
+    void next_many(std::uint64_t* out, std::size_t n) { next_block(n).write(out); }
+
+    // The n values of next_many(), reserved (and covered by a durable region's mark), as an
+    // id_block to write out later: as counter::next_block. unlink()'s end mark refuses it as
+    // it refuses next().
+    id_block next_block(std::size_t n) {
+        id_block block;
         try {
-            last = rules_.next_many(value_ref(), out, n);
+            block = rules_.next_block(value_, n);
         } catch (std::overflow_error const&) {
             region_.refuse_if_ended(api_name);
             throw;
         }
-        if (n != 0) {
-            marks_.cover(last, api_name);
+        if (!block.empty()) {
+            marks_.cover(block.back(), api_name);
         }
+        return block;
     }
 
     // Relaxed: a single-value snapshot (as counter::current).
-    std::uint64_t current() const noexcept {
-        return region_.header().value.load(std::memory_order_relaxed);
-    }
+    std::uint64_t current() const noexcept { return value_.load(std::memory_order_relaxed); }
 
     // As counter::set, for every process sharing the region: a store of `value`, which may let
     // values be drawn again (the caller's decision). A durable region first msyncs a mark
@@ -130,12 +135,12 @@ public:
     void set(std::uint64_t value) {
         rules_.check_set(value);
         // Relaxed: as current(); set_unless_moved compares against it.
-        const std::uint64_t seen = value_ref().load(std::memory_order_relaxed);
+        const std::uint64_t seen = value_.load(std::memory_order_relaxed);
         if (ATOMIC_COUNTER_UNLIKELY(seen > rules_.limit())) {
             region_.refuse_if_ended(api_name);  // a store must never lift unlink()'s end mark
         }
         marks_.cover(value, api_name);
-        detail::counter_rules::set_unless_moved(value_ref(), seen, value);
+        detail::counter_rules::set_unless_moved(value_, seen, value);
     }
 
     // As counter::advance_to, for every process sharing the region: the value becomes at least
@@ -144,7 +149,7 @@ public:
         rules_.check_set(value, "advance_to", "value");
         region_.check_not_ended(api_name);  // the maximum could not lower the mark; say so
         marks_.cover(value, api_name);
-        detail::counter_rules::advance_to(value_ref(), value);
+        detail::counter_rules::advance_to(value_, value);
     }
 
     std::uint64_t base() const noexcept { return region_.header().base; }
@@ -160,9 +165,19 @@ public:
     // Whether this object created the region (rather than attached to it).
     bool created() const noexcept { return region_.created(); }
 
-    // Ends the region's sequence for every process that has it open (their next draw throws
-    // std::system_error, ENOENT), then removes the name; the next open of the name creates a new
-    // region, from its own base and now.
+    // Ends this region's sequence for every process that has it open (their next draw throws
+    // std::system_error, ENOENT; this object's too), then removes its name (the absolute path
+    // taken at open, or the shared-memory name) if the name still names this region; the next
+    // open of the name creates a new region, from its own base and now. std::system_error
+    // (ENOENT) when the name no longer names it (another unlink removed it, or something outside
+    // did; a region that has the name now is left alone): the sequence is ended all the same.
+    void unlink() { region_.unlink(api_name); }
+
+    // The same for the region the name holds now, found by opening it. A name that holds no
+    // region (a file emptied, cut short or zeroed) is removed; anything this library cannot end
+    // (a symbolic link, another format, a file that is not a region) is refused and left alone
+    // (std::system_error ELOOP, std::domain_error). std::system_error (ENOENT) when the name is
+    // gone.
     static void unlink(std::string const& name) { detail::shared_region::unlink(name, api_name); }
 
 private:
@@ -182,9 +197,8 @@ private:
         return block > std::uint64_t(-1) / interval ? std::uint64_t(-1) : block * interval;
     }
 
-    std::atomic<std::uint64_t>& value_ref() const noexcept { return region_.header().value; }
-
     detail::shared_region region_;
+    detail::stored_value value_;  // the page's value field, as the value it stands for
     detail::counter_rules rules_;
     detail::high_water_mark marks_;
 };

@@ -24,6 +24,7 @@
 #include "clock.hpp"
 #include "detail/shared_region.hpp"
 #include "detail/time_rules.hpp"
+#include "id_block.hpp"
 
 namespace atomic_counter {
 
@@ -47,8 +48,8 @@ public:
         : clock_(std::move(clock)),
           region_(validated(std::move(name), durable), detail::region_params::time_counter(durable),
                   options, api_name, 0, 0,
-                  [&](std::uint64_t, std::uint64_t) { return rules::start_value(now_us()); }),
-          marks_(region_, block_ids(region_.header().durable_block)) {
+                  [&](std::uint64_t, std::uint64_t, bool) { return rules::start_value(now_us()); }),
+          value_(region_.value()), marks_(region_, block_ids(region_.header().durable_block)) {
         if (!region_.created()) {
             marks_.open(1);
         }
@@ -62,7 +63,7 @@ public:
     std::uint64_t next() {
         std::uint64_t id = 0;
         try {
-            id = rules::next(value_ref(), now_us());
+            id = rules::next(value_, now_us());
         } catch (std::overflow_error const&) {
             region_.refuse_if_ended(api_name);  // unlink()'s end mark is 2^64 - 1
             throw;
@@ -72,23 +73,27 @@ public:
     }
 
     // n consecutive ids with one compare-exchange, as time_counter::next_many.
-    void next_many(std::uint64_t* out, std::size_t n) {
-        std::uint64_t last = 0;
+    void next_many(std::uint64_t* out, std::size_t n) { next_block(n).write(out); }
+
+    // The n values of next_many(), reserved (and covered by a durable region's mark), as an
+    // id_block to write out later: as time_counter::next_block. unlink()'s end mark refuses it as
+    // it refuses next().
+    id_block next_block(std::size_t n) {
+        id_block block;
         try {
-            last = rules::next_many(value_ref(), now_us(), out, n);
+            block = rules::next_block(value_, now_us(), n);
         } catch (std::overflow_error const&) {
             region_.refuse_if_ended(api_name);
             throw;
         }
-        if (n != 0) {
-            marks_.cover(last, api_name);
+        if (!block.empty()) {
+            marks_.cover(block.back(), api_name);
         }
+        return block;
     }
 
     // Relaxed: a single-value snapshot (as time_counter::current).
-    std::uint64_t current() const noexcept {
-        return region_.header().value.load(std::memory_order_relaxed);
-    }
+    std::uint64_t current() const noexcept { return value_.load(std::memory_order_relaxed); }
 
     std::uint64_t lead_us() const noexcept { return rules::lead_us(current(), now_us()); }
 
@@ -97,7 +102,7 @@ public:
     void advance_to(std::uint64_t id) {
         region_.check_not_ended(api_name);
         marks_.cover(id, api_name);
-        rules::advance_to(value_ref(), id);
+        rules::advance_to(value_, id);
     }
 
     // Microseconds of ids per msync; 0 when the region is not durable.
@@ -107,7 +112,10 @@ public:
     region_id id() const noexcept { return region_.id(); }
     bool created() const noexcept { return region_.created(); }
 
-    // As shared_counter::unlink: ends the sequence for every holder, then removes the name.
+    // As shared_counter::unlink: ends this region's sequence for every holder, then removes its
+    // name if it still names this region.
+    void unlink() { region_.unlink(api_name); }
+    // As shared_counter::unlink(name): the region the name holds now.
     static void unlink(std::string const& name) { detail::shared_region::unlink(name, api_name); }
 
 private:
@@ -124,10 +132,9 @@ private:
     }
 
     std::uint64_t now_us() const noexcept { return rules::us_from_ns(clock_.now_ns()); }
-    std::atomic<std::uint64_t>& value_ref() const noexcept { return region_.header().value; }
-
     Clock clock_;
     detail::shared_region region_;
+    detail::stored_value value_;  // the page's value field, as the id it stands for
     detail::high_water_mark marks_;
 };
 

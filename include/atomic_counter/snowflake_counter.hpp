@@ -46,6 +46,7 @@
 #include "detail/atomic_update.hpp"
 #include "detail/borrow_rule.hpp"
 #include "detail/error.hpp"
+#include "id_block.hpp"
 #include "layout.hpp"
 
 namespace atomic_counter {
@@ -99,9 +100,13 @@ public:
     // what next() would return, the rest its successors (carrying across ticks). Nothing is
     // written if it throws.
     // With a lead limit, std::invalid_argument for an n that could never fit within it.
-    void next_many(std::uint64_t* out, std::size_t n) {
+    void next_many(std::uint64_t* out, std::size_t n) { next_block(n).write(out); }
+
+    // next_many()'s draw without the writing: the n ids, reserved, as an id_block to write out
+    // later (outside the caller's lock). Throws as next_many().
+    id_block next_block(std::size_t n) {
         if (n == 0) {
-            return;
+            return {};
         }
         // Relaxed: a limit set before this call is seen; one set during it applies to the next.
         const std::uint64_t span = lead_span_.load(std::memory_order_relaxed);
@@ -114,11 +119,8 @@ public:
         const std::uint64_t final_id = detail::fetch_update(
             state_, [&](std::uint64_t last) { return following(last, fresh, n); },
             std::memory_order_acquire, std::memory_order_acquire);
-        const std::uint64_t node = layout_.node_of(final_id);
-        const std::uint64_t first = layout_.compress(final_id) - (n - 1);
-        for (std::size_t i = 0; i < n; ++i) {
-            out[i] = layout_.expand(first + i, node);
-        }
+        return id_block::on_node(layout_.compress(final_id) - (n - 1), n, layout_.sequence_bits(),
+                                 layout_.node_bits(), layout_.node_of(final_id));
     }
 
     // The last id handed out (or the start before any draw). Relaxed: a snapshot.

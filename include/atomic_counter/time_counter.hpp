@@ -36,6 +36,7 @@
 
 #include "clock.hpp"
 #include "detail/time_rules.hpp"
+#include "id_block.hpp"
 
 namespace atomic_counter {
 
@@ -75,9 +76,11 @@ public:
     // is what next() would return; the rest follow it by 1, borrowing from later microseconds
     // (n / 4096 of them at most, visible in lead_us()). Throws std::overflow_error, writing
     // nothing, if the last id would pass 2^64 - 1.
-    void next_many(std::uint64_t* out, std::size_t n) {
-        rules::next_many(value_, now_us(), out, n);
-    }
+    void next_many(std::uint64_t* out, std::size_t n) { next_block(n).write(out); }
+
+    // next_many()'s draw without the writing: the n ids, reserved, as an id_block to write out
+    // later (outside the caller's lock). Throws as next_many().
+    id_block next_block(std::size_t n) { return rules::next_block(value_, now_us(), n); }
 
     // Raises the last id to `id` unless it is already there or beyond, so that every later id
     // is above it: for continuing above ids handed out elsewhere (a previous run's, restored

@@ -7,8 +7,9 @@ Both are safe to share between threads. ``SharedCounter`` and ``SharedTimeCounte
 counters in shared memory: one sequence for every process on the host that opens the same name.
 ``SnowflakeCounter`` draws time | node | sequence ids of a ``Layout`` for one node, and
 ``lease_node_id`` leases node ids from Redis or PostgreSQL so that a whole fleet never
-collides. ``SegmentCounter`` hands out a dense sequence shared by a fleet from blocks reserved
-in PostgreSQL or Redis.
+collides. ``FleetCounter`` is both in one object that is right in every process model: it
+leases a node in each process that draws from it. ``SegmentCounter`` hands out a dense sequence
+shared by a fleet from blocks reserved in PostgreSQL or Redis.
 
 Importing the package loads only the native core: the layouts and the leases load on first use,
 so that `import atomic_counter` costs no more than the original's.
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         StoreTimeoutError,
         StoreUnavailableError,
     )
+    from .fleet import FleetCounter
     from .layout import Decoded, Layout
     from .lease import AsyncNodeLease, NodeLease, alease_node_id, lease_node_id
     from .segment import SegmentCounter
@@ -52,6 +54,7 @@ __all__ = [
     "AsyncNodeLease",
     "Counter",
     "Decoded",
+    "FleetCounter",
     "Layout",
     "LeaseExpiredError",
     "LeaseRefusedError",
@@ -81,6 +84,7 @@ _LAZY = {
     "alease_node_id": "lease",
     "lease_node_id": "lease",
     "SegmentCounter": "segment",
+    "FleetCounter": "fleet",
     "LeaseRefusedError": "errors",
     "NoFreeNodeError": "errors",
     "SegmentRefusedError": "errors",

@@ -3,14 +3,30 @@
 from datetime import datetime, timedelta
 from os import PathLike
 from types import TracebackType
-from typing import Any, Final, final
+from typing import Any, Final, TypeVar, final, overload
 
-from typing_extensions import Self
+from typing_extensions import Buffer, Self
 
 from .layout import Layout
 
 __version__: Final[str]
 _BASE: Final[int]
+
+_BufferT = TypeVar("_BufferT", bound=Buffer)
+
+def _decode_many(
+    ids: Any,
+    times: Buffer,
+    nodes: Buffer,
+    sequences: Buffer,
+    epoch_ns: int,
+    tick_ns: int,
+    time_bits: int,
+    node_bits: int,
+    sequence_bits: int,
+    positive_int64: bool,
+    /,
+) -> Any: ...
 
 class LeaseExpiredError(RuntimeError):
     """A SnowflakeCounter governed by a node lease refused to hand out an id: the lease could
@@ -64,13 +80,33 @@ class Counter:
         and each caller's values strictly increase. Raises OverflowError, keeping the
         value, once the value has passed limit (never wrapping past 2**64 - 1).
         """
-    def next_many(self, n: int) -> memoryview:
+    @overload
+    def next_many(self, n: int, out: None = None) -> memoryview:
         """Draw n values at once: exactly what n calls of next() would return, in order.
 
         Returns a memoryview of format 'Q' (uint64) that numpy.asarray() wraps without a
-        copy. One atomic step reserves the whole block, so values drawn concurrently by
-        other threads never fall inside it. n is an int in [0, 2**60 - 1]; raises
-        OverflowError, drawing nothing, if the last value would pass limit + interval.
+        copy. With out, writes them into that buffer instead and returns it: a writable,
+        C-contiguous buffer of n uint64 items or 8 * n bytes (a numpy.uint64 array,
+        array.array('Q'), bytearray, memoryview); TypeError or ValueError, drawing
+        nothing, for any other. One atomic step reserves the whole block, so values drawn
+        concurrently by other threads never fall inside it. n is an int in
+        [0, 2**60 - 1]; raises OverflowError, drawing nothing, if the last value would
+        pass limit + interval, and MemoryError naming n when no buffer that large can be
+        had.
+        """
+    @overload
+    def next_many(self, n: int, out: _BufferT) -> _BufferT:
+        """Draw n values at once: exactly what n calls of next() would return, in order.
+
+        Returns a memoryview of format 'Q' (uint64) that numpy.asarray() wraps without a
+        copy. With out, writes them into that buffer instead and returns it: a writable,
+        C-contiguous buffer of n uint64 items or 8 * n bytes (a numpy.uint64 array,
+        array.array('Q'), bytearray, memoryview); TypeError or ValueError, drawing
+        nothing, for any other. One atomic step reserves the whole block, so values drawn
+        concurrently by other threads never fall inside it. n is an int in
+        [0, 2**60 - 1]; raises OverflowError, drawing nothing, if the last value would
+        pass limit + interval, and MemoryError naming n when no buffer that large can be
+        had.
         """
     def current(self) -> int:
         """Return the last value handed out (the start value before the first next())."""
@@ -122,14 +158,29 @@ class TimeCounter:
         than 4096 ids are drawn in one microsecond (they then borrow from the following
         microseconds: see lead_us()). Safe to call from any number of threads.
         """
-    def next_many(self, n: int) -> memoryview:
+    @overload
+    def next_many(self, n: int, out: None = None) -> memoryview:
         """Draw n consecutive ids at once: the first is what next() would return, the rest
         follow it by 1, borrowing from later microseconds (n / 4096 at most; see
         lead_us()).
 
         Returns a memoryview of format 'Q' (uint64) that numpy.asarray() wraps without a
-        copy. One atomic step reserves the whole block, so ids drawn concurrently by other
-        threads never fall inside it. n is an int in [0, 2**60 - 1].
+        copy, or, with out, writes into that buffer and returns it (as
+        Counter.next_many()). One atomic step reserves the whole block, so ids drawn
+        concurrently by other threads never fall inside it. n is an int in
+        [0, 2**60 - 1].
+        """
+    @overload
+    def next_many(self, n: int, out: _BufferT) -> _BufferT:
+        """Draw n consecutive ids at once: the first is what next() would return, the rest
+        follow it by 1, borrowing from later microseconds (n / 4096 at most; see
+        lead_us()).
+
+        Returns a memoryview of format 'Q' (uint64) that numpy.asarray() wraps without a
+        copy, or, with out, writes into that buffer and returns it (as
+        Counter.next_many()). One atomic step reserves the whole block, so ids drawn
+        concurrently by other threads never fall inside it. n is an int in
+        [0, 2**60 - 1].
         """
     def current(self) -> int:
         """Return the last id handed out; a new counter holds the current microsecond with
@@ -205,8 +256,16 @@ class SharedCounter:
         OSError if a durable region cannot be synced (the value is then skipped, never
         reissued, and every later draw raises until the region is opened again).
         """
-    def next_many(self, n: int) -> memoryview:
-        """Draw n values at once, as Counter.next_many(): one atomic step on the shared value."""
+    @overload
+    def next_many(self, n: int, out: None = None) -> memoryview:
+        """Draw n values at once, as Counter.next_many() (out included): one atomic step on
+        the shared value.
+        """
+    @overload
+    def next_many(self, n: int, out: _BufferT) -> _BufferT:
+        """Draw n values at once, as Counter.next_many() (out included): one atomic step on
+        the shared value.
+        """
     def current(self) -> int:
         """Return the last value any process drew."""
     def set(self, val: int) -> None:
@@ -224,9 +283,13 @@ class SharedCounter:
     def close(self) -> None:
         """Release the mapping; the region and its value stay. Later calls raise ValueError."""
     def unlink(self) -> None:
-        """End the region's sequence for every process that has it open (their next draw
-        raises FileNotFoundError), then remove its name; the next open of the name creates
-        a new region, from its own base and now. FileNotFoundError when already gone.
+        """End this region's sequence for every process that has it open (their next draw,
+        and this object's, raises FileNotFoundError), then remove its name (the path taken
+        at open) if the name still names this region; the next open of the name creates a
+        new region, from its own base and now. FileNotFoundError when the name no longer
+        names it (another unlink removed it; a region that has the name now is left alone):
+        the sequence is ended all the same. Once closed, the same for the region its path
+        names, if that is still this region.
         """
     @classmethod
     def _attach(
@@ -303,8 +366,12 @@ class SharedTimeCounter:
         FileNotFoundError once the region was unlinked, and OSError once a durable
         region's msync has failed (until it is opened again).
         """
-    def next_many(self, n: int) -> memoryview:
-        """Draw n consecutive ids at once, as TimeCounter.next_many()."""
+    @overload
+    def next_many(self, n: int, out: None = None) -> memoryview:
+        """Draw n consecutive ids at once, as TimeCounter.next_many() (out included)."""
+    @overload
+    def next_many(self, n: int, out: _BufferT) -> _BufferT:
+        """Draw n consecutive ids at once, as TimeCounter.next_many() (out included)."""
     def current(self) -> int:
         """Return the last id any process drew."""
     def advance_to(self, value: int) -> None:
@@ -316,9 +383,13 @@ class SharedTimeCounter:
     def close(self) -> None:
         """Release the mapping; the region and its value stay. Later calls raise ValueError."""
     def unlink(self) -> None:
-        """End the region's sequence for every process that has it open (their next draw
-        raises FileNotFoundError), then remove its name; the next open of the name creates
-        a new region, from its own base and now. FileNotFoundError when already gone.
+        """End this region's sequence for every process that has it open (their next draw,
+        and this object's, raises FileNotFoundError), then remove its name (the path taken
+        at open) if the name still names this region; the next open of the name creates a
+        new region, from its own base and now. FileNotFoundError when the name no longer
+        names it (another unlink removed it; a region that has the name now is left alone):
+        the sequence is ended all the same. Once closed, the same for the region its path
+        names, if that is still this region.
         """
     @classmethod
     def _attach(
@@ -397,11 +468,25 @@ class SnowflakeCounter:
         layout's time runs out, and LeaseExpiredError when a lease governs the counter
         and could not be confirmed in time.
         """
-    def next_many(self, n: int) -> memoryview:
+    @overload
+    def next_many(self, n: int, out: None = None) -> memoryview:
         """Draw n ids at once (one atomic step), as a memoryview: of int64 (format 'q') for a
         layout whose ids stay positive int64 (positive_int64, as every preset but
         TIME_COUNTER), so numpy, pandas and pyarrow see a signed column; of uint64 ('Q')
-        otherwise.
+        otherwise. With out, writes them into that buffer instead and returns it (as
+        Counter.next_many(); int64 or uint64 items for a positive-int64 layout, uint64
+        otherwise). n is an int in [0, 2**60 - 1], and at most the lease's lead limit
+        allows (ValueError).
+        """
+    @overload
+    def next_many(self, n: int, out: _BufferT) -> _BufferT:
+        """Draw n ids at once (one atomic step), as a memoryview: of int64 (format 'q') for a
+        layout whose ids stay positive int64 (positive_int64, as every preset but
+        TIME_COUNTER), so numpy, pandas and pyarrow see a signed column; of uint64 ('Q')
+        otherwise. With out, writes them into that buffer instead and returns it (as
+        Counter.next_many(); int64 or uint64 items for a positive-int64 layout, uint64
+        otherwise). n is an int in [0, 2**60 - 1], and at most the lease's lead limit
+        allows (ValueError).
         """
     def current(self) -> int:
         """Return the last id handed out."""

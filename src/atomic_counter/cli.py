@@ -356,7 +356,7 @@ def _read_id(word: str, form: str | None) -> int:
     if form is None:
         if word.isdigit() or word[:2].lower() in ("0x", "0o", "0b"):
             try:
-                return int(word, 0)
+                return int(word, 10 if word.isdigit() else 0)  # leading zeros are decimal too
             except ValueError:
                 raise UsageError(f"not an id: {word!r}") from None
         form = {13: "base32", 11: "base62", 16: "hex"}.get(len(word))

@@ -13,6 +13,8 @@ it on every call.
 
 from __future__ import annotations
 
+from ._core import _decode_many  # the package has loaded the native core already
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
     from datetime import datetime
@@ -116,6 +118,61 @@ def _validate(
     return epoch_ns, unit, time_bits, node_bits, sequence_bits, bool(positive_int64), name
 
 
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ImportError as exc:  # pragma: no cover - exercised without numpy
+        raise ImportError(
+            "Layout.decode_many() needs numpy: pip install atomic-counter[numpy]"
+        ) from exc
+    return numpy
+
+
+def _id_array(np: Any, ids: Any) -> Any:
+    """ids as a numpy array of 64-bit integers in native byte order (without a copy when they
+    already are)."""
+    values = np.asarray(ids)
+    if values.dtype.kind not in "iu":
+        raise TypeError(
+            f"Layout.decode_many() argument 'ids' must hold integer ids, not {values.dtype} "
+            f"(from {type(ids).__name__})"
+        )
+    # Narrower integers widen to uint64: a negative one becomes a value above any layout's
+    # max_id, refused by the one range check (as a negative int64 is, read as uint64).
+    if values.dtype.itemsize != 8 or not values.dtype.isnative:
+        values = values.astype(np.uint64)
+    return values
+
+
+_DATETIME64_US: list[Any] = []  # numpy.dtype("datetime64[us]"), made on first use
+
+
+def _datetime64_us() -> Any:
+    if not _DATETIME64_US:
+        _DATETIME64_US.append(_numpy().dtype("datetime64[us]"))
+    return _DATETIME64_US[0]
+
+
+def _int64_target(target: Any, index: int) -> Any:
+    """out[index] as a buffer of 64-bit integers: a datetime64[us] numpy array as its int64
+    view (numpy gives datetime64 no buffer), anything else as it is."""
+    dtype = getattr(target, "dtype", None)
+    if getattr(dtype, "kind", None) != "M":
+        return target
+    if dtype != _datetime64_us():
+        raise TypeError(
+            f"Layout.decode_many() argument 'out[{index}]' must be datetime64[us] to hold "
+            f"times, not {dtype}"
+        )
+    return target.view("int64")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    return type(value).__name__
+
+
 class Decoded(tuple):  # type: ignore[type-arg]
     """An id taken apart: when it was drawn (the start of its tick, UTC, to the microsecond),
     by which node, with which sequence number, its ticks since the layout's epoch and the Unix
@@ -173,6 +230,7 @@ class Layout:
     """
 
     __slots__ = (
+        "_decoding",
         "epoch_ns",
         "name",
         "node_bits",
@@ -189,6 +247,7 @@ class Layout:
     sequence_bits: int
     positive_int64: bool
     name: str
+    _decoding: tuple[int, int, int, int, int, bool]
 
     TIME_COUNTER: Layout
     TWITTER: Layout
@@ -212,6 +271,9 @@ class Layout:
         )
         for field, setting in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, field, setting)
+        # What _core._decode_many needs to know of the layout, in its order.
+        decoding = (epoch_ns, UNITS[unit], time_bits, node_bits, sequence_bits, positive_int64)
+        object.__setattr__(self, "_decoding", decoding)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Layout is immutable: cannot set {name!r}")
@@ -395,42 +457,46 @@ class Layout:
             unix_ns,
         )
 
-    def decode_many(self, ids: Any) -> tuple[Any, Any, Any]:
-        """Decodes an array of ids (anything numpy.asarray takes: a next_many() buffer, a
-        list, a pandas or pyarrow column) without a Python loop. Returns three numpy arrays:
-        the times as datetime64[us] (the start of each tick), the nodes and the sequences
-        (int64). Needs numpy; ValueError for an id wider than the layout."""
-        try:
-            import numpy as np
-        except ImportError as exc:  # pragma: no cover - exercised without numpy
-            raise ImportError(
-                "Layout.decode_many() needs numpy: pip install atomic-counter[numpy]"
-            ) from exc
-        values = np.asarray(ids)
-        if values.dtype.kind not in "iu":
+    def decode_many(self, ids: Any, out: Any = None) -> tuple[Any, Any, Any]:
+        """Decodes an array of ids (a next_many() buffer, a numpy array, or anything
+        numpy.asarray takes: a list, a pandas or pyarrow column) in one pass, without a Python
+        loop: the times (the start of each id's tick, in microseconds since 1970), the nodes and
+        the sequences.
+
+        Without ``out``, returns three new numpy arrays: the times as datetime64[us], the nodes
+        and the sequences as int64. With ``out=(times, nodes, sequences)``, writes into those
+        three writable buffers of as many 64-bit integers as there are ids (numpy arrays,
+        datetime64[us] ones for the times included, array.array, bytearray, memoryview) without
+        a copy, and returns ``out``; numpy is then needed only for ids that are not already a
+        buffer of 64-bit integers.
+
+        TypeError for ids that are not integers and for an ``out`` of another kind;
+        ValueError, writing nothing, for an id wider than the layout (or whose time passes
+        2**63 - 1 microseconds) and for an ``out`` of another length.
+        """
+        if out is None:
+            np = _numpy()
+            values = _id_array(np, ids)
+            times = np.empty(values.shape, "datetime64[us]")
+            nodes = np.empty(values.shape, np.int64)
+            sequences = np.empty(values.shape, np.int64)
+            us = times.view(np.int64)
+            if _decode_many(values, us, nodes, sequences, *self._decoding) is NotImplemented:
+                # Not C-contiguous, or not aligned: a copy that is.
+                values = np.require(values, requirements="CA")
+                _decode_many(values, us, nodes, sequences, *self._decoding)
+            return times, nodes, sequences
+        if not isinstance(out, tuple) or len(out) != 3:
             raise TypeError(
-                f"Layout.decode_many() argument 'ids' must hold integer ids, not {values.dtype} "
-                f"(from {type(ids).__name__})"
+                "Layout.decode_many() argument 'out' must be a tuple of three buffers "
+                f"(times, nodes, sequences), not {_describe(out)}"
             )
-        # 64-bit ids are read in place as uint64: a negative int64 becomes a value above any
-        # layout's max_id (below 2**63 when positive_int64) and fails the one range check.
-        u = values.view(np.uint64) if values.dtype.itemsize == 8 else values.astype(np.uint64)
-        if u.size and int(u.max()) > self.max_id:
-            raise ValueError(
-                f"Layout.decode_many() ids must be in [0, {self.max_id}] for the {self.name} layout"
-            )
-        us = (u >> np.uint64(self.node_bits + self.sequence_bits)).view(np.int64)
-        if self.tick_ns % 1000 == 0:
-            us *= self.tick_ns // 1000
-            us += self.epoch_ns // 1000
-        else:
-            us *= self.tick_ns
-            us += self.epoch_ns
-            us //= 1000
-        nodes = (u >> np.uint64(self.sequence_bits)).view(np.int64)
-        nodes &= self.max_node
-        sequences = (u & np.uint64(self.max_sequence)).view(np.int64)
-        return us.view("datetime64[us]"), nodes, sequences
+        times, nodes, sequences = (_int64_target(target, i) for i, target in enumerate(out))
+        if _decode_many(ids, times, nodes, sequences, *self._decoding) is NotImplemented:
+            np = _numpy()
+            values = np.require(_id_array(np, ids), requirements="CA")
+            _decode_many(values, times, nodes, sequences, *self._decoding)
+        return out
 
     # -- times to ids ----------------------------------------------------------------------
 

@@ -164,6 +164,7 @@ class _LeaseBase:
         self._margin_ns = int(max(0.1, 0.2 * self.ttl) * 1e9)
         self._lock = threading.RLock()
         self._state = "claiming"  # claiming, waiting, ready, lost, closed, forked
+        self._pid = os.getpid()
         self._seen_gen = 0
         self._owned_at = 0  # when the last claim or renewal that the store confirmed was sent
         self._last_mark = 0  # the mark this lease's last renewal recorded, on node:
@@ -490,7 +491,7 @@ class _LeaseBase:
         started_mono = clock.monotonic_ns()
         before = clock.time_ns()
         node = self.node
-        if extend and not self.trust_store and started_mono >= self._deadline_ns:
+        if extend and started_mono >= self._deadline_ns:
             if self._state == "ready":
                 return _Renewal.LAPSED  # D4: a renewal now would revive a tenure that ended
             if started_mono - self._owned_at > self._ttl_ms * 1_000_000 - self._margin_ns:
@@ -584,7 +585,7 @@ class _LeaseBase:
         """One turn of the background loop; returns how long to sleep before the next."""
         if self._state == "lost" or self.node < 0:
             return (yield from self._claim_again())
-        if self._state != "ready" and not self.trust_store:
+        if self._state != "ready":
             return (yield from self._requalify())  # a requalification that did not finish
         try:
             status = yield from self._renew(extend=True)
@@ -677,12 +678,16 @@ class _LeaseBase:
             return 1.0 if isinstance(exc, LeaseRefusedError) else min(0.2, self.ttl / 10)
         return self.ttl / 4
 
-    def _seal_for_close(self) -> tuple[int, int] | None:
+    def _seal_for_close(self) -> tuple[int, int | None] | None:
         """Marks the lease closed and stops the counter for good. Returns (node, mark) to give
-        back, or None when there is nothing to give back (already closed, forked, no node)."""
+        back, or None when there is nothing to give back (already closed, forked, no node). The
+        mark is the sealed id only while the counter draws on the node (a tenure that has not
+        lapsed): a lease closed during a wait, or after its tenure ended, never drew above the
+        node's mark since, and leaves the mark as it is (None) rather than lowering it."""
         with self._lock:
-            if self._state in ("closed", "forked"):
-                return None
+            if self._state in ("closed", "forked") or os.getpid() != self._pid:
+                return None  # another process's copy (a fork the hooks did not see) is inert
+            drawing = self._state == "ready" and self._clock.monotonic_ns() < self._deadline_ns
             self._state = "closed"
             mark = self._counter._seal()
             node = self.node
@@ -690,7 +695,7 @@ class _LeaseBase:
         _LIVE.discard(self)
         if node < 0:
             return None
-        return node, mark
+        return node, mark if drawing else None
 
     def _forked(self) -> None:
         """In a fork child: the lease and its counter are the parent's; forget them without a

@@ -83,6 +83,7 @@ class _Engine:
         self.closing = False
         self.closed = False
         self.forked = False
+        self.pid = os.getpid()  # a fork the hooks did not see (libc's, through ctypes) shows here
         self.error: BaseException | None = None  # what stops the counter for good
         self.last_error: BaseException | None = None  # the last failure worth retrying
         self.blocks = 0
@@ -195,6 +196,8 @@ class _Engine:
             return True
 
     def _finish(self, left: tuple[int, int, int, int]) -> None:
+        if os.getpid() != self.pid:
+            self.forked = True
         thread = self.thread
         if thread is not None and thread is not threading.current_thread() and not self.forked:
             # Its reservation in flight, if any, lands in unoffered. Bounded, so that an exit
@@ -455,17 +458,27 @@ class SegmentCounter:
 
     @staticmethod
     def skip_ahead(
-        store: Any, name: str, by: int = 0, *, to: int = 0, timeout: float = 30.0
+        store: Any,
+        name: str,
+        by: int | None = None,
+        *,
+        to: int | None = None,
+        timeout: float = 30.0,
     ) -> int:
-        """Moves the sequence `name` up: by `by` values, and to at least `to` (give
-        `to=last + 1`, the last value handed out plus one), and accepts the store's present
-        incarnation and rows. Use it after a refusal for data that went back (a failover, a
-        restore): values drawn before the event must lie below where it puts the sequence.
-        Returns the next value a reservation will start at."""
+        """Moves the sequence `name` up: by `by` values, and/or to at least `to`, and accepts
+        the store's present incarnation and rows. Use it after a refusal for data that went
+        back (a failover, a restore), with `to` above everything reserved: the sequence's value
+        at the moment of the event, or, once every process using it has stopped, the last value
+        handed out + 1. Returns the next value a reservation will start at."""
         func = "SegmentCounter.skip_ahead()"
         _check_name(name, func)
-        by = _check_int(by, "by", 0, _MAX_VALUE, func)
-        to = _check_int(to, "to", 0, _MAX_VALUE, func)
+        if by is None and to is None:
+            raise TypeError(
+                f"{func} needs 'by' or 'to': accepting the store as it is without moving the "
+                f"sequence would hand out again what it may have lost"
+            )
+        by = 0 if by is None else _check_int(by, "by", 0, _MAX_VALUE, func)
+        to = 0 if to is None else _check_int(to, "to", 0, _MAX_VALUE, func)
         timeout = _check_timeout(timeout, func)
         ops, io = stores.for_segments(
             store, name, timeout=timeout, trust_failover=False, assume_durable=True

@@ -3,11 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "golden_layouts.hpp"
 
@@ -123,4 +126,103 @@ TEST(Layout, CompressAndExpandSkipTheNode) {
     EXPECT_EQ(l.compress(id), (1000u << 12) | 4095u);
     EXPECT_EQ(l.node_of(id), 513u);
     EXPECT_EQ(l.expand(l.compress(id) + 1, 513), l.pack(1001, 513, 0));
+}
+
+// decode_many: the columns equal decode() id by id, the time as Unix microseconds (the start of
+// each tick, rounded down), for whole-microsecond and nanosecond ticks and an epoch that is not
+// a whole microsecond.
+TEST(Layout, DecodeManyEqualsDecodeIdById) {
+    for (const ac::layout& l :
+         {ac::layout::twitter(), ac::layout::js_safe(), ac::layout::time_counter(),
+          ac::layout(1234567, 1, 50, 4, 8, true), ac::layout(999, 7, 40, 0, 23, false)}) {
+        std::vector<std::uint64_t> ids = {0, 1, l.max_id(), l.max_id() - 1};
+        for (std::uint64_t i = 0; i < 1000; ++i) {
+            ids.push_back((i * 0x9E3779B97F4A7C15ULL) & l.max_id());
+        }
+        std::vector<std::int64_t> us(ids.size());
+        std::vector<std::uint64_t> nodes(ids.size()), sequences(ids.size());
+        l.decode_many(ids.data(), ids.size(), us.data(), nodes.data(), sequences.data());
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            const ac::id_parts parts = l.decode(ids[i]);
+            ASSERT_EQ(nodes[i], parts.node);
+            ASSERT_EQ(sequences[i], parts.sequence);
+            std::uint64_t expected = 0;
+            ASSERT_TRUE(l.unix_us_of(parts.ticks, &expected));
+            ASSERT_EQ(static_cast<std::uint64_t>(us[i]), expected) << "id " << ids[i];
+        }
+    }
+}
+
+#if defined(__SIZEOF_INT128__)
+// unix_us_of against 128-bit arithmetic, near the int64 limit and for ticks whose
+// ticks * tick_ns overflows 64 bits.
+TEST(Layout, UnixMicrosecondsAreExactAndStopAtTheInt64Limit) {
+    __extension__ typedef unsigned __int128 u128;  // GCC and Clang; -Wpedantic knows it so
+    const u128 top = static_cast<u128>((std::numeric_limits<std::int64_t>::max)());
+    for (const ac::layout& l :
+         {ac::layout(~std::uint64_t{0}, 1, 63, 0, 0, true),  // epoch at 2^64 - 1 ns
+          ac::layout(999, 1000000999, 62, 1, 1, false),      // 1 s + 999 ns ticks
+          ac::layout(0, 1000000000, 60, 2, 2, false), ac::layout::twitter()}) {
+        for (std::uint64_t ticks :
+             {std::uint64_t{0}, std::uint64_t{999}, std::uint64_t{1000}, l.max_ticks() / 3,
+              l.max_ticks() / 1000 * 1000 + 999, l.max_ticks()}) {
+            const u128 exact =
+                (static_cast<u128>(l.epoch_ns()) + static_cast<u128>(ticks) * l.tick_ns()) / 1000;
+            std::uint64_t us = 0;
+            ASSERT_EQ(l.unix_us_of(ticks, &us), exact <= top) << ticks;
+            if (exact <= top) {
+                ASSERT_EQ(us, static_cast<std::uint64_t>(exact)) << ticks;
+            }
+        }
+        // max_decodable_id: the last id of the last tick that fits.
+        const std::uint64_t limit = l.max_decodable_id();
+        const std::uint64_t last_tick = limit >> (l.node_bits() + l.sequence_bits());
+        std::uint64_t us = 0;
+        ASSERT_TRUE(l.unix_us_of(last_tick, &us));
+        EXPECT_EQ(limit, l.pack(last_tick, l.max_node(), l.max_sequence()));
+        if (limit != l.max_id()) {
+            EXPECT_FALSE(l.unix_us_of(last_tick + 1, &us));
+        }
+    }
+    EXPECT_EQ(ac::layout::twitter().max_decodable_id(), ac::layout::twitter().max_id());
+    EXPECT_LT(ac::layout(0, 1000000000, 60, 2, 2, false).max_decodable_id(),
+              ac::layout(0, 1000000000, 60, 2, 2, false).max_id());
+}
+#endif
+
+// An id above the layout, or past the int64 microsecond range, is refused before anything is
+// written, its index and value named.
+TEST(Layout, DecodeManyRefusesAnUndecodableIdAndWritesNothing) {
+    const ac::layout l = ac::layout::int64();
+    std::vector<std::uint64_t> ids = {1, 2, 3, l.max_id(), l.max_id() + 1, 5};
+    std::vector<std::int64_t> us(ids.size(), 7);
+    std::vector<std::uint64_t> nodes(ids.size(), 7), sequences(ids.size(), 7);
+    try {
+        l.decode_many(ids.data(), ids.size(), us.data(), nodes.data(), sequences.data());
+        ADD_FAILURE() << "no exception";
+    } catch (std::invalid_argument const& e) {
+        EXPECT_STREQ(e.what(), "atomic_counter::layout::decode_many: ids must be in [0, "
+                               "9223372036854775807]; ids[4] is 9223372036854775808 "
+                               "(-9223372036854775808 as int64)");
+    }
+    EXPECT_EQ(us, std::vector<std::int64_t>(ids.size(), 7));
+    EXPECT_EQ(nodes, std::vector<std::uint64_t>(ids.size(), 7));
+    EXPECT_EQ(sequences, std::vector<std::uint64_t>(ids.size(), 7));
+
+    const ac::layout distant(0, 1000000000, 60, 2, 2,
+                             false);  // seconds: past int64 us in 292,277 y
+    const std::uint64_t limit = distant.max_decodable_id();
+    std::vector<std::uint64_t> late = {limit, limit + 1};
+    try {
+        distant.decode_many(late.data(), late.size(), us.data(), nodes.data(), sequences.data());
+        ADD_FAILURE() << "no exception";
+    } catch (std::invalid_argument const& e) {
+        EXPECT_NE(std::string(e.what()).find("ids[1] is"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("2**63 - 1 microseconds"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(us[0], 7);
+    distant.decode_many(late.data(), 1, us.data(), nodes.data(), sequences.data());
+    EXPECT_EQ(static_cast<std::uint64_t>(us[0]), (limit >> 4) * 1000000);
+    EXPECT_NO_THROW(l.decode_many(ids.data(), 0, us.data(), nodes.data(), sequences.data()));
 }

@@ -228,8 +228,7 @@ TEST_F(SharedCounter, DurableReopenStartsAboveTheHighWaterMark) {
     // Simulate a machine crash that lost the page's latest value but kept what was msync'ed:
     // put the value back to where the region started, in a page last opened in another boot.
     std::string bytes = read_file(file);
-    const std::uint64_t zero = 0;
-    std::memcpy(&bytes[128], &zero, sizeof zero);
+    set_value(bytes, 0);
     simulate_reboot(bytes);
     write_file(file, bytes);
     ac::shared_counter reopened(file);

@@ -118,6 +118,17 @@ draw_in_processes(int processes, std::size_t draws, std::function<std::uint64_t(
 
 #endif
 
+// Puts `value` in a region page's value field, as the page stores it: its distance below the
+// region's end mark (detail::stored_value), which its kind (offset 12) and interval (24) give.
+inline void set_value(std::string& page, std::uint64_t value) {
+    std::uint32_t kind = 0;
+    std::uint64_t interval = 0;
+    std::memcpy(&kind, &page[12], sizeof kind);
+    std::memcpy(&interval, &page[24], sizeof interval);
+    const std::uint64_t stored = atomic_counter::detail::end_mark(kind, interval) - value;
+    std::memcpy(&page[128], &stored, sizeof stored);
+}
+
 // Makes a region page read as one the disk gave back after a reboot: the boot recorded in it is
 // not this one (offset 208, two words).
 inline void simulate_reboot(std::string& page) {

@@ -102,8 +102,7 @@ TEST_F(SharedTimeCounter, DurableReopenStartsAboveTheMark) {
         }
     }
     std::string bytes = read_file(file);
-    const std::uint64_t old = (t0_us << 12);
-    std::memcpy(&bytes[128], &old, sizeof old);  // a lost update, as after a machine crash
+    set_value(bytes, t0_us << 12);  // a lost update, as after a machine crash
     simulate_reboot(bytes);
     write_file(file, bytes);
     ac::basic_shared_time_counter<ac::manual_clock> t(file, std::nullopt, clock);

@@ -2,8 +2,10 @@
 // other size), opening it as either kind of shared counter gives a valid counter or a
 // documented exception, and a rejected file is left byte for byte as it was. A page with our
 // magic and version but not ready (a creator of an older version that died) may be initialised;
-// a valid page in state ended (an unlinker that died) is removed and a new region created; an
-// empty or all-zero file is refused like any other damage.
+// a valid page in state ended (an unlinker that died) is removed and a new region created; a
+// valid page in state unstarted is lifted to the clock and made ready; an empty or all-zero
+// file, or a value field of zero (the end mark), is refused like any other damage. A draw from
+// an opened region either gives a value or refuses (past the limit, or the end).
 #include <atomic_counter/shared_counter.hpp>
 #include <atomic_counter/shared_time_counter.hpp>
 
@@ -53,7 +55,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         if (as_time) {
             atomic_counter::shared_time_counter c(path);
-            c.next();
+            try {
+                c.next();
+            } catch (std::overflow_error const&) {
+            }
         } else {
             atomic_counter::shared_counter c(path);
             try {

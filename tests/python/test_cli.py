@@ -116,7 +116,12 @@ def test_string_forms_in_and_out():
     for form, width in (("base32", 13), ("base62", 11), ("hex", 16)):
         texts = cli("next", "-n", "3", "--format", form).stdout.split()
         assert [len(t) for t in texts] == [width] * 3 and texts == sorted(texts)
-        decoded = cli("decode", *texts).stdout.splitlines()  # every form read back, unasked
+        # Read back without --format: by their length, except words of digits alone, which
+        # are decimal (a hex id that happens to be all digits, about 1 in 700, is read so).
+        texts = [t for t in texts if not t.isdigit()]
+        if not texts:
+            continue
+        decoded = cli("decode", *texts).stdout.splitlines()
         assert [int(line.split()[0]) for line in decoded] == [
             int(line.split()[0])
             for line in cli("decode", "--format", form, *texts).stdout.splitlines()
@@ -124,6 +129,7 @@ def test_string_forms_in_and_out():
         [record] = json_lines(cli("next", "--format", form, "--json").stdout)
         assert len(record[form]) == width and int(record["id"]) > 0
     assert cli("decode", "--format", "hex", "0000000000003039").stdout.startswith("12345 ")
+    assert cli("decode", "0000000000003039").stdout.startswith("3039 ")  # digits: decimal
 
 
 def test_a_stream_stays_a_stream():

@@ -60,6 +60,7 @@ def test_exports():
         "parse_id",
         "SegmentCounter",
         "SegmentRefusedError",
+        "FleetCounter",
         "StoreUnavailableError",
         "StoreTimeoutError",
     }

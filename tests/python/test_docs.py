@@ -37,7 +37,7 @@ def test_every_public_name_is_documented(name):
     [
         (atomic_counter.Counter, "(base=None, now=None, interval=None)"),
         (atomic_counter.Counter.next, "(self, /)"),
-        (atomic_counter.Counter.next_many, "(self, /, n)"),
+        (atomic_counter.Counter.next_many, "(self, /, n, out=None)"),
         (atomic_counter.TimeCounter.lead_us, "(self, /)"),
         (
             atomic_counter.SharedCounter,

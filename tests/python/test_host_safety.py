@@ -12,6 +12,7 @@ in a private mount namespace (unshare), and skip where that cannot be done.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import shutil
@@ -28,6 +29,7 @@ from pathlib import Path
 import pytest
 from conftest import linux_only
 from process_helpers import unpack
+from region_page import MAGIC_AND_VERSION, store_value
 from shims import build_region_shim, preload
 
 from atomic_counter import (
@@ -50,7 +52,7 @@ VALUE_OFFSET, RESERVED_OFFSET, PERSISTED_OFFSET, BOOT_OFFSET = 128, 192, 200, 20
 def shm_name():
     name = f"ac-host-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     yield name
-    for path in (f"/dev/shm/{name}", f"/dev/shm/{name}-b"):
+    for path in (f"/dev/shm/{name}", f"/dev/shm/{name}-b", f"/dev/shm/{name}.link"):
         if os.path.lexists(path):
             os.unlink(path)
 
@@ -525,7 +527,7 @@ def test_a_durable_advance_survives_a_crash(tmp_path):
     with SharedCounter(path, 0, 0, durable=True, block=10) as c:
         c.advance_to(1_000_000)
     data = bytearray(path.read_bytes())
-    data[VALUE_OFFSET : VALUE_OFFSET + 8] = (0).to_bytes(8, sys.byteorder)  # the value lost
+    store_value(data, 0)  # the value lost: back at its start
     data[BOOT_OFFSET : BOOT_OFFSET + 16] = bytes(16)  # ... in a crash: read in another boot
     path.write_bytes(bytes(data))
     with SharedCounter(path) as again:
@@ -633,7 +635,7 @@ import fcntl, os, struct, sys, time
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
 fcntl.flock(fd, fcntl.LOCK_EX)
 page = bytearray(4096)
-page[0:12] = struct.pack("=QI", 0x3152544E43434D41, 2)
+page[0:12] = struct.pack("=QI", 0x3152544E43434D41, 3)
 page[64] = 1
 os.write(fd, bytes(page))
 print("holding", flush=True)
@@ -670,7 +672,7 @@ def test_a_creator_that_died_mid_way_is_replaced_at_once(tmp_path):
     # A page an older version began in place, then died (its lock with it): nothing was drawn.
     path = tmp_path / "orphan"
     page = bytearray(4096)
-    page[0:12] = (0x3152544E43434D41).to_bytes(8, sys.byteorder) + (2).to_bytes(4, sys.byteorder)
+    page[0:12] = MAGIC_AND_VERSION
     page[64] = 1  # claimed, then its creator died (its creation lock with it)
     path.write_bytes(bytes(page))
     path.chmod(0o600)
@@ -763,13 +765,16 @@ def test_a_new_durable_file_has_its_directory_synced(tmp_path, shim):
         import sys
         from atomic_counter import SharedCounter, SharedTimeCounter
         SharedCounter(sys.argv[1] + "/a.ctr", durable=True).next()
-        SharedCounter(sys.argv[1] + "/a.ctr").next()  # attaching: nothing to sync
+        # Attaching: the file (a write-back error nobody has seen yet is reported to a new
+        # descriptor), then the directory (no value is handed out under a name a crash could
+        # still take away, whether or not its creator has synced it yet).
+        SharedCounter(sys.argv[1] + "/a.ctr").next()
         SharedTimeCounter(sys.argv[1] + "/plain")  # not durable: nothing to sync
     """,
         args=(str(tmp_path),),
         env=preload(shim, AC_SHIM_FSYNC_LOG=str(log)),
     )
-    assert log.read_text().splitlines() == [str(tmp_path)]
+    assert log.read_text().splitlines() == [str(tmp_path), str(tmp_path / "a.ctr"), str(tmp_path)]
 
 
 def test_durable_regions_keep_their_permissions_and_mode(tmp_path):
@@ -829,9 +834,6 @@ def test_snowflake_layout_end_is_an_overflow():
 # Issue 21: a full disk is an error, not a crash; an unlinked or truncated name never forks a
 # sequence; durable counters do not drift on open. Each test failed before these changes.
 
-REGION_MAGIC_AND_VERSION = (0x3152544E43434D41).to_bytes(8, sys.byteorder) + (2).to_bytes(
-    4, sys.byteorder
-)
 STATE_OFFSET = 64
 
 # Runs in a private mount namespace (unshare --mount), as root: mounts a small file system over
@@ -1250,6 +1252,7 @@ def test_a_failed_msync_stops_every_later_draw_until_reopened(tmp_path, shim):
         again = SharedCounter(path)  # reopened: a new file description
         more = [again.next() for _ in range(30)]
         assert len(set(drawn + more)) == len(drawn + more) and more[0] > max(drawn)
+        again.unlink()  # leaves no write-error mark behind
         print("reopened ok")
         """,
         args=(str(tmp_path / "d.ctr"), str(tmp_path / "eio")),
@@ -1286,3 +1289,601 @@ def test_without_o_tmpfile_a_temporary_name_is_published_and_never_left(tmp_path
     assert out.stdout.split("\n")[0] == "1 2 ['a.ctr', 't']"
     assert stat.S_IMODE((tmp_path / "a.ctr").stat().st_mode) == 0o600
     assert (tmp_path / "a.ctr").stat().st_nlink == 1
+
+
+# ===========================================================================================
+# Issue 21, second round: what an attacker found after the first (/work/attack21's findings).
+# Each test failed on the code before these changes.
+
+
+def wait_for_gate(gate: Path, proc: subprocess.Popen[str], *, or_exit: bool = False) -> bool:
+    """Waits until a shimmed process reaches `gate` (True), or, with or_exit, until it exits
+    without reaching it (False)."""
+    deadline = time.monotonic() + 60
+    while not Path(f"{gate}.started").exists():
+        if proc.poll() is not None:
+            assert or_exit, f"exited before its gate: {proc.communicate()}"
+            return False
+        assert time.monotonic() < deadline, "never reached its gate"
+        time.sleep(0.005)
+    return True
+
+
+# --- F1: an unlink() racing another unlink() and a creator removes no name it did not end.
+
+UNLINKER = """
+import sys
+from atomic_counter import SharedTimeCounter
+name, gate, closed = sys.argv[1:4]
+c = SharedTimeCounter(name)
+print("attached", flush=True)
+if closed == "closed":
+    c.close()  # unlink() then acts on the region its path names, if it is still this one
+open(gate + ".arm", "w").close()  # its next open of the name pauses right after the open
+try:
+    c.unlink()
+    print("unlinked")
+except FileNotFoundError as exc:
+    print("FileNotFoundError", exc)
+"""
+
+
+@pytest.mark.parametrize("closed", ["open", "closed"])
+@pytest.mark.parametrize("where", ["shm", "file"])
+def test_an_unlink_racing_another_unlink_and_a_creator_leaves_the_new_region_named(
+    shm_name, tmp_path, shim, where, closed
+):
+    name = shm_name if where == "shm" else str(tmp_path / "race.ctr")
+    path = f"/dev/shm/{shm_name}" if where == "shm" else name
+    gate = tmp_path / "gate"
+    first = SharedTimeCounter(name)  # R1
+    unlinker = subprocess.Popen(
+        [sys.executable, "-c", UNLINKER, name, str(gate), closed],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            **preload(shim, AC_SHIM_OPEN_GATE=str(gate), AC_SHIM_OPEN_MATCH=Path(name).name),
+        },
+    )
+    assert unlinker.stdout.readline().strip() == "attached"
+    # U is inside its unlink(): paused right after opening the name (before: always; now only
+    # once closed), or done (an open object ends its own page and never opens the name).
+    wait_for_gate(gate, unlinker, or_exit=True)
+    with contextlib.suppress(FileNotFoundError):
+        first.unlink()  # A ends R1 and removes its name (unless U did)
+    second = SharedTimeCounter(name)  # B creates R2 under the free name and draws
+    assert second.region_id != first.region_id
+    drawn = [second.next() for _ in range(100)]
+    Path(f"{gate}.go").touch()
+    out, _ = unlinker.communicate(timeout=60)
+    assert unlinker.returncode == 0, out
+    # R2 must still have the name: U ended R1 (or found it ended) and removes no other name.
+    assert os.path.exists(path), f"U removed R2's name: {out}"  # before: U removed it
+    again = SharedTimeCounter(name)
+    assert again.region_id == second.region_id, "a third region beside the live second one"
+    assert drawn[-1] < second.next() < again.next()
+
+
+FORKED_UNLINKERS = """
+import os, sys, time
+from atomic_counter import SharedCounter
+name, gate = sys.argv[1:3]
+c = SharedCounter(name, 0, 0)
+child = os.fork()
+if child == 0:  # the child's copy shares the parent's descriptor of the region
+    while not os.path.exists(gate + ".started"):
+        time.sleep(0.001)
+    try:
+        c.unlink()
+        print("child unlinked", flush=True)
+    except (FileNotFoundError, ValueError) as exc:
+        print("child", type(exc).__name__, flush=True)
+    os._exit(0)
+with open(gate + ".arm", "w") as f:
+    f.write(str(os.getpid()))  # the parent pauses right before it removes the name
+try:
+    c.unlink()
+    print("parent unlinked", flush=True)
+except FileNotFoundError:
+    print("parent FileNotFoundError", flush=True)
+os.waitpid(child, 0)
+"""
+
+
+def test_a_forked_copy_unlinking_with_its_parent_never_removes_a_new_regions_name(
+    shm_name, tmp_path, shim
+):
+    gate = tmp_path / "gate"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FORKED_UNLINKERS, shm_name, str(gate)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            **preload(shim, AC_SHIM_UNLINK_GATE=str(gate), AC_SHIM_OPEN_MATCH=shm_name),
+        },
+    )
+    wait_for_gate(gate, proc)  # the parent has ended the region, checked its name, and paused
+    time.sleep(0.5)  # the child's unlink meanwhile: blocked on the lock, or (before) done
+    second = None
+    if not os.path.exists(f"/dev/shm/{shm_name}"):  # before: the child removed the name
+        second = SharedCounter(shm_name, 0, 100)  # ... and a new region took it
+        second.next()
+    Path(f"{gate}.go").touch()
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "parent unlinked" in out and "child FileNotFoundError" in out, out
+    if second is not None:
+        assert os.path.exists(f"/dev/shm/{shm_name}"), "the parent removed the new region's name"
+        assert SharedCounter(shm_name).region_id == second.region_id
+    assert second is None, "the child removed the name while the parent held the lock"
+
+
+def test_unlink_never_removes_a_symbolic_link(tmp_path):
+    path = tmp_path / "orders.ctr"
+    counter = SharedCounter(path, 0, 0)
+    counter.close()
+    other = SharedCounter(tmp_path / "other.ctr", 0, 0)
+    path.unlink()
+    path.symlink_to(tmp_path / "other.ctr")  # the name is a symbolic link now
+    with pytest.raises(OSError, match="symbolic link") as info:
+        counter.unlink()  # a closed object unlinks what its path names; before: the link went
+    assert info.value.errno == 40  # ELOOP
+    assert path.is_symlink()
+    assert other.next() == 1
+
+
+def test_a_closed_counter_unlinks_only_its_own_region(shm_name):
+    first = SharedCounter(shm_name, 0, 0)
+    first.close()
+    SharedCounter(shm_name).unlink()  # another object ends it and removes the name
+    second = SharedCounter(shm_name, 0, 100)  # a new region under the name
+    with pytest.raises(FileNotFoundError, match="no longer holds the region"):
+        first.unlink()  # before: ended the new region, by name
+    assert second.next() == 101
+    assert SharedCounter(shm_name).region_id == second.region_id
+
+
+# --- F2: unlink() of a region that only looks damaged ends it for every holder.
+
+
+def _extend(path: str) -> None:
+    with open(path, "ab") as f:
+        f.write(b"\n")  # `echo >> file`
+
+
+def _stray_byte(path: str) -> None:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.pwrite(fd, b"\x01", 20)  # one byte of `base`: the checksum no longer matches
+    finally:
+        os.close(fd)
+
+
+DAMAGES = {
+    "extended": (_extend, ValueError, "wrong size"),
+    "cut to 2048 bytes": (lambda path: os.truncate(path, 2048), ValueError, "truncated"),
+    "a second hard link": (lambda path: os.link(path, path + ".link"), PermissionError, "links"),
+    "a stray byte": (_stray_byte, ValueError, "checksum"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("where", ["shm", "file"])
+def test_unlink_ends_a_damaged_region_for_every_holder(shm_name, tmp_path, where, damage):
+    name = shm_name if where == "shm" else str(tmp_path / "damaged.ctr")
+    path = f"/dev/shm/{shm_name}" if where == "shm" else name
+    do, refusal, message = DAMAGES[damage]
+    mine = SharedCounter(name, base=0, now=0)
+    holder = SharedCounter(name)  # attached before the damage (its own mapping of the page)
+    assert [mine.next(), holder.next()] == [1, 2]
+    do(path)
+    with pytest.raises(refusal, match=message):
+        SharedCounter(name)  # new openers refuse it, as before
+    assert holder.next() == 3  # the holders' page is whole: they draw on
+    mine.unlink()
+    for h in (mine, holder):  # before: both drew on from the nameless page
+        with pytest.raises(FileNotFoundError, match="was unlinked"):
+            h.next()
+    assert not os.path.exists(path)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path + ".link")  # the other name: an ended region
+    # The documented remedy now holds: a new region above the last value issued.
+    again = SharedCounter(name, base=0, now=0)
+    again.advance_to(3)
+    assert again.next() == 4
+
+
+# --- F3: a file cut short or zeroed under its holders ends their sequence, never restarts it.
+
+
+def _regrow(path: str) -> None:
+    os.truncate(path, 0)
+    os.truncate(path, 4096)
+
+
+def _rewrite_zeros(path: str) -> None:
+    with open(path, "wb") as f:  # `head -c 4096 /dev/zero > file`: O_TRUNC, then zeros
+        f.write(bytes(4096))
+
+
+ZEROINGS = {
+    "cut to 100 bytes": lambda path: os.truncate(path, 100),
+    "cut to 128 bytes": lambda path: os.truncate(path, 128),
+    "cut to 130 bytes": lambda path: os.truncate(path, 130),  # part of the value field left
+    "emptied, regrown": _regrow,
+    "rewritten as zeros": _rewrite_zeros,
+}
+
+
+@pytest.mark.parametrize("how", ZEROINGS)
+@pytest.mark.parametrize("kind", ["counter", "time"])
+def test_a_page_zeroed_under_its_holder_ends_its_sequence(shm_name, kind, how):
+    path = f"/dev/shm/{shm_name}"
+    # A value with high bytes set, so that a partly cut value field is cut for real.
+    c = SharedCounter(shm_name, base=0, now=2**40 + 12345) if kind == "counter" else None
+    c = c or SharedTimeCounter(shm_name)
+    before = [c.next() for _ in range(5)]
+    ZEROINGS[how](path)
+    if kind == "time" and how == "cut to 130 bytes":
+        # Two bytes of the field left: it reads as an id near 2^64 - 1 (the year 2112), which
+        # the rule still serves: a jump past every id, never one handed out before.
+        after = [c.next() for _ in range(3)]
+        assert before[-1] < after[0] < after[1] < after[2]
+        assert TimeCounter.to_datetime(after[0]).year == 2112
+    else:
+        for _ in range(3):  # before: 1, 2, 3 (a SharedCounter) or ids from the clock, again
+            with pytest.raises(ValueError, match="zeroed under this holder"):
+                c.next()
+        assert c.current() > before[-1]
+    if how == "cut to 128 bytes":
+        os.truncate(path, 4096)  # regrown: the header whole, the value field zero
+        zeroed = Path(path).read_bytes()
+        with pytest.raises(ValueError, match="value is zero"):  # before: attached, 1, 2, 3
+            type(c)(shm_name)
+        assert Path(path).read_bytes() == zeroed
+    c.close()
+
+
+def test_a_durable_file_cut_short_under_its_holder_ends_its_sequence(tmp_path):
+    path = tmp_path / "cut.ctr"
+    c = SharedCounter(path, base=0, now=0, durable=True, block=10)
+    before = [c.next() for _ in range(30)]
+    os.truncate(path, 100)  # every write-back zeroes the page past the end of the file again
+    for _ in range(30):  # before: 1, 1, 2, ... within the one process
+        with pytest.raises(ValueError, match="zeroed under this holder"):
+            c.next()
+    assert c.current() > before[-1]
+
+
+# --- F4, F5: a durable page is used only in the file that last opened it.
+
+
+def in_a_private_ext4_mount(tmp_path: Path, body: str) -> str:
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("mkfs.ext4") is None:
+        pytest.skip("needs root, unshare and mkfs.ext4 to mount ext4 in a private namespace")
+    image = tmp_path / "ext4.img"
+    with open(image, "wb") as f:
+        f.truncate(16 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
+    target = tmp_path / "disk"
+    target.mkdir()
+    script = (
+        "import os, subprocess, sys\n"
+        "target, image = sys.argv[1:3]\n"
+        "if subprocess.run(['mount', '-o', 'loop', image, target]).returncode != 0:\n"
+        "    sys.exit(77)\n" + textwrap.dedent(body)
+    )
+    proc = subprocess.run(
+        [
+            *("unshare", "--mount", "--propagation", "private", sys.executable, "-c", script),
+            *(str(target), str(image)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode == 77 or "unshare failed" in proc.stderr:
+        pytest.skip(f"cannot mount ext4 in a private mount namespace here: {proc.stderr.strip()}")
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_a_copy_restored_under_the_recycled_inode_number_is_refused(tmp_path):
+    out = in_a_private_ext4_mount(
+        tmp_path,
+        """
+        import shutil
+        from atomic_counter import SharedCounter
+        path, backup = os.path.join(target, "orders.ctr"), os.path.join(target, "backup.ctr")
+        with SharedCounter(path, base=0, now=0, durable=True, block=100) as c:
+            [c.next() for _ in range(10)]
+        shutil.copyfile(path, backup)  # a backup, made in this boot
+        with SharedCounter(path) as c:
+            issued = list(c.next_many(1000))
+        inode = os.stat(path).st_ino
+        os.unlink(path)  # restored: rm, then cp, which gets the freed inode back on ext4
+        shutil.copyfile(backup, path)
+        print("recycled", os.stat(path).st_ino == inode)
+        try:
+            SharedCounter(path)
+            print("accepted")
+        except ValueError as exc:
+            print("refused", exc)
+        """,
+    )
+    recycled, outcome = out.splitlines()
+    assert recycled == "recycled True", "ext4 gave the copy another inode: nothing to test"
+    assert outcome.startswith("refused"), outcome  # before: accepted, 1000 values again
+    assert "recorded in this boot by another file" in outcome and "made at another time" in outcome
+
+
+def test_a_backup_of_a_page_from_an_earlier_boot_restored_in_this_boot_is_refused(tmp_path):
+    path, backup = tmp_path / "svc.ctr", tmp_path / "svc.ctr.bak"
+    with SharedCounter(path, 0, 0, durable=True, block=100) as c:
+        [c.next() for _ in range(5)]
+    with open(path, "r+b") as f:  # in place, the same file: last opened in an earlier boot
+        f.seek(BOOT_OFFSET)
+        f.write(bytes(range(1, 17)))
+    shutil.copy2(path, backup)  # a backup job at boot, before the service starts
+    with SharedCounter(path) as c:  # the first open of this boot: lifts once, records it
+        issued = list(c.next_many(1000))
+    os.replace(backup, path)  # restored as another file (mv)
+    with pytest.raises(ValueError, match=r"recorded by another file.*advance_to\(\)"):
+        SharedCounter(path)  # before: taken for "after a reboot", 995 values again
+    path.unlink()
+    with SharedCounter(path, 0, 0, durable=True, block=100) as again:  # the remedy
+        again.advance_to(issued[-1])
+        assert again.next() == issued[-1] + 1
+
+
+# --- F6: after a write error, a page read back older from the disk is lifted, not trusted.
+
+AFTER_A_WRITE_ERROR = """
+import os, sys
+from atomic_counter import SharedCounter
+path, trigger = sys.argv[1:3]
+c = SharedCounter(path, 0, 0, durable=True, block=10)
+drawn = [c.next()]  # msync'ed: reserved 11
+on_disk = open(path, "rb").read()  # the page as that msync wrote it
+drawn += [c.next() for _ in range(10)]  # 2..11, in memory only
+open(trigger, "w").close()  # the next msync fails with EIO
+try:
+    c.next()
+except OSError as exc:
+    print("msync failed", exc.errno)
+c.close()
+# The kernel drops the clean page after the failed write-back; the next read gets the disk's.
+with open(path, "r+b") as f:
+    f.write(on_disk)
+again = SharedCounter(path)  # the same boot, the same file
+more = [again.next() for _ in range(5)]
+print(max(drawn), min(more))
+mark = "/dev/shm/atomic_counter." + again.region_id + ".eio"
+print(os.path.exists(mark), end=" ")
+again.unlink()  # ended: the mark goes with it
+print(os.path.exists(mark))
+"""
+
+
+def test_after_a_failed_msync_the_page_read_back_from_the_disk_is_lifted(tmp_path, shim):
+    out = run(
+        AFTER_A_WRITE_ERROR,
+        args=(str(tmp_path / "d.ctr"), str(tmp_path / "eio")),
+        env=preload(shim, AC_SHIM_MSYNC_EIO=str(tmp_path / "eio")),
+    )
+    failed, values, marks = out.stdout.splitlines()
+    assert failed == "msync failed 5"
+    assert marks == "True False"  # marked for the boot, until the region was unlinked
+    last_drawn, first_after = map(int, values.split())
+    assert first_after > last_drawn, "values handed out before the failure were drawn again"
+
+
+UNSEEN_WRITE_ERROR = """
+import sys
+from atomic_counter import SharedCounter
+path, trigger = sys.argv[1:3]
+with SharedCounter(path, 0, 0, durable=True, block=10) as c:
+    drawn = [c.next()]
+    on_disk = open(path, "rb").read()
+    drawn += [c.next() for _ in range(5)]
+# A write-back failed in the background (nobody's msync saw it) and the page was dropped.
+with open(path, "r+b") as f:
+    f.write(on_disk)
+open(trigger, "w").close()  # the next fsync reports it: EIO
+first = SharedCounter(path).next()
+later = SharedCounter(path)  # a later open in the boot: the mark makes it lift too
+print(max(drawn), first, later.next())
+later.unlink()
+"""
+
+
+def test_a_write_error_an_open_finds_lifts_it_and_every_later_open(tmp_path, shim):
+    out = run(
+        UNSEEN_WRITE_ERROR,
+        args=(str(tmp_path / "d.ctr"), str(tmp_path / "eio")),
+        env=preload(shim, AC_SHIM_FSYNC_EIO=str(tmp_path / "eio")),
+    )
+    last_drawn, first, second = map(int, out.stdout.split())
+    assert first > last_drawn, "the open trusted a page the disk gave back older"
+    assert second > first
+
+
+# --- F7: an open that races an unlink() opens the name again.
+
+OPENER = """
+import sys
+from atomic_counter import SharedCounter
+name, gate = sys.argv[1:3]
+open(gate + ".arm", "w").close()
+try:
+    c = SharedCounter(name, 0, 100)
+    print("opened", c.next())
+except OSError as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+def test_an_open_racing_an_unlink_opens_the_next_region(shm_name, tmp_path, shim):
+    first = SharedCounter(shm_name, 0, 0)
+    first.next()
+    gate = tmp_path / "gate"
+    opener = subprocess.Popen(
+        [sys.executable, "-c", OPENER, shm_name, str(gate)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            **preload(shim, AC_SHIM_OPEN_GATE=str(gate), AC_SHIM_OPEN_MATCH=shm_name),
+        },
+    )
+    wait_for_gate(gate, opener)  # it has opened the name: the region has one link
+    first.unlink()  # ... and none now
+    Path(f"{gate}.go").touch()
+    out, _ = opener.communicate(timeout=60)
+    assert out.strip() == "opened 101", out  # before: PermissionError, "0 hard links"
+
+
+# --- F8: without O_TMPFILE, publication is one rename, or a link its openers finish.
+
+PUBLISHER = """
+import sys
+from atomic_counter import SharedCounter
+c = SharedCounter(sys.argv[1], 0, 0)
+print(c.next(), flush=True)
+"""
+
+
+def test_without_o_tmpfile_a_region_is_renamed_into_place_in_one_step(tmp_path, shim):
+    log = tmp_path / "links"
+    run(
+        PUBLISHER,
+        args=(str(tmp_path / "a.ctr"),),
+        env=preload(shim, AC_SHIM_NO_TMPFILE="1", AC_SHIM_LINK_LOG=str(log)),
+    )
+    assert not log.exists(), "published with link(): two names for a while"
+    assert sorted(os.listdir(tmp_path)) == ["a.ctr"]
+    assert (tmp_path / "a.ctr").stat().st_nlink == 1
+
+
+def test_a_creator_stopped_or_killed_between_link_and_unlink_holds_nobody_up(tmp_path, shim):
+    # Neither O_TMPFILE nor a no-replace rename (NFS): published by link, then unlink of the
+    # temporary name. The creator stops in between (two links), then is killed there.
+    directory = tmp_path / "d"
+    directory.mkdir()
+    path, gate = directory / "orders.ctr", tmp_path / "gate"
+    creator = subprocess.Popen(
+        [sys.executable, "-c", PUBLISHER, str(path)],
+        env={
+            **os.environ,
+            **preload(
+                shim, AC_SHIM_NO_TMPFILE="1", AC_SHIM_NO_RENAMEAT2="1", AC_SHIM_LINK_GATE=str(gate)
+            ),
+        },
+    )
+    try:
+        wait_for_gate(gate, creator)
+        assert path.stat().st_nlink == 2
+        with SharedCounter(path) as other:  # before: PermissionError, "2 hard links"
+            assert other.next() == 1
+    finally:
+        creator.kill()
+        creator.wait()
+    assert sorted(os.listdir(directory)) == ["orders.ctr"], "the temporary name was left"
+    with SharedCounter(path) as later:
+        assert later.next() == 2
+
+
+# --- F9: unlink() acts on its own region, wherever the working directory is now.
+
+
+def test_unlink_acts_on_its_own_region_after_a_chdir(tmp_path, monkeypatch):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.chdir(first)
+    mine = SharedCounter("./orders.ctr", 0, 0)
+    monkeypatch.chdir(second)
+    theirs = SharedCounter("./orders.ctr", 0, 100)  # another service's region
+    mine.unlink()  # before: ended theirs (the name relative to the new working directory)
+    with pytest.raises(FileNotFoundError, match="was unlinked"):
+        mine.next()
+    assert theirs.next() == 101
+    assert not (first / "orders.ctr").exists() and (second / "orders.ctr").exists()
+
+
+# --- F10: a region built long before it is published takes its start from the clock after.
+
+STALE_CREATOR = """
+import sys
+from atomic_counter import SharedCounter
+c = SharedCounter(sys.argv[1])  # default base and now: the start is the clock's
+print(c.region_id, c.next(), flush=True)
+"""
+
+
+def test_a_creator_stopped_before_publishing_starts_above_a_region_made_meanwhile(
+    shm_name, tmp_path, shim
+):
+    gate = tmp_path / "gate"
+    creator = subprocess.Popen(
+        [sys.executable, "-c", STALE_CREATOR, shm_name],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **preload(shim, AC_SHIM_LINKAT_GATE=str(gate))},
+    )
+    wait_for_gate(gate, creator)  # built from the clock, not yet published
+    first = SharedCounter(shm_name)  # the next opener creates a region, later, and draws
+    drawn = [first.next() for _ in range(1000)]
+    first.unlink()
+    Path(f"{gate}.go").touch()  # the stopped creator wakes up and finds the name free
+    out, _ = creator.communicate(timeout=60)
+    region, value = out.split()
+    assert region != first.region_id  # its own region, published after the first one's end
+    assert int(value) > max(drawn), "the stale region handed out the first region's values"
+
+
+# --- F11: an overlay whose upper layer is in RAM is no place for a durable region.
+
+
+def test_durable_on_an_overlay_over_tmpfs_is_refused(tmp_path):
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare to mount an overlay in a private namespace")
+    script = """
+import os, subprocess, sys
+from atomic_counter import SharedCounter
+root = sys.argv[1]
+for upper_on in ("tmpfs", "disk"):
+    base = os.path.join(root, upper_on)
+    os.makedirs(base)
+    if upper_on == "tmpfs" and subprocess.run(["mount", "-t", "tmpfs", "tmpfs", base]).returncode:
+        sys.exit(77)
+    for d in ("lower", "upper", "work", "merged"):
+        os.makedirs(os.path.join(base, d))
+    options = "lowerdir={0}/lower,upperdir={0}/upper,workdir={0}/work".format(base)
+    merged = os.path.join(base, "merged")
+    if subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, merged]).returncode:
+        sys.exit(77)
+    try:
+        SharedCounter(os.path.join(merged, "c.ctr"), durable=True).next()
+        print(upper_on, "accepted")
+    except ValueError as exc:
+        print(upper_on, "refused", exc)
+"""
+    proc = subprocess.run(
+        [
+            *("unshare", "--mount", "--propagation", "private", sys.executable, "-c", script),
+            str(tmp_path / "layers"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode == 77 or "unshare failed" in proc.stderr:
+        pytest.skip(f"cannot mount an overlay in a private namespace here: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr
+    on_tmpfs, on_disk = proc.stdout.splitlines()
+    assert on_tmpfs.startswith("tmpfs refused"), on_tmpfs  # before: accepted
+    assert "an overlay whose upper layer" in on_tmpfs and "is on tmpfs" in on_tmpfs
+    assert on_disk == "disk accepted"

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = (
     "dataclasses",
     "inspect",
@@ -20,6 +22,14 @@ HEAVY = (
     "datetime",
     "atomic_counter.layout",
     "atomic_counter.lease",
+    "atomic_counter.fleet",
+    # The integrations, and their frameworks: never loaded by the package itself.
+    "atomic_counter.django",
+    "atomic_counter.sqlalchemy",
+    "atomic_counter.pydantic",
+    "django",
+    "sqlalchemy",
+    "pydantic",
 )
 
 
@@ -50,3 +60,21 @@ def test_the_command_line_loads_only_what_next_needs():
     baseline = loaded("import io, contextlib")
     extra = (loaded(code) - baseline) & set(HEAVY)
     assert not extra, sorted(extra)
+
+
+def test_a_fleet_counter_loads_the_leases_at_its_first_claim():
+    # A FleetCounter is configuration until it draws: the lease protocol and the store's client
+    # library load at the first claim.
+    after = loaded("from atomic_counter import FleetCounter\nFleetCounter('redis://h/0', 'x')")
+    assert not {"atomic_counter.lease", "redis", "psycopg"} & after
+
+
+def test_the_integrations_load_their_framework_only_when_used():
+    # Pydantic when a model uses the type; SQLAlchemy when a column is made. (Django's field is a
+    # class of Django's: importing atomic_counter.django is using Django.)
+    assert "pydantic" not in loaded("import atomic_counter.pydantic")
+    assert "sqlalchemy" not in loaded("import atomic_counter.sqlalchemy")
+    pytest.importorskip("pydantic")
+    assert "pydantic" in loaded(
+        "from pydantic import TypeAdapter\nfrom atomic_counter.pydantic import Id\nTypeAdapter(Id)"
+    )

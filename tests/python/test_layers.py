@@ -41,6 +41,11 @@ def test_the_sources_keep_every_contract():
         ("stores/postgres.py", "from . import redis", "The engines use the protocols"),
         # The protocol importing the facade.
         ("lease.py", "import atomic_counter", "Only the command line imports the facade"),
+        # The lease protocol reaching up into FleetCounter, and FleetCounter into an integration.
+        ("lease.py", "from .fleet import FleetCounter", "The layers of the package"),
+        ("fleet.py", "from . import django", "The layers of the package"),
+        # One integration importing another.
+        ("django.py", "from . import pydantic", "The layers of the package"),
     ],
 )
 def test_an_upward_import_breaks_a_contract(tmp_path, module, line, contract):

@@ -440,3 +440,41 @@ def test_a_read_only_database_is_named_as_such(pg, namespace, name):
 def test_sqlalchemy_style_urls_are_accepted(pg, namespace):
     with lease_node_id(pg.url_for("postgres", "psycopg"), namespace, **FAST) as lease:
         assert lease.counter().next() > 0
+
+
+# Found by the independent attack on issue 20.
+
+
+@pytest.mark.parametrize(
+    "statement", ["TRUNCATE atomic_counter_lease_nodes", "DELETE FROM atomic_counter_lease_nodes"]
+)
+def test_with_trust_store_vanished_node_rows_make_claims_wait(pg, namespace, tmp_path, statement):
+    """The node rows gone (TRUNCATE or DELETE of the nodes table; the namespace row intact):
+    a trust_store claim must wait, not start above the namespace's old floor while the holder
+    whose row vanished still draws."""
+    confirmed(pg.url, namespace)
+    hold = {**HOLD, "max_nodes": 1, "trust_store": True}
+    a = Holder(pg.url, namespace, tmp_path / "a.bin", **hold)
+    a.wait_ready()
+    wait_for_ids(a, 20_000)
+    a.pause()  # b claims before a's next renewal
+    pg.sql(statement)
+    b = Holder(pg.url, namespace, tmp_path / "b.bin", **hold)
+    b.wait_ready()
+    a.resume()
+    runs = run_then_stop([a, b], 1.5)
+    check_no_duplicates(runs)
+
+
+def test_no_statement_is_prepared_on_a_connection(pg, namespace):
+    """A transaction-pooling proxy (PgBouncer) may run each transaction on another server
+    connection, where a statement prepared by an earlier one does not exist: nothing is
+    prepared, however often a statement runs."""
+    conn = psycopg.connect(pg.url, autocommit=True)
+    with lease_node_id(conn, namespace, **FAST) as lease:
+        for _ in range(20):
+            lease.counter().next()
+        time.sleep(TTL * 2)  # several renewals, each the same statements
+        prepared = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
+    conn.close()
+    assert prepared == (0,)

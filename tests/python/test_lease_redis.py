@@ -7,6 +7,7 @@ Short ttls keep the suite quick: holders use ttl 1 s, max_skew 0.2 s, max_lead 0
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -654,3 +655,100 @@ def test_a_lapsed_holder_whose_store_restarted_meanwhile_draws_again(tmp_path, n
         check_no_duplicates(runs)
     finally:
         srv.kill()
+
+
+# -------------------------------------------------------------------------------------------
+# Found by the independent attack on issue 20 (see DEVELOPERS.md).
+
+
+def test_with_trust_store_a_lapsed_holder_waits_again_after_a_restart_from_a_snapshot(
+    tmp_path, namespace
+):
+    """trust_store=True keeps D4: a (paused past its ttl) must not resume drawing when a
+    restart from a snapshot names it the owner again, while b (claimed meanwhile, no wait)
+    draws on the same node."""
+    srv = RedisServer(tmp_path / "redis")
+    srv.start()
+    hold = {"layout": "js_safe", "max_nodes": 1, "trust_store": True, **FAST}
+    try:
+        a = Holder(srv.url, namespace, tmp_path / "a.bin", **hold)
+        a.wait_ready()
+        wait_for_ids(a, 5_000)
+        snapshot = srv.snapshot(tmp_path / "held.rdb")  # a owns node 0
+        a.pause()
+        time.sleep(TTL * 1.5)
+        b = Holder(srv.url, namespace, tmp_path / "b.bin", **hold)
+        b.wait_ready()
+        wait_for_ids(b, 5_000)
+        srv.restart_from(snapshot)  # a new run_id; a owns node 0 again
+        a.resume()
+        runs = run_then_stop([a, b], 2.0)
+        check_no_duplicates(runs)
+    finally:
+        srv.kill()
+
+
+def test_a_claim_closed_during_its_wait_leaves_the_mark_as_it_is(server, namespace):
+    """A lease closed before it drew on its node (during its wait) must not lower the node's
+    mark to its own sealed id: the previous holder's ids may run above it."""
+    client = server.client()
+    key = redis_key(namespace)
+    with lease_node_id(server.url, namespace, max_nodes=1, trust_store=True, **FAST) as x:
+        counter = x.counter()
+        for _ in range(200):  # run ahead of the clock, within max_lead
+            with contextlib.suppress(LeaseExpiredError):
+                counter.next_many(1000)
+    mark = int(client.hget(key, "hwm:0"))
+    result: dict[str, object] = {}
+
+    def claim() -> None:
+        try:
+            result["lease"] = lease_node_id(server.url, namespace, max_nodes=1, **FAST)
+        except Exception as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=claim)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while client.hget(key, "owner:0") is None:  # the claim holds node 0, waiting
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    from atomic_counter.lease import _LIVE
+
+    for lease in list(_LIVE):
+        if lease.namespace == namespace:
+            lease.close()  # as an interrupt or a cancelled task closes it
+    thread.join(30)
+    assert int(client.hget(key, "hwm:0")) >= mark
+
+
+def test_a_libc_fork_child_never_frees_the_parents_node(server, namespace):
+    """A fork that Python's at-fork hooks do not see (libc's fork through ctypes): the child's
+    exit (atexit closes its copy of the lease) must not release the parent's node. Before the
+    fix the child released it within milliseconds (the attack's script: 671 and 983 repeated
+    ids once a trust_store claimant took the node)."""
+    code = f"""
+import ctypes, os, sys, time
+from atomic_counter import lease_node_id
+url, ns = {server.url!r}, {namespace!r}
+lease = lease_node_id(url, ns, ttl=2, max_nodes=1, max_skew=0.2, max_lead=0.5, trust_store=True)
+c = lease.counter()
+mine = [c.next() for _ in range(100)]
+pid = ctypes.CDLL(None, use_errno=True).fork()
+if pid == 0:
+    try:
+        c.next()
+    except RuntimeError as e:
+        print("child refused:", str(e)[:30])
+    sys.exit(0)
+import redis
+r = redis.Redis.from_url(url)
+t0 = time.monotonic()
+while r.hget("atomic_counter:{{" + ns + "}}", "owner:0") is not None and time.monotonic() - t0 < 2:
+    time.sleep(0.001)
+print("released" if r.hget("atomic_counter:{{" + ns + "}}", "owner:0") is None else "held")
+lease.close()
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "held", out.stdout

@@ -167,3 +167,27 @@ def test_fsync_turned_off_at_run_time_stops_the_next_reservation(pg, name):
     counter.close()
     assert refused is not None and "fsync = off" in str(refused), refused
     check_runs([drawn + more])
+
+
+def test_a_database_copied_back_into_place_is_refused(pg, name):
+    """CREATE DATABASE ... TEMPLATE keeps the system identifier and the timeline, and the
+    rows' stamps; a copy renamed back into place has a new oid, which the incarnation names."""
+    import psycopg
+
+    def admin(statement: str) -> None:
+        with psycopg.connect(pg.url, autocommit=True) as conn:
+            conn.execute(statement)
+
+    admin("CREATE DATABASE shop")
+    url = pg.url_for("shop")
+    SegmentCounter.create(url, name)
+    with SegmentCounter(url, name, block=10) as counter:
+        drawn = [counter.next() for _ in range(12)]
+    admin("CREATE DATABASE shop_copy TEMPLATE shop")  # a snapshot of the database
+    with SegmentCounter(url, name, block=10) as counter:
+        drawn += [counter.next() for _ in range(30)]  # reserved after the snapshot
+    admin("ALTER DATABASE shop RENAME TO shop_old")
+    admin("ALTER DATABASE shop_copy RENAME TO shop")  # the snapshot put back into place
+    newcomer, refused = try_draw(url, name, 50)
+    check_runs([drawn, newcomer])
+    assert refused is not None and "another timeline" in str(refused), refused

@@ -147,3 +147,23 @@ def test_a_sequence_set_back_by_hand_stops_a_live_counter(aof_redis, name):
     counter.close()
     assert refused is not None, "the counter accepted a block below its own"
     assert "below" in str(refused) and "skip_ahead" in str(refused)
+
+
+def test_no_appendfsync_on_rewrite_is_refused(aof_redis, name):
+    """With no-appendfsync-on-rewrite yes, writes acknowledged during a rewrite or a snapshot
+    are not fsynced: a crash then could forget a reservation."""
+    url, client = aof_redis.url, aof_redis.client()
+    SegmentCounter.create(url, name)
+    client.config_set("no-appendfsync-on-rewrite", "yes")
+    try:
+        with pytest.raises(SegmentRefusedError, match="no-appendfsync-on-rewrite yes"):
+            SegmentCounter(url, name, timeout=5)
+    finally:
+        client.config_set("no-appendfsync-on-rewrite", "no")
+
+
+def test_skip_ahead_needs_by_or_to(aof_redis, name):
+    SegmentCounter.create(aof_redis.url, name)
+    with pytest.raises(TypeError, match="needs 'by' or 'to'"):
+        SegmentCounter.skip_ahead(aof_redis.url, name)
+    assert SegmentCounter.skip_ahead(aof_redis.url, name, to=100) == 100

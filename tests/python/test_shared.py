@@ -18,20 +18,20 @@ import uuid
 import pytest
 from conftest import linux_only
 from process_helpers import check_runs, run_processes, unpack
+from region_page import start_of, store_value
 
 from atomic_counter import Counter, SharedCounter, SharedTimeCounter, TimeCounter
 
 pytestmark = linux_only
 
 REGION_SIZE = 4096
-VALUE_OFFSET = 128
 BOOT_OFFSET = 208  # the boot that last opened a durable region (two words)
 
 
 def simulate_reboot(page: bytearray) -> None:
     """Makes a region's page read as the disk gives it back after a machine crash: its latest
-    value lost (back at 0) and the boot recorded in it not this one."""
-    page[VALUE_OFFSET : VALUE_OFFSET + 8] = (0).to_bytes(8, sys.byteorder)
+    value lost (back at its start) and the boot recorded in it not this one."""
+    store_value(page, start_of(page))
     page[BOOT_OFFSET : BOOT_OFFSET + 16] = bytes(range(1, 17))
 
 

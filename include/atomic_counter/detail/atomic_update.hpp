@@ -10,6 +10,11 @@
 // on one atomic never see an older value than its earlier ones (read-read and read-write
 // coherence). A caller that does publish other memory with the value (a snowflake counter's lease
 // limits, a durable region's high-water mark) passes the orders it needs and says why.
+//
+// Both loops, and the counters' rules built on them, take any `Value` with the interface of
+// std::atomic<std::uint64_t> that they use (load, compare_exchange_weak; the rules also
+// fetch_add, fetch_sub, store, compare_exchange_strong): a std::atomic itself, or a shared region's
+// stored_value (detail/shared_region.hpp), which keeps the value as its distance below an end mark.
 #ifndef ATOMIC_COUNTER_DETAIL_ATOMIC_UPDATE_HPP
 #define ATOMIC_COUNTER_DETAIL_ATOMIC_UPDATE_HPP
 
@@ -22,8 +27,8 @@ namespace atomic_counter::detail {
 // and returns what it stored. next may throw: then nothing is stored. `success` orders the
 // exchange that succeeds; `load` the first load and every failed exchange (it may not be stronger
 // than success, and neither release nor acq_rel).
-template <class Next>
-std::uint64_t fetch_update(std::atomic<std::uint64_t>& value, Next&& next,
+template <class Value, class Next>
+std::uint64_t fetch_update(Value& value, Next&& next,
                            std::memory_order success = std::memory_order_relaxed,
                            std::memory_order load = std::memory_order_relaxed) {
     std::uint64_t seen = value.load(load);
@@ -36,8 +41,9 @@ std::uint64_t fetch_update(std::atomic<std::uint64_t>& value, Next&& next,
 
 // Raises the value to v unless it is already there or beyond (an atomic maximum: it never moves
 // back), and returns the value before. Orders as fetch_update; the load order is relaxed.
-inline std::uint64_t fetch_max(std::atomic<std::uint64_t>& value, std::uint64_t v,
-                               std::memory_order success = std::memory_order_relaxed) noexcept {
+template <class Value>
+std::uint64_t fetch_max(Value& value, std::uint64_t v,
+                        std::memory_order success = std::memory_order_relaxed) noexcept {
     std::uint64_t seen = value.load(std::memory_order_relaxed);
     while (seen < v && !value.compare_exchange_weak(seen, v, success, std::memory_order_relaxed)) {
     }

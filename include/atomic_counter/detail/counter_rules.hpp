@@ -10,9 +10,9 @@
 #include <limits>
 #include <string>
 
+#include "../id_block.hpp"
 #include "atomic_update.hpp"
 #include "error.hpp"
-#include "fill.hpp"
 
 namespace atomic_counter::detail {
 
@@ -46,7 +46,8 @@ public:
         return now - base;
     }
 
-    std::uint64_t next(std::atomic<std::uint64_t>& value) const {
+    template <class Value>
+    std::uint64_t next(Value& value) const {
         if (ATOMIC_COUNTER_UNLIKELY(interval_ > max_headroom_interval)) {
             return next_checked(value);
         }
@@ -62,7 +63,8 @@ public:
         return old + interval_;
     }
 
-    std::uint64_t next_exclusive(std::atomic<std::uint64_t>& value) const {
+    template <class Value>
+    std::uint64_t next_exclusive(Value& value) const {
         // Relaxed: the caller's exclusion (a mutex or the GIL) orders this against other calls.
         const std::uint64_t old = value.load(std::memory_order_relaxed);
         if (ATOMIC_COUNTER_UNLIKELY(old > limit_)) {
@@ -72,17 +74,16 @@ public:
         return old + interval_;
     }
 
-    // Writes n values to out[0, n) and returns the last; nothing at all if it throws.
-    std::uint64_t next_many(std::atomic<std::uint64_t>& value, std::uint64_t* out,
-                            std::size_t n) const {
+    // Reserves n values with one compare-exchange; nothing at all if it throws.
+    template <class Value>
+    id_block next_block(Value& value, std::size_t n) const {
         if (n == 0) {
-            return value.load(std::memory_order_relaxed);  // relaxed: a snapshot
+            return {};
         }
         // Relaxed (see atomic_update.hpp); the block is private to this caller once reserved.
         const std::uint64_t last =
             fetch_update(value, [&](std::uint64_t old) { return advance(old, n); });
-        fill_progression(out, n, last - (n - 1) * interval_, interval_);
-        return last;
+        return id_block::progression(last - (n - 1) * interval_, interval_, n);
     }
 
     // std::invalid_argument unless v may be stored by set() or advance_to() (v <= limit).
@@ -97,15 +98,16 @@ public:
     // Raises the value to v unless it is already there or beyond: an atomic maximum, which never
     // moves the counter backwards, so it never lets a value be drawn twice. v <= limit (checked
     // by the caller with check_set).
-    static void advance_to(std::atomic<std::uint64_t>& value, std::uint64_t v) noexcept {
+    template <class Value>
+    static void advance_to(Value& value, std::uint64_t v) noexcept {
         fetch_max(value, v);  // relaxed: see atomic_update.hpp
     }
 
     // set() for a counter other processes draw from while the caller waited (an msync): stores
     // v if the value is still `seen`, the value the call began with; if draws moved it since,
     // raises it to v at most (advance_to), so values drawn during the call are never drawn again.
-    static void set_unless_moved(std::atomic<std::uint64_t>& value, std::uint64_t seen,
-                                 std::uint64_t v) noexcept {
+    template <class Value>
+    static void set_unless_moved(Value& value, std::uint64_t seen, std::uint64_t v) noexcept {
         // Relaxed: as next().
         if (!value.compare_exchange_strong(seen, v, std::memory_order_relaxed,
                                            std::memory_order_relaxed)) {
@@ -126,7 +128,8 @@ private:
     }
 
     // The exact compare-exchange draw, for intervals too large for headroom mode.
-    ATOMIC_COUNTER_NOINLINE std::uint64_t next_checked(std::atomic<std::uint64_t>& value) const {
+    template <class Value>
+    ATOMIC_COUNTER_NOINLINE std::uint64_t next_checked(Value& value) const {
         return fetch_update(value, [&](std::uint64_t old) { return advance(old, 1); });
     }
 

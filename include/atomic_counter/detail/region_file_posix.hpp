@@ -11,14 +11,19 @@
 //    keep them); elsewhere, or where the file system has no O_TMPFILE, a file of a random name
 //    beside it, `.<name>.<16 hex>.tmp`, made with O_CREAT | O_EXCL | O_NOFOLLOW. The creator
 //    sets the mode exactly (fchmod, not masked by the umask), allocates, writes the region, and
-//    publishes it with linkat (link and unlink of the temporary name), which fails with EEXIST
-//    when the name exists: nothing is ever replaced, and a name never shows a region half made.
-//    macOS shared memory can be neither unnamed nor linked: there the creator makes the name
-//    exclusively (O_CREAT | O_EXCL) and initialises it in place (builds_unnamed() is false).
+//    publishes it with linkat (a temporary name: a rename that never replaces, renameat2's
+//    RENAME_NOREPLACE or macOS's renamex_np RENAME_EXCL; where the file system has neither, link
+//    then unlink of the temporary name), which fails with EEXIST when the name exists: nothing is
+//    ever replaced, and a name never shows a region half made. macOS shared memory can be neither
+//    unnamed nor linked: there the creator makes the name exclusively (O_CREAT | O_EXCL) and
+//    initialises it in place (builds_unnamed() is false).
 // 3. fstat the descriptor (not the name, so nothing can be swapped in between): a regular file
 //    with one link, owned by this process's effective uid unless the caller allows another
 //    owner, and not writable by others unless the caller's mode is. Anything else is refused
-//    before a byte is read or written.
+//    before a byte is read or written. Two exceptions, both races with our own processes: no
+//    link at all (the name was unlinked between our open and our fstat: open again), and a
+//    second link that is a creator's temporary name for this same file (it linked, and has not
+//    yet removed the temporary name, or died first: finish_publication removes it).
 //
 // Storage is allocated (posix_fallocate) before the page is mapped, by creators and attachers,
 // so a full file system is ENOSPC, never a SIGBUS on a later store. Where glibc emulates
@@ -42,7 +47,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #if defined(__linux__)
+#include <dirent.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#endif
+#if defined(__APPLE__)
+#include <dirent.h>
+#include <stdio.h>  // renamex_np
 #endif
 #if defined(__APPLE__)
 #include <sys/sysctl.h>
@@ -53,6 +66,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -136,20 +151,92 @@ inline void random_bytes(void* out, std::size_t size) {
     }
 }
 
+#if defined(__linux__)
+// The upper (writable) directory of the overlay file system mounted on device `device`, from
+// /proc/self/mountinfo, or "" when this mount namespace does not show one.
+inline std::string overlay_upper_directory(dev_t device) {
+    std::ifstream mounts("/proc/self/mountinfo");
+    const std::string id = std::to_string(major(device)) + ":" + std::to_string(minor(device));
+    std::string line;
+    while (std::getline(mounts, line)) {
+        // "36 35 0:52 / /merged rw - overlay overlay rw,lowerdir=...,upperdir=...,workdir=..."
+        std::size_t field = 0;
+        std::size_t at = 0;
+        while (field < 2 && at != std::string::npos) {
+            at = line.find(' ', at);
+            if (at != std::string::npos) {
+                ++at;
+                ++field;
+            }
+        }
+        if (at == std::string::npos || line.compare(at, id.size() + 1, id + " ") != 0) {
+            continue;
+        }
+        const std::size_t dash = line.find(" - overlay ");
+        if (dash == std::string::npos) {
+            continue;
+        }
+        const std::size_t options = line.find(' ', dash + 11);
+        if (options == std::string::npos) {
+            continue;
+        }
+        // Options are separated by ',', and the kernel escapes ',', ' ', '\' in a path as \ooo.
+        std::string rest = line.substr(options + 1) + ",";
+        for (std::size_t begin = 0, end = 0; (end = rest.find(',', begin)) != std::string::npos;
+             begin = end + 1) {
+            const std::string option = rest.substr(begin, end - begin);
+            if (option.compare(0, 9, "upperdir=") != 0) {
+                continue;
+            }
+            std::string path;
+            for (std::size_t i = 9; i < option.size(); ++i) {
+                if (option[i] == '\\' && i + 3 < option.size() && option[i + 1] >= '0' &&
+                    option[i + 1] <= '3') {
+                    path += static_cast<char>((option[i + 1] - '0') * 64 +
+                                              (option[i + 2] - '0') * 8 + (option[i + 3] - '0'));
+                    i += 3;
+                } else {
+                    path += option[i];
+                }
+            }
+            return path;
+        }
+    }
+    return {};
+}
+#endif
+
 // Whether data written to files under `directory` can survive a machine crash: false for the
-// RAM file systems (tmpfs, ramfs), where durability would be a promise nobody keeps.
+// RAM file systems (tmpfs, ramfs), and for an overlay whose upper layer is one of them, where
+// durability would be a promise nobody keeps. An overlay whose upper layer this mount namespace
+// cannot see (a container's root, whose layers live in the host's namespace) is taken at its
+// word: a documented limit.
 inline bool persists_across_crash(std::string const& directory, std::string* fs_name) {
 #if defined(__linux__)
-    struct statfs st{};
-    if (statfs(directory.c_str(), &st) != 0) {
-        return true;  // the open that follows reports the real problem (ENOENT, EACCES)
-    }
     constexpr unsigned long tmpfs_magic = 0x01021994;
     constexpr unsigned long ramfs_magic = 0x858458f6;
-    const auto type = static_cast<unsigned long>(st.f_type);
-    if (type == tmpfs_magic || type == ramfs_magic) {
-        *fs_name = type == tmpfs_magic ? "tmpfs" : "ramfs";
-        return false;
+    constexpr unsigned long overlay_magic = 0x794c7630;
+    std::string where = directory;
+    std::string layers;
+    for (int depth = 0; depth < 8; ++depth) {  // an overlay's upper layer may be an overlay
+        struct statfs st{};
+        struct stat dir{};
+        if (statfs(where.c_str(), &st) != 0 || ::stat(where.c_str(), &dir) != 0) {
+            return true;  // the open that follows reports the real problem (ENOENT, EACCES)
+        }
+        const auto type = static_cast<unsigned long>(st.f_type);
+        if (type == tmpfs_magic || type == ramfs_magic) {
+            *fs_name = layers + (type == tmpfs_magic ? "tmpfs" : "ramfs");
+            return false;
+        }
+        if (type != overlay_magic) {
+            return true;
+        }
+        where = overlay_upper_directory(dir.st_dev);
+        if (where.empty()) {
+            return true;
+        }
+        layers += "an overlay whose upper layer '" + where + "' is on ";
     }
 #else
     (void)directory;
@@ -186,7 +273,7 @@ inline void boot_id(std::uint64_t out[2]) {
             if (std::fgets(text, sizeof text, f) == nullptr) {
                 text[0] = '\0';
             }
-            std::fclose(f);
+            (void)std::fclose(f);  // read-only: nothing to lose
         }
 #elif defined(__APPLE__)
         std::size_t size = sizeof text - 1;
@@ -212,19 +299,185 @@ inline void boot_id(std::uint64_t out[2]) {
     out[1] = id.low;
 }
 
+#if defined(__linux__)
+// statx(2) and renameat2(2) by number: the manylinux2014 build's headers (glibc 2.17, Linux 3.10)
+// declare neither. 0 where the number is not known here (the callers then do without).
+#if defined(SYS_statx)
+inline constexpr long statx_syscall = SYS_statx;
+#elif defined(__x86_64__) && !defined(__ILP32__)
+inline constexpr long statx_syscall = 332;
+#elif defined(__aarch64__)
+inline constexpr long statx_syscall = 291;
+#else
+inline constexpr long statx_syscall = 0;
+#endif
+#if defined(SYS_renameat2)
+inline constexpr long renameat2_syscall = SYS_renameat2;
+#elif defined(__x86_64__) && !defined(__ILP32__)
+inline constexpr long renameat2_syscall = 316;
+#elif defined(__aarch64__)
+inline constexpr long renameat2_syscall = 276;
+#else
+inline constexpr long renameat2_syscall = 0;
+#endif
+#endif
+
+// When a file was made (ns since 1970, never 0), or 0 where the file system does not say
+// (statx's btime: ext4, XFS, btrfs, f2fs on Linux 4.11 and later; st_birthtime on macOS). A
+// file made again under a recycled inode number has another one.
+inline std::uint64_t file_birth(int fd) {
+#if defined(__linux__)
+    if (statx_syscall == 0) {
+        return 0;
+    }
+    // struct statx as the kernel lays it out: stx_mask at 0, stx_btime {s64 sec, u32 nsec} at 80.
+    alignas(8) unsigned char buffer[256] = {};
+    constexpr unsigned statx_btime = 0x800;
+    if (::syscall(statx_syscall, fd, "", AT_EMPTY_PATH, statx_btime, buffer) != 0) {
+        return 0;
+    }
+    std::uint32_t mask = 0;
+    std::int64_t seconds = 0;
+    std::uint32_t nanoseconds = 0;
+    std::memcpy(&mask, buffer, sizeof mask);
+    std::memcpy(&seconds, buffer + 80, sizeof seconds);
+    std::memcpy(&nanoseconds, buffer + 88, sizeof nanoseconds);
+    if ((mask & statx_btime) == 0) {
+        return 0;
+    }
+    const std::uint64_t ns = static_cast<std::uint64_t>(seconds) * 1000000000u + nanoseconds;
+    return ns != 0 ? ns : 1;
+#elif defined(__APPLE__)
+    struct stat st{};
+    if (fstat(fd, &st) != 0) {
+        return 0;
+    }
+    const std::uint64_t ns = static_cast<std::uint64_t>(st.st_birthtimespec.tv_sec) * 1000000000u +
+                             static_cast<std::uint64_t>(st.st_birthtimespec.tv_nsec);
+    return ns != 0 ? ns : 1;
+#else
+    (void)fd;
+    return 0;
+#endif
+}
+
+// The inode's generation (2^32 | the number FS_IOC_GETVERSION gives: ext2/3/4, XFS, btrfs draw
+// a new one for every new inode), or 0 where the file system keeps none.
+inline std::uint64_t file_generation(int fd) {
+#if defined(__linux__)
+    int generation = 0;
+    // FS_IOC_GETVERSION, spelled out (<linux/fs.h> clashes with <sys/mount.h>); glibc takes the
+    // request as unsigned long, musl as int.
+#if defined(__GLIBC__)
+    const unsigned long request = _IOR('v', 1, long);
+#else
+    const int request = static_cast<int>(_IOR('v', 1, long));
+#endif
+    if (::ioctl(fd, request, &generation) != 0) {
+        return 0;
+    }
+    return (std::uint64_t{1} << 32) | static_cast<std::uint32_t>(generation);
+#else
+    (void)fd;
+    return 0;
+#endif
+}
+
+// Renames `from` to `to` unless `to` exists (EEXIST then): one step, so the file never has two
+// names. -1 with errno EINVAL, ENOSYS or ENOTSUP where the system or the file system cannot
+// (Linux before 3.15, NFS and many FUSE file systems; macOS before 10.12).
+inline int rename_noreplace(std::string const& from, std::string const& to) {
+#if defined(__linux__)
+    if (renameat2_syscall == 0) {
+        errno = ENOSYS;
+        return -1;
+    }
+    constexpr unsigned rename_noreplace_flag = 1;  // RENAME_NOREPLACE
+    return static_cast<int>(::syscall(renameat2_syscall, AT_FDCWD, from.c_str(), AT_FDCWD,
+                                      to.c_str(), rename_noreplace_flag));
+#elif defined(__APPLE__)
+    return ::renamex_np(from.c_str(), to.c_str(), RENAME_EXCL);
+#else
+    (void)from;
+    (void)to;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+// The errors rename_noreplace gives where it cannot rename without replacing.
+inline bool rename_unsupported(int err) noexcept {
+#if ENOTSUP != EOPNOTSUPP
+    if (err == ENOTSUP) {
+        return true;
+    }
+#endif
+    return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP;
+}
+
+// A write-back error's mark for the rest of the boot: a shared-memory object named by the
+// region's id (RAM: gone at the next boot, like the page cache whose loss it stands for). Made
+// by whoever sees a durable region's msync or fsync fail; while it exists, every durable open of
+// that region lifts past `reserved`, as after a reboot (see shared_region::check_boot).
+inline std::string write_error_mark_name(std::uint64_t const id[2]) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string text = "atomic_counter.";
+    for (int half = 0; half < 2; ++half) {
+        for (int i = 15; i >= 0; --i) {
+            text += digits[(id[half] >> (4 * i)) & 15];
+        }
+    }
+    return text + ".eio";
+}
+
+inline std::string shm_object_name(std::string const& name);
+
+// Best effort: a mark that cannot be made leaves the failed open's own refusal (it raises).
+inline void mark_write_error(std::uint64_t const id[2]) noexcept {
+    try {
+        const std::string object = shm_object_name(write_error_mark_name(id));
+        const int fd = shm_open(object.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    } catch (...) {
+    }
+}
+
+// Removes the mark of a region whose sequence has ended (nothing draws from it any more).
+inline void clear_write_error(std::uint64_t const id[2]) noexcept {
+    try {
+        shm_unlink(shm_object_name(write_error_mark_name(id)).c_str());
+    } catch (...) {
+    }
+}
+
+// Whether a write-back error was seen in this boot; true too when that cannot be told.
+inline bool write_error_marked(std::uint64_t const id[2]) {
+    const std::string object = shm_object_name(write_error_mark_name(id));
+    const int fd = shm_open(object.c_str(), O_RDONLY | O_CLOEXEC, 0);
+    if (fd >= 0) {
+        ::close(fd);
+        return true;
+    }
+    return errno != ENOENT;
+}
+
 // What the checks read off an open region, all from one fstat of its descriptor.
 struct file_facts {
     std::uint64_t size;           // as the OS reports it
     std::uint64_t size_rounding;  // sizes are reported rounded up to this (1: exact)
     bool regular;
     std::uint64_t links;
-    bool owned_by_me;         // owned by this process's effective user
-    std::string owner;        // who owns it, for messages
-    std::string me;           // this process's user, for messages
-    bool writable_by_others;  // every user of the machine may write it
-    std::uint32_t mode;       // permission bits, for messages
-    std::uint64_t device;     // with inode: which file this is (a copy is another)
-    std::uint64_t inode;
+    bool owned_by_me;          // owned by this process's effective user
+    std::string owner;         // who owns it, for messages
+    std::string me;            // this process's user, for messages
+    bool writable_by_others;   // every user of the machine may write it
+    std::uint32_t mode;        // permission bits, for messages
+    std::uint64_t device;      // with inode, birth and generation: which file this is (a copy,
+    std::uint64_t inode;       // or a file made again under a recycled inode number, is another)
+    std::uint64_t birth;       // see file_birth (0: not known)
+    std::uint64_t generation;  // see file_generation (0: not known)
 };
 
 enum class lock_result { locked, busy, unsupported };
@@ -368,14 +621,31 @@ public:
 #else
                 S_ISREG(st.st_mode),
 #endif
+#if defined(__APPLE__)
+                is_path_ ? static_cast<std::uint64_t>(st.st_nlink) : 1,  // shm: no links (0)
+#else
                 static_cast<std::uint64_t>(st.st_nlink),
+#endif
                 owner == me,
                 describe_user(owner),
                 describe_user(me),
                 (st.st_mode & 0002) != 0,
                 static_cast<std::uint32_t>(st.st_mode & 0777),
                 static_cast<std::uint64_t>(st.st_dev),
-                static_cast<std::uint64_t>(st.st_ino)};
+                static_cast<std::uint64_t>(st.st_ino),
+                is_path_ ? file_birth(fd_) : 0,
+                is_path_ ? file_generation(fd_) : 0};
+    }
+
+    // fsync: writes what the page cache holds of the file and reports a write-back error no
+    // open file description has seen yet (Linux 4.16 and later report it to a new one too).
+    // Returns 0 or the errno.
+    int sync_file() noexcept {
+        int rc = 0;
+        do {
+            rc = ::fsync(fd_);
+        } while (rc != 0 && errno == EINTR);
+        return rc == 0 ? 0 : errno;
     }
 
     // The region's lock: an advisory lock on the open file description, which the kernel drops
@@ -455,12 +725,21 @@ public:
             }
 #endif
         } else {
-            rc = ::link(temporary_.c_str(), target.c_str());
-            if (rc == 0 || errno == EEXIST) {
-                const int err = errno;
-                ::unlink(temporary_.c_str());
+            // A rename that never replaces: one step, the region never has two names. Where the
+            // file system cannot (NFS, many FUSE file systems), a link, then the temporary name
+            // removed: an opener that meets the region with both names finishes that (see
+            // finish_publication), so a creator stopped or killed in between holds nobody up.
+            rc = rename_noreplace(temporary_, target);
+            if (rc == 0) {
                 temporary_.clear();
-                errno = err;
+            } else if (rename_unsupported(errno)) {
+                rc = ::link(temporary_.c_str(), target.c_str());
+                if (rc == 0 || errno == EEXIST) {
+                    const int err = errno;
+                    ::unlink(temporary_.c_str());
+                    temporary_.clear();
+                    errno = err;
+                }
             }
         }
         if (rc == 0) {
@@ -478,6 +757,50 @@ public:
                                            "directory on another file system");
         }
         on_error_system(errno, what_ + ": could not give the new region its name");
+    }
+
+    // A region published by link() where neither O_TMPFILE nor a no-replace rename exists has two
+    // names between its creator's link and its removal of the temporary name, and keeps both if
+    // the creator is killed in between. Looks beside the name for that temporary name
+    // (`.<name>.<16 hex>.tmp`) naming this same file and removes it, completing the publication
+    // (the region under the name is whole: it was linked only once complete). False when no such
+    // name exists: the second link is something else, and the region stays refused.
+    bool finish_publication() {
+#if defined(__linux__) || defined(__APPLE__)
+        const std::string target = published_path();
+        const std::size_t slash = target.rfind('/');
+        const std::string directory =
+            slash == std::string::npos ? "." : target.substr(0, slash + 1);
+        const std::string prefix = "." + target.substr(slash + 1) + ".";
+        struct stat mine{};
+        if (fstat(fd_, &mine) != 0) {
+            return false;
+        }
+        DIR* dir = ::opendir(directory.c_str());
+        if (dir == nullptr) {
+            return false;
+        }
+        bool finished = false;
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): readdir on a DIR no other thread has
+        while (dirent* entry = ::readdir(dir)) {
+            const std::string name = entry->d_name;
+            if (name.size() != prefix.size() + 20 || name.compare(0, prefix.size(), prefix) != 0 ||
+                name.compare(name.size() - 4, 4, ".tmp") != 0 ||
+                name.find_first_not_of("0123456789abcdef", prefix.size()) != name.size() - 4) {
+                continue;
+            }
+            struct stat st{};
+            if (::fstatat(dirfd(dir), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                st.st_dev == mine.st_dev && st.st_ino == mine.st_ino &&
+                (::unlinkat(dirfd(dir), name.c_str(), 0) == 0 || errno == ENOENT)) {
+                finished = true;
+            }
+        }
+        ::closedir(dir);
+        return finished;
+#else
+        return false;
+#endif
     }
 
     // Removes the name if it still names this object (the caller holds the lock, which every
@@ -543,8 +866,8 @@ private:
             std::uint64_t random = 0;
             random_bytes(&random, sizeof random);
             char suffix[24];
-            std::snprintf(suffix, sizeof suffix, ".%016llx.tmp",
-                          static_cast<unsigned long long>(random));
+            (void)std::snprintf(suffix, sizeof suffix, ".%016llx.tmp",
+                                static_cast<unsigned long long>(random));
             const std::size_t slash = target.rfind('/');
             const std::string temporary =
                 target.substr(0, slash + 1) + "." + target.substr(slash + 1) + suffix;
@@ -617,14 +940,6 @@ inline bool names_outlive_holders(bool /*is_path*/) noexcept {
 // Whether a name is a file path rather than a shared-memory name.
 inline bool names_file(std::string const& name) {
     return name.find('/') != std::string::npos;
-}
-
-// Removes a name that holds no region of ours (damage, a symlink): nothing to end first.
-inline void unlink(std::string const& name, bool is_path, std::string const& what) {
-    const int rc = is_path ? ::unlink(name.c_str()) : shm_unlink(shm_object_name(name).c_str());
-    if (rc != 0) {
-        on_error_system(errno, what + ": unlink failed");
-    }
 }
 
 }  // namespace os

@@ -185,6 +185,14 @@ inline void boot_id(std::uint64_t out[2]) noexcept {
     out[1] = 0;
 }
 
+// With no boot id, every durable open lifts past `reserved` already: a write-back error needs
+// no mark of its own here.
+inline void mark_write_error(std::uint64_t const* /*id*/) noexcept {}
+inline void clear_write_error(std::uint64_t const* /*id*/) noexcept {}
+inline bool write_error_marked(std::uint64_t const* /*id*/) noexcept {
+    return false;
+}
+
 // A file's name can be removed (or at least the sequence under it ended); a section's name goes
 // with its last holder, and unlink() leaves it alone.
 inline bool names_outlive_holders(bool is_path) noexcept {
@@ -201,8 +209,10 @@ struct file_facts {
     std::string me;
     bool writable_by_others;  // not examined on Windows: the DACL decides, and ours are tight
     std::uint32_t mode;
-    std::uint64_t device;  // the volume's serial number and the file's index (files only)
-    std::uint64_t inode;
+    std::uint64_t device;  // the volume's serial number and the file's index (files only;
+    std::uint64_t inode;   // NTFS's index carries a sequence number: a file made again under
+    std::uint64_t birth;   // a reused index has another one); birth and generation: 0, unknown
+    std::uint64_t generation;
 };
 
 enum class lock_result { locked, busy, unsupported };
@@ -395,8 +405,8 @@ public:
         }
         const bool mine = EqualSid(owner, me_.user()) || EqualSid(owner, me_.owner());
         file_facts facts{
-            bytes, 1, true,   links, mine, describe_sid(owner), describe_sid(me_.user()),
-            false, 0, device, index};
+            bytes, 1,      true,  links, mine, describe_sid(owner), describe_sid(me_.user()), false,
+            0,     device, index, 0,     0};
         LocalFree(descriptor);
         return facts;
     }
@@ -449,6 +459,17 @@ public:
             fail(what_ + ": could not size the new region");
         }
     }
+
+    // FlushFileBuffers on a file (a section has no file): 0, or the errno of its failure.
+    int sync_file() noexcept {
+        if (!is_path_ || FlushFileBuffers(file_)) {
+            return 0;
+        }
+        return errno_of(GetLastError());
+    }
+
+    // A new file is renamed into place in one step: it never has two names to finish.
+    bool finish_publication() noexcept { return false; }
 
     // Renames a new file into place unless the name exists: false then (another creator
     // published first; the temporary file is deleted with this object).
@@ -629,13 +650,6 @@ private:
     HANDLE mutex_ = nullptr;
     bool created_ = false;
 };
-
-// Removes a file's name that holds no region of ours (damage, a link); a section has none.
-inline void unlink(std::string const& name, bool is_path, std::string const& what) {
-    if (is_path && !DeleteFileW(widen(name).c_str())) {
-        fail(what + ": unlink failed");
-    }
-}
 
 }  // namespace atomic_counter::detail::os
 

@@ -10,10 +10,10 @@
 #include <limits>
 #include <string>
 
+#include "../id_block.hpp"
 #include "atomic_update.hpp"
 #include "borrow_rule.hpp"
 #include "error.hpp"
-#include "fill.hpp"
 
 namespace atomic_counter::detail {
 
@@ -52,7 +52,8 @@ struct time_rules {
 
     // Raises the last id to v unless it is already there or beyond (an atomic maximum: the
     // counter never moves backwards), so the next id is above v.
-    static void advance_to(std::atomic<std::uint64_t>& value, std::uint64_t v) noexcept {
+    template <class Value>
+    static void advance_to(Value& value, std::uint64_t v) noexcept {
         fetch_max(value, v);  // relaxed: see atomic_update.hpp
     }
 
@@ -62,14 +63,16 @@ struct time_rules {
         return last_us > now_us ? last_us - now_us : 0;
     }
 
-    static std::uint64_t next(std::atomic<std::uint64_t>& value, std::uint64_t now_us) {
+    template <class Value>
+    static std::uint64_t next(Value& value, std::uint64_t now_us) {
         const std::uint64_t fresh = fresh_at(now_us);
         // Relaxed: see atomic_update.hpp.
         return fetch_update(value,
                             [fresh](std::uint64_t last) { return following(last, fresh, 1); });
     }
 
-    static std::uint64_t next_exclusive(std::atomic<std::uint64_t>& value, std::uint64_t now_us) {
+    template <class Value>
+    static std::uint64_t next_exclusive(Value& value, std::uint64_t now_us) {
         // Relaxed: the caller's exclusion (a mutex or the GIL) orders this against other calls.
         const std::uint64_t id =
             following(value.load(std::memory_order_relaxed), fresh_at(now_us), 1);
@@ -77,18 +80,17 @@ struct time_rules {
         return id;
     }
 
-    // Writes n consecutive ids to out[0, n) and returns the last; nothing at all if it throws.
-    static std::uint64_t next_many(std::atomic<std::uint64_t>& value, std::uint64_t now_us,
-                                   std::uint64_t* out, std::size_t n) {
+    // Reserves n consecutive ids with one compare-exchange; nothing at all if it throws.
+    template <class Value>
+    static id_block next_block(Value& value, std::uint64_t now_us, std::size_t n) {
         if (n == 0) {
-            return value.load(std::memory_order_relaxed);  // relaxed: a snapshot
+            return {};
         }
         const std::uint64_t fresh = fresh_at(now_us);
         // Relaxed (see atomic_update.hpp); the block is private to this caller once reserved.
         const std::uint64_t last =
             fetch_update(value, [&](std::uint64_t prior) { return following(prior, fresh, n); });
-        fill_progression(out, n, last - (n - 1), 1);
-        return last;
+        return id_block::progression(last - (n - 1), 1, n);
     }
 
     // The first id of the microsecond now_us (sequence 0), or std::overflow_error when the

@@ -51,11 +51,14 @@ SYNC_CLIENT, ASYNC_CLIENT = "psycopg.Connection", "psycopg.AsyncConnection"
 # driver part is dropped, psycopg 3 connects.
 SCHEMES = ("postgresql://", "postgres://", "postgresql+")
 
-# The server's incarnation: its system identifier and timeline. A restart or a crash keeps
-# both; a promoted standby or a restored backup starts a new timeline.
+# The server's incarnation: its system identifier and timeline, and the database's oid. A
+# restart or a crash keeps them; a promoted standby or a backup restored through recovery starts
+# a new timeline; a database copied back into place (CREATE DATABASE ... TEMPLATE, then renamed)
+# has a new oid.
 _INCARNATION = (
     "(SELECT system_identifier FROM pg_control_system())::text || '/' || "
-    "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
+    "substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '/' || "
+    "(SELECT oid FROM pg_database WHERE datname = current_database())::text"
 )
 # The server's clock in ms, and its incarnation.
 _NOW = f"SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint, {_INCARNATION}"
@@ -128,6 +131,8 @@ _LEASE_SCHEMA = (
     # Tables made by an earlier version have no stamps: their rows are not ours until written.
     f"ALTER TABLE {_NAMESPACES} ADD COLUMN IF NOT EXISTS stamp bigint",
     f"ALTER TABLE {_NODES} ADD COLUMN IF NOT EXISTS stamp bigint",
+    # How many nodes have rows: a row missing below it was deleted (TRUNCATE, DELETE).
+    f"ALTER TABLE {_NAMESPACES} ADD COLUMN IF NOT EXISTS nodes_used integer NOT NULL DEFAULT 0",
 )
 
 # A holder saw the data go back: every later claim waits until one confirms the namespace.
@@ -151,10 +156,11 @@ class PostgresLeases(_Tables):
         self.durable_commits = trust_store
 
     def _lock(self) -> Exchange[Any]:
-        """The namespace's row, locked: (layout, incarnation, gen, floor_ms, max_ttl_ms, ours)."""
+        """The namespace's row, locked: (layout, incarnation, gen, floor_ms, max_ttl_ms, ours,
+        nodes_used)."""
         return (
             yield from _one(
-                f"SELECT layout, incarnation, gen, floor_ms, max_ttl_ms, {_ours('n')} "
+                f"SELECT layout, incarnation, gen, floor_ms, max_ttl_ms, {_ours('n')}, nodes_used "
                 f"FROM {_NAMESPACES} AS n WHERE namespace = %s FOR UPDATE",
                 self.namespace,
             )
@@ -168,10 +174,11 @@ class PostgresLeases(_Tables):
         )
         return row[0] if row else None
 
-    def _next_gen(self) -> Exchange[int]:
+    def _next_gen(self, used: int = 0) -> Exchange[int]:
         row = yield from _one(
-            f"UPDATE {_NAMESPACES} SET gen = gen + 1, stamp = {_STAMP} WHERE namespace = %s "
-            "RETURNING gen",
+            f"UPDATE {_NAMESPACES} SET gen = gen + 1, stamp = {_STAMP}, "
+            "nodes_used = GREATEST(nodes_used, %s) WHERE namespace = %s RETURNING gen",
+            used,
             self.namespace,
         )
         return int(row[0])
@@ -180,11 +187,12 @@ class PostgresLeases(_Tables):
         namespace, ttl = self.namespace, request.ttl_ms
         now, run_id = yield from _one(_NOW)
         _, created = yield Statement(
-            f"INSERT INTO {_NAMESPACES} VALUES (%s, 2, %s, '', 0, 0, %s, {_STAMP}) "
+            f"INSERT INTO {_NAMESPACES} (namespace, version, layout, incarnation, gen, "
+            f"floor_ms, max_ttl_ms, stamp) VALUES (%s, 2, %s, '', 0, 0, %s, {_STAMP}) "
             "ON CONFLICT (namespace) DO NOTHING",
             (namespace, request.layout, ttl),
         )
-        stored, incarnation, gen, floor_ms, max_ttl, ours = yield from self._lock()
+        stored, incarnation, gen, floor_ms, max_ttl, ours, used = yield from self._lock()
         suspicion = Suspicion.MISSING if created else None
         rows, _ = yield Statement(
             f"SELECT node, owner, expires_ms, hwm, {_ours('d')} FROM {_NODES} AS d "
@@ -199,7 +207,8 @@ class PostgresLeases(_Tables):
                 suspicion = Suspicion.UNCONFIRMED
             elif incarnation != run_id:
                 suspicion = Suspicion.RESTARTED
-            if not ours or not all(row[3] for row in held.values()):
+            vanished = any(j not in held for j in range(min(used, request.nodes)))
+            if not ours or vanished or not all(row[3] for row in held.values()):
                 suspicion = Suspicion.REWRITTEN
                 yield Statement(_UNCONFIRM, (namespace,))
             if gen < request.seen_gen:
@@ -225,7 +234,7 @@ class PostgresLeases(_Tables):
                     "stamp = EXCLUDED.stamp",
                     (namespace, i, request.token, now + ttl),
                 )
-                gen = yield from self._next_gen()
+                gen = yield from self._next_gen(used=i + 1)
                 return Claimed(
                     node=i,
                     hwm=int(hwm),
@@ -388,19 +397,18 @@ class PostgresSegment(_Tables):
         """Why a reservation found no row to move: missing, rewritten, or another timeline."""
         name = self._name
         skip = (
-            f"Move the sequence above everything reserved with SegmentCounter.skip_ahead("
-            f"store, {name!r}, to=...): the value it had before the event, or the last value "
-            f"handed out + 1 + block for each process still running"
+            f"Stop every process that uses it (they hand out blocks they reserved before), then "
+            f"move it above everything reserved with SegmentCounter.skip_ahead(store, {name!r}, "
+            f"to=...): the value it had at the event, or the last value handed out + 1"
         )
         if row is None:
             return SegmentRefusedError(
                 f"SegmentCounter {name!r}: PostgreSQL has no such sequence (no row in "
                 f"{_SEGMENTS}): it was never created, or its row was lost (deleted, truncated, "
                 f"a restore from before it existed). A lost sequence is never restarted at its "
-                f"start: create it again above everything reserved, "
-                f"SegmentCounter.create(store, {name!r}, start=last + 1) with last the last "
-                f"value handed out + block for each process still running; a new one with "
-                f"SegmentCounter.create()"
+                f"start: stop every process that uses it, then create it again above everything "
+                f"reserved, SegmentCounter.create(store, {name!r}, start=last + 1) with last the "
+                f"last value handed out; a new one with SegmentCounter.create()"
             )
         _, stored, current, ours = row
         if not ours:
@@ -423,7 +431,15 @@ class PostgresSegment(_Tables):
         return row is not None
 
     def skip(self, by: int, to: int) -> Exchange[int]:
-        row = yield from _one(_SKIP, {"name": self._name, "by": by, "to": to})
+        from psycopg import errors  # type: ignore[import-not-found, unused-ignore]
+
+        try:
+            row = yield from _one(_SKIP, {"name": self._name, "by": by, "to": to})
+        except errors.NumericValueOutOfRange as exc:
+            raise OverflowError(
+                f"SegmentCounter.skip_ahead(): {self._name!r} would pass 2**63 - 1 (PostgreSQL "
+                f"bigint)"
+            ) from exc
         if row is None:
             raise ValueError(f"SegmentCounter.skip_ahead(): no sequence named {self._name!r}")
         return int(row[0])
@@ -614,7 +630,9 @@ class PostgresIO(_Session):
             if self._reset_needed():
                 self._conn.rollback()
             return None
-        cursor = self._conn.execute(request.sql, request.params)
+        # Never prepared: a transaction-pooling proxy (PgBouncer) runs each transaction on any
+        # server connection, where a prepared statement of another may not exist.
+        cursor = self._conn.execute(request.sql, request.params, prepare=False)
         rows: list[Any] = []
         while True:  # the rows of the last statement that returned any
             if cursor.description is not None:
@@ -655,7 +673,7 @@ class AsyncPostgresIO(_Session):
             if self._reset_needed():
                 await self._conn.rollback()
             return None
-        cursor = await self._conn.execute(request.sql, request.params)
+        cursor = await self._conn.execute(request.sql, request.params, prepare=False)
         rows: list[Any] = []
         while True:  # the rows of the last statement that returned any
             if cursor.description is not None:

@@ -375,7 +375,13 @@ class RedisSegment:
         script = Script(_RESERVE, (self.key,), (n, 1 if check else 0))
         steps: tuple[Script | Command, ...] = (script,)
         if check:
-            steps = (Command(("CONFIG", "GET", "appendfsync")), script)
+            # Read in the same MULTI/EXEC as the reservation: appendfsync always, and no rewrite
+            # or snapshot that would skip the fsync meanwhile (no-appendfsync-on-rewrite no).
+            steps = (
+                Command(("CONFIG", "GET", "appendfsync")),
+                Command(("CONFIG", "GET", "no-appendfsync-on-rewrite")),
+                script,
+            )
         replies = yield Transaction(steps)
         for reply in replies:
             if isinstance(reply, redis.exceptions.ResponseError):
@@ -388,10 +394,10 @@ class RedisSegment:
             raise SegmentRefusedError(
                 f"SegmentCounter {self._name!r}: Redis has no such sequence (key {self.key!r}): "
                 f"it was never created, or Redis lost it (FLUSHALL, DEL, eviction, a restart "
-                f"without persistence). A lost sequence is never restarted at its start: create "
-                f"it again above everything reserved, SegmentCounter.create(store, "
-                f"{self._name!r}, start=last + 1) with last the last value handed out + block "
-                f"for each process still running; a new one with SegmentCounter.create()"
+                f"without persistence). A lost sequence is never restarted at its start: stop "
+                f"every process that uses it, then create it again above everything reserved, "
+                f"SegmentCounter.create(store, {self._name!r}, start=last + 1) with last the last "
+                f"value handed out; a new one with SegmentCounter.create()"
             )
         if status == "role":
             raise self._refused(f"role {_text(reply[1])} (connect to the primary)")
@@ -406,12 +412,17 @@ class RedisSegment:
             )
         hi = int(_text(reply[1]))
         if check:
-            fsync = _config_value(replies[0])
+            # Reserved, but a crash could forget it: the range is a gap, never handed out.
+            fsync, skipped = _config_value(replies[0]), _config_value(replies[1])
             if fsync != "always":
-                # Reserved, but a crash could forget it: the range is a gap, never handed out.
                 raise self._refused(
                     f"appendfsync {fsync} (a crash would forget acknowledged reservations: "
                     f"needs appendonly yes and appendfsync always)"
+                )
+            if skipped != "no":
+                raise self._refused(
+                    f"no-appendfsync-on-rewrite {skipped} (writes acknowledged during a "
+                    f"rewrite or a snapshot are not fsynced: needs no)"
                 )
         return hi - n, hi
 

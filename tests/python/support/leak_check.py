@@ -4,6 +4,7 @@ fresh interpreter; prints one JSON line per call site."""
 
 from __future__ import annotations
 
+import array
 import gc
 import json
 import os
@@ -58,10 +59,17 @@ def call_sites(name: str) -> dict:
     sf = SnowflakeCounter(Layout.TWITTER, 3)
     revoked = SnowflakeCounter(Layout.TWITTER, 4)
     revoked._revoke()
+    # Buffers of the caller's for out= (next_many's, decode_many's), held across the calls.
+    u64 = array.array("Q", bytes(24))
+    i64 = array.array("q", bytes(24))
+    raw = bytearray(24)
+    ids = sf.next_many(3)
+    columns = tuple(array.array("q", bytes(24)) for _ in range(3))
     return {
         "SnowflakeCounter()": lambda: SnowflakeCounter(Layout.TWITTER, 5),
         "SnowflakeCounter.next": sf.next,
         "SnowflakeCounter.next_many": lambda: sf.next_many(3),
+        "SnowflakeCounter.next_many out=": lambda: sf.next_many(3, out=i64),
         "SnowflakeCounter.attributes": lambda: (sf.node, sf.layout, sf.current(), sf.lead_ns()),
         "repr(SnowflakeCounter)": lambda: repr(sf),
         "SnowflakeCounter() ValueError": raises(
@@ -81,6 +89,15 @@ def call_sites(name: str) -> dict:
         "Counter.next": c.next,
         "next(Counter)": lambda: next(c),
         "Counter.next_many": lambda: c.next_many(3),
+        "Counter.next_many out=": lambda: c.next_many(3, out=u64),
+        "Counter.next_many out= bytearray": lambda: c.next_many(3, raw),
+        "Counter.next_many out= TypeError": raises(TypeError, lambda: c.next_many(3, out=[0])),
+        "Counter.next_many out= read-only TypeError": raises(
+            TypeError, lambda: c.next_many(3, out=b"x" * 24)
+        ),
+        "Counter.next_many out= item TypeError": raises(TypeError, lambda: c.next_many(3, i64)),
+        "Counter.next_many out= ValueError": raises(ValueError, lambda: c.next_many(2, out=u64)),
+        "Counter.next_many MemoryError": raises(MemoryError, lambda: c.next_many(10**12)),
         "Counter.current": c.current,
         "Counter.set": lambda: c.set(5),
         "Counter.attributes": lambda: (c.base, c.interval, c.limit),
@@ -114,6 +131,7 @@ def call_sites(name: str) -> dict:
         "get_timedelta missing": raises(TypeError, lambda: TimeCounter.get_timedelta(1)),
         "SharedCounter.next": sc.next,
         "SharedCounter.next_many": lambda: sc.next_many(3),
+        "SharedCounter.next_many out=": lambda: sc.next_many(3, out=u64),
         "SharedCounter.current": sc.current,
         "SharedCounter.set": lambda: sc.set(5),
         "SharedCounter.advance_to": lambda: sc.advance_to(3),
@@ -145,6 +163,20 @@ def call_sites(name: str) -> dict:
         "SharedCounter() kind ValueError": raises(ValueError, lambda: SharedTimeCounter(name)),
         "SharedCounter() name TypeError": raises(TypeError, lambda: SharedCounter(b"x")),
         "daily()": daily,
+        "Layout.decode_many out=": lambda: Layout.TWITTER.decode_many(ids, out=columns),
+        "Layout.decode_many out= list ids": lambda: Layout.TWITTER.decode_many(
+            [1, 2, 3], out=columns
+        ),
+        "Layout.decode_many": lambda: Layout.TWITTER.decode_many(ids),
+        "Layout.decode_many ValueError": raises(
+            ValueError, lambda: Layout.JS_SAFE.decode_many(array.array("Q", [2**60]))
+        ),
+        "Layout.decode_many out= TypeError": raises(
+            TypeError, lambda: Layout.TWITTER.decode_many(ids, out=(u64, u64, [0, 0, 0]))
+        ),
+        "Layout.decode_many out= ValueError": raises(
+            ValueError, lambda: Layout.TWITTER.decode_many(ids, out=(u64, u64, u64))
+        ),
     }
 
 

@@ -11,6 +11,7 @@ from atomic_counter import (
     AsyncNodeLease,
     Counter,
     Decoded,
+    FleetCounter,
     Layout,
     LeaseExpiredError,
     LeaseRefusedError,
@@ -111,5 +112,37 @@ async def async_lease_call(url: str) -> int:
         return lease.counter().next()
 
 
+def fleet_config() -> FleetCounter:
+    """Run: a FleetCounter is configuration until it draws."""
+    ids = FleetCounter(
+        "redis://localhost:6379/0",
+        "orders",
+        layout=Layout.INT64,
+        ttl=3.0,
+        max_skew=1.0,
+        max_lead=2.0,
+        max_nodes=None,
+        wait=10.0,
+        trust_store=False,
+    )
+    node: int | None = ids.node
+    assert node is None and ids.layout is Layout.INT64 and ids.namespace == "orders"
+    return ids
+
+
+def fleet_draws(ids: FleetCounter) -> list[int]:
+    """Not run (it needs Redis); type-checked."""
+    ids.warm()
+    drawn: list[int] = [ids.next(), next(ids), *ids.next_many(3).tolist()]
+    ids.close()
+    return drawn
+
+
+async def fleet_async_draw(ids: FleetCounter) -> int:
+    """Not run (it needs Redis); type-checked."""
+    return await ids.anext()
+
+
 if __name__ == "__main__":
     print(atomic_counter.__version__, len(use_counters()), use_shared() > 0, use_layouts().node)
+    print(repr(fleet_config()))

@@ -1,9 +1,11 @@
 from django.db import models
 
-from .ids import next_order_id
+from atomic_counter.django import FleetIdField
 
 
 class Order(models.Model):
-    id = models.BigIntegerField(primary_key=True, default=next_order_id, editable=False)
+    # A bigint primary key drawn in Python from settings.ATOMIC_COUNTER's FleetCounter: unique
+    # across every process and host, in the order the orders were made.
+    id = FleetIdField(primary_key=True)
     item = models.CharField(max_length=40)
     made = models.DateTimeField(auto_now_add=True)
