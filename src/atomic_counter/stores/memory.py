@@ -12,7 +12,7 @@ methods of the server, each named after what causes it on a real one (``restart`
 ``flush``, ``delete``, ``rollback``, ``failover``, ``configure``, ``stop``/``start``); what a
 network does to requests and replies (lost, delayed) is the simulator's.
 
-PostgreSQL's rows carry whether they are "ours" (stamps.py's `stamp = xmin`, see
+PostgreSQL's rows carry whether they are "ours" (`stamp = xmin`, see
 stores/postgres.py): every write of an operation makes its rows ours; a logical restore, a
 re-insert or an edit by hand (``rollback(..., rewritten=True)``, ``edit``) leaves rows that are
 not; a physical copy, a failover or a crash keeps the flags as they were.

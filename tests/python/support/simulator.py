@@ -16,16 +16,17 @@ After every step the checker asserts what the design promises (docs/design.md, "
 once the faults stop, every live lease drawing again within the documented bound. A failure
 prints its seed and the last steps that led to it; ``--seed N`` replays it exactly.
 
-    python tests/python/support/simulator.py --steps 1000000            # what CI runs
-    python tests/python/support/simulator.py --seconds 3600 --seed 1000  # the long run
+    python tests/python/support/simulator.py --steps 3000000            # what CI runs
+    python tests/python/support/simulator.py --seconds 3600 --first-seed 1000  # the long run
     python tests/python/support/simulator.py --seed 17 --trace           # replay one episode
-    python tests/python/support/simulator.py --mutation sit_out --steps 1000000
+    python tests/python/support/simulator.py --mutation hwm              # a check taken out
 
-Regimes: each episode draws its parameters from its seed: leases or segments, the store's
-flavor (Redis or PostgreSQL semantics), layouts, ttl, max_skew, max_lead, how many nodes and
-processes, how hostile the network is. Faults stay within what the design assumes for that
-episode (``trust_store=True`` narrows the store's faults to A3t; segments leave out the named
-limit R5 except in episodes that check only each counter's own order).
+Regimes: consecutive seeds take turns (REGIMES): leases with and without trust_store, segments
+with every fault but R5 and with R5's too (then only each counter's own order is checked), on
+Redis's or PostgreSQL's semantics. The rest of an episode is drawn from its seed: layouts, ttl,
+max_skew, max_lead, how many nodes and processes, how hostile the network is. Faults stay
+within what the design assumes for the episode (trust_store narrows the store's to A3t).
+docs/simulation.md has the fault model, the checks and the figures.
 
 Mutations (``--mutation``) take one safety check out of the protocol, by patching the
 simulation's copy only, to show the simulator finds what each check prevents.
@@ -1387,7 +1388,7 @@ class Nemesis:
         self.world.note("rows updated by hand")
 
     # -- process faults --
-    def _pick(self, kind: type | None = None) -> Any:
+    def _pick(self) -> Any:
         world = self.world
         live = [p for p in world.procs if p.alive and p.state not in ("gone", "closed")]
         return world.rng.choice(live) if live else None
