@@ -10,7 +10,8 @@
 #      the layouts with the snowflake generator and the string forms of ids,
 #      ATOMIC_COUNTER_FUZZ_SECONDS each (default 60);
 #   5. the Python suite (pytest), including the million-call leak check
-#      (ATOMIC_COUNTER_LEAK_CALLS, default 1000000);
+#      (ATOMIC_COUNTER_LEAK_CALLS, default 1000000); then the deterministic simulator of the
+#      lease and segment protocols (ATOMIC_COUNTER_SIM_STEPS simulated steps, default 3000000);
 #   6. the Python suite again against an ASan + UBSan build of the extension;
 #   7. the other platforms this machine can reach: the C++ suite cross-built for Windows
 #      (mingw-w64) and run under wine64, cross-built for aarch64 Linux and run under
@@ -99,6 +100,12 @@ echo "==> Python tests"
 cd "$ROOT"
 "$VENV/bin/python" -m pytest
 
+# Leases and segments (the real protocol code) against the memory store under every fault, on
+# simulated time, from seed 1; a failure prints its seed, the steps that led to it and how to
+# replay it. docs/simulation.md has the figures and the hour-long run.
+echo "==> The simulator: ${ATOMIC_COUNTER_SIM_STEPS:=3000000} steps of leases and segments"
+"$VENV/bin/python" "$ROOT/tests/python/support/simulator.py" --steps "$ATOMIC_COUNTER_SIM_STEPS"
+
 echo "==> Python tests against an ASan + UBSan build of the extension"
 asan_venv="$ROOT/build/asan-venv"
 [[ -x "$asan_venv/bin/python" ]] || python3 -m venv "$asan_venv"
@@ -108,10 +115,12 @@ SKBUILD_CMAKE_DEFINE="CMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-fra
   --config-settings=build-dir="build/asan/{wheel_tag}" "$ROOT"
 # The ASan runtime must come first, and libstdc++ with it so that its throw is intercepted.
 # CPython itself is not built for leak checking: LeakSanitizer stays off (test_leaks covers
-# leaks); the leak test and the test that installs the original from PyPI are left out here.
+# leaks); the leak test, the test that installs the original from PyPI and the simulator's
+# searches (pure Python, run once above) are left out here.
 LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)" \
   ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
-  "$asan_venv/bin/python" -m pytest -m "not leak" -k "not originals" -p no:cacheprovider
+  "$asan_venv/bin/python" -m pytest -m "not leak and not simulation" -k "not originals" \
+  -p no:cacheprovider
 
 echo "==> Windows: the C++ suite built by mingw-w64, run under wine64"
 win_build="$ROOT/build/mingw"
@@ -173,5 +182,5 @@ python3 -m venv "$wheel_venv"
 # From a directory outside the tree: the tests must import the installed wheel, nothing else.
 (cd "$wheel_venv" && "$wheel_venv/bin/python" -c \
   "import atomic_counter, sys; assert 'site-packages' in atomic_counter.__file__; print('testing', atomic_counter.__file__)")
-"$wheel_venv/bin/python" -m pytest -q -p no:cacheprovider -m "not leak" \
+"$wheel_venv/bin/python" -m pytest -q -p no:cacheprovider -m "not leak and not simulation" \
   -k "not originals and not nemesis" "$ROOT/tests/python"

@@ -113,6 +113,8 @@ class _LeaseBase:
 
     _store: LeaseStore  # the namespace's operations, set by the subclass with its I/O
     _clock = _Clock  # the simulator replaces it
+    # The counter's type: the simulator's reads the simulated clocks (tests/python/support).
+    _counter_type: type[SnowflakeCounter] = SnowflakeCounter
     _func = "lease_node_id()"  # for messages
     _asynchronous = False  # which store I/O the driver needs
 
@@ -170,7 +172,7 @@ class _LeaseBase:
         self._run_id = ""
         self._deadline_ns = 0
         self._max_ttl = self.ttl
-        self._counter = SnowflakeCounter(layout, 0)
+        self._counter = self._counter_type(layout, 0)
         self._counter._revoke()  # nothing is drawn before the first confirmed renewal
         self._counter._limit_lead(int(self.max_lead * 1e9))
         self._store, self._io = stores.for_leases(

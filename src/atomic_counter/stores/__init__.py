@@ -34,9 +34,14 @@ def engines() -> list[Engine]:
     return _engines
 
 
+def _advertised() -> list[Engine]:
+    """The engines that messages name (memory.py, the simulator's, is left out)."""
+    return [engine for engine in engines() if getattr(engine, "ADVERTISED", True)]
+
+
 def _engine_for(target: Any, func: str, argument: str) -> Engine:
     found = engines()
-    schemes = " or ".join(engine.SCHEMES[0] for engine in found)
+    schemes = " or ".join(engine.SCHEMES[0] for engine in _advertised())
     if isinstance(target, str):
         for engine in found:
             if target.startswith(engine.SCHEMES):
@@ -48,7 +53,7 @@ def _engine_for(target: Any, func: str, argument: str) -> Engine:
     for engine in found:
         if engine.accepts(target):
             return engine
-    clients = " or ".join(engine.CLIENTS for engine in found)
+    clients = " or ".join(engine.CLIENTS for engine in _advertised())
     raise TypeError(
         f"{func} argument {argument!r} must be a {schemes} URL or {clients}, not "
         f"{type(target).__name__}"
@@ -63,8 +68,8 @@ def for_leases(
     func = "alease_node_id()" if asynchronous else "lease_node_id()"
     engine = _engine_for(client, func, "client")
     if not isinstance(client, str) and engine.is_async(client) != asynchronous:
-        sync = " or ".join(engine.SYNC_CLIENT for engine in engines())
-        asyncio = " or ".join(engine.ASYNC_CLIENT for engine in engines())
+        sync = " or ".join(engine.SYNC_CLIENT for engine in _advertised())
+        asyncio = " or ".join(engine.ASYNC_CLIENT for engine in _advertised())
         if asynchronous:
             raise TypeError(
                 f"alease_node_id() needs an asyncio client ({asyncio}); for a {sync} use "
