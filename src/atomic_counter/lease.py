@@ -26,6 +26,7 @@ import atexit
 import contextlib
 import enum
 import logging
+import math
 import os
 import threading
 import time
@@ -171,7 +172,11 @@ class _LeaseBase:
         self._last_mark_node = -1
         self._run_id = ""
         self._deadline_ns = 0
+        # The longest ttl, max_skew and max_lead of the namespace's claimants (A4): a claim's
+        # wait and floor must outlast every holder's, not only this one's.
         self._max_ttl = self.ttl
+        self._max_skew = self.max_skew
+        self._max_lead = self.max_lead
         self._counter = self._counter_type(layout, 0)
         self._counter._revoke()  # nothing is drawn before the first confirmed renewal
         self._counter._limit_lead(int(self.max_lead * 1e9))
@@ -311,7 +316,13 @@ class _LeaseBase:
         sent_mono = self._clock.monotonic_ns()
         reply = yield self._store.claim(
             Claim(
-                self._token, self._ttl_ms, self.max_nodes, self.layout.fingerprint, self._seen_gen
+                self._token,
+                self._ttl_ms,
+                self.max_nodes,
+                self.layout.fingerprint,
+                self._seen_gen,
+                skew_ms=math.ceil(self.max_skew * 1000),
+                lead_ms=math.ceil(self.max_lead * 1000),
             )
         )
         received_mono = self._clock.monotonic_ns()
@@ -324,6 +335,8 @@ class _LeaseBase:
         self._seen_gen = claimed.gen
         self._run_id = claimed.incarnation
         self._max_ttl = max(self.ttl, claimed.max_ttl_ms / 1000)
+        self._max_skew = max(self.max_skew, claimed.max_skew_ms / 1000)
+        self._max_lead = max(self.max_lead, claimed.max_lead_ms / 1000)
         with self._lock:
             self.node = node
             self._state = "waiting" if suspicion or not self.trust_store else "claiming"
@@ -356,7 +369,7 @@ class _LeaseBase:
             raise
         ahead_ns = self._time_of(floor) - int(self.max_lead * 1e9 / 2) - self._clock.time_ns()
         if ahead_ns > 0:
-            cap = self._max_ttl + self.max_skew + self.max_lead
+            cap = self._max_ttl + self._max_skew + self._max_lead
             if ahead_ns / 1e9 <= cap:
                 log.info(
                     "lease of %r node %d: waiting %.3f s for the clock to come within "
@@ -402,8 +415,8 @@ class _LeaseBase:
         all of them have passed their deadlines, then confirm the namespace. Returns the floor
         id (above B). `suspicion` says why the store is doubted; None is the wait every claim
         makes without trust_store, a str the reason for a lapsed holder's wait (D4)."""
-        wait_s = self._max_ttl + self.max_skew
-        floor_ns = received + int((self._max_ttl + self.max_skew + self.max_lead) * 1e9)
+        wait_s = self._max_ttl + self._max_skew
+        floor_ns = received + int((self._max_ttl + self._max_skew + self._max_lead) * 1e9)
         store = self._store.name
         reasons: dict[Suspicion | str | None, str] = {
             None: "every claim waits (trust_store=True skips this when the store shows no loss)",
@@ -424,14 +437,14 @@ class _LeaseBase:
         log.log(
             logging.INFO if suspicion is None else logging.WARNING,
             "lease of %r: %s; holding node %d without drawing for %.1f s (longest ttl "
-            "%.1f s + max_skew %.1f s) so that every holder the store may have forgotten has "
-            "stopped",
+            "%.1f s + longest max_skew %.1f s) so that every holder the store may have "
+            "forgotten has stopped",
             self.namespace,
             reasons.get(suspicion, suspicion),
             node,
             wait_s,
             self._max_ttl,
-            self.max_skew,
+            self._max_skew,
         )
         yield from self._hold(node, received_mono + int(wait_s * 1e9))
         floor_ms = -(-floor_ns // 1_000_000)

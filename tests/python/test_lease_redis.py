@@ -555,6 +555,40 @@ def test_a_rollback_inside_a_running_redis_with_a_live_holder(tmp_path, namespac
         srv.stop()
 
 
+def test_a_claimant_with_a_shorter_max_lead_waits_out_the_longest(tmp_path, namespace):
+    """A4: holders of one namespace with different max_lead. a (max_lead 3 s) runs its ids
+    3 s ahead of the clock; the namespace's hash goes back to before a's claim, and b
+    (max_lead 0.5 s) claims node 0. A floor from b's own max_lead (ttl + max_skew + 0.5 s)
+    is below a's ids; the namespace recorded 3 s at its first claim, and b's floor uses it."""
+    srv = debug_server(tmp_path)
+    client = srv.client()
+    key = redis_key(namespace)
+    long = {"ttl": TTL, "max_skew": SKEW, "max_lead": 3.0}
+    try:
+        lease_node_id(srv.url, namespace, layout=Layout.JS_SAFE, **long).close()
+        dumped = client.dump(key)  # node 0 free; the longest max_lead recorded: 3 s
+        a = Holder(srv.url, namespace, tmp_path / "a.bin", layout="js_safe", max_nodes=1, **long)
+        a.wait_ready()
+        deadline = time.monotonic() + 30
+        while True:  # until a's ids run more than 2 s ahead of the clock
+            ids = a.ids()
+            if ids and Layout.JS_SAFE.decode(ids[-1]).unix_ns > time.time_ns() + 2 * 10**9:
+                break
+            assert time.monotonic() < deadline, "a's ids never ran ahead"
+            time.sleep(0.05)
+        a.pause()
+        client.restore(key, 0, dumped, replace=True)  # a's claim forgotten, node 0 free
+        b = Holder(srv.url, namespace, tmp_path / "b.bin", layout="js_safe", max_nodes=1, **FAST)
+        b.wait_ready()
+        a.resume()  # its renewal finds node 0 taken: it stops
+        runs = run_then_stop([a, b], 1.5)
+        assert b.nodes == [0], b.nodes
+        assert len(runs[1]) > 1000
+        check_no_duplicates(runs)
+    finally:
+        srv.stop()
+
+
 def test_a_lapsed_holder_waits_before_it_draws_again(tmp_path, namespace):
     """D4. a is paused past its deadline; b takes node 0 and draws; then the store goes back
     to a state where a owns node 0 (b's claim forgotten) and a resumes: its renewal succeeds,

@@ -332,6 +332,8 @@ class MemoryServer:
                 "gen": 0,
                 "floor_ms": 0,
                 "max_ttl_ms": ttl,
+                "max_skew_ms": request.skew_ms,
+                "max_lead_ms": request.lead_ms,
                 "ours": True,
                 "nodes": {},
             }
@@ -351,8 +353,13 @@ class MemoryServer:
             if ns["gen"] < request.seen_gen:
                 suspicion = Suspicion.ROLLED_BACK
                 ns["incarnation"], ns["ours"], wrote = "", True, True
-            if ttl > ns["max_ttl_ms"]:
-                ns["max_ttl_ms"], ns["ours"], wrote = ttl, True, True
+            for field, value in (
+                ("max_ttl_ms", ttl),
+                ("max_skew_ms", request.skew_ms),
+                ("max_lead_ms", request.lead_ms),
+            ):
+                if field not in ns or value > ns[field]:
+                    ns[field], ns["ours"], wrote = value, True, True
         max_ttl = ns["max_ttl_ms"]
         nodes = ns["nodes"]
         for i in range(request.nodes):
@@ -373,6 +380,8 @@ class MemoryServer:
                     gen=ns["gen"],
                     max_ttl_ms=max_ttl,
                     incarnation=run_id,
+                    max_skew_ms=ns.get("max_skew_ms", 0),
+                    max_lead_ms=ns.get("max_lead_ms", 0),
                 )
         if wrote:
             self._commit({key: ns})  # created or marked, as the engines do before 'full'

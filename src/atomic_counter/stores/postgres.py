@@ -133,6 +133,9 @@ _LEASE_SCHEMA = (
     f"ALTER TABLE {_NODES} ADD COLUMN IF NOT EXISTS stamp bigint",
     # How many nodes have rows: a row missing below it was deleted (TRUNCATE, DELETE).
     f"ALTER TABLE {_NAMESPACES} ADD COLUMN IF NOT EXISTS nodes_used integer NOT NULL DEFAULT 0",
+    # The longest max_skew and max_lead of any claimant (A4), as max_ttl_ms.
+    f"ALTER TABLE {_NAMESPACES} ADD COLUMN IF NOT EXISTS max_skew_ms bigint NOT NULL DEFAULT 0",
+    f"ALTER TABLE {_NAMESPACES} ADD COLUMN IF NOT EXISTS max_lead_ms bigint NOT NULL DEFAULT 0",
 )
 
 # A holder saw the data go back: every later claim waits until one confirms the namespace.
@@ -157,11 +160,11 @@ class PostgresLeases(_Tables):
 
     def _lock(self) -> Exchange[Any]:
         """The namespace's row, locked: (layout, incarnation, gen, floor_ms, max_ttl_ms, ours,
-        nodes_used)."""
+        nodes_used, max_skew_ms, max_lead_ms)."""
         return (
             yield from _one(
-                f"SELECT layout, incarnation, gen, floor_ms, max_ttl_ms, {_ours('n')}, nodes_used "
-                f"FROM {_NAMESPACES} AS n WHERE namespace = %s FOR UPDATE",
+                f"SELECT layout, incarnation, gen, floor_ms, max_ttl_ms, {_ours('n')}, nodes_used, "
+                f"max_skew_ms, max_lead_ms FROM {_NAMESPACES} AS n WHERE namespace = %s FOR UPDATE",
                 self.namespace,
             )
         )
@@ -192,7 +195,8 @@ class PostgresLeases(_Tables):
             "ON CONFLICT (namespace) DO NOTHING",
             (namespace, request.layout, ttl),
         )
-        stored, incarnation, gen, floor_ms, max_ttl, ours, used = yield from self._lock()
+        locked = yield from self._lock()
+        stored, incarnation, gen, floor_ms, max_ttl, ours, used, max_skew, max_lead = locked
         suspicion = Suspicion.MISSING if created else None
         rows, _ = yield Statement(
             f"SELECT node, owner, expires_ms, hwm, {_ours('d')} FROM {_NODES} AS d "
@@ -214,13 +218,16 @@ class PostgresLeases(_Tables):
             if gen < request.seen_gen:
                 suspicion = Suspicion.ROLLED_BACK
                 yield Statement(_UNCONFIRM, (namespace,))
-            if ttl > max_ttl:
-                max_ttl = ttl
-                yield Statement(
-                    f"UPDATE {_NAMESPACES} SET max_ttl_ms = %s, stamp = {_STAMP} "
-                    "WHERE namespace = %s",
-                    (ttl, namespace),
-                )
+        # The longest ttl, max_skew and max_lead of any claimant: the waits use them (A4).
+        if created or ttl > max_ttl or request.skew_ms > max_skew or request.lead_ms > max_lead:
+            max_ttl = max(max_ttl, ttl)
+            max_skew = max(max_skew, request.skew_ms)
+            max_lead = max(max_lead, request.lead_ms)
+            yield Statement(
+                f"UPDATE {_NAMESPACES} SET max_ttl_ms = %s, max_skew_ms = %s, max_lead_ms = %s, "
+                f"stamp = {_STAMP} WHERE namespace = %s",
+                (max_ttl, max_skew, max_lead, namespace),
+            )
         for i in range(request.nodes):
             owner, expires, hwm, _ = held.get(i, (None, 0, 0, True))
             # An expiry further away than the longest ttl means the server's clock went back:
@@ -244,6 +251,8 @@ class PostgresLeases(_Tables):
                     gen=gen,
                     max_ttl_ms=int(max_ttl),
                     incarnation=run_id,
+                    max_skew_ms=int(max_skew),
+                    max_lead_ms=int(max_lead),
                 )
         return Full()
 

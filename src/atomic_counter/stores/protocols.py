@@ -59,6 +59,8 @@ class Claim:
     nodes: int  # claim among node ids [0, nodes)
     layout: str  # the layout's fingerprint
     seen_gen: int  # the highest generation this lease has seen
+    skew_ms: int  # this lease's max_skew
+    lead_ms: int  # this lease's max_lead
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class Claimed:
     gen: int  # the namespace's generation after the claim
     max_ttl_ms: int  # the longest ttl the namespace has recorded
     incarnation: str  # the store's incarnation now (Redis: run_id; PostgreSQL: id/timeline)
+    max_skew_ms: int  # the longest max_skew the namespace has recorded
+    max_lead_ms: int  # the longest max_lead the namespace has recorded
 
 
 @dataclass(frozen=True)

@@ -103,19 +103,22 @@ local function raise_hwm(node, id)
 end
 """
 
-# ARGV: token, ttl ms, node count, layout fingerprint, highest generation this lease has seen.
+# ARGV: token, ttl ms, node count, layout fingerprint, highest generation this lease has seen,
+# max_skew ms, max_lead ms.
 # -> {'ok', node, hwm, floor ms, suspicion ('' when none), now ms, generation, longest ttl ms,
-#     run id} | {'full'} | {'layout', stored} | {'eviction', policy}
+#     run id, longest max_skew ms, longest max_lead ms} | {'full'} | {'layout', stored}
+#    | {'eviction', policy}
 _CLAIM = (
     _PRELUDE
     + """
 local token, ttl, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local layout, seen = ARGV[4], tonumber(ARGV[5])
+local limits = {max_ttl_ms = ttl, max_skew_ms = tonumber(ARGV[6]), max_lead_ms = tonumber(ARGV[7])}
 local suspicion = ''
 if redis.call('EXISTS', key) == 0 then
   suspicion = 'missing'
   redis.call('HSET', key, 'version', '2', 'layout', layout, 'incarnation', '', 'gen', '0',
-             'floor_ms', '0', 'max_ttl_ms', tostring(ttl))
+             'floor_ms', '0')
 else
   local stored = redis.call('HGET', key, 'layout') or ''
   if stored ~= layout then return {'layout', stored} end
@@ -126,8 +129,12 @@ else
     suspicion = 'rolled back'
     redis.call('HSET', key, 'incarnation', '')
   end
-  if ttl > tonumber(redis.call('HGET', key, 'max_ttl_ms') or '0') then
-    redis.call('HSET', key, 'max_ttl_ms', tostring(ttl))
+end
+-- The longest ttl, max_skew and max_lead of any claimant: the waits use them (A4).
+for field, value in pairs(limits) do
+  local old = redis.call('HGET', key, field)
+  if not old or value > tonumber(old) then
+    redis.call('HSET', key, field, tostring(value))
   end
 end
 local max_ttl = tonumber(redis.call('HGET', key, 'max_ttl_ms'))
@@ -141,7 +148,7 @@ for i = 0, count - 1 do
     local gen = redis.call('HINCRBY', key, 'gen', 1)
     return {'ok', i, redis.call('HGET', key, 'hwm:' .. i) or '0',
             redis.call('HGET', key, 'floor_ms'), suspicion, tostring(now), gen, tostring(max_ttl),
-            run_id}
+            run_id, redis.call('HGET', key, 'max_skew_ms'), redis.call('HGET', key, 'max_lead_ms')}
   end
 end
 return {'full'}
@@ -228,7 +235,14 @@ class RedisLeases:
 
     def claim(self, request: Claim) -> Exchange[ClaimReply]:
         reply = yield from self._script(
-            _CLAIM, request.token, request.ttl_ms, request.nodes, request.layout, request.seen_gen
+            _CLAIM,
+            request.token,
+            request.ttl_ms,
+            request.nodes,
+            request.layout,
+            request.seen_gen,
+            request.skew_ms,
+            request.lead_ms,
         )
         refused = _refused(reply)
         if refused is not None:
@@ -245,6 +259,8 @@ class RedisLeases:
             gen=int(reply[6]),
             max_ttl_ms=int(_text(reply[7])),
             incarnation=_text(reply[8]),
+            max_skew_ms=int(_text(reply[9])),
+            max_lead_ms=int(_text(reply[10])),
         )
 
     def renew(self, request: Renew) -> Exchange[RenewReply]:
@@ -464,9 +480,11 @@ def _unavailable(exc: BaseException) -> StoreUnavailableError | None:
     failing over, busy), or None."""
     import redis.exceptions as errors
 
-    if isinstance(exc, (errors.ConnectionError, errors.TimeoutError, OSError)) or (
-        isinstance(exc, errors.ResponseError) and str(exc).startswith(_TRANSIENT_PREFIXES)
-    ):
+    # redis-py raises READONLY (a primary that became a replica) as ReadOnlyError, with the
+    # prefix stripped from its message.
+    if isinstance(
+        exc, (errors.ConnectionError, errors.TimeoutError, errors.ReadOnlyError, OSError)
+    ) or (isinstance(exc, errors.ResponseError) and str(exc).startswith(_TRANSIENT_PREFIXES)):
         return StoreUnavailableError(f"Redis is unavailable: {type(exc).__name__}: {exc}")
     return None
 

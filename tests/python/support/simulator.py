@@ -1128,7 +1128,8 @@ class Operator:
     - "close": the same, but the counters are closed (a graceful restart: close() gives tails
       back, and their give-backs may land after the move).
     - "documented": the counters keep running, and the sequence goes to the last value handed
-      out + 1 + block for each process still running, as the refusals' messages say.
+      out + 1 + block for each process still running, as the refusals' messages said before
+      this simulator showed it unsafe (they now say to stop every process first).
     - "naive": the counters keep running, and the sequence goes to the last value handed out
       + 1."""
 
