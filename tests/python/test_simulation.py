@@ -403,8 +403,9 @@ class Differential:
                 rng.choice((1, 2, 3)),
                 LAYOUTS[0] if rng.random() < 0.95 else LAYOUTS[1],
                 token.seen_gen,
-                rng.choice((0, 200, 1000)),
-                rng.choice((0, 500, 2000)),
+                # Taken from the generation, not from rng: the seeds keep the steps they cover.
+                (0, 200, 1000)[token.seen_gen % 3],
+                (0, 500, 2000)[token.seen_gen // 3 % 3],
             )
             reply = self.both(f"claim {request}", lambda side: side.leases.claim(request))
             if isinstance(reply, Claimed):
