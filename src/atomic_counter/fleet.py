@@ -343,6 +343,7 @@ class FleetCounter:
             self._closed = True
             proc = self._proc
             lease, proc.lease, proc.counter = proc.lease, None, None
+            _HOLDING.discard(self)
         if lease is not None:
             lease.close()
 
@@ -383,9 +384,18 @@ class FleetCounter:
         library) here, in the caller's thread: a fork while that thread was importing would
         leave the child a half-initialised module (gunicorn forking its workers while a claim
         that AppConfig.ready() warmed runs in the master). Making a store opens no connection."""
+        import importlib.metadata
+
         from . import stores
         from .lease import lease_node_id  # noqa: F401
 
+        # What connecting imports on first use: the codec socket.getaddrinfo() encodes host
+        # names with, and the metadata reader (email.parser and more) behind redis-py's
+        # CLIENT SETINFO lib-ver and psycopg's version checks.
+        "localhost".encode("idna")
+        for library in ("redis", "psycopg"):
+            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+                importlib.metadata.version(library)
         _, io = stores.for_leases(
             self._store_url,
             self._namespace,
@@ -416,6 +426,7 @@ class FleetCounter:
                 )
             elif lease is not None:
                 proc.lease, proc.counter = lease, lease.counter()
+                _HOLDING.add(self)  # kept while it holds the lease: copies unpickled find it
             else:
                 proc.claim = None  # the next draw tries again
             claim.error = error
@@ -479,7 +490,17 @@ def _next(counter: SnowflakeCounter) -> int:
 
 
 def _restore(store_url: str, namespace: str, options: dict[str, Any]) -> FleetCounter:
-    """Unpickles a FleetCounter: a new one with the same configuration."""
+    """Unpickles a FleetCounter: the open one of this process with the same configuration when
+    there is one, else a new one. A counter passed with every task of a pool arrives as many
+    copies: each new one would lease a node of its own and hold it until the process exits."""
+    for counter in list(_LIVE):
+        if (
+            not counter._closed
+            and counter._store_url == store_url
+            and counter._namespace == namespace
+            and counter._options() == options
+        ):
+            return counter
     return FleetCounter(store_url, namespace, **options)
 
 
@@ -498,9 +519,13 @@ def _close_in_multiprocessing_child(lease: NodeLease) -> None:
 
 # FleetCounters alive in this process: reset in a fork child, closed at exit.
 _LIVE: weakref.WeakSet[FleetCounter] = weakref.WeakSet()
+# Those holding a lease in this process, kept alive with it: a lease lives until closed or
+# exit, and the next copy unpickled here (_restore) must find its counter and share it.
+_HOLDING: set[FleetCounter] = set()
 
 
 def _after_fork_in_child() -> None:
+    _HOLDING.clear()  # the parent's leases
     for counter in list(_LIVE):
         counter._forked()
 

@@ -293,6 +293,14 @@ class _LeaseBase:
             except _Again:
                 if self.node >= 0:  # nothing was drawn on it: give it back as it is
                     yield from self._abandon(self.node)
+                # A store that keeps failing the claim's wait (restarting, losing the node,
+                # unreachable for a ttl) is unavailable: `wait` bounds the claim then too.
+                if self._clock.monotonic_ns() >= give_up:
+                    raise StoreUnavailableError(
+                        f"claim in {self.namespace!r} found no stable {self._store.name} within "
+                        f"wait={wait:g} s: its wait had to start over (the node lost, the store "
+                        f"restarted or unreachable for a ttl meanwhile)"
+                    ) from None
                 delay = 0.01
                 continue
             except (_Closed, LeaseRefusedError, ValueError, TypeError):

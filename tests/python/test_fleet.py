@@ -127,6 +127,30 @@ def test_bad_draw_arguments_are_refused_before_any_claim():
     assert "not leased" in repr(ids)
 
 
+def test_warm_imports_what_the_claim_imports_before_its_thread_starts():
+    """A fork (gunicorn's workers) while the claim's thread is importing a module leaves the
+    child that module half-initialised. So warm() imports, in the caller's thread, what a claim
+    imports on first use, before it starts the thread."""
+    out = run_script(
+        """
+        import sys, threading
+        from atomic_counter import FleetCounter
+        ids = FleetCounter("redis://127.0.0.1:1/0", "orders", wait=0.0)
+        started = threading.Thread.start
+        seen = {}
+        def spy(thread):
+            seen.update((m, m in sys.modules) for m in
+                        ("encodings.idna", "email.parser", "redis", "atomic_counter.lease"))
+            started(thread)
+        threading.Thread.start = spy
+        ids.warm()
+        threading.Thread.start = started
+        print(sorted(m for m, loaded in seen.items() if not loaded))
+        """
+    )
+    assert out.strip() == "[]", out
+
+
 def test_the_password_never_shows():
     ids = FleetCounter("redis://:s3cret@127.0.0.1:1/0", "orders")
     assert "s3cret" not in repr(ids) and "redis://:***@127.0.0.1:1/0" in repr(ids)
@@ -137,11 +161,21 @@ def test_the_password_never_shows():
 
 def test_pickles_as_its_configuration():
     ids = FleetCounter(UNREACHABLE, "orders", layout=Layout.TWITTER, ttl=2.5, wait=0.5)
-    copy = pickle.loads(pickle.dumps(ids))
+    data, shown = pickle.dumps(ids), repr(ids)
+    # In a process that has one open with the same configuration, a copy is that one.
+    assert pickle.loads(data) is ids
+    ids.close()
+    copy = pickle.loads(data)
     assert copy is not ids and isinstance(copy, FleetCounter)
-    assert repr(copy) == repr(ids)
+    assert repr(copy) == shown
     assert copy._options() == ids._options()
     assert (copy.store_url, copy.namespace, copy.layout) == (UNREACHABLE, "orders", Layout.TWITTER)
+    assert pickle.loads(data) is copy
+    other = FleetCounter(UNREACHABLE, "orders", layout=Layout.TWITTER, ttl=2.5, wait=1.0)
+    assert pickle.loads(pickle.dumps(other)) is other
+    assert pickle.loads(data) is copy
+    copy.close()
+    other.close()
 
 
 # -- with a store -------------------------------------------------------------------------------
@@ -279,6 +313,44 @@ def test_multiprocessing_children_lease_their_own_nodes(server, namespace, tmp_p
     # Every child freed its node as it left: multiprocessing's fork children leave with
     # os._exit (no atexit), and close their leases from multiprocessing's finalizers.
     assert owners(server, namespace) == {}
+
+
+POOL_TASKS = """
+import json, multiprocessing, sys
+from atomic_counter import FleetCounter
+
+def draw(ids):
+    values = [ids.next() for _ in range(100)]
+    return ids.node, values
+
+if __name__ == "__main__":
+    url, namespace = sys.argv[1:]
+    ids = FleetCounter(url, namespace, ttl=1.0, max_skew=0.2, max_lead=0.5)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        # The counter goes with every task: the worker unpickles it ten times.
+        results = pool.map(draw, [ids] * 10, chunksize=1)
+        held = pool.apply(draw, (ids,))
+    print(json.dumps(results))
+"""
+
+
+@with_redis
+def test_copies_sent_with_each_task_share_one_lease(server, namespace, tmp_path):
+    script = tmp_path / "tasks.py"
+    script.write_text(POOL_TASKS)
+    proc = subprocess.run(
+        [sys.executable, str(script), server.url, namespace],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    nodes = {node for node, _ in results}
+    drawn = [i for _, ids in results for i in ids]
+    assert len(nodes) == 1, nodes  # one lease in the worker, not one per copy
+    assert len(drawn) == len(set(drawn)) == 1000
+    assert {Layout.INT64.decode(i).node for i in drawn} == nodes
 
 
 @with_redis

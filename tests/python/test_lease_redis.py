@@ -432,6 +432,44 @@ def test_wait_covers_redis_being_unreachable_at_first(tmp_path, namespace):
     assert isinstance(raised.value.__cause__, redis.exceptions.ConnectionError)
 
 
+def test_wait_bounds_a_claim_whose_store_keeps_restarting(tmp_path, namespace):
+    """A Redis that restarts empty more often than a claim's wait lasts: every wait starts
+    over. `wait` bounds the claim then too (StoreUnavailableError), as for a store that does
+    not answer; it used to start over for ever."""
+    srv = RedisServer(tmp_path / "redis", persistence="none")
+    srv.start()
+    stop = threading.Event()
+
+    def flap() -> None:
+        while not stop.wait(0.6):
+            srv.restart_empty()
+
+    flapper = threading.Thread(target=flap)
+    flapper.start()
+    outcome: list[BaseException | None] = []
+
+    def claim() -> None:
+        try:
+            lease_node_id(srv.url, namespace, wait=2.0, **FAST).close()
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            outcome.append(exc)
+
+    try:
+        started = time.monotonic()
+        claimant = threading.Thread(target=claim, daemon=True)
+        claimant.start()
+        claimant.join(30)
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        flapper.join()
+        srv.stop()
+    assert outcome, "the claim was still starting over after 30 s"
+    assert isinstance(outcome[0], StoreUnavailableError), outcome
+    assert took < 2.0 + TTL + SKEW + LEAD + 5, took
+
+
 # -------------------------------------------------------------------------------------------
 # asyncio.
 
