@@ -452,7 +452,7 @@ def test_wait_bounds_a_claim_whose_store_keeps_restarting(tmp_path, namespace):
         try:
             lease_node_id(srv.url, namespace, wait=2.0, **FAST).close()
             outcome.append(None)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             outcome.append(exc)
 
     try:
