@@ -35,8 +35,10 @@ def main() -> None:
     forms = [event.id] + [format_id(event.id, f) for f in ("decimal", "base32", "base62", "hex")]
     same = all(Event(id=form, kind="click") == event for form in forms)
     print("an int, decimal, base32, base62 and hex all read back:", same)
+    # Digits alone read as decimal (Id's own form), even where they also spell a base32 id.
+    print("digits are decimal:", Event(id="1234567890123", kind="click").id == 1234567890123)
     try:
-        Event(id="1234567890123", kind="click")  # decimal, or base32 of another id?
+        Event(id="12345678901234567890123", kind="click")  # above 2**64 - 1
     except ValidationError as exc:
         print("refused:", exc.errors()[0]["msg"].split(":")[0])
     schema = Event.model_json_schema(mode="serialization")["properties"]["id"]

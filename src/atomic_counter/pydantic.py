@@ -10,9 +10,9 @@ TimeCounter id sent as a JSON number arrives rounded, another id. ``Id`` is writ
 decimal string (as Twitter's ``id_str``) and stays an int in Python (``model_dump()``); it reads
 an int or a string in any form of format_id(): decimal, base32, base62 or hex. The fixed-width
 forms are told apart by their length (base62 11 characters, base32 13, hex 16); a string of
-digits alone of one of those lengths reads as two different ids (decimal and that form) and is
-refused as ambiguous rather than guessed: ids of the Snowflake layouts and of TimeCounter are 17
-to 20 digits long in decimal, never ambiguous. ``IdString(form, accept=...)`` makes a type that
+digits alone of one of those lengths reads as two different ids (decimal and that form): it is
+read in the type's own form, so that every type reads what it writes (``Id``: decimal, and a
+JS_SAFE id is up to 16 digits), and refused as ambiguous when neither reading is the type's. ``IdString(form, accept=...)`` makes a type that
 writes another form or reads fewer (``Annotated[int, IdString("base32")]``).
 
 Not imported by ``import atomic_counter``; Pydantic is imported when a model uses the type.
@@ -99,6 +99,8 @@ class IdString:
                 continue
         if len(set(readings.values())) == 1:
             return next(iter(readings.values()))
+        if self.form in readings:  # what this type writes reads back as it was written
+            return readings[self.form]
         if not readings:
             raise ValueError(f"{value!r} is not an id in any of the forms {', '.join(self.accept)}")
         seen = ", ".join(f"{form} {number}" for form, number in readings.items())

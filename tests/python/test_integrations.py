@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import linux_only, needs_redis_server
 
-from atomic_counter import FleetCounter, Layout, TimeCounter, format_id, parse_id
+from atomic_counter import FleetCounter, Layout, SnowflakeCounter, TimeCounter, format_id, parse_id
 
 pytestmark = linux_only
 
@@ -414,30 +414,39 @@ def test_pydantic_id_reads_every_form_and_refuses_ambiguity():
     from atomic_counter.pydantic import FORMS, Id, IdString
 
     adapter = TypeAdapter(Id)
+    js_safe = SnowflakeCounter(Layout.JS_SAFE, node=3).next()  # 16 digits from 2031 on
     values = [0, 1, 384131137536000123, 2**53 + 1, 2**63 - 1, 2**64 - 1, TimeCounter().next()]
+    values += [js_safe, 1234567890123456, 2**53 - 1]
     for value in values:
         assert adapter.validate_python(value) == value
         assert adapter.dump_python(value) == value  # Python mode: the int
         assert adapter.dump_json(value) == f'"{value}"'.encode()  # JSON mode: a string
+        assert adapter.validate_json(adapter.dump_json(value)) == value  # its own output
         for form in FORMS:
             text = format_id(value, form)
+            # Every type reads what it writes, whatever else the text spells.
+            own = TypeAdapter(Annotated[int, IdString(form)])
+            assert own.validate_json(own.dump_json(value)) == value, (value, form)
             readings = set()
             for other in FORMS:
                 with contextlib.suppress(ValueError):
                     readings.add(parse_id(text, other))
-            if len(readings) > 1:  # digits alone, 11, 13 or 16 of them: never guessed
-                with pytest.raises(ValidationError, match="is ambiguous"):
-                    adapter.validate_python(text)
+            if len(readings) > 1:  # digits alone, 11, 13 or 16 of them: Id reads decimal
+                assert adapter.validate_python(text) == int(text), (value, form)
                 continue
             assert adapter.validate_python(text) == value, (value, form)
             assert adapter.validate_json(json.dumps(text)) == value
     # Agreeing readings are no ambiguity: thirteen zeros are 0 in decimal and in base32.
     assert adapter.validate_python("0" * 13) == 0
-    for ambiguous in ("1234567890123", "12345678901", "1234567890123456"):
+    hex_ids = TypeAdapter(Annotated[int, IdString("hex")])
+    for ambiguous in ("1234567890123", "12345678901"):
+        assert adapter.validate_python(ambiguous) == int(ambiguous)  # Id's own form
+        # Neither reading is the hex type's own: refused rather than guessed.
         with pytest.raises(ValidationError, match="is ambiguous: it reads as decimal"):
-            adapter.validate_python(ambiguous)
+            hex_ids.validate_python(ambiguous)
         only_decimal = TypeAdapter(Annotated[int, IdString(accept=("decimal",))])
         assert only_decimal.validate_python(ambiguous) == int(ambiguous)
+    assert hex_ids.validate_python("1234567890123456") == 0x1234567890123456
     for bad, why in (
         (1.5, "must be an int or a string"),
         (True, "must be an int or a string"),
