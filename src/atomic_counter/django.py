@@ -145,9 +145,12 @@ class FleetIdField(models.BigIntegerField):  # type: ignore[misc, unused-ignore]
     one ``settings.ATOMIC_COUNTER`` configures. Not editable and unique by default (a primary
     key is unique anyway); takes every other BigIntegerField argument but ``default``.
 
-    Adding this field to a table that has rows: Django fills every existing row with one
-    default value, as for any callable default. Add it with ``null=True``, fill the rows in a
-    data migration (one ``next()`` per row), then make it NOT NULL.
+    Adding this field to a table that has rows: Django's AddField fills every existing row with
+    one default value, as for any callable default, and does so with ``null=True`` too (a
+    unique column then fails the migration; a column made with ``unique=False`` gets one id
+    in every row). Add a plain ``BigIntegerField(null=True)`` first, fill the rows in a data
+    migration (a ``RunPython`` that saves one ``next()`` per row), then alter the field to
+    ``FleetIdField()``.
     """
 
     description = "A 64-bit id unique across the fleet (atomic-counter)"

@@ -16,6 +16,11 @@ at startup so the first INSERT does not wait for the claim. With an AsyncSession
 runs inside the flush, on the event loop: warm the counter at startup, or set the id yourself
 with ``await ORDER_IDS.anext()``.
 
+``insert(table).from_select(...)`` is refused (a ValueError, which SQLAlchemy raises as the
+``orig`` of a StatementError) when it leaves the id to the default:
+SQLAlchemy computes a Python default once per statement, so every row selected would get the
+same id. Draw the ids with ``next_many()`` and insert them as values instead.
+
 Not imported by ``import atomic_counter``; SQLAlchemy is imported when a column is made.
 """
 
@@ -49,6 +54,29 @@ def _checked(counter: object, call: str, kwargs: dict[str, Any]) -> FleetCounter
     return counter
 
 
+class _Draw:
+    """The column's default: the counter's next id for each row. SQLAlchemy passes it the
+    statement's execution context (it takes one argument), so that an INSERT ... FROM SELECT,
+    whose Python default is computed once for all its rows, is refused."""
+
+    __slots__ = ("counter", "name")
+
+    def __init__(self, counter: FleetCounter, name: str | None) -> None:
+        self.counter = counter
+        self.name = name
+
+    def __call__(self, context: Any) -> int:
+        statement = getattr(getattr(context, "compiled", None), "statement", None)
+        if getattr(statement, "select", None) is not None:
+            raise ValueError(
+                f"INSERT ... FROM SELECT with the id column{f' {self.name!r}' if self.name else ''} "
+                f"left to its default: "
+                f"SQLAlchemy computes the default once for the whole statement, so every row "
+                f"would get the same id. Draw the ids with next_many() and insert them as values"
+            )
+        return self.counter.next()
+
+
 def fleet_id(
     counter: FleetCounter, *, primary_key: bool = True, **kwargs: Any
 ) -> MappedColumn[int]:
@@ -58,8 +86,13 @@ def fleet_id(
     from sqlalchemy.orm import mapped_column  # type: ignore[import-not-found, unused-ignore]
 
     ids = _checked(counter, "fleet_id()", kwargs)
+    name = kwargs.get("name")
     column: MappedColumn[int] = mapped_column(
-        BigInteger, primary_key=primary_key, default=ids.next, autoincrement=False, **kwargs
+        BigInteger,
+        primary_key=primary_key,
+        default=_Draw(ids, name),
+        autoincrement=False,
+        **kwargs,
     )
     return column
 
@@ -77,6 +110,11 @@ def fleet_id_column(
         )
     ids = _checked(counter, "fleet_id_column()", kwargs)
     column: Column[int] = Column(
-        name, BigInteger, primary_key=primary_key, default=ids.next, autoincrement=False, **kwargs
+        name,
+        BigInteger,
+        primary_key=primary_key,
+        default=_Draw(ids, name),
+        autoincrement=False,
+        **kwargs,
     )
     return column

@@ -343,6 +343,23 @@ def test_sqlalchemy_columns_draw_unique_bigint_ids(pg, database):
                 "WHERE column_name = 'id' AND table_name IN ('orders', 'events') ORDER BY 1"
             )
         ).all()
+    # INSERT ... FROM SELECT computes a Python default once for all its rows: refused, on a
+    # column without a unique constraint too (where one id in every row would go unnoticed).
+    copies = Table(
+        "event_copies",
+        MetaData(),
+        fleet_id_column("copy_id", ids, primary_key=False),
+        sqlalchemy.Column("kind", String(20)),
+    )
+    copies.metadata.create_all(engine)
+    with (
+        engine.begin() as conn,
+        pytest.raises(sqlalchemy.exc.StatementError, match="every row would get the same") as no,
+    ):
+        conn.execute(insert(copies).from_select(["kind"], select(events.c.kind)))
+    assert isinstance(no.value.orig, ValueError)
+    with engine.begin() as conn:
+        assert conn.scalar(select(sqlalchemy.func.count()).select_from(copies)) == 0
     everything = list(orders) + list(event_ids)
     assert len(orders) == 1000 and len(event_ids) == 1000
     assert len(set(everything)) == 2000
