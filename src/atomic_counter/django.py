@@ -16,7 +16,7 @@ Layout or a preset name), ``ttl``, ``max_skew``, ``max_lead``, ``max_nodes``, ``
 ``trust_store``), or one named by import path: ``FleetIdField(counter="orders.ids.ORDER_IDS")``.
 Migrations record the field and that path, never the counter, so they serialize and stay
 unchanged. Every process (each gunicorn or uwsgi worker, each Celery child) leases a node of
-its own at its first draw; ``warm()`` in a post_fork hook starts that claim early.
+its own at its first draw; ``warm()`` in gunicorn's post_worker_init hook starts that claim early.
 
 Not imported by ``import atomic_counter``; importing this module imports Django.
 """
@@ -36,7 +36,7 @@ from django.utils.module_loading import (  # type: ignore[import-untyped, import
     import_string,
 )
 
-from .fleet import FleetCounter
+from .fleet import FleetCounter, _shared
 from .layout import Layout
 
 __all__ = ["FleetIdField", "fleet_counter", "warm"]
@@ -50,8 +50,9 @@ _from_settings: tuple[object, FleetCounter] | None = None  # (the setting, its c
 
 def fleet_counter() -> FleetCounter:
     """The FleetCounter that ``settings.ATOMIC_COUNTER`` configures: one object, made on first
-    use (no I/O), made again if the setting is replaced (override_settings). ImproperlyConfigured
-    when the setting is missing or wrong."""
+    use (no I/O); a setting replaced (override_settings) gives the counter of its configuration,
+    the same object whenever that configuration comes back. ImproperlyConfigured when the
+    setting is missing or wrong."""
     global _from_settings
     config = getattr(settings, "ATOMIC_COUNTER", None)
     known = _from_settings
@@ -90,7 +91,9 @@ def _counter_from(config: object) -> FleetCounter:
     try:
         if isinstance(options.get("layout"), str):
             options["layout"] = Layout.preset(options["layout"].lower())
-        return FleetCounter(config["store"], config["namespace"], **options)
+        # One counter per configuration in a process: a setting that goes back to an earlier
+        # value (override_settings in tests) finds the counter, and the lease, it had.
+        return _shared(FleetCounter(config["store"], config["namespace"], **options))
     except (TypeError, ValueError) as exc:
         raise ImproperlyConfigured(f"settings.ATOMIC_COUNTER: {exc}") from exc
 
@@ -207,7 +210,8 @@ class FleetIdField(models.BigIntegerField):  # type: ignore[misc, unused-ignore]
 def warm() -> None:
     """Starts the claims of this process now, in the background: the settings' counter and the
     counter of every FleetIdField of the installed models (when the app registry is ready).
-    For gunicorn's post_fork hook (``def post_fork(server, worker): warm()``), a Celery
+    For gunicorn's post_worker_init hook (``def post_worker_init(worker): warm()``: after the
+    worker has loaded Django and a gevent worker has monkey-patched), a Celery
     worker_process_init handler, or an AppConfig.ready()."""
     from django.apps import apps  # type: ignore[import-untyped, import-not-found, unused-ignore]
 

@@ -44,6 +44,33 @@ T = TypeVar("T")
 TTL, MAX_SKEW, MAX_LEAD, WAIT = 3.0, 1.0, 2.0, 10.0
 
 
+_MAKING = threading.Lock()  # held only while a _Lock makes its lock
+
+
+class _Lock:
+    """A threading.Lock made at first use, not when the counter is made or forked: gevent's
+    workers monkey-patch threading after the fork (and after a module-level counter is made),
+    and a lock made before that would block the whole worker instead of one greenlet."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock: threading.Lock | None = None
+
+    def __enter__(self) -> None:
+        lock = self._lock
+        if lock is None:
+            with _MAKING:
+                if self._lock is None:
+                    self._lock = threading.Lock()
+                lock = self._lock
+        lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._lock is not None
+        self._lock.release()
+
+
 class _Claim:
     """One attempt to lease a node for this process, run by a thread of its own. Threads wait on
     `done`; asyncio tasks on a future in `waiters`, resolved through their loop."""
@@ -190,7 +217,7 @@ class FleetCounter:
         self._wait = _number(wait, "wait", 0.0, 86400.0)
         self._max_nodes = max_nodes
         self._trust_store = trust_store
-        self._lock = threading.Lock()
+        self._lock = _Lock()
         self._proc = _Process()
         self._closed = False
         _LIVE.add(self)
@@ -331,7 +358,7 @@ class FleetCounter:
 
     def warm(self) -> None:
         """Starts this process's claim now, in the background, and returns at once: for
-        gunicorn's post_fork hook or a worker's startup, so the first request does not wait
+        gunicorn's post_worker_init hook or a worker's startup, so the first request does not wait
         for the claim. Does nothing when the process holds its lease or a claim is under way."""
         with self._lock:
             self._claim_locked("warm()")
@@ -481,7 +508,7 @@ class FleetCounter:
 
     def _forked(self) -> None:
         """In a fork child: the parent's lease, claim and lock are the parent's; start empty."""
-        self._lock = threading.Lock()
+        self._lock = _Lock()
         self._proc = _Process()
 
 
@@ -493,15 +520,22 @@ def _restore(store_url: str, namespace: str, options: dict[str, Any]) -> FleetCo
     """Unpickles a FleetCounter: the open one of this process with the same configuration when
     there is one, else a new one. A counter passed with every task of a pool arrives as many
     copies: each new one would lease a node of its own and hold it until the process exits."""
+    return _shared(FleetCounter(store_url, namespace, **options))
+
+
+def _shared(made: FleetCounter) -> FleetCounter:
+    """The open FleetCounter of this process configured as `made` (made to compare, holding
+    nothing), or `made` itself when there is none: one lease per configuration and process."""
     for counter in list(_LIVE):
         if (
-            not counter._closed
-            and counter._store_url == store_url
-            and counter._namespace == namespace
-            and counter._options() == options
+            counter is not made
+            and not counter._closed
+            and counter._store_url == made._store_url
+            and counter._namespace == made._namespace
+            and counter._options() == made._options()
         ):
             return counter
-    return FleetCounter(store_url, namespace, **options)
+    return made
 
 
 def _settle(future: asyncio.Future[None]) -> None:
@@ -525,6 +559,8 @@ _HOLDING: set[FleetCounter] = set()
 
 
 def _after_fork_in_child() -> None:
+    global _MAKING
+    _MAKING = threading.Lock()  # a thread of the parent may have held it
     _HOLDING.clear()  # the parent's leases
     for counter in list(_LIVE):
         counter._forked()

@@ -12,8 +12,9 @@ an int or a string in any form of format_id(): decimal, base32, base62 or hex. T
 forms are told apart by their length (base62 11 characters, base32 13, hex 16); a string of
 digits alone of one of those lengths reads as two different ids (decimal and that form): it is
 read in the type's own form, so that every type reads what it writes (``Id``: decimal, and a
-JS_SAFE id is up to 16 digits), and refused as ambiguous when neither reading is the type's. ``IdString(form, accept=...)`` makes a type that
-writes another form or reads fewer (``Annotated[int, IdString("base32")]``).
+JS_SAFE id is up to 16 digits), and refused as ambiguous when neither reading is the type's.
+``IdString(form, accept=...)`` makes a type that writes another form or reads fewer
+(``Annotated[int, IdString("base32")]``).
 
 Not imported by ``import atomic_counter``; Pydantic is imported when a model uses the type.
 """

@@ -68,9 +68,9 @@ class _Draw:
     def __call__(self, context: Any) -> int:
         statement = getattr(getattr(context, "compiled", None), "statement", None)
         if getattr(statement, "select", None) is not None:
+            column = f"the id column {self.name!r}" if self.name else "the id column"
             raise ValueError(
-                f"INSERT ... FROM SELECT with the id column{f' {self.name!r}' if self.name else ''} "
-                f"left to its default: "
+                f"INSERT ... FROM SELECT with {column} left to its default: "
                 f"SQLAlchemy computes the default once for the whole statement, so every row "
                 f"would get the same id. Draw the ids with next_many() and insert them as values"
             )

@@ -151,6 +151,46 @@ def test_warm_imports_what_the_claim_imports_before_its_thread_starts():
     assert out.strip() == "[]", out
 
 
+def test_its_lock_is_made_at_first_use_as_threading_then_makes_it(monkeypatch):
+    """gevent's workers monkey-patch threading after the fork, after a module-level counter was
+    made: the counter's lock must be one of the patched kind, made when first used."""
+    ids = FleetCounter(UNREACHABLE, "orders", wait=0.0)
+    made: list[object] = []
+    real = threading.Lock
+
+    def patched() -> object:
+        lock = real()
+        made.append(lock)
+        return lock
+
+    monkeypatch.setattr(threading, "Lock", patched)
+    ids.warm()  # takes the counter's lock, and starts the claim (which fails: nothing listens)
+    assert ids._lock._lock is not None and ids._lock._lock in made
+    ids.close()
+
+
+def test_settings_that_come_back_give_the_same_counter():
+    """One FleetCounter per configuration in a process: override_settings toggled in tests
+    found a new counter, and leased a new node, every time a configuration came back."""
+    pytest.importorskip("django")
+    code = """
+        import django
+        from django.conf import settings
+        settings.configure(ATOMIC_COUNTER={"store": "redis://127.0.0.1:1/0", "namespace": "a"})
+        django.setup()
+        from django.test.utils import override_settings
+        from atomic_counter.django import fleet_counter
+        first = fleet_counter()
+        with override_settings(ATOMIC_COUNTER={"store": "redis://127.0.0.1:1/0", "namespace": "b"}):
+            other = fleet_counter()
+        again = fleet_counter()
+        with override_settings(ATOMIC_COUNTER={"store": "redis://127.0.0.1:1/0", "namespace": "b"}):
+            other_again = fleet_counter()
+        print(first is again, other is other_again, first is not other, other.namespace)
+    """
+    assert run_script(code).split() == ["True", "True", "True", "b"]
+
+
 def test_the_password_never_shows():
     ids = FleetCounter("redis://:s3cret@127.0.0.1:1/0", "orders")
     assert "s3cret" not in repr(ids) and "redis://:***@127.0.0.1:1/0" in repr(ids)

@@ -521,6 +521,58 @@ def post(port: int, items: list[str]) -> tuple[int, list[int]]:
 
 
 @needs_redis_server
+def test_gunicorn_without_preload_warms_each_worker_before_any_request(pg, database, tmp_path):
+    """The recipe's gunicorn.conf.py without --preload, as wsgi.py sets DJANGO_SETTINGS_MODULE:
+    each worker's claim starts once it has loaded Django (post_worker_init; in post_fork the
+    settings are not known yet) and both workers hold a node before any request comes."""
+    pytest.importorskip("django")
+    pytest.importorskip("gunicorn")
+    from redis_server import RedisServer, free_port
+
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    project = tmp_path / "django_orders"
+    shutil.copytree(RECIPES / "django_orders", project)
+    env = {
+        "DATABASE_URL": pg.url_for(database),
+        "ATOMIC_COUNTER_STORE": redis.url,
+        "ATOMIC_COUNTER_OPTIONS": json.dumps(FAST),
+        "PYTHONPATH": str(project),
+    }
+    environ = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    log = (tmp_path / "gunicorn.log").open("w")
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "gunicorn", "--workers", "2"),
+            *("--bind", f"127.0.0.1:{free_port()}", "--config", "gunicorn.conf.py"),
+            "wsgi:application",
+        ],
+        cwd=project,
+        env={**environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        client = redis.client()
+        deadline = time.monotonic() + 60
+        while True:
+            fields = client.hgetall("atomic_counter:{orders}")
+            confirmed = [k for k in fields if k.startswith(b"owner:")]
+            if len(confirmed) == 2 and fields.get(b"incarnation"):
+                break  # two nodes held, the namespace confirmed: the claims' waits are done
+            assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()[-3000:]
+            time.sleep(0.1)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+        log.close()
+        redis.stop()
+    logged = (tmp_path / "gunicorn.log").read_text()
+    assert "Traceback" not in logged, logged[-3000:]
+
+
 def test_gunicorn_with_preload_and_four_workers_never_repeats_an_id(pg, database, tmp_path):
     pytest.importorskip("django")
     pytest.importorskip("gunicorn")
