@@ -165,7 +165,8 @@ class FleetCounter:
             )
         from . import stores
 
-        schemes = [scheme for engine in stores.engines() for scheme in engine.SCHEMES]
+        # Not the memory store: its data is one process's, and FleetCounter's are many.
+        schemes = [scheme for engine in stores._advertised() for scheme in engine.SCHEMES]
         if not store_url.startswith(tuple(schemes)):
             raise ValueError(
                 f"FleetCounter() argument 'store_url' must be a URL starting with "

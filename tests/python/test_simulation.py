@@ -689,11 +689,17 @@ def test_memory_urls_serve_leases_and_segment_counters(namespace, name):
     from atomic_counter import SegmentCounter, lease_node_id
 
     url = f"memory://{namespace}"
+    # A memory:// URL names only a server this process made with serve(): never one made on
+    # first use (two processes each making their own would both hand out the same ids).
+    with pytest.raises(ValueError, match="names no memory store of this process"):
+        lease_node_id(url, namespace, ttl=0.5, max_skew=0.2)
+    memory.serve(url)
     with lease_node_id(url, namespace, ttl=0.5, max_skew=0.2) as lease:
         ids = [lease.counter().next() for _ in range(100)]
         assert ids == sorted(set(ids))
         assert lease.node == 0
     url = f"memory://{name}?engine=postgres"
+    memory.serve(url)
     with pytest.raises(SegmentRefusedError, match="no such sequence"):
         SegmentCounter(url, name, block=10)
     SegmentCounter.create(url, name)
@@ -703,6 +709,38 @@ def test_memory_urls_serve_leases_and_segment_counters(namespace, name):
     assert memory.server(f"memory://{name}?engine=postgres").flavor == "postgres"
     with pytest.raises(ValueError, match=r"\?engine=redis or \?engine=postgres"):
         memory.server("memory://x?engine=sqlite")
+
+
+@linux_only
+def test_a_memory_store_serves_one_process_only(namespace):
+    """Its data is one process's: a fork child's copy must not serve (the parent's renewals
+    never reach it, so its node would look free there), and FleetCounter, whose point is many
+    processes, refuses memory:// URLs."""
+    from atomic_counter import FleetCounter, lease_node_id
+
+    url = f"memory://{namespace}"
+    memory.serve(url)
+    with pytest.raises(ValueError, match="must be a URL starting with postgresql://"):
+        FleetCounter(url, namespace)
+    lease = lease_node_id(url, namespace, ttl=0.5, max_skew=0.2)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its copy of the server refuses, by URL and as an object
+        code = 0
+        for target in (url, lease._io.server):
+            try:
+                lease_node_id(target, namespace, ttl=0.5, max_skew=0.2)
+            except ValueError as exc:
+                code += "serves only the process" in str(exc) or "names no memory" in str(exc)
+            except BaseException:
+                pass
+        os.write(write, bytes([code]))
+        os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 1) == bytes([2]) and status == 0
+    os.close(read)
+    lease.close()
 
 
 def test_messages_name_only_the_production_engines():

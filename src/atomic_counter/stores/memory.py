@@ -19,13 +19,20 @@ not; a physical copy, a failover or a crash keeps the flags as they were.
 
 tests/python/test_simulation.py runs the same random sequences of operations and faults here and
 on real redis-server and PostgreSQL servers and compares every reply: that is what keeps this
-model honest. Use ``memory://<name>`` (``?engine=postgres`` for PostgreSQL's semantics) or a
-MemoryServer wherever a store is taken.
+model honest. Pass a MemoryServer wherever a store is taken, or ``memory://<name>``
+(``?engine=postgres`` for PostgreSQL's semantics) once ``serve(url)`` has made that server.
+
+Its data lives in one process: another process (a fork child's copy included) sees none of
+what this one writes, so two processes "sharing" it would hand out the same ids. A server
+therefore refuses every operation from a process other than the one that made it, and a
+``memory://`` URL names only a server this process made with ``serve()`` (never one made on
+first use). FleetCounter, whose point is many processes, takes no memory:// URL.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -106,6 +113,7 @@ class MemoryServer:
         self.flavor = flavor
         self.name = name
         self.clock = clock
+        self.pid = os.getpid()
         self.data: dict[str, Any] = {}
         self.version = 0
         self.history: list[Version] = [Version(0, self.data)]
@@ -177,6 +185,12 @@ class MemoryServer:
 
     def perform(self, op: Op) -> Any:
         """Runs one operation atomically; StoreUnavailableError while the server is down."""
+        if os.getpid() != self.pid:
+            raise ValueError(
+                f"a memory store serves only the process that made it (pid {self.pid}), not "
+                f"pid {os.getpid()}: its data is that process's alone. Use a redis:// or "
+                f"postgresql:// store for more than one process"
+            )
         if not self.up:
             raise StoreUnavailableError(f"{self.flavor} (in memory) is unavailable: stopped")
         with self.lock:
@@ -680,9 +694,15 @@ _SERVERS: dict[str, MemoryServer] = {}
 _SERVERS_LOCK = threading.Lock()
 
 
-def server(url: str) -> MemoryServer:
-    """The server of a ``memory://<name>[?engine=redis|postgres]`` URL: one per name in this
-    process, made on first use."""
+def serve(url: str) -> MemoryServer:
+    """Makes (or finds) the server of a ``memory://<name>[?engine=redis|postgres]`` URL in this
+    process, so that the URL may be used as a store here."""
+    return server(url, make=True)
+
+
+def server(url: str, *, make: bool = False) -> MemoryServer:
+    """The server of a ``memory://<name>[?engine=redis|postgres]`` URL in this process: made by
+    serve() (or here with make=True); ValueError when there is none."""
     name, _, query = url[len("memory://") :].partition("?")
     flavor = "redis"
     for part in query.split("&") if query else ():
@@ -694,7 +714,13 @@ def server(url: str) -> MemoryServer:
         flavor = value
     with _SERVERS_LOCK:
         found = _SERVERS.get(name)
-        if found is None:
+        if found is None or found.pid != os.getpid():
+            if not make:
+                raise ValueError(
+                    f"memory://{name} names no memory store of this process: it holds data "
+                    f"for this process alone and is made by atomic_counter.stores.memory."
+                    f"serve() (for tests). Use a redis:// or postgresql:// URL"
+                )
             found = _SERVERS[name] = MemoryServer(flavor, name=name)
         elif found.flavor != flavor:
             raise ValueError(f"memory://{name} is a {found.flavor} server, not {flavor}")
