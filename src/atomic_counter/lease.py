@@ -534,6 +534,11 @@ class _LeaseBase:
         if isinstance(reply, Lost):
             return _Renewal.LOST
         store_ms, gen, run_id = reply.store_ms, reply.gen, reply.incarnation
+        # The namespace's longest settings now, for a wait this renewal starts (D4 uses W and B
+        # as a claim does); never lowered.
+        self._max_ttl = max(self._max_ttl, reply.max_ttl_ms / 1000)
+        self._max_skew = max(self._max_skew, reply.max_skew_ms / 1000)
+        self._max_lead = max(self._max_lead, reply.max_lead_ms / 1000)
         self._owned_at = started_mono
         self._seen_gen = gen
         self._last_mark, self._last_mark_node = max(mark, last_mark), node

@@ -627,6 +627,44 @@ def test_a_claimant_with_a_shorter_max_lead_waits_out_the_longest(tmp_path, name
         srv.stop()
 
 
+def test_a_lapsed_holder_waits_out_the_namespace_s_longest_max_lead(tmp_path, namespace):
+    """D4 with A4: a (max_lead 0.5 s) is paused on node 0 while the namespace records a
+    max_lead of 5 s (another holder's claim); c (max_lead 5 s) takes node 0 once a's entry
+    expires and runs its ids ahead; the hash goes back to when a owned node 0 and a resumes.
+    Its requalification must wait with the longest max_lead the store holds now (its renewal
+    reports it), not with the values its own claim saw."""
+    srv = debug_server(tmp_path)
+    client = srv.client()
+    key = redis_key(namespace)
+    wide = {"ttl": TTL, "max_skew": SKEW, "max_lead": 5.0}
+    try:
+        a = Holder(srv.url, namespace, tmp_path / "a.bin", layout="js_safe", max_nodes=2, **FAST)
+        a.wait_ready()
+        assert a.nodes == [0], a.nodes
+        lease_node_id(srv.url, namespace, layout=Layout.JS_SAFE, max_nodes=2, **wide).close()
+        a.pause()
+        dumped = client.dump(key)  # a owns node 0; the longest max_lead recorded: 5 s
+        time.sleep(TTL + 0.3)  # a's entry expires
+        c = Holder(srv.url, namespace, tmp_path / "c.bin", layout="js_safe", max_nodes=2, **wide)
+        c.wait_ready()
+        assert c.nodes == [0], c.nodes
+        deadline = time.monotonic() + 30
+        while True:  # until c's ids run more than 3 s ahead of the clock
+            ids = c.ids()
+            if ids and Layout.JS_SAFE.decode(ids[-1]).unix_ns > time.time_ns() + 3 * 10**9:
+                break
+            assert time.monotonic() < deadline, "c's ids never ran ahead"
+            time.sleep(0.05)
+        client.restore(key, 0, dumped, replace=True)  # a owns node 0 again
+        before = len(a.ids())
+        a.resume()  # its deadline passed: it requalifies (D4) before drawing again
+        runs = run_then_stop([a, c], TTL + SKEW + 5.0 + 3.0)
+        assert len(runs[0]) - before > 1000, "a never drew again"
+        check_no_duplicates(runs)
+    finally:
+        srv.stop()
+
+
 def test_a_lapsed_holder_waits_before_it_draws_again(tmp_path, namespace):
     """D4. a is paused past its deadline; b takes node 0 and draws; then the store goes back
     to a state where a owns node 0 (b's claim forgotten) and a resumes: its renewal succeeds,

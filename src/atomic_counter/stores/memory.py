@@ -430,7 +430,15 @@ class MemoryServer:
         ns["gen"] += 1
         ns["ours"] = True
         self._commit({key: ns})
-        return Renewed(rolled_back=rolled_back, store_ms=now, gen=ns["gen"], incarnation=run_id)
+        return Renewed(
+            rolled_back=rolled_back,
+            store_ms=now,
+            gen=ns["gen"],
+            incarnation=run_id,
+            max_ttl_ms=ns.get("max_ttl_ms", 0),
+            max_skew_ms=ns.get("max_skew_ms", 0),
+            max_lead_ms=ns.get("max_lead_ms", 0),
+        )
 
     def op_confirm(self, key: str, request: Confirm) -> ConfirmReply:
         refused = self._evicting()

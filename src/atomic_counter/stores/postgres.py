@@ -275,7 +275,15 @@ class PostgresLeases(_Tables):
             (now + request.ttl_ms, str(request.mark), *where),
         )
         gen = yield from self._next_gen()
-        return Renewed(rolled_back=rolled_back, store_ms=int(now), gen=gen, incarnation=run_id)
+        return Renewed(
+            rolled_back=rolled_back,
+            store_ms=int(now),
+            gen=gen,
+            incarnation=run_id,
+            max_ttl_ms=int(locked[4]),
+            max_skew_ms=int(locked[7]),
+            max_lead_ms=int(locked[8]),
+        )
 
     def confirm(self, request: Confirm) -> Exchange[ConfirmReply]:
         _now, run_id = yield from _one(_NOW)

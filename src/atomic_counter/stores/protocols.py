@@ -98,6 +98,10 @@ class Renewed:
     store_ms: int
     gen: int
     incarnation: str
+    # The namespace's longest ttl, max_skew and max_lead now (a lapsed holder's wait uses them)
+    max_ttl_ms: int
+    max_skew_ms: int
+    max_lead_ms: int
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,9 @@ end
 redis.call('HSET', key, 'expires:' .. node, tostring(now + ttl))
 raise_hwm(node, mark)
 local gen = redis.call('HINCRBY', key, 'gen', 1)
-return {status, tostring(now), gen, run_id}
+local function longest(field) return redis.call('HGET', key, field) or '0' end
+return {status, tostring(now), gen, run_id, longest('max_ttl_ms'), longest('max_skew_ms'),
+        longest('max_lead_ms')}
 """
 )
 
@@ -284,6 +286,9 @@ class RedisLeases:
             store_ms=int(_text(reply[1])),
             gen=int(reply[2]),
             incarnation=_text(reply[3]),
+            max_ttl_ms=int(_text(reply[4])),
+            max_skew_ms=int(_text(reply[5])),
+            max_lead_ms=int(_text(reply[6])),
         )
 
     def confirm(self, request: Confirm) -> Exchange[ConfirmReply]:
