@@ -16,8 +16,9 @@ at startup so the first INSERT does not wait for the claim. With an AsyncSession
 runs inside the flush, on the event loop: warm the counter at startup, or set the id yourself
 with ``await ORDER_IDS.anext()``.
 
-``insert(table).from_select(...)`` is refused (a ValueError, which SQLAlchemy raises as the
-``orig`` of a StatementError) when it leaves the id to the default:
+``insert(table).from_select(...)``, and an INSERT inside another statement (a CTE), is refused
+(a ValueError, which SQLAlchemy raises as the ``orig`` of a StatementError) when it leaves the id
+to the default:
 SQLAlchemy computes a Python default once per statement, so every row selected would get the
 same id. Draw the ids with ``next_many()`` and insert them as values instead.
 
@@ -67,12 +68,15 @@ class _Draw:
 
     def __call__(self, context: Any) -> int:
         statement = getattr(getattr(context, "compiled", None), "statement", None)
-        if getattr(statement, "select", None) is not None:
+        # An INSERT ... FROM SELECT, or an INSERT inside another statement (a CTE of a SELECT):
+        # the default is computed once for all the rows the statement makes.
+        if not getattr(context, "isinsert", True) or getattr(statement, "select", None) is not None:
             column = f"the id column {self.name!r}" if self.name else "the id column"
             raise ValueError(
-                f"INSERT ... FROM SELECT with {column} left to its default: "
-                f"SQLAlchemy computes the default once for the whole statement, so every row "
-                f"would get the same id. Draw the ids with next_many() and insert them as values"
+                f"INSERT ... FROM SELECT (or an INSERT inside another statement) with {column} "
+                f"left to its default: SQLAlchemy computes the default once for the whole "
+                f"statement, so every row would get the same id. Draw the ids with next_many() "
+                f"and insert them as values"
             )
         return self.counter.next()
 

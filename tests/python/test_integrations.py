@@ -358,6 +358,14 @@ def test_sqlalchemy_columns_draw_unique_bigint_ids(pg, database):
     ):
         conn.execute(insert(copies).from_select(["kind"], select(events.c.kind)))
     assert isinstance(no.value.orig, ValueError)
+    # The same inside a CTE: the statement SQLAlchemy compiles is the SELECT around it.
+    inside = insert(copies).from_select(["kind"], select(events.c.kind)).returning(copies.c.copy_id)
+    with (
+        engine.begin() as conn,
+        pytest.raises(sqlalchemy.exc.StatementError, match="every row would get the same") as no,
+    ):
+        conn.execute(select(inside.cte("copied").c.copy_id)).all()
+    assert isinstance(no.value.orig, ValueError)
     with engine.begin() as conn:
         assert conn.scalar(select(sqlalchemy.func.count()).select_from(copies)) == 0
     everything = list(orders) + list(event_ids)

@@ -33,6 +33,7 @@ from shims import ClockOffset, preload
 from atomic_counter import (
     Layout,
     LeaseRefusedError,
+    SegmentCounter,
     StoreUnavailableError,
     alease_node_id,
     lease_node_id,
@@ -358,6 +359,36 @@ def test_two_first_users_create_the_tables_once(tmp_path):
         assert not errors, errors
     finally:
         fresh.remove()
+
+
+def test_once_the_tables_exist_a_new_connection_locks_none_of_them(pg, namespace):
+    """Each new connection used to run the schema's ALTER TABLEs, which take an ACCESS EXCLUSIVE
+    lock even when they change nothing: behind a reader's open transaction (pg_dump, a report)
+    every new process's claim queued, and the renewals of the running holders queued behind
+    it. The catalog is read first; the statements run only when something is missing."""
+    confirmed(pg.url, namespace)
+    with psycopg.connect(pg.url) as reader:
+        reader.execute("SELECT count(*) FROM atomic_counter_lease_nodes").fetchone()
+        reader.execute("SELECT count(*) FROM atomic_counter_lease_namespaces").fetchone()
+        # The reader's transaction is open, holding ACCESS SHARE on both tables.
+        lease_node_id(pg.url, namespace + "-b", **FAST).close()  # wait=0: no queueing
+        reader.rollback()
+
+
+def test_the_declared_columns_are_what_the_schema_makes(pg, namespace, name):
+    from atomic_counter.stores.postgres import PostgresLeases, PostgresSegment
+
+    confirmed(pg.url, namespace)
+    SegmentCounter.create(pg.url, name)
+    with psycopg.connect(pg.url) as conn:
+        for ops in (PostgresLeases, PostgresSegment):
+            for table, columns in ops.columns.items():
+                rows = conn.execute(
+                    "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                    "AND attnum > 0 AND NOT attisdropped",
+                    (table,),
+                ).fetchall()
+                assert {row[0] for row in rows} == columns, table
 
 
 # -------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import LeaseRefusedError, SegmentRefusedError, StoreUnavailableError
 from .protocols import (
@@ -99,6 +99,9 @@ class _Tables:
 
     name = NAME
     schema: tuple[str, ...]
+    # Every table and column the schema makes: when the catalog shows them all, the schema
+    # statements (whose ALTER TABLEs lock the table, even when they change nothing) are skipped.
+    columns: ClassVar[dict[str, frozenset[str]]]
     tables: str  # named in a refusal
     action: str  # what the role could not do, for a refusal
     refusal: type[Exception]
@@ -148,6 +151,24 @@ class PostgresLeases(_Tables):
     package did not write last (see _STAMP) reports a suspicion."""
 
     schema = _LEASE_SCHEMA
+    columns: ClassVar[dict[str, frozenset[str]]] = {
+        _NAMESPACES: frozenset(
+            {
+                "namespace",
+                "version",
+                "layout",
+                "incarnation",
+                "gen",
+                "floor_ms",
+                "max_ttl_ms",
+                "stamp",
+                "nodes_used",
+                "max_skew_ms",
+                "max_lead_ms",
+            }
+        ),
+        _NODES: frozenset({"namespace", "node", "owner", "expires_ms", "hwm", "stamp"}),
+    }
     tables = f"{_NAMESPACES} and {_NODES}"
     action = "hold leases"
     refusal = LeaseRefusedError
@@ -378,6 +399,9 @@ class PostgresSegment(_Tables):
     on a row this package did not write last (a restore, an edit) is refused."""
 
     schema = _SEGMENT_SCHEMA
+    columns: ClassVar[dict[str, frozenset[str]]] = {
+        _SEGMENTS: frozenset({"name", "next_value", "incarnation", "stamp"})
+    }
     tables = _SEGMENTS
     action = "reserve blocks"
     refusal = SegmentRefusedError
@@ -566,12 +590,13 @@ class _Session:
             if not self._schema_ready:
                 began = True
                 yield from self._begin()
-                yield Statement(
-                    "SELECT pg_advisory_xact_lock(hashtext(%s))",
-                    (f"atomic_counter {self._ops.tables}",),
-                )
-                for statement in self._ops.schema:
-                    yield Statement(statement)
+                if not (yield from self._schema_present()):
+                    yield Statement(
+                        "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                        (f"atomic_counter {self._ops.tables}",),
+                    )
+                    for statement in self._ops.schema:
+                        yield Statement(statement)
                 yield Statement("COMMIT")
                 self._schema_ready = True
             began = True
@@ -587,6 +612,22 @@ class _Session:
             if translated is not None:
                 raise translated from exc
             raise
+
+    def _schema_present(self) -> Exchange[bool]:
+        """Whether every table and column of the schema exists (found as the unqualified names
+        in the statements are, through search_path), read from the catalog without a lock."""
+        wanted = self._ops.columns
+        rows, _ = yield Statement(
+            "SELECT c.relname::text, a.attname::text FROM pg_catalog.pg_attribute AS a "
+            "JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid "
+            "WHERE c.oid = ANY(ARRAY[" + ", ".join("to_regclass(%s)" for _ in wanted) + "]) "
+            "AND a.attnum > 0 AND NOT a.attisdropped",
+            tuple(wanted),
+        )
+        found: dict[str, set[str]] = {}
+        for table, column in rows:
+            found.setdefault(table, set()).add(column)
+        return all(columns <= found.get(table, set()) for table, columns in wanted.items())
 
     def _unfit(self, autocommit: bool, status: str) -> Exception:
         if not autocommit:
