@@ -281,6 +281,7 @@ class _LeaseBase:
         """Claims a node and returns once the counter may draw on it (or raises)."""
         give_up = self._clock.monotonic_ns() + int(wait * 1e9)
         delay = 0.01
+        restarts = 0
         while True:
             self._ensure_open()
             try:
@@ -294,12 +295,14 @@ class _LeaseBase:
                 if self.node >= 0:  # nothing was drawn on it: give it back as it is
                     yield from self._abandon(self.node)
                 # A store that keeps failing the claim's wait (restarting, losing the node,
-                # unreachable for a ttl) is unavailable: `wait` bounds the claim then too.
-                if self._clock.monotonic_ns() >= give_up:
+                # unreachable for a ttl) is unavailable: `wait` bounds the claim then too, once
+                # it has started over twice (one restart or failover is no reason to give up).
+                restarts += 1
+                if restarts > 2 and self._clock.monotonic_ns() >= give_up:
                     raise StoreUnavailableError(
                         f"claim in {self.namespace!r} found no stable {self._store.name} within "
-                        f"wait={wait:g} s: its wait had to start over (the node lost, the store "
-                        f"restarted or unreachable for a ttl meanwhile)"
+                        f"wait={wait:g} s: its wait started over {restarts} times (the node "
+                        f"lost, the store restarted or unreachable for a ttl meanwhile)"
                     ) from None
                 delay = 0.01
                 continue
@@ -870,10 +873,11 @@ def lease_node_id(
     (or a ``with`` block) to free the node; at interpreter exit it is freed too.
     After ``fork()`` the child's copy is inert: it neither draws nor frees the parent's node.
     Raises NoFreeNodeError, StoreUnavailableError (the store unreachable for longer than
-    ``wait``; a ConnectionError), LeaseRefusedError (Redis may evict keys, a clock beyond
-    ``max_skew``, a damaged or 0.2 namespace, PostgreSQL privileges, a standby or a connection
-    with a transaction open), ValueError (arguments, another layout), ImportError (redis-py
-    or psycopg missing).
+    ``wait``, or a claim whose wait had to start over a third time after ``wait``: the store
+    restarting or losing the node again and again; a ConnectionError), LeaseRefusedError
+    (Redis may evict keys, a clock beyond ``max_skew``, a damaged or 0.2 namespace,
+    PostgreSQL privileges, a standby or a connection with a transaction open), ValueError
+    (arguments, another layout), ImportError (redis-py or psycopg missing).
     """
     return NodeLease(
         client,

@@ -432,6 +432,21 @@ def test_wait_covers_redis_being_unreachable_at_first(tmp_path, namespace):
     assert isinstance(raised.value.__cause__, redis.exceptions.ConnectionError)
 
 
+def test_a_claim_with_no_wait_starts_over_after_its_namespace_is_lost(tmp_path, namespace):
+    """wait=0 (the default) raises at once when the store is unreachable, but a namespace lost
+    once during the claim's wait (FLUSHALL, a failover to an empty replica) is no reason to
+    give up: the claim starts over and succeeds."""
+    srv = RedisServer(tmp_path / "redis", persistence="none")
+    srv.start()
+    try:
+        threading.Timer(0.5, lambda: srv.client().flushall()).start()
+        lease = lease_node_id(srv.url, namespace, **FAST)
+        assert lease.counter().next() > 0
+        lease.close()
+    finally:
+        srv.stop()
+
+
 def test_wait_bounds_a_claim_whose_store_keeps_restarting(tmp_path, namespace):
     """A Redis that restarts empty more often than a claim's wait lasts: every wait starts
     over. `wait` bounds the claim then too (StoreUnavailableError), as for a store that does
