@@ -151,9 +151,11 @@ class FleetIdField(models.BigIntegerField):  # type: ignore[misc, unused-ignore]
     Adding this field to a table that has rows: Django's AddField fills every existing row with
     one default value, as for any callable default, and does so with ``null=True`` too (a
     unique column then fails the migration; a column made with ``unique=False`` gets one id
-    in every row). Add a plain ``BigIntegerField(null=True)`` first, fill the rows in a data
-    migration (a ``RunPython`` that saves one ``next()`` per row), then alter the field to
-    ``FleetIdField()``.
+    in every row). Add a plain ``BigIntegerField(null=True)`` first; then, with writes to the
+    table stopped (rows inserted meanwhile by code that does not set the column would be
+    filled with one value by the next step), fill the rows in a data migration (a ``RunPython``
+    that saves one ``next()`` per row) and alter the field to ``FleetIdField()`` in the same
+    migration.
     """
 
     description = "A 64-bit id unique across the fleet (atomic-counter)"

@@ -519,8 +519,9 @@ def _next(counter: SnowflakeCounter) -> int:
 
 def _restore(store_url: str, namespace: str, options: dict[str, Any]) -> FleetCounter:
     """Unpickles a FleetCounter: the open one of this process with the same configuration when
-    there is one, else a new one. A counter passed with every task of a pool arrives as many
-    copies: each new one would lease a node of its own and hold it until the process exits."""
+    there is one (closing the copy closes it), else a new one. A counter passed with every task
+    of a pool arrives as many copies: each new one would lease a node of its own and hold it
+    until the process exits."""
     return _shared(FleetCounter(store_url, namespace, **options))
 
 

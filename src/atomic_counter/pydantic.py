@@ -13,6 +13,10 @@ forms are told apart by their length (base62 11 characters, base32 13, hex 16); 
 digits alone of one of those lengths reads as two different ids (decimal and that form): it is
 read in the type's own form, so that every type reads what it writes (``Id``: decimal, and a
 JS_SAFE id is up to 16 digits), and refused as ambiguous when neither reading is the type's.
+So a writer and a reader of different forms disagree on such strings: a hex id made only of
+digits (about 1 in 1,100 ids) that a client sends to ``Id`` reads as decimal, another id. Where
+clients send another form, read it with that form's type (``IdString("hex")``) or accept only
+it (``IdString(accept=("hex",))``).
 ``IdString(form, accept=...)`` makes a type that writes another form or reads fewer
 (``Annotated[int, IdString("base32")]``).
 
