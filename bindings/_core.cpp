@@ -94,7 +94,12 @@ PyObject* datetime_api(PyObject* module) {
 
 // fork(): a Counter copied into a child process restarts there as a new Counter would, from
 // the clock (never below its value), at the child's first draw or store: the copies no longer
-// hand out the parent's next values. Across processes, ids are unique only from a SharedCounter.
+// hand out the parent's next values. A copy whose value is ahead of the clock (the parent drew
+// faster than one interval per nanosecond: next_many) would restart right where the parent
+// goes on: it refuses instead (RuntimeError), until set() places it. Across processes, ids are
+// unique only from a SharedCounter.
+constexpr char const* counter_kind_name = "Counter";
+
 struct CounterObject {
     PyObject_HEAD std::atomic<unsigned long>
         generation;  // the fork generation the value belongs to
@@ -105,36 +110,60 @@ CounterObject* as_counter(PyObject* self) {
     return reinterpret_cast<CounterObject*>(self);
 }
 
-ATOMIC_COUNTER_NOINLINE void restart_after_fork(CounterObject* obj) noexcept {
+// Restarts a fork child's copy from the clock; false (a Python error set) when its value is
+// ahead of the clock, unless the caller is set(), which places the value itself.
+ATOMIC_COUNTER_NOINLINE bool restart_after_fork(CounterObject* obj, char const* method) noexcept {
     ac::counter& c = obj->value;
     const std::uint64_t now = ac::system_clock{}.now_ns();
-    if (now >= c.base() && now - c.base() <= c.limit()) {
+    const bool placing = method != nullptr && std::strcmp(method, "set") == 0;
+    const std::uint64_t clock = now >= c.base() ? now - c.base() : 0;
+    if (c.current() > clock && !placing) {
         try {
-            c.advance_to(now - c.base());
+            PyErr_Format(PyExc_RuntimeError,
+                         "%s: this counter was copied into a child process by fork() while its "
+                         "value ran %llu ns ahead of the clock (the parent drew faster than one "
+                         "interval per nanosecond), so restarting from the clock would hand out "
+                         "the parent's next values; use a SharedCounter across processes, or "
+                         "set() the child's value yourself",
+                         where(counter_kind_name, method).text().c_str(),
+                         static_cast<unsigned long long>(c.current() - clock));
+        } catch (...) {
+            PyErr_NoMemory();
+        }
+        return false;  // the generation stays the parent's: every draw refuses
+    }
+    if (!placing && now >= c.base() && clock <= c.limit()) {
+        try {
+            c.advance_to(clock);
         } catch (...) {  // unreachable: the value is within limit, the only refusal
         }
     }
     // Relaxed: two threads restarting at once both only raise the value (advance_to).
     obj->generation.store(current_fork_generation(), std::memory_order_relaxed);
+    return true;
 }
 
 struct counter_kind : in_process_kind {
-    static constexpr char const* name = "Counter";
+    static constexpr char const* name = counter_kind_name;
     using core = ac::counter;
 
     // Draws and stores restart a fork child's copy first.
     class hold : public core_ref<core> {
     public:
-        hold(PyObject* self, core_use how, char const* Py_UNUSED(method)) noexcept
+        hold(PyObject* self, core_use how, char const* method) noexcept
             : core_ref(&as_counter(self)->value) {
             CounterObject* obj = as_counter(self);
             // Relaxed: a stale read only restarts once more, which never moves the value back.
             if (how == core_use::draw &&
                 ATOMIC_COUNTER_UNLIKELY(obj->generation.load(std::memory_order_relaxed) !=
                                         current_fork_generation())) {
-                restart_after_fork(obj);
+                ok_ = restart_after_fork(obj, method);
             }
         }
+        explicit operator bool() const noexcept { return ok_; }
+
+    private:
+        bool ok_ = true;
     };
 };
 

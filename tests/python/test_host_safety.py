@@ -388,6 +388,37 @@ def test_a_forked_counter_restarts_in_the_child_instead_of_repeating_the_parent(
     assert run(FORKED).stdout.strip() == "ok"
 
 
+def test_a_forked_counter_ahead_of_the_clock_refuses_in_the_child(run_python):
+    # next_many() moves a Counter by n intervals at once, far ahead of the clock: restarting
+    # the child's copy from the clock (never below its value) would hand out exactly the
+    # parent's next values. The child refuses until set() places its value.
+    out = run_python("""
+        import os
+        from atomic_counter import Counter
+        c = Counter(interval=10**6)
+        c.next_many(100_000)  # 100 s of intervals in a moment
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                c.next()
+            except RuntimeError as exc:
+                assert "fork()" in str(exc) and "ahead of the clock" in str(exc), exc
+                try:
+                    c.next_many(3)
+                except RuntimeError:
+                    c.set(12345)  # the caller places the child's value
+                    code = 0 if c.next() == 12345 + 10**6 else 3
+            os.write(w, bytes([code]))
+            os._exit(0)
+        os.close(w)
+        os.waitpid(pid, 0)
+        print(os.read(r, 1)[0], c.next() > 0)
+    """)
+    assert out.split() == ["0", "True"]
+
+
 def test_a_forked_snowflake_counter_refuses_in_the_child(run_python):
     out = run_python("""
         import os
