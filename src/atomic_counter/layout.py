@@ -131,7 +131,23 @@ def _numpy() -> Any:
 def _id_array(np: Any, ids: Any) -> Any:
     """ids as a numpy array of 64-bit integers in native byte order (without a copy when they
     already are)."""
+    if not isinstance(ids, np.ndarray):
+        # A buffer of bytes (bytearray, bytes, memoryview, array('B'), mmap) holds ids as
+        # next_many(out=) writes them there: 8 bytes each, never one id a byte.
+        try:
+            view = memoryview(ids)
+        except TypeError:
+            view = None
+        if view is not None and view.itemsize == 1:
+            if view.nbytes % 8:
+                raise ValueError(
+                    f"Layout.decode_many() argument 'ids' is a buffer of {view.nbytes} bytes, "
+                    f"not a whole number of 8-byte ids"
+                )
+            return np.frombuffer(view if view.c_contiguous else view.tobytes(), np.uint64)
     values = np.asarray(ids)
+    if values.size == 0 and values.dtype.kind == "f":
+        values = values.astype(np.uint64)  # an empty list: numpy makes it float64
     if values.dtype.kind not in "iu":
         raise TypeError(
             f"Layout.decode_many() argument 'ids' must hold integer ids, not {values.dtype} "
@@ -461,7 +477,9 @@ class Layout:
         """Decodes an array of ids (a next_many() buffer, a numpy array, or anything
         numpy.asarray takes: a list, a pandas or pyarrow column) in one pass, without a Python
         loop: the times (the start of each id's tick, in microseconds since 1970), the nodes and
-        the sequences.
+        the sequences. A buffer of bytes (bytearray, bytes, array('B')) holds 8 bytes per id,
+        as next_many(out=) writes them. The ids must not change while the call runs (another
+        thread writing them may see its writes decoded unchecked).
 
         Without ``out``, returns three new numpy arrays: the times as datetime64[us], the nodes
         and the sequences as int64. With ``out=(times, nodes, sequences)``, writes into those

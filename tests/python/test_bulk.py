@@ -566,6 +566,19 @@ def test_decode_many_reads_ids_of_every_kind():
         assert [column.tolist() for column in out] == expected, given
     small = layout.decode_many(np.array([1, 2, 64], np.int32))  # widened
     assert small[2].tolist() == [1, 2, 0] and small[1].tolist() == [0, 0, 1]
+    # Buffers of bytes hold ids as next_many(out=) writes them there: 8 bytes each, never one
+    # id a byte (they were read one id a byte, silently).
+    raw = bytearray(8 * 64)
+    SnowflakeCounter(layout, 2).next_many(64, out=raw)
+    for given in (raw, bytes(raw), memoryview(raw), array.array("B", raw)):
+        decoded = [int64s(column) for column in layout.decode_many(given)]
+        assert len(decoded[0]) == 64 and decoded[1] == [2] * 64, type(given)
+        out = tuple(array.array("q", bytes(8 * 64)) for _ in range(3))
+        layout.decode_many(given, out=out)
+        assert [column.tolist() for column in out] == decoded, type(given)
+    with pytest.raises(ValueError, match="7 bytes, not a whole number of 8-byte ids"):
+        layout.decode_many(bytearray(7))
+    assert [len(column) for column in layout.decode_many([])] == [0, 0, 0]
 
 
 def test_decode_many_refuses_ids_outside_the_layout_and_writes_nothing():
