@@ -305,10 +305,11 @@ class FleetCounter:
     def next_many(self, n: int) -> memoryview:
         """``n`` ids at once, as the lease counter's next_many() (int64 buffer for the INT64
         layout): unique and increasing."""
-        if not isinstance(n, int) or isinstance(n, bool):
+        if isinstance(n, bool) or not hasattr(type(n), "__index__"):
             raise TypeError(
                 f"FleetCounter.next_many() argument 'n' must be an int, not {type(n).__name__}"
             )
+        n = n.__index__()  # numpy's integers too, as the counters' next_many() takes them
         if n < 0:
             raise ValueError(f"FleetCounter.next_many() argument 'n' must be >= 0, got {n}")
         return self._draw(lambda counter: counter.next_many(n), "next_many()")

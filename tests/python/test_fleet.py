@@ -37,6 +37,16 @@ needs_redis_py = pytest.mark.skipif(
 )
 
 
+class _Index:
+    """An integer by __index__ only, as numpy's integers are."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+
 def with_redis(test):
     """A test against a redis-server of its own (the `server` fixture), drawn with redis-py."""
     for mark in (needs_redis_server, needs_redis_py, linux_only):
@@ -124,6 +134,8 @@ def test_bad_draw_arguments_are_refused_before_any_claim():
         ids.next_many("3")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"FleetCounter.next_many\(\) argument 'n' must be >= 0"):
         ids.next_many(-1)
+    with pytest.raises(TypeError, match=r"FleetCounter.next_many\(\) argument 'n' must be an int"):
+        ids.next_many(True)
     assert "not leased" in repr(ids)
 
 
@@ -231,6 +243,7 @@ def test_threads_share_one_claim(server, namespace):
         start.wait()  # all of them at once, before the process holds a lease
         mine.extend(ids.next() for _ in range(5000))
         mine.extend(ids.next_many(100).tolist())
+        mine.extend(ids.next_many(_Index(10)).tolist())  # an __index__ (numpy's ints) too
 
     threads = [threading.Thread(target=work, args=(drawn[i],)) for i in range(8)]
     for t in threads:
@@ -238,7 +251,7 @@ def test_threads_share_one_claim(server, namespace):
     for t in threads:
         t.join(timeout=60)
     everything = [i for mine in drawn for i in mine]
-    assert len(everything) == len(set(everything)) == 8 * 5100
+    assert len(everything) == len(set(everything)) == 8 * 5110
     for mine in drawn:
         assert mine == sorted(mine)  # each thread sees them increase
     assert list(owners(server, namespace)) == [ids.node]  # one claim for the process
