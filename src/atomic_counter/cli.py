@@ -312,9 +312,32 @@ def _region_exists(cls: Any, name: str) -> bool:
     return True  # pragma: no cover - a region whose id is 0: it exists
 
 
+def _lead_ns(counter: Any) -> int:
+    """How far the last value drawn runs ahead of the clock, in ns (0 for the shared kinds,
+    whose value outlives this process)."""
+    import time
+
+    from . import Counter, SnowflakeCounter, TimeCounter
+
+    if isinstance(counter, SnowflakeCounter):
+        return int(counter.lead_ns())
+    if isinstance(counter, TimeCounter):
+        return int(counter.lead_us()) * 1000
+    if isinstance(counter, Counter):
+        return max(0, counter.current() - (time.time_ns() - counter.base))
+    return 0
+
+
 def _next(args: dict[str, Any], out: TextIO) -> None:
     counter, info = _counter(args)
     ids = [counter.next() for _ in range(args["n"])]
+    # A burst runs ahead of the clock (more ids than a tick holds borrow from the next ticks),
+    # and the next run of this command starts a new counter from the clock: it would repeat
+    # these ids. So nothing is printed before the clock has passed the last one.
+    import time
+
+    while (lead := _lead_ns(counter)) > 0:
+        time.sleep(min(lead / 1e9 + 0.001, 1.0))
     form = args["format"]
     if form == "decimal":
         texts = [str(v) for v in ids]

@@ -430,3 +430,29 @@ def test_next_loads_no_heavy_module(run_python):
         """
     )
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        ("--kind", "snowflake", "--layout", "js_safe", "--node", "7"),  # 64 ids a ms
+        (
+            "--kind",
+            "time",
+        ),  # 4,096 ids a µs... of its 12 sequence bits
+        ("--kind", "counter", "--interval", "1000"),  # 1 µs an id
+    ],
+    ids=["snowflake", "time", "counter"],
+)
+def test_runs_one_after_another_never_repeat_an_id(kind):
+    """A burst of ids runs ahead of the clock, and each run starts a new counter from the
+    clock: a run that printed its ids and exited at once let the next one repeat them (2,678
+    of 20,000 for JS_SAFE). The command prints only once the clock has passed its last id."""
+    seen: list[int] = []
+    for _ in range(3):
+        proc = cli("next", *kind, "-n", "20000")
+        assert proc.returncode == 0, proc.stderr
+        ids = [int(line) for line in proc.stdout.split()]
+        assert len(ids) == 20000 and ids == sorted(set(ids))
+        seen += ids
+    assert len(seen) == len(set(seen))
