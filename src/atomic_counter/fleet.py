@@ -554,11 +554,13 @@ def _close_in_multiprocessing_child(lease: NodeLease) -> None:
     util.Finalize(lease, lease.close, exitpriority=0)
 
 
+# Kept across importlib.reload() (which runs the module again in its own dict): the objects
+# made before a reload must still be found by the hooks, which are registered once.
 # FleetCounters alive in this process: reset in a fork child, closed at exit.
-_LIVE: weakref.WeakSet[FleetCounter] = weakref.WeakSet()
+_LIVE: weakref.WeakSet[FleetCounter] = globals().get("_LIVE") or weakref.WeakSet()
 # Those holding a lease in this process, kept alive with it: a lease lives until closed or
 # exit, and the next copy unpickled here (_restore) must find its counter and share it.
-_HOLDING: set[FleetCounter] = set()
+_HOLDING: set[FleetCounter] = globals().get("_HOLDING") or set()
 
 
 def _after_fork_in_child() -> None:
@@ -574,6 +576,8 @@ def _close_all() -> None:
         counter.close()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_close_all)
+if not globals().get("_HOOKED"):
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=lambda: _after_fork_in_child())
+    atexit.register(lambda: _close_all())
+    _HOOKED = True

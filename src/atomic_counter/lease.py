@@ -734,8 +734,10 @@ class _LeaseBase:
         self._deadline_ns = 0
 
 
+# Kept across importlib.reload() (which runs the module again in its own dict): the objects
+# made before a reload must still be found by the hooks, which are registered once.
 # Leases alive in this process, for the fork handler.
-_LIVE: weakref.WeakSet[_LeaseBase] = weakref.WeakSet()
+_LIVE: weakref.WeakSet[_LeaseBase] = globals().get("_LIVE") or weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -744,8 +746,9 @@ def _after_fork_in_child() -> None:
     _LIVE.clear()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork") and not globals().get("_HOOKED"):
+    os.register_at_fork(after_in_child=lambda: _after_fork_in_child())
+    _HOOKED = True
 
 
 # --------------------------------------------------------------------------------------------

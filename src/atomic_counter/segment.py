@@ -244,7 +244,8 @@ class _Engine:
 
 # Counters alive in this process: closed at exit (giving their tails back), marked in a fork
 # child (whose copies hold the parent's blocks; the feeding thread did not survive the fork).
-_LIVE: weakref.WeakSet[SegmentCounter] = weakref.WeakSet()
+# (Kept across importlib.reload(), as its hooks are registered once.)
+_LIVE: weakref.WeakSet[SegmentCounter] = globals().get("_LIVE") or weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -266,9 +267,11 @@ def _close_all_at_exit() -> None:
         counter.close()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_close_all_at_exit)
+if not globals().get("_HOOKED"):
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=lambda: _after_fork_in_child())
+    atexit.register(lambda: _close_all_at_exit())
+    _HOOKED = True
 
 
 class SegmentCounter:

@@ -203,6 +203,28 @@ def test_settings_that_come_back_give_the_same_counter():
     assert run_script(code).split() == ["True", "True", "True", "b"]
 
 
+@linux_only
+def test_counters_made_before_a_reload_are_still_reset_in_a_fork_child():
+    """importlib.reload (Jupyter's autoreload) runs the module again: its registry of counters
+    must survive, or the fork hook no longer finds the counters made before, and a child's
+    draw meets the parent's lease (RuntimeError) instead of leasing a node of its own."""
+    out = run_script(
+        """
+        import importlib, os
+        import atomic_counter.fleet as fleet
+        ids = fleet.FleetCounter("redis://127.0.0.1:1/0", "orders", wait=0.0)
+        before = ids._proc
+        importlib.reload(fleet)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if ids._proc is not before else 1)
+        _, status = os.waitpid(pid, 0)
+        print(ids in fleet._LIVE, os.waitstatus_to_exitcode(status), ids._proc is before)
+        """
+    )
+    assert out.split() == ["True", "0", "True"]
+
+
 def test_the_password_never_shows():
     ids = FleetCounter("redis://:s3cret@127.0.0.1:1/0", "orders")
     assert "s3cret" not in repr(ids) and "redis://:***@127.0.0.1:1/0" in repr(ids)
