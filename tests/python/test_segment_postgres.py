@@ -191,3 +191,60 @@ def test_a_database_copied_back_into_place_is_refused(pg, name):
     newcomer, refused = try_draw(url, name, 50)
     check_runs([drawn, newcomer])
     assert refused is not None and "another timeline" in str(refused), refused
+
+
+CLOSE_WHILE_PAUSED = """
+import faulthandler, sys, threading, time
+faulthandler.enable()
+sys.path.insert(0, sys.argv[1])
+from postgres_server import PostgresServer
+from atomic_counter import SegmentCounter, StoreUnavailableError
+
+pg = PostgresServer()
+pg.start()
+try:
+    SegmentCounter.create(pg.url, "orders")
+    c = SegmentCounter(pg.url, "orders", block=10, timeout=3)
+    for _ in range(5):
+        c.next()
+    pg.pause()  # the counter's thread is soon stuck in a reservation nobody answers
+    try:
+        for _ in range(100):
+            c.next()
+    except StoreUnavailableError:
+        pass
+    time.sleep(5)
+    assert c._engine.thread.is_alive()
+    c.close()  # returns (bounded) while its thread still waits on the connection
+    try:  # the application tries again meanwhile
+        SegmentCounter(pg.url, "orders", block=10, timeout=3)
+    except StoreUnavailableError:
+        pass
+    pg.resume()  # the thread's call goes on, on the connection close() left to it
+    pg.kill()
+    time.sleep(2)
+finally:
+    if pg.process is not None:
+        pg.resume()
+        pg.kill()
+    pg.remove()
+print("survived")
+"""
+
+
+def test_closing_a_counter_whose_store_does_not_answer_never_crashes(tmp_path):
+    """close() while the counter's thread is in a call on its psycopg connection (the server
+    paused): closing the connection under that call crashed the process (SIGSEGV in psycopg).
+    The connection's socket is shut down instead, and the thread drops it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    support = Path(__file__).resolve().parent / "support"
+    proc = subprocess.run(
+        [sys.executable, "-c", CLOSE_WHILE_PAUSED, str(support)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "survived", proc.stderr[-3000:]

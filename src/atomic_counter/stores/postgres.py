@@ -17,6 +17,7 @@ is made.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -705,9 +706,27 @@ class PostgresIO(_Session):
             return drive(self._session(exchange), self._perform)
 
     def close(self) -> None:
-        if self._owned and self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
+        """Closes the connection; when another thread is running an exchange on it (a store
+        that does not answer), shuts its socket down instead, so that the exchange fails and
+        the connection is dropped by the thread using it: closing a psycopg connection under
+        a thread in the middle of a call crashes the process."""
+        if not self._owned or self._conn is None:
+            return
+        if self._lock.acquire(blocking=False):
+            try:
+                with contextlib.suppress(Exception):
+                    self._conn.close()
+            finally:
+                self._lock.release()
+            return
+        import socket
+
+        with contextlib.suppress(Exception):
+            duplicate = socket.socket(fileno=os.dup(self._conn.fileno()))
+            try:
+                duplicate.shutdown(socket.SHUT_RDWR)
+            finally:
+                duplicate.close()
 
 
 class AsyncPostgresIO(_Session):
