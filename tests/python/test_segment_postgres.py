@@ -248,3 +248,37 @@ def test_closing_a_counter_whose_store_does_not_answer_never_crashes(tmp_path):
         timeout=240,
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "survived", proc.stderr[-3000:]
+
+
+def test_a_session_search_path_changed_later_never_moves_the_table(pg, name):
+    """A session's search_path changed after the counter started (another client of a
+    transaction-pooling PgBouncer, or the caller's SET on the connection it handed in) named
+    another schema's atomic_counter_segments, whose row of the same name handed out values the
+    public one had handed out already. Every transaction pins the first one's search_path."""
+    psycopg = pytest.importorskip("psycopg")
+    SegmentCounter.create(pg.url, name)
+    tenant = f"tenant_{name.replace('-', '_')}"
+    with psycopg.connect(pg.url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {tenant}")
+        admin.execute(
+            f"CREATE TABLE {tenant}.atomic_counter_segments "
+            "(LIKE public.atomic_counter_segments INCLUDING ALL)"
+        )
+        admin.execute(
+            f"INSERT INTO {tenant}.atomic_counter_segments SELECT * FROM "
+            "public.atomic_counter_segments WHERE name = %s",
+            (name,),
+        )
+    direct = SegmentCounter(pg.url, name, block=10)
+    first = [direct.next() for _ in range(30)]
+    direct.close()
+    pooled = SegmentCounter(pg.url, name, block=10)
+    drawn = [pooled.next() for _ in range(5)]
+    # Another client of the pool sets the session's search_path on the server connection the
+    # counter uses (here: its own connection, between two of its transactions).
+    io = pooled._engine.io
+    with io._lock:
+        io._conn.execute(f"SET search_path TO {tenant}")
+    drawn += [pooled.next() for _ in range(30)]
+    pooled.close()
+    assert drawn == sorted(drawn) and not set(drawn) & set(first), (first, drawn)

@@ -534,6 +534,11 @@ def _translate(exc: BaseException, ops: _Tables) -> Exception | None:
     return None
 
 
+def _literal(text: str) -> str:
+    """A string as an SQL literal (standard_conforming_strings, on since PostgreSQL 9.1)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 class _Session:
     """What both I/O kinds do around an exchange, written once as requests: (re)connect, create
     the tables the first time on each connection, check a caller's connection is fit, then one
@@ -548,19 +553,28 @@ class _Session:
         self._timeout_ms = max(1, int(timeout * 1000))
         self._conn: Any = None
         self._schema_ready = False
+        # The search_path of the store's first transaction, set again (transaction-locally) in
+        # every later one: a session's search_path changed since (another client of a
+        # transaction pool, a caller's SET on its own connection) must not move the tables.
+        self._search_path: str | None = None
 
     def _begin(self) -> Exchange[None]:
         """Opens the transaction with its settings (local to it, so that a transaction-pooling
         proxy cannot drop them) in one round trip, and refuses a server that cannot keep what
         the step writes."""
         ms = self._timeout_ms
+        path = self._search_path
+        pinned = "" if path is None else f", set_config('search_path', {_literal(path)}, true)"
         rows, _ = yield Statement(
             "BEGIN; SELECT pg_is_in_recovery(), current_setting('transaction_read_only'), "
-            "current_setting('fsync'), set_config('synchronous_commit', 'on', true), "
+            "current_setting('fsync'), current_setting('search_path'), "
+            "set_config('synchronous_commit', 'on', true), "
             f"set_config('statement_timeout', '{ms}', true), "
-            f"set_config('lock_timeout', '{ms}', true)"
+            f"set_config('lock_timeout', '{ms}', true){pinned}"
         )
-        standby, read_only, fsync = rows[0][:3]
+        standby, read_only, fsync, session_path = rows[0][:4]
+        if path is None:
+            self._search_path = session_path
         ops = self._ops
         if standby:
             raise ops.refusal(
