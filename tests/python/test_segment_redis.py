@@ -167,3 +167,17 @@ def test_skip_ahead_needs_by_or_to(aof_redis, name):
     with pytest.raises(TypeError, match="needs 'by' or 'to'"):
         SegmentCounter.skip_ahead(aof_redis.url, name)
     assert SegmentCounter.skip_ahead(aof_redis.url, name, to=100) == 100
+
+
+@pytest.mark.parametrize("durable", [False, True], ids=["checked", "assume_durable"])
+def test_a_redis_user_without_the_rights_it_needs_is_refused_by_name(aof_redis, name, durable):
+    """An ACL user without INFO and CONFIG: redis-py's own NoPermissionError (or a script's
+    "can't run this command") came through raw; it is a SegmentRefusedError naming the rights."""
+    SegmentCounter.create(aof_redis.url, name)
+    user = f"u{name.replace('-', '')[:20]}"
+    aof_redis.client().acl_setuser(
+        user, enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-info", "-config"]
+    )
+    url = aof_redis.url.replace("redis://", f"redis://{user}:pw@")
+    with pytest.raises(SegmentRefusedError, match=r"\+info, \+config\|get"):
+        SegmentCounter(url, name, timeout=5, assume_durable=durable)

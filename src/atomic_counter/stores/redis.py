@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import SegmentRefusedError, StoreUnavailableError
 from .protocols import (
@@ -403,7 +403,10 @@ class RedisSegment:
                 Command(("CONFIG", "GET", "no-appendfsync-on-rewrite")),
                 script,
             )
-        replies = yield Transaction(steps)
+        try:
+            replies = yield Transaction(steps)
+        except redis.exceptions.ResponseError as exc:  # a command refused as it was queued
+            self._raise(exc)
         for reply in replies:
             if isinstance(reply, redis.exceptions.ResponseError):
                 self._raise(reply)
@@ -447,7 +450,7 @@ class RedisSegment:
                 )
         return hi - n, hi
 
-    def _raise(self, exc: Exception) -> None:
+    def _raise(self, exc: Exception) -> NoReturn:
         text = str(exc)
         if "overflow" in text:
             raise OverflowError(
@@ -459,7 +462,19 @@ class RedisSegment:
                 f"SegmentCounter {self._name!r}: the Redis key {self.key!r} holds something "
                 f"other than the sequence ({exc})"
             ) from exc
-        if text.startswith(("ERR unknown command", "NOPERM", "ERR unknown subcommand")):
+        import redis.exceptions
+
+        # redis-py strips the NOPERM prefix (NoPermissionError); a script's own call that the
+        # ACL refuses says "can't run this command".
+        if isinstance(exc, redis.exceptions.NoPermissionError) or any(
+            words in text for words in ("NOPERM", "can't run this command", "no permissions")
+        ):
+            raise SegmentRefusedError(
+                f"SegmentCounter {self._name!r}: the Redis user may not run a command the "
+                f"reservation needs ({exc}): grant it +info, +config|get (the persistence "
+                f"checks) and the sequence's key; assume_durable=True does not avoid INFO"
+            ) from exc
+        if text.startswith(("ERR unknown command", "ERR unknown subcommand")):
             raise SegmentRefusedError(
                 f"SegmentCounter {self._name!r}: cannot read the Redis server's persistence "
                 f"settings ({exc}); pass assume_durable=True if it runs appendonly yes with "
