@@ -480,7 +480,8 @@ class SegmentCounter:
                 f"{func} needs 'by' or 'to': accepting the store as it is without moving the "
                 f"sequence would hand out again what it may have lost"
             )
-        by = 0 if by is None else _check_int(by, "by", 0, _MAX_VALUE, func)
+        # by=0 alone would accept the store without moving the sequence, as no argument would.
+        by = 0 if by is None else _check_int(by, "by", 0 if to is not None else 1, _MAX_VALUE, func)
         to = 0 if to is None else _check_int(to, "to", 0, _MAX_VALUE, func)
         timeout = _check_timeout(timeout, func)
         ops, io = stores.for_segments(

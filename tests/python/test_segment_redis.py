@@ -166,6 +166,9 @@ def test_skip_ahead_needs_by_or_to(aof_redis, name):
     SegmentCounter.create(aof_redis.url, name)
     with pytest.raises(TypeError, match="needs 'by' or 'to'"):
         SegmentCounter.skip_ahead(aof_redis.url, name)
+    # by=0 alone moves nothing: as accepting the store without an argument, refused.
+    with pytest.raises(ValueError, match=r"argument 'by' must be in \[1, "):
+        SegmentCounter.skip_ahead(aof_redis.url, name, by=0)
     assert SegmentCounter.skip_ahead(aof_redis.url, name, to=100) == 100
 
 

@@ -463,9 +463,10 @@ class PostgresSegment(_Tables):
         return SegmentRefusedError(
             f"SegmentCounter {name!r}: PostgreSQL is on another timeline than when the sequence "
             f"was last reserved ({stored} then, {current} now): a failover or a restored backup "
-            f"may have lost reservations, and values handed out since could repeat. {skip}, "
-            f"or pass trust_failover=True if every reservation commits on the standby that was "
-            f"promoted (synchronous replication)"
+            f"may have lost reservations, and values handed out since could repeat (pg_upgrade "
+            f"changes the system identifier too). {skip}, or pass trust_failover=True if every "
+            f"reservation commits on the standby that was promoted (synchronous replication; "
+            f"it accepts the new timeline for every process of the sequence)"
         )
 
     def give_back(self, lo: int, hi: int) -> Exchange[bool]:

@@ -379,8 +379,10 @@ class RedisSegment:
     def _refused(self, problem: str) -> SegmentRefusedError:
         return SegmentRefusedError(
             f"SegmentCounter {self._name!r}: this Redis server could hand out a value twice: "
-            f"{problem}. Use PostgreSQL, fix the setting, or pass assume_durable=True if "
-            f"something else makes writes durable"
+            f"{problem}. Use PostgreSQL, fix the setting (CONFIG SET, and in redis.conf too, "
+            f"CONFIG REWRITE: a restart brings the old one back; if the server already ran "
+            f"without it, a crash may have lost reservations: skip_ahead above them first), or "
+            f"pass assume_durable=True if something else makes writes durable"
         )
 
     def create(self, start: int) -> Exchange[int | None]:
