@@ -12,12 +12,13 @@
 #   5. the Python suite (pytest), including the million-call leak check
 #      (ATOMIC_COUNTER_LEAK_CALLS, default 1000000); then the deterministic simulator of the
 #      lease and segment protocols (ATOMIC_COUNTER_SIM_STEPS simulated steps, default 3000000);
-#   6. the Python suite again against an ASan + UBSan build of the extension;
+#   6. the Python suite again against an ASan + UBSan build of the extension (all but the
+#      suites that test the Python protocols against real servers);
 #   7. the other platforms this machine can reach: the C++ suite cross-built for Windows
 #      (mingw-w64) and run under wine64, cross-built for aarch64 Linux and run under
 #      qemu-user; the headers and the extension's sources compiled for macOS (arm64, x86_64)
 #      by zig; the manylinux_2_17 wheel from tools/wheels.sh, installed in a fresh virtual
-#      environment and tested there.
+#      environment and tested there (the same suites as in 6).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
@@ -106,6 +107,16 @@ cd "$ROOT"
 echo "==> The simulator: ${ATOMIC_COUNTER_SIM_STEPS:=3000000} steps of leases and segments"
 "$VENV/bin/python" "$ROOT/tests/python/support/simulator.py" --steps "$ATOMIC_COUNTER_SIM_STEPS"
 
+# The suites that exercise the Python protocols against real servers (leases, the nemesis, the
+# simulator's differential test, FleetCounter and the integrations) make the same extension calls
+# as the rest, and take most of the suite's time: they run once, above, not again under ASan or
+# in the wheel's environment.
+protocol_suites=()
+for suite in test_lease_redis test_lease_postgres test_lease_nemesis test_fleet test_simulation \
+  test_integrations test_recipes test_segment_postgres; do
+  protocol_suites+=(--ignore="$ROOT/tests/python/$suite.py")
+done
+
 echo "==> Python tests against an ASan + UBSan build of the extension"
 asan_venv="$ROOT/build/asan-venv"
 [[ -x "$asan_venv/bin/python" ]] || python3 -m venv "$asan_venv"
@@ -115,12 +126,12 @@ SKBUILD_CMAKE_DEFINE="CMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-fra
   --config-settings=build-dir="build/asan/{wheel_tag}" "$ROOT"
 # The ASan runtime must come first, and libstdc++ with it so that its throw is intercepted.
 # CPython itself is not built for leak checking: LeakSanitizer stays off (test_leaks covers
-# leaks); the leak test, the test that installs the original from PyPI and the simulator's
-# searches (pure Python, run once above) are left out here.
+# leaks); the leak test, the test that installs the original from PyPI, the simulator's
+# searches and the protocol suites (pure Python, run once above) are left out here.
 LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)" \
   ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
   "$asan_venv/bin/python" -m pytest -m "not leak and not simulation" -k "not originals" \
-  -p no:cacheprovider
+  -p no:cacheprovider "${protocol_suites[@]}"
 
 echo "==> Windows: the C++ suite built by mingw-w64, run under wine64"
 win_build="$ROOT/build/mingw"
@@ -183,4 +194,4 @@ python3 -m venv "$wheel_venv"
 (cd "$wheel_venv" && "$wheel_venv/bin/python" -c \
   "import atomic_counter, sys; assert 'site-packages' in atomic_counter.__file__; print('testing', atomic_counter.__file__)")
 "$wheel_venv/bin/python" -m pytest -q -p no:cacheprovider -m "not leak and not simulation" \
-  -k "not originals and not nemesis" "$ROOT/tests/python"
+  -k "not originals and not nemesis" "${protocol_suites[@]}" "$ROOT/tests/python"
