@@ -88,14 +88,25 @@ fuzz_build="$ROOT/build/fuzz"
 cmake -S "$ROOT" -B "$fuzz_build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF -DATOMIC_COUNTER_FUZZ=ON >/dev/null
 cmake --build "$fuzz_build"
-for target in fuzz_counter_rules fuzz_time_rules fuzz_shared_region fuzz_layout fuzz_format; do
-  corpus="$fuzz_build/corpus/$target"
+fuzz() {
+  local target="$1" corpus="$fuzz_build/corpus/$1"
   mkdir -p "$corpus"
   "$fuzz_build/tests/fuzz/$target" -max_total_time="$ATOMIC_COUNTER_FUZZ_SECONDS" \
     -print_final_stats=1 "$corpus" 2>"$fuzz_build/$target.log" ||
-    { tail -n 60 "$fuzz_build/$target.log"; exit 1; }
+    { tail -n 60 "$fuzz_build/$target.log"; return 1; }
   echo "$target: $(grep -E 'number_of_executed_units' "$fuzz_build/$target.log" | awk '{print $2}') runs, no failure"
+}
+# A libFuzzer run uses one core: two at a time, each for its full time.
+fuzzing=0
+for target in fuzz_counter_rules fuzz_time_rules fuzz_shared_region fuzz_layout fuzz_format; do
+  if ((fuzzing == 2)); then
+    wait -n || exit 1
+    fuzzing=1
+  fi
+  fuzz "$target" &
+  fuzzing=$((fuzzing + 1))
 done
+for ((; fuzzing > 0; fuzzing--)); do wait -n || exit 1; done
 
 echo "==> Python tests"
 cd "$ROOT"

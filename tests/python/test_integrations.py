@@ -6,7 +6,6 @@ clients, no id twice, drawn on as many nodes as workers served.
 
 Leases use short timings (ttl 1 s, max_skew 0.2 s, max_lead 0.5 s): a claim waits ~1.45 s."""
 
-import contextlib
 import http.client
 import json
 import os
@@ -430,8 +429,9 @@ def test_pydantic_ids_from_postgres_travel_as_strings_and_come_back_as_ints(pg, 
     ids.close()
 
 
-def test_pydantic_id_reads_every_form_and_refuses_ambiguity():
+def test_pydantic_id_reads_what_it_writes_and_nothing_two_ways():
     pytest.importorskip("pydantic")
+    from itertools import combinations
     from typing import Annotated
 
     from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -440,50 +440,62 @@ def test_pydantic_id_reads_every_form_and_refuses_ambiguity():
 
     adapter = TypeAdapter(Id)
     js_safe = SnowflakeCounter(Layout.JS_SAFE, node=3).next()  # 16 digits from 2031 on
+    # A Snowflake id of December 2026 whose hex form is digits alone (about 1 in 700 INT64 ids of
+    # 2026 are, in stretches: 1 in 5 of those the recipe drew at one moment), and ids whose
+    # base32 and base62 forms are digits alone.
+    digits_hex = parse_id("0563425725570001", "hex")
+    digits_32, digits_62 = parse_id("0123456789012", "base32"), parse_id("12345678901", "base62")
     values = [0, 1, 384131137536000123, 2**53 + 1, 2**63 - 1, 2**64 - 1, TimeCounter().next()]
-    values += [js_safe, 1234567890123456, 2**53 - 1]
+    values += [js_safe, 1234567890123456, 2**53 - 1, digits_hex, digits_32, digits_62]
+    values += [SnowflakeCounter(Layout.INT64, node=n).next() for n in range(0, 1024, 9)]
     for value in values:
         assert adapter.validate_python(value) == value
         assert adapter.dump_python(value) == value  # Python mode: the int
         assert adapter.dump_json(value) == f'"{value}"'.encode()  # JSON mode: a string
         assert adapter.validate_json(adapter.dump_json(value)) == value  # its own output
-        for form in FORMS:
-            text = format_id(value, form)
-            # Every type reads what it writes, whatever else the text spells.
-            own = TypeAdapter(Annotated[int, IdString(form)])
-            assert own.validate_json(own.dump_json(value)) == value, (value, form)
-            readings = set()
-            for other in FORMS:
-                with contextlib.suppress(ValueError):
-                    readings.add(parse_id(text, other))
-            if len(readings) > 1:  # digits alone, 11, 13 or 16 of them: Id reads decimal
-                assert adapter.validate_python(text) == int(text), (value, form)
-                continue
-            assert adapter.validate_python(text) == value, (value, form)
-            assert adapter.validate_json(json.dumps(text)) == value
-    # Agreeing readings are no ambiguity: thirteen zeros are 0 in decimal and in base32.
-    assert adapter.validate_python("0" * 13) == 0
-    hex_ids = TypeAdapter(Annotated[int, IdString("hex")])
-    for ambiguous in ("1234567890123", "12345678901"):
-        assert adapter.validate_python(ambiguous) == int(ambiguous)  # Id's own form
-        # Neither reading is the hex type's own: refused rather than guessed.
-        with pytest.raises(ValidationError, match="is ambiguous: it reads as decimal"):
-            hex_ids.validate_python(ambiguous)
-        only_decimal = TypeAdapter(Annotated[int, IdString(accept=("decimal",))])
-        assert only_decimal.validate_python(ambiguous) == int(ambiguous)
-    assert hex_ids.validate_python("1234567890123456") == 0x1234567890123456
+        assert adapter.validate_python(str(value)) == value
+    # Every type that can be made reads each accepted form of every id as that id; the ones that
+    # cannot be made are those that would read digits alone two ways, or not read their output.
+    made = 0
+    for form in FORMS:
+        for size in range(1, len(FORMS) + 1):
+            for accept in combinations(FORMS, size):
+                if form not in accept or ("decimal" in accept and size > 1):
+                    with pytest.raises(ValueError, match=r"IdString\(\) argument 'accept' must"):
+                        IdString(form, accept=accept)
+                    continue
+                own = TypeAdapter(Annotated[int, IdString(form, accept=accept)])
+                made += 1
+                for value in values:
+                    assert own.validate_json(own.dump_json(value)) == value, (value, form)
+                    for other in accept:
+                        text = format_id(value, other)
+                        assert own.validate_python(text) == value, (value, form, other)
+    assert made == 1 + 3 * 4  # decimal alone; each fixed-width form with any of the other two
+    # Decimal is read as written: a zero-padded fixed-width id is refused, not read as another.
+    for text in ("0563425725570001", "0123456789012", "00", "007"):
+        with pytest.raises(ValidationError, match="is not an id in the form decimal"):
+            adapter.validate_python(text)
+    assert adapter.validate_python("0") == 0
+    assert TypeAdapter(Annotated[int, IdString("hex")]).validate_python("0563425725570001") == (
+        digits_hex
+    )
     for bad, why in (
         (1.5, "must be an int or a string"),
         (True, "must be an int or a string"),
         (b"123", "must be an int or a string"),
         (-1, "must be in [0, 2**64 - 1]"),
         (2**64, "must be in [0, 2**64 - 1]"),
-        ("zz", "'zz' is not an id in any of the forms decimal, base32, base62, hex"),
-        ("18446744073709551616", "is not an id in any of the forms"),
+        ("zz", "'zz' is not an id in the form decimal"),
+        ("18446744073709551616", "is not an id in the form decimal"),
+        (format_id(384131137536000123, "base32"), "is not an id in the form decimal"),
     ):
         with pytest.raises(ValidationError) as caught:
             adapter.validate_python(bad)
         assert why in str(caught.value), (bad, str(caught.value))
+    several = TypeAdapter(Annotated[int, IdString("hex", accept=("hex", "base32"))])
+    with pytest.raises(ValidationError, match="is not an id in any of the forms hex, base32"):
+        several.validate_python("12345678901")
 
     class Ref(BaseModel):
         ref: Annotated[int, IdString("base32")]
@@ -496,16 +508,155 @@ def test_pydantic_id_reads_every_form_and_refuses_ambiguity():
     schema = Ref.model_json_schema(mode="serialization")["properties"]["ref"]
     assert schema["type"] == "string" and schema["pattern"] == "^[0-9A-HJKMNP-TV-Z]{13}$"
     schema = Ref.model_json_schema()["properties"]["ref"]
-    assert schema["anyOf"][0] == {"type": "integer", "minimum": 0, "maximum": 2**64 - 1}
+    assert schema["anyOf"][0] == {"type": "integer", "minimum": 0, "maximum": 2**53 - 1}
     assert schema["anyOf"][1]["type"] == "string"
     for args, kwargs in (
         (("b64",), {}),
         ((), {"accept": ()}),
-        ((), {"accept": ["decimal"]}),
         ((), {"accept": ("decimal", "octal")}),
+        ((), {"accept": ("hex",)}),
+        ((), {"accept": ("decimal", "hex")}),
+        (("hex",), {"accept": ("decimal", "hex")}),
     ):
-        with pytest.raises(ValueError, match=r"IdString\(\) argument '(form|accept)' must be"):
+        with pytest.raises(ValueError, match=r"IdString\(\) argument '(form|accept)' must"):
             IdString(*args, **kwargs)
+    for args, kwargs in (((1,), {}), ((), {"accept": ["decimal"]}), ((), {"accept": "decimal"})):
+        with pytest.raises(TypeError, match=r"IdString\(\) argument '(form|accept)' must be a"):
+            IdString(*args, **kwargs)
+    # A refusal says why each accepted form did not read the string.
+    for text, why in (
+        ("0123", "no leading zero"),
+        ("12a", "a character outside the alphabet"),
+        ("1" * 21, "wrong length"),
+    ):
+        with pytest.raises(ValidationError, match=why):
+            adapter.validate_python(text)
+
+
+def test_pydantic_id_keeps_the_fields_constraints_and_refuses_json_numbers_rounded_on_the_way():
+    pytest.importorskip("pydantic")
+    from typing import Annotated
+
+    from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+    from atomic_counter.pydantic import Id, IdString
+
+    # A JSON number above 2**53 - 1 may be another id rounded by a JavaScript client
+    # (Number("384131137536000001") is 384131137536000000): refused, never read as that id.
+    adapter = TypeAdapter(Id)
+    for sent in (384131137536000000, 2**53, 2**64 - 1):
+        with pytest.raises(ValidationError, match=r"as a JSON number must be at most 2\*\*53 - 1"):
+            adapter.validate_json(str(sent))
+        assert adapter.validate_json(f'"{sent}"') == sent  # as the type writes it: a string
+        assert adapter.validate_python(sent) == sent  # a Python int is exact
+    assert adapter.validate_json(str(2**53 - 1)) == 2**53 - 1
+    # A framework that decodes the JSON first (FastAPI's request bodies) hands Pydantic Python
+    # ints, which cannot be told from the counter's: ints="exact" reads ints only up to 2**53 - 1.
+    from_clients = TypeAdapter(dict[str, Annotated[int, IdString(ints="exact")]])
+    body = '{"id": 384131137536000000}'  # JavaScript's JSON.stringify of Number(id)
+    assert adapter.validate_python(json.loads(body)["id"]) == 384131137536000000  # as documented
+    with pytest.raises(ValidationError, match=r"at most 2\*\*53 - 1"):
+        from_clients.validate_python(json.loads(body))
+    with pytest.raises(ValidationError, match=r"at most 2\*\*53 - 1"):
+        from_clients.validate_json(body)
+    assert from_clients.validate_python({"id": "384131137536000001"}) == {"id": 384131137536000001}
+    assert from_clients.validate_python({"id": 2**53 - 1}) == {"id": 2**53 - 1}
+    with pytest.raises(TypeError, match=r"IdString\(\) argument 'ints' must be a str"):
+        IdString(ints=True)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"IdString\(\) argument 'ints' must be 'any' or 'exact'"):
+        IdString(ints="all")
+
+    # Constraints of the field hold whichever side of the annotation they are written on.
+    class Order(BaseModel):
+        id: Id = Field(ge=10)
+        parent: Annotated[int, Field(gt=0), IdString("hex")]
+        child: Annotated[Id, Field(le=2**53 - 1)]
+
+    good = Order(id=10, parent=1, child=2**53 - 1)
+    assert Order.model_validate_json(good.model_dump_json()) == good
+    for bad, field in (
+        ({"id": 5, "parent": 1, "child": 1}, "id"),
+        ({"id": "5", "parent": 1, "child": 1}, "id"),
+        ({"id": 10, "parent": 0, "child": 1}, "parent"),
+        ({"id": 10, "parent": "0000000000000000", "child": 1}, "parent"),
+        ({"id": 10, "parent": 1, "child": 2**53}, "child"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            Order.model_validate(bad)
+        assert [e["loc"] for e in caught.value.errors()] == [(field,)], (bad, caught.value)
+    properties = Order.model_json_schema()["properties"]
+    assert properties["id"]["anyOf"][0] == {"type": "integer", "minimum": 10, "maximum": 2**53 - 1}
+    assert properties["parent"]["anyOf"][0]["exclusiveMinimum"] == 0
+    even = TypeAdapter(Annotated[int, Field(multiple_of=2), IdString()])
+    assert even.json_schema()["anyOf"][0]["multipleOf"] == 2
+    with pytest.raises(ValidationError):
+        even.validate_python("3")
+
+    # An int subclass is read as the int it is, whatever it says its int is.
+    class Lying(int):
+        def __int__(self) -> int:
+            return -1
+
+        def __index__(self) -> int:
+            return 2**70
+
+    assert type(adapter.validate_python(Lying(5))) is int
+    assert adapter.validate_python(Lying(5)) == 5 and adapter.dump_json(Lying(5)) == b'"5"'
+    # IdString annotates an int; anything else is refused when the model is defined.
+    with pytest.raises(TypeError, match=r"IdString annotates int"):
+        TypeAdapter(Annotated[str, IdString()])
+    # Once: a second IdString over the first would read its own output as a JSON number.
+    for stacked in (Annotated[Id, IdString("hex")], Annotated[Id, Field(ge=1), IdString("hex")]):
+        with pytest.raises(TypeError, match=r"IdString annotates int, once"):
+            TypeAdapter(stacked)
+
+
+def test_fastapi_request_bodies_refuse_rounded_ids_with_exact_ints():
+    """FastAPI decodes a request body with json.loads and validates Python ints, so the type's
+    JSON-number check cannot run there: Id reads a rounded number (documented), and
+    IdString(ints="exact") refuses it; the string the type wrote reads back in both."""
+    pytest.importorskip("pydantic")
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from typing import Annotated
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from pydantic import BaseModel
+
+    from atomic_counter.pydantic import Id, IdString
+
+    class Loose(BaseModel):
+        id: Id
+
+    class FromClients(BaseModel):
+        id: Annotated[int, IdString(ints="exact")]
+
+    app = FastAPI()
+
+    @app.post("/loose")
+    def loose(order: Loose) -> Loose:
+        return order
+
+    @app.post("/exact")
+    def exact(order: FromClients) -> FromClients:
+        return order
+
+    meant = 384131137536000001
+    rounded = int(float(meant))  # what JavaScript's Number(id) makes of it
+    assert rounded != meant
+    headers = {"content-type": "application/json"}
+    with TestClient(app) as client:
+        got = client.post("/loose", content=f'{{"id": {rounded}}}', headers=headers)
+        assert got.status_code == 200 and got.json() == {"id": str(rounded)}  # another id
+        got = client.post("/exact", content=f'{{"id": {rounded}}}', headers=headers)
+        assert got.status_code == 422, got.text
+        assert "at most 2**53 - 1" in got.json()["detail"][0]["msg"]
+        for path in ("/loose", "/exact"):
+            got = client.post(path, content=f'{{"id": "{meant}"}}', headers=headers)
+            assert got.status_code == 200 and got.json() == {"id": str(meant)}, got.text
+            got = client.post(path, content=f'{{"id": {2**53 - 1}}}', headers=headers)
+            assert got.status_code == 200 and got.json() == {"id": str(2**53 - 1)}, got.text
 
 
 # -- the proof: the Django recipe under gunicorn, 4 workers, --preload ---------------------------
