@@ -2,8 +2,8 @@
 
 Every protocol of the fleet rungs is a generator that yields what it needs done (a store
 request, a statement, a sleep) and receives the result, or the exception, at the yield: the
-lease protocol (lease.py), the operations of each store (stores/), and the sessions that wrap
-them in connections and transactions. Nothing in those generators performs I/O, so one
+lease protocol (_lease_protocol.py), the operations of each store (stores/), and the sessions
+that wrap them in connections and transactions. Nothing in those generators performs I/O, so one
 protocol serves a thread, an asyncio task and the simulator alike. ``drive`` runs one with a
 blocking ``perform``; ``adrive`` with an awaitable one. These two loops are the only places where
 the synchronous and asynchronous paths differ.

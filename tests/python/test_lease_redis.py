@@ -838,7 +838,7 @@ def test_a_claim_closed_during_its_wait_leaves_the_mark_as_it_is(server, namespa
     while client.hget(key, "owner:0") is None:  # the claim holds node 0, waiting
         assert time.monotonic() < deadline
         time.sleep(0.005)
-    from atomic_counter.lease import _LIVE
+    from atomic_counter._lease_protocol import _LIVE
 
     for lease in list(_LIVE):
         if lease.namespace == namespace:

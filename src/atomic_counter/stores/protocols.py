@@ -6,7 +6,7 @@ method returns an Exchange, a generator that yields the engine's own requests (a
 a statement to execute) and returns a typed reply; they hold the engine's knowledge (scripts,
 SQL, what a reply means). Its *I/O* (StoreIO, AsyncStoreIO) runs an exchange on a connection:
 it opens and reopens connections, wraps the exchange in whatever makes it atomic (a transaction),
-and turns the driver's errors into this package's (errors.py). The protocols (lease.py,
+and turns the driver's errors into this package's (errors.py). The protocols (_lease_protocol.py,
 segment.py) speak only these types, so an engine is one file, and a simulator can run the real
 protocol code against a store in memory.
 

@@ -1,15 +1,15 @@
 """Deterministic simulation of the lease and segment protocols (issue 23).
 
-The real protocol code runs here: lease.py's _LeaseBase (its claim, renewal, wait and release
-generators), segment.py's _Engine with the real C half of SegmentCounter (_SegmentCounter: its
-_offer, next, _close), and the store operations of stores/memory.py. Everything around them is
-simulated and owned by one seeded random generator: every process's monotonic and wall clock,
-the store's clock, every request and reply on the network (lost, delayed past later steps,
-applied with the reply lost), the store's faults (restarts, loss of everything, of one key, of
-a suffix of writes, rollbacks to any earlier version with or without a new incarnation,
-settings changed at run time, outages), and the processes' own (pauses of any length, death,
-fork, clocks stepped or skewed within and beyond max_skew). A scheduler pops one event at a
-time (a draw, a message delivered, a timer, a fault): that is a step.
+The real protocol code runs here: _lease_protocol.py's _LeaseBase (its claim, renewal, wait and
+release generators), segment.py's _Engine with the real C half of SegmentCounter
+(_SegmentCounter: its _offer, next, _close), and the store operations of stores/memory.py.
+Everything around them is simulated and owned by one seeded random generator: every process's
+monotonic and wall clock, the store's clock, every request and reply on the network (lost,
+delayed past later steps, applied with the reply lost), the store's faults (restarts, loss of
+everything, of one key, of a suffix of writes, rollbacks to any earlier version with or without
+a new incarnation, settings changed at run time, outages), and the processes' own (pauses of any
+length, death, fork, clocks stepped or skewed within and beyond max_skew). A scheduler pops one
+event at a time (a draw, a message delivered, a timer, a fault): that is a step.
 
 After every step the checker asserts what the design promises (docs/design.md, "Leases" and
 "Segments"): no id or value handed out twice, each counter's values strictly increasing, and,
@@ -54,7 +54,7 @@ from typing import Any
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
 
-from atomic_counter import lease as lease_module
+from atomic_counter import _lease_protocol as lease_protocol
 from atomic_counter import segment as segment_module
 from atomic_counter._core import LeaseExpiredError, _SegmentCounter
 from atomic_counter._drive import drive
@@ -70,8 +70,8 @@ from atomic_counter.stores import memory as memory_module
 from atomic_counter.stores.memory import MemorySegment, MemoryServer
 from atomic_counter.stores.protocols import Claimed, Confirm, Confirmed, Release
 
-Sleep = lease_module.Sleep
-_Closed = lease_module._Closed
+Sleep = lease_protocol.Sleep
+_Closed = lease_protocol._Closed
 
 MS = 1_000_000
 SECOND = 1_000_000_000
@@ -359,8 +359,8 @@ class ModelCursor:
 
 
 class ProcClock:
-    """One process's clocks, as lease._Clock offers them: monotonic (an offset from true time,
-    at its rate) and wall (true time plus a skew that faults move)."""
+    """One process's clocks, as _lease_protocol._Clock offers them: monotonic (an offset from true
+    time, at its rate) and wall (true time plus a skew that faults move)."""
 
     __slots__ = ("mono_offset", "wall_offset", "world")
 
@@ -678,8 +678,8 @@ class Proc:
 
 
 class Program:
-    """Runs a protocol generator (lease.py's steps, yielding Sleep and store exchanges) for a
-    process: what NodeLease's _drive does with a thread, with simulated time."""
+    """Runs a protocol generator (_lease_protocol.py's steps, yielding Sleep and store exchanges)
+    for a process: what NodeLease's _drive does with a thread, with simulated time."""
 
     def __init__(self, proc: Any, steps: Generator[Any, Any, Any], done: Callable[[Any], None]):
         self.proc = proc
@@ -752,9 +752,9 @@ def _label(exchange: Any) -> str:
     return name
 
 
-class SimLease(lease_module._LeaseBase):
-    """The real lease protocol (lease.py's _LeaseBase) on a process's simulated clocks and a
-    modelled SnowflakeCounter, talking to the memory store."""
+class SimLease(lease_protocol._LeaseBase):
+    """The real lease protocol (_lease_protocol.py's _LeaseBase) on a process's simulated clocks
+    and a modelled SnowflakeCounter, talking to the memory store."""
 
     def __init__(self, proc: LeaseProc, ep: Episode, token: str) -> None:
         self._clock = proc.clock  # type: ignore[assignment]
@@ -786,7 +786,7 @@ class LeaseProc(Proc):
         self.tenure: Any = None
         if child_of is not None:
             # fork(): the child has a copy of the parent's lease and counter, and no threads;
-            # lease.py's fork handler makes the copy inert.
+            # _lease_protocol.py's fork handler makes the copy inert.
             self.clock = child_of.clock
             self.lease = copy.copy(child_of.lease)
             self.lease._counter = child_of.lease._counter.forked_copy()
@@ -1535,21 +1535,21 @@ def _patched(target: Any, name: str, value: Any) -> Iterator[None]:
 
 def _without_wait(lapsed: bool) -> contextlib.AbstractContextManager[None]:
     """The wait out of holders the store may have forgotten, taken out of claims (C1) or of
-    lapsed holders (D4, lease.py's _requalify, whose reason is a str): neither the hold for the
-    longest ttl + max_skew nor the floor B; only the confirmation (so that later claims see the
-    namespace whole) and the node's mark stay."""
-    original = lease_module._LeaseBase._sit_out
+    lapsed holders (D4, _lease_protocol.py's _requalify, whose reason is a str): neither the hold
+    for the longest ttl + max_skew nor the floor B; only the confirmation (so that later claims see
+    the namespace whole) and the node's mark stay."""
+    original = lease_protocol._LeaseBase._sit_out
 
     def sit_out(self: Any, node: int, suspicion: Any, received_mono: int, received: int) -> Any:
         if isinstance(suspicion, str) != lapsed:
             return (yield from original(self, node, suspicion, received_mono, received))
         reply = yield self._store.confirm(Confirm(self._token, node, self._run_id, 0))
         if not isinstance(reply, Confirmed):
-            raise lease_module._Again
+            raise lease_protocol._Again
         self._seen_gen = reply.gen
         return 0
 
-    return _patched(lease_module._LeaseBase, "_sit_out", sit_out)
+    return _patched(lease_protocol._LeaseBase, "_sit_out", sit_out)
 
 
 def _mutate_c1() -> contextlib.AbstractContextManager[None]:
